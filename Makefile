@@ -1,0 +1,115 @@
+# securepair: the runtime library, its tests and (later) the nginx module.
+#
+#   make          build build/libsecurepair.a, .so and securepair.pc
+#   make test     install missing Debian packages, build, run every test
+#   make run      build and start the demo server in the foreground
+#
+# Everything is built under build/; nothing is written elsewhere.
+
+CC        ?= cc
+CLANG     ?= clang
+PREFIX    ?= /usr/local
+BUILD     := build
+
+SP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime
+CFLAGS    ?= -O2 -g
+LIBS      := -lssl -lcrypto -lpcre2-8 -lpthread
+
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=all
+
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
+RUNTIME_HDR := $(wildcard runtime/*.h)
+TEST_SRC    := $(sort $(wildcard runtime/tests/t_*.c))
+TEST_COMMON := $(wildcard runtime/tests/*.h)
+EXAMPLE_SRC := $(sort $(wildcard runtime/examples/*.c))
+
+OBJ       := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/obj/%.o)
+SAN_OBJ   := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/asan/obj/%.o)
+TESTS     := $(TEST_SRC:runtime/tests/%.c=$(BUILD)/tests/%)
+SAN_TESTS := $(TEST_SRC:runtime/tests/%.c=$(BUILD)/asan/tests/%)
+EXAMPLES  := $(EXAMPLE_SRC:runtime/examples/%.c=$(BUILD)/examples/%)
+
+CERTS     := $(BUILD)/certs/.done
+
+.PHONY: all lib test test-runtime test-asan run examples deps clean install
+
+all: lib
+
+lib: $(BUILD)/.deps-build $(BUILD)/libsecurepair.a $(BUILD)/libsecurepair.so \
+     $(BUILD)/securepair.pc
+
+# auto/deps installs what is missing and says what; the stamp only saves
+# asking dpkg again on every make.
+$(BUILD)/.deps-%: auto/deps
+	@mkdir -p $(BUILD)
+	sh auto/deps $*
+	@touch $@
+
+deps: $(BUILD)/.deps-test
+
+$(BUILD)/obj/%.o: runtime/%.c $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/libsecurepair.a: $(OBJ)
+	rm -f $@
+	ar rcs $@ $(OBJ)
+
+$(BUILD)/libsecurepair.so: $(OBJ)
+	$(CC) -shared -Wl,-soname,libsecurepair.so.0 $(OBJ) -o $@ $(LIBS)
+
+$(BUILD)/securepair.pc: runtime/securepair.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' $< > $@
+
+$(BUILD)/tests/%: runtime/tests/%.c $(BUILD)/libsecurepair.a $(TEST_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
+
+$(BUILD)/examples/%: runtime/examples/%.c $(BUILD)/libsecurepair.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
+
+examples: $(EXAMPLES)
+
+# The same runtime and tests under AddressSanitizer and UBSan.
+$(BUILD)/asan/obj/%.o: runtime/%.c $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/tests/%: runtime/tests/%.c $(SAN_OBJ) $(TEST_COMMON)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SP_CFLAGS) $(SAN_FLAGS) $< -o $@ $(SAN_OBJ) $(LIBS)
+
+$(CERTS): t/certs.sh
+	bash t/certs.sh $(BUILD)/certs
+
+test-runtime: $(BUILD)/.deps-test lib $(TESTS) $(EXAMPLES) $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f --exec '' $(TESTS)
+
+test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	prove -f --exec '' $(SAN_TESTS)
+
+test: $(BUILD)/.deps-test
+	$(MAKE) test-runtime
+	$(MAKE) test-asan
+
+run: $(BUILD)/.deps-test $(BUILD)/examples/echo_server $(CERTS)
+	@echo "securepair echo server on 127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "try: openssl s_client -connect 127.0.0.1:8000 -servername localhost -CAfile $(BUILD)/certs/ca.crt"
+	$(BUILD)/examples/echo_server 127.0.0.1 8000 \
+	    $(BUILD)/certs/server-rsa.key $(BUILD)/certs/server-rsa.crt
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libsecurepair.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libsecurepair.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 runtime/securepair.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/securepair.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,210 @@
+/*
+ * The pair's transport as an OpenSSL BIO over two byte queues.
+ *
+ * Records from the network are received straight into enc_in by the host
+ * (sp_enc_in_buf) and read from there by OpenSSL; records OpenSSL writes
+ * land in enc_out, from which the host sends them (sp_enc_out_buf).  So
+ * each direction costs one copy between the host's buffer and OpenSSL's
+ * record buffer, the least a BIO allows.  The queues hold memory only while
+ * they hold bytes, so an idle pair keeps no buffers.
+ */
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+
+static BIO_METHOD      *sp_bio_method;
+static pthread_once_t   sp_bio_once = PTHREAD_ONCE_INIT;
+
+
+int
+sp_bytes_reserve(sp_bytes *b, size_t want)
+{
+    size_t          len, size;
+    unsigned char  *data;
+
+    if (b->size - b->end >= want) {
+        return 0;
+    }
+
+    len = b->end - b->start;
+
+    if (b->start && b->size - len >= want) {
+        memmove(b->data, b->data + b->start, len);
+        b->start = 0;
+        b->end = len;
+        return 0;
+    }
+
+    size = b->size ? b->size : 16384;
+    while (size - len < want) {
+        size *= 2;
+    }
+
+    if (b->start) {
+        memmove(b->data, b->data + b->start, len);
+        b->start = 0;
+        b->end = len;
+    }
+
+    data = realloc(b->data, size);
+    if (data == NULL) {
+        return -1;
+    }
+
+    b->data = data;
+    b->size = size;
+    return 0;
+}
+
+
+void
+sp_bytes_consume(sp_bytes *b, size_t n)
+{
+    b->start += n;
+
+    if (b->start >= b->end) {
+        b->start = 0;
+        b->end = 0;
+    }
+}
+
+
+void
+sp_bytes_free(sp_bytes *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->start = 0;
+    b->end = 0;
+    b->size = 0;
+}
+
+
+static int
+bio_write(BIO *bio, const char *data, int len)
+{
+    sp_pair  *pair = BIO_get_data(bio);
+
+    BIO_clear_retry_flags(bio);
+
+    /*
+     * Never a short or retried write: the queue grows instead, so a record
+     * is never half written and sp_clear_write() can promise that what it
+     * took is in records.  Its callers bound the growth.
+     */
+    if (len <= 0) {
+        return 0;
+    }
+
+    if (sp_bytes_reserve(&pair->enc_out, (size_t) len) != 0) {
+        return -1;
+    }
+
+    memcpy(pair->enc_out.data + pair->enc_out.end, data, (size_t) len);
+    pair->enc_out.end += (size_t) len;
+    return len;
+}
+
+
+static int
+bio_read(BIO *bio, char *buf, int len)
+{
+    sp_pair  *pair = BIO_get_data(bio);
+    size_t    n;
+
+    BIO_clear_retry_flags(bio);
+
+    n = sp_bytes_len(&pair->enc_in);
+
+    if (n == 0) {
+        if (pair->in_eof) {
+            return 0;
+        }
+
+        BIO_set_retry_read(bio);
+        return -1;
+    }
+
+    if (n > (size_t) len) {
+        n = (size_t) len;
+    }
+
+    memcpy(buf, pair->enc_in.data + pair->enc_in.start, n);
+    sp_bytes_consume(&pair->enc_in, n);
+    return (int) n;
+}
+
+
+static long
+bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    sp_pair  *pair = BIO_get_data(bio);
+
+    (void) num;
+    (void) ptr;
+
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return (long) sp_bytes_len(&pair->enc_in);
+    case BIO_CTRL_WPENDING:
+        return (long) sp_bytes_len(&pair->enc_out);
+    case BIO_CTRL_EOF:
+        return pair->in_eof && sp_bytes_len(&pair->enc_in) == 0;
+    default:
+        return 0;
+    }
+}
+
+
+static int
+bio_create(BIO *bio)
+{
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+
+static void
+bio_method_init(void)
+{
+    BIO_METHOD  *m;
+
+    m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                     "securepair");
+    if (m == NULL) {
+        return;
+    }
+
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+
+    sp_bio_method = m;
+}
+
+
+BIO *
+sp_bio_new(sp_pair *pair)
+{
+    BIO  *bio;
+
+    pthread_once(&sp_bio_once, bio_method_init);
+
+    if (sp_bio_method == NULL) {
+        return NULL;
+    }
+
+    bio = BIO_new(sp_bio_method);
+    if (bio != NULL) {
+        BIO_set_data(bio, pair);
+    }
+
+    return bio;
+}

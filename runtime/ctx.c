@@ -1,0 +1,229 @@
+/*
+ * Contexts: a server's or a client's configuration, shared by its pairs.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+
+#define SP_CLEAR_QUEUE_DEFAULT  65536
+
+
+sp_ctx *
+sp_ctx_new(sp_role role, sp_creds *creds)
+{
+    sp_ctx  *ctx;
+
+    if (creds == NULL || (role != SP_SERVER && role != SP_CLIENT)) {
+        return NULL;
+    }
+
+    ctx = calloc(1, sizeof(sp_ctx));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->refs = 1;
+    ctx->role = role;
+    ctx->creds = sp_creds_ref(creds);
+
+    /* Node's defaults: a client insists on a trusted server, a server
+       does not ask. */
+    ctx->reject_unauthorized = (role == SP_CLIENT);
+    ctx->reneg_limit = 3;
+    ctx->reneg_window = 600;
+    ctx->clear_queue_limit = SP_CLEAR_QUEUE_DEFAULT;
+
+    if (sp_creds_prepare(creds) != SP_OK) {
+        /* The default store is missing: a pair fails to verify, later. */
+        strcpy(ctx->error, creds->error);
+    }
+
+    return ctx;
+}
+
+
+sp_ctx *
+sp_ctx_ref(sp_ctx *ctx)
+{
+    ctx->refs++;
+    return ctx;
+}
+
+
+void
+sp_ctx_unref(sp_ctx *ctx)
+{
+    if (ctx == NULL || --ctx->refs > 0) {
+        return;
+    }
+
+    sp_sni_table_free(ctx->sni);
+    sp_proto_list_free(&ctx->npn);
+    sp_proto_list_free(&ctx->alpn);
+    sp_creds_unref(ctx->creds);
+    free(ctx);
+}
+
+
+const char *
+sp_ctx_error(const sp_ctx *ctx)
+{
+    return ctx->error;
+}
+
+
+int
+sp_ctx_set_request_cert(sp_ctx *ctx, int on)
+{
+    ctx->request_cert = !!on;
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on)
+{
+    ctx->reject_unauthorized = !!on;
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n)
+{
+    int  rc;
+
+    rc = sp_proto_list_set(&ctx->npn, names, n, ctx->error);
+
+    if (rc == SP_OK && ctx->role == SP_CLIENT && n) {
+        sp_protocols_install_client(ctx->creds->ssl_ctx);
+    }
+
+    return rc;
+}
+
+
+int
+sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n)
+{
+    return sp_proto_list_set(&ctx->alpn, names, n, ctx->error);
+}
+
+
+static void
+release_creds(void *creds)
+{
+    sp_creds_unref(creds);
+}
+
+
+int
+sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
+{
+    int  rc;
+
+    if (ctx->role != SP_SERVER || name == NULL || creds == NULL) {
+        sp_set_error(ctx->error, "SNI contexts need a server, a name and "
+                     "credentials");
+        return SP_ERR_INVALID;
+    }
+
+    if (ctx->sni == NULL) {
+        ctx->sni = sp_sni_table_new(release_creds);
+        if (ctx->sni == NULL) {
+            return SP_ERR_NOMEM;
+        }
+    }
+
+    rc = sp_sni_table_add(ctx->sni, name, creds, ctx->error, SP_ERRLEN);
+    if (rc == -2) {
+        return SP_ERR_NOMEM;
+    }
+
+    if (rc != 0) {
+        return SP_ERR_INVALID;
+    }
+
+    sp_creds_ref(creds);
+
+    if (sp_creds_prepare(creds) != SP_OK) {
+        strcpy(ctx->error, creds->error);
+    }
+
+    return SP_OK;
+}
+
+
+sp_creds *
+sp_ctx_find_context(sp_ctx *ctx, const char *servername)
+{
+    if (ctx->sni == NULL || servername == NULL) {
+        return NULL;
+    }
+
+    return sp_sni_table_find(ctx->sni, servername, NULL);
+}
+
+
+void
+sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg)
+{
+    ctx->sni_fn = fn;
+    ctx->sni_arg = arg;
+}
+
+
+int
+sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on)
+{
+    ctx->reject_unknown_name = !!on;
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
+{
+    if (window <= 0) {
+        sp_set_error(ctx->error, "renegotiation window must be positive");
+        return SP_ERR_INVALID;
+    }
+
+    ctx->reneg_limit = limit;
+    ctx->reneg_window = window;
+    return SP_OK;
+}
+
+
+void
+sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg)
+{
+    ctx->clock_fn = fn;
+    ctx->clock_arg = arg;
+}
+
+
+int
+sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max)
+{
+    ctx->max_connections = max;
+    return SP_OK;
+}
+
+
+unsigned
+sp_ctx_connections(const sp_ctx *ctx)
+{
+    return ctx->connections;
+}
+
+
+int
+sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes)
+{
+    ctx->clear_queue_limit = bytes;
+    return SP_OK;
+}

@@ -1,0 +1,172 @@
+/*
+ * Private definitions shared by the runtime's sources.  Not installed.
+ */
+
+#ifndef SP_INTERNAL_H
+#define SP_INTERNAL_H
+
+#include <openssl/ssl.h>
+
+#include "securepair.h"
+#include "sni.h"
+
+
+#define SP_ERRLEN  512
+
+/* Room for one TLS record of the largest size a peer may send us. */
+#define SP_ENC_IN_SIZE  (32 * 1024)
+
+/*
+ * sp_clear_write() stops encrypting once this many record bytes wait to be
+ * sent: the host drains them first.  The buffer itself grows past it only
+ * within one OpenSSL call, so a record is never cut in half.
+ */
+#define SP_ENC_OUT_HIGH  (64 * 1024)
+
+
+struct sp_creds {
+    unsigned             refs;
+    SSL_CTX             *ssl_ctx;
+    char               **passphrases;
+    size_t               npassphrases;
+    char                *ciphers;
+    char                *ciphersuites;
+    int                  request_cert;          /* -1: inherit */
+    int                  reject_unauthorized;   /* -1: inherit */
+    unsigned             has_ca:1;
+    unsigned             store_ready:1;
+    unsigned             has_key:1;
+    char                 error[SP_ERRLEN];
+};
+
+
+typedef struct {
+    unsigned char       *data;     /* wire format: length-prefixed names */
+    size_t               len;
+} sp_proto_list;
+
+
+struct sp_ctx {
+    unsigned             refs;
+    sp_role              role;
+    sp_creds            *creds;
+    sp_sni_table        *sni;
+    sp_sni_fn            sni_fn;
+    void                *sni_arg;
+    sp_clock_fn          clock_fn;
+    void                *clock_arg;
+    sp_proto_list        npn;
+    sp_proto_list        alpn;
+    int                  request_cert;
+    int                  reject_unauthorized;
+    int                  reject_unknown_name;
+    unsigned             reneg_limit;
+    time_t               reneg_window;
+    unsigned             max_connections;
+    unsigned             connections;
+    size_t               clear_queue_limit;
+    char                 error[SP_ERRLEN];
+};
+
+
+/* A byte queue: bytes live in data[start, end). */
+typedef struct {
+    unsigned char       *data;
+    size_t               start;
+    size_t               end;
+    size_t               size;
+} sp_bytes;
+
+
+struct sp_pair {
+    sp_ctx              *ctx;
+    SSL                 *ssl;
+    void                *data;
+
+    sp_bytes             enc_in;
+    sp_bytes             enc_out;
+    sp_bytes             clear_queue;
+
+    sp_creds            *creds;          /* selected by SNI, or default */
+    const char          *context_name;
+    char                *servername;     /* client: what we asked for */
+
+    unsigned             state;
+    unsigned             events;
+    int                  error;
+    int                  alert_sent;
+    int                  alert_received;
+    char                 error_message[SP_ERRLEN];
+
+    int                  authorized;
+    const char          *authorization_error;
+    const char          *authorization_reason;
+    int                  npn_no_overlap;
+    char                 npn[256];
+    char                 alpn[256];
+
+    time_t               now;
+    time_t               reneg_window_start;
+    unsigned             renegotiations;
+    unsigned             reneg_in_window;
+
+    unsigned             in_eof:1;
+    unsigned             peer_closed:1;
+    unsigned             shutdown_wanted:1;
+    unsigned             shutdown_sent:1;
+    unsigned             reneg_exceeded:1;
+    unsigned             unknown_name:1;
+    unsigned             we_renegotiate:1;
+};
+
+
+/* errors.c */
+void sp_set_error(char *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sp_openssl_reason(char *buf, size_t len);
+
+/* creds.c */
+int sp_creds_prepare(sp_creds *creds);
+int sp_creds_effective_request_cert(const sp_creds *creds, const sp_ctx *ctx);
+int sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx);
+
+/* protocols.c */
+int sp_proto_list_set(sp_proto_list *list, const char *const *names,
+    size_t n, char *err);
+void sp_proto_list_free(sp_proto_list *list);
+void sp_protocols_install(SSL_CTX *ssl_ctx);
+void sp_protocols_install_client(SSL_CTX *ssl_ctx);
+
+/* bio.c */
+BIO *sp_bio_new(sp_pair *pair);
+int sp_bytes_reserve(sp_bytes *b, size_t want);
+void sp_bytes_consume(sp_bytes *b, size_t n);
+void sp_bytes_free(sp_bytes *b);
+
+static inline size_t
+sp_bytes_len(const sp_bytes *b)
+{
+    return b->end - b->start;
+}
+
+/* pair.c: the SSL ex_data slot pointing back at the pair */
+int sp_pair_index(void);
+
+static inline sp_pair *
+sp_pair_from_ssl(const SSL *ssl)
+{
+    return SSL_get_ex_data(ssl, sp_pair_index());
+}
+
+/* sni_select.c */
+void sp_sni_install(SSL_CTX *ssl_ctx);
+
+/* verify.c */
+int sp_verify_callback(int preverify_ok, X509_STORE_CTX *store);
+void sp_verify_apply(sp_pair *pair);
+int sp_verify_authorize(sp_pair *pair);
+
+/* reneg.c */
+void sp_reneg_install(SSL_CTX *ssl_ctx);
+
+#endif /* SP_INTERNAL_H */

@@ -1,0 +1,1045 @@
+/*
+ * The SecurePair engine: one SSL object driven by the host's bytes.
+ *
+ * Every entry point runs the same pump: give OpenSSL what arrived, let it
+ * advance the handshake (or process alerts, renegotiations and
+ * close_notify once secure), and leave whatever it wrote in enc_out for the
+ * host to send.  Failures are turned into one sticky sp_err with a message
+ * after OpenSSL has returned, never inside its callbacks.
+ */
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "cert.h"
+#include "internal.h"
+
+
+static int             sp_index = -1;
+static pthread_once_t  sp_index_once = PTHREAD_ONCE_INIT;
+
+
+static int pair_drive(sp_pair *pair);
+
+
+static void
+index_init(void)
+{
+    sp_index = SSL_get_ex_new_index(0, "securepair pair", NULL, NULL, NULL);
+}
+
+
+int
+sp_pair_index(void)
+{
+    pthread_once(&sp_index_once, index_init);
+    return sp_index;
+}
+
+
+/*
+ * Ends the pair with its first error; later errors do not overwrite it.
+ * Input and queued cleartext are dropped, records already written (the
+ * alert) stay for the host to send.
+ */
+static int
+pair_fail(sp_pair *pair, int code, const char *fmt, ...)
+{
+    va_list  ap;
+
+    ERR_clear_error();
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    pair->error = code;
+    pair->events |= SP_EVENT_ERROR;
+    pair->state &= ~SP_STATE_HANDSHAKING;
+
+    va_start(ap, fmt);
+    vsnprintf(pair->error_message, SP_ERRLEN, fmt, ap);
+    va_end(ap);
+
+    sp_bytes_free(&pair->enc_in);
+    sp_bytes_free(&pair->clear_queue);
+    return code;
+}
+
+
+static void
+info_callback(const SSL *ssl, int where, int ret)
+{
+    sp_pair  *pair = sp_pair_from_ssl(ssl);
+
+    if (pair == NULL) {
+        return;
+    }
+
+    if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
+        if (where & SSL_CB_WRITE) {
+            if (pair->alert_sent < 0) {
+                pair->alert_sent = ret & 0xff;
+            }
+
+        } else if (pair->alert_received < 0) {
+            pair->alert_received = ret & 0xff;
+        }
+    }
+
+    /* TLS 1.3 reports its post-handshake messages here too: skip them. */
+    if (!(pair->state & SP_STATE_SECURE) || SSL_version(ssl) >= TLS1_3_VERSION)
+    {
+        return;
+    }
+
+    if (where & SSL_CB_HANDSHAKE_START) {
+        pair->renegotiations++;
+    }
+
+    if (where & SSL_CB_HANDSHAKE_DONE) {
+        pair->events |= SP_EVENT_RENEGOTIATED;
+    }
+}
+
+
+static int
+is_ip_address(const char *name)
+{
+    unsigned char  buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, name, buf) == 1
+           || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+
+static int
+client_setup(sp_pair *pair, const char *servername)
+{
+    SSL  *ssl = pair->ssl;
+
+    SSL_set_connect_state(ssl);
+
+    if (pair->ctx->alpn.len
+        && SSL_set_alpn_protos(ssl, pair->ctx->alpn.data,
+                               (unsigned) pair->ctx->alpn.len) != 0)
+    {
+        return SP_ERR_NOMEM;
+    }
+
+    if (servername == NULL || servername[0] == '\0') {
+        return SP_OK;
+    }
+
+    pair->servername = strdup(servername);
+    if (pair->servername == NULL) {
+        return SP_ERR_NOMEM;
+    }
+
+    /* SNI carries host names only; the identity check takes both. */
+    if (is_ip_address(servername)) {
+        if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), servername)) {
+            return SP_ERR_INVALID;
+        }
+
+        return SP_OK;
+    }
+
+    if (!SSL_set_tlsext_host_name(ssl, servername)
+        || !SSL_set1_host(ssl, servername))
+    {
+        return SP_ERR_INVALID;
+    }
+
+    return SP_OK;
+}
+
+
+sp_pair *
+sp_pair_new(sp_ctx *ctx, const char *servername, int *err)
+{
+    int       rc, dummy;
+    BIO      *bio;
+    sp_pair  *pair;
+
+    if (err == NULL) {
+        err = &dummy;
+    }
+
+    if (ctx == NULL) {
+        *err = SP_ERR_INVALID;
+        return NULL;
+    }
+
+    if (ctx->max_connections && ctx->connections >= ctx->max_connections) {
+        *err = SP_ERR_MAX_CONNECTIONS;
+        return NULL;
+    }
+
+    pair = calloc(1, sizeof(sp_pair));
+    if (pair == NULL) {
+        *err = SP_ERR_NOMEM;
+        return NULL;
+    }
+
+    pair->ctx = sp_ctx_ref(ctx);
+    pair->creds = sp_creds_ref(ctx->creds);
+    pair->alert_sent = -1;
+    pair->alert_received = -1;
+    pair->state = SP_STATE_HANDSHAKING;
+    ctx->connections++;
+
+    *err = SP_ERR_NOMEM;
+
+    pair->ssl = SSL_new(ctx->creds->ssl_ctx);
+    if (pair->ssl == NULL) {
+        goto failed;
+    }
+
+    bio = sp_bio_new(pair);
+    if (bio == NULL) {
+        goto failed;
+    }
+
+    SSL_set_bio(pair->ssl, bio, bio);
+
+    if (!SSL_set_ex_data(pair->ssl, sp_pair_index(), pair)) {
+        goto failed;
+    }
+
+    SSL_set_info_callback(pair->ssl, info_callback);
+    sp_verify_apply(pair);
+
+    if (ctx->role == SP_SERVER) {
+        SSL_set_accept_state(pair->ssl);
+
+        /* OpenSSL 3 refuses client renegotiation unless told otherwise;
+           the limit is ours to enforce. */
+        if (ctx->reneg_limit) {
+            SSL_set_options(pair->ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+        }
+
+    } else {
+        rc = client_setup(pair, servername);
+        if (rc != SP_OK) {
+            *err = rc;
+            goto failed;
+        }
+
+        /* The ClientHello is ready at once. */
+        pair_drive(pair);
+    }
+
+    ERR_clear_error();
+    *err = SP_OK;
+    return pair;
+
+failed:
+
+    ERR_clear_error();
+    sp_pair_free(pair);
+    return NULL;
+}
+
+
+void
+sp_pair_free(sp_pair *pair)
+{
+    if (pair == NULL) {
+        return;
+    }
+
+    pair->ctx->connections--;
+
+    SSL_free(pair->ssl);
+    ERR_clear_error();
+
+    sp_bytes_free(&pair->enc_in);
+    sp_bytes_free(&pair->enc_out);
+    sp_bytes_free(&pair->clear_queue);
+    free(pair->servername);
+    sp_creds_unref(pair->creds);
+    sp_ctx_unref(pair->ctx);
+    free(pair);
+}
+
+
+/* Snapshots what the handshake negotiated, then judges the peer. */
+static int
+handshake_done(sp_pair *pair)
+{
+    int                   rc;
+    unsigned              len;
+    const unsigned char  *data;
+
+    pair->state = SP_STATE_SECURE;
+    pair->events |= SP_EVENT_SECURE;
+
+    SSL_get0_next_proto_negotiated(pair->ssl, &data, &len);
+    if (len) {
+        memcpy(pair->npn, data, len);
+        pair->npn[len] = '\0';
+    }
+
+    SSL_get0_alpn_selected(pair->ssl, &data, &len);
+    if (len) {
+        memcpy(pair->alpn, data, len);
+        pair->alpn[len] = '\0';
+    }
+
+    rc = sp_verify_authorize(pair);
+    if (rc != SP_OK) {
+        return pair_fail(pair, rc, "peer certificate not authorized: %s (%s)",
+                         pair->authorization_error,
+                         pair->authorization_reason);
+    }
+
+    return SP_OK;
+}
+
+
+/*
+ * Turns a failed OpenSSL call into the pair's error.  Our own flags come
+ * first: they know more than OpenSSL's reason code.
+ */
+static int
+ssl_failure(sp_pair *pair, int ret, const char *doing)
+{
+    int            e;
+    long           result;
+    char           reason[256];
+    unsigned long  code;
+
+    e = SSL_get_error(pair->ssl, ret);
+    code = ERR_peek_error();
+    sp_openssl_reason(reason, sizeof(reason));
+
+    if (pair->reneg_exceeded) {
+        return pair_fail(pair, SP_ERR_RENEG_LIMIT,
+                         "renegotiation limit exceeded: more than %u in "
+                         "%lld s", pair->ctx->reneg_limit,
+                         (long long) pair->ctx->reneg_window);
+    }
+
+    if (pair->unknown_name) {
+        const char  *name = SSL_get_servername(pair->ssl,
+                                               TLSEXT_NAMETYPE_host_name);
+
+        return pair_fail(pair, SP_ERR_UNKNOWN_NAME,
+                         name ? "unrecognized server name \"%s\""
+                              : "%sno server name sent",
+                         name ? name : "");
+    }
+
+    if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING
+        || (e == SSL_ERROR_SYSCALL && code == 0)
+        || (e == SSL_ERROR_ZERO_RETURN && (pair->state & SP_STATE_HANDSHAKING)))
+    {
+        return pair_fail(pair, SP_ERR_TRUNCATED,
+                         "peer closed the connection %s",
+                         (pair->state & SP_STATE_HANDSHAKING)
+                         ? "during the handshake" : "without close_notify");
+    }
+
+    if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        pair->authorization_error = "UNABLE_TO_GET_ISSUER_CERT";
+        pair->authorization_reason = "peer sent no certificate";
+        return pair_fail(pair, SP_ERR_UNAUTHORIZED,
+                         "peer certificate not authorized: %s (%s)",
+                         pair->authorization_error,
+                         pair->authorization_reason);
+    }
+
+    result = SSL_get_verify_result(pair->ssl);
+
+    if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED
+        && result != X509_V_OK)
+    {
+        pair->authorization_error = sp_verify_error_name(result);
+        pair->authorization_reason = X509_verify_cert_error_string(result);
+        return pair_fail(pair, SP_ERR_UNAUTHORIZED,
+                         "peer certificate not authorized: %s (%s)",
+                         pair->authorization_error,
+                         pair->authorization_reason);
+    }
+
+    if (pair->alert_received >= 0) {
+        return pair_fail(pair, SP_ERR_PEER_ALERT,
+                         "peer sent fatal alert \"%s\" (%d) %s",
+                         SSL_alert_desc_string_long(pair->alert_received),
+                         pair->alert_received, doing);
+    }
+
+    if (pair->alert_sent >= 0) {
+        return pair_fail(pair, SP_ERR_HANDSHAKE,
+                         "%s failed: %s; sent alert \"%s\" (%d)", doing,
+                         reason,
+                         SSL_alert_desc_string_long(pair->alert_sent),
+                         pair->alert_sent);
+    }
+
+    return pair_fail(pair, SP_ERR_HANDSHAKE, "%s failed: %s", doing, reason);
+}
+
+
+static int
+do_handshake(sp_pair *pair)
+{
+    int  n, e;
+
+    ERR_clear_error();
+    n = SSL_do_handshake(pair->ssl);
+
+    if (n == 1) {
+        return handshake_done(pair);
+    }
+
+    e = SSL_get_error(pair->ssl, n);
+
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        return SP_ERR_AGAIN;
+    }
+
+    return ssl_failure(pair, n, "handshake");
+}
+
+
+/* Encrypts at most one high-water mark's worth of cleartext. */
+static ssize_t
+ssl_write(sp_pair *pair, const void *data, size_t len)
+{
+    int  n, e;
+
+    if (sp_bytes_len(&pair->enc_out) >= SP_ENC_OUT_HIGH
+        || SSL_in_init(pair->ssl))
+    {
+        return SP_ERR_AGAIN;
+    }
+
+    if (len > SP_ENC_OUT_HIGH) {
+        len = SP_ENC_OUT_HIGH;
+    }
+
+    ERR_clear_error();
+    n = SSL_write(pair->ssl, data, (int) len);
+
+    if (n > 0) {
+        return n;
+    }
+
+    e = SSL_get_error(pair->ssl, n);
+
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        return SP_ERR_AGAIN;
+    }
+
+    return ssl_failure(pair, n, "write");
+}
+
+
+static int
+flush_queue(sp_pair *pair)
+{
+    ssize_t  n;
+
+    while (sp_bytes_len(&pair->clear_queue)) {
+        n = ssl_write(pair, pair->clear_queue.data + pair->clear_queue.start,
+                      sp_bytes_len(&pair->clear_queue));
+
+        if (n == SP_ERR_AGAIN) {
+            return SP_OK;
+        }
+
+        if (n < 0) {
+            return (int) n;
+        }
+
+        sp_bytes_consume(&pair->clear_queue, (size_t) n);
+    }
+
+    sp_bytes_free(&pair->clear_queue);
+    return SP_OK;
+}
+
+
+static void
+peer_closed(sp_pair *pair)
+{
+    if (!pair->peer_closed) {
+        pair->peer_closed = 1;
+        pair->events |= SP_EVENT_END;
+    }
+}
+
+
+static int
+send_shutdown(sp_pair *pair)
+{
+    int  n;
+
+    if (pair->shutdown_sent || sp_bytes_len(&pair->clear_queue)
+        || SSL_in_init(pair->ssl))
+    {
+        return SP_OK;
+    }
+
+    ERR_clear_error();
+    n = SSL_shutdown(pair->ssl);
+    ERR_clear_error();
+
+    if (n >= 0) {
+        pair->shutdown_sent = 1;
+    }
+
+    return SP_OK;
+}
+
+
+/*
+ * Lets OpenSSL look at waiting records while the host is not reading:
+ * alerts, close_notify, renegotiation hellos and TLS 1.3 tickets are acted
+ * on as they arrive, and SP_STATE_CLEAR_READ becomes exact.  SSL_peek
+ * leaves any application data where SSL_read will find it.
+ */
+static int
+process_records(sp_pair *pair)
+{
+    int   n, e;
+    char  byte;
+
+    if (pair->peer_closed || SSL_pending(pair->ssl) > 0
+        || (sp_bytes_len(&pair->enc_in) == 0 && !pair->in_eof))
+    {
+        return SP_OK;
+    }
+
+    ERR_clear_error();
+    n = SSL_peek(pair->ssl, &byte, 1);
+
+    if (n > 0) {
+        return SP_OK;
+    }
+
+    e = SSL_get_error(pair->ssl, n);
+
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        return SP_OK;
+    }
+
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        ERR_clear_error();
+        peer_closed(pair);
+        return SP_OK;
+    }
+
+    return ssl_failure(pair, n, "read");
+}
+
+
+static int
+pair_drive(sp_pair *pair)
+{
+    int  rc;
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    if (pair->state & SP_STATE_HANDSHAKING) {
+        rc = do_handshake(pair);
+        if (rc != SP_OK) {
+            return rc == SP_ERR_AGAIN ? SP_OK : rc;
+        }
+    }
+
+    rc = flush_queue(pair);
+
+    if (rc == SP_OK && pair->shutdown_wanted) {
+        rc = send_shutdown(pair);
+    }
+
+    if (rc == SP_OK) {
+        rc = process_records(pair);
+    }
+
+    if (rc == SP_OK && pair->reneg_exceeded) {
+        rc = ssl_failure(pair, -1, "renegotiation");
+    }
+
+    return rc;
+}
+
+
+/* ---- encrypted side ---------------------------------------------------- */
+
+
+uint8_t *
+sp_enc_in_buf(sp_pair *pair, size_t *len)
+{
+    sp_bytes  *b = &pair->enc_in;
+
+    *len = 0;
+
+    if (pair->error || pair->in_eof || pair->peer_closed) {
+        return NULL;
+    }
+
+    if (b->data == NULL) {
+        b->data = malloc(SP_ENC_IN_SIZE);
+        if (b->data == NULL) {
+            return NULL;
+        }
+
+        b->size = SP_ENC_IN_SIZE;
+    }
+
+    if (b->end == b->size && b->start) {
+        memmove(b->data, b->data + b->start, b->end - b->start);
+        b->end -= b->start;
+        b->start = 0;
+    }
+
+    *len = b->size - b->end;
+    return *len ? b->data + b->end : NULL;
+}
+
+
+int
+sp_enc_in_commit(sp_pair *pair, size_t n)
+{
+    int  rc;
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    if (n > pair->enc_in.size - pair->enc_in.end) {
+        return SP_ERR_INVALID;
+    }
+
+    pair->enc_in.end += n;
+
+    rc = pair_drive(pair);
+
+    if (sp_bytes_len(&pair->enc_in) == 0) {
+        sp_bytes_free(&pair->enc_in);
+    }
+
+    return rc;
+}
+
+
+ssize_t
+sp_enc_in(sp_pair *pair, const void *data, size_t len)
+{
+    int       rc;
+    size_t    room, n, total = 0;
+    uint8_t  *buf;
+
+    while (total < len) {
+        buf = sp_enc_in_buf(pair, &room);
+        if (buf == NULL) {
+            break;
+        }
+
+        n = len - total < room ? len - total : room;
+        memcpy(buf, (const uint8_t *) data + total, n);
+        total += n;
+
+        rc = sp_enc_in_commit(pair, n);
+        if (rc != SP_OK) {
+            return total ? (ssize_t) total : rc;
+        }
+    }
+
+    if (total == 0 && pair->error) {
+        return pair->error;
+    }
+
+    return (ssize_t) total;
+}
+
+
+int
+sp_enc_in_eof(sp_pair *pair)
+{
+    int  rc;
+
+    if (pair->in_eof) {
+        return pair->error;
+    }
+
+    pair->in_eof = 1;
+
+    rc = pair_drive(pair);
+    if (rc != SP_OK) {
+        return rc;
+    }
+
+    /* Nothing left to read and no close_notify: the stream was cut. */
+    if (!pair->peer_closed && !pair->shutdown_sent
+        && sp_bytes_len(&pair->enc_in) == 0
+        && (!(pair->state & SP_STATE_SECURE) || SSL_pending(pair->ssl) == 0))
+    {
+        return pair_fail(pair, SP_ERR_TRUNCATED,
+                         "peer closed the connection %s",
+                         (pair->state & SP_STATE_SECURE)
+                         ? "without close_notify" : "during the handshake");
+    }
+
+    return SP_OK;
+}
+
+
+const uint8_t *
+sp_enc_out_buf(sp_pair *pair, size_t *len)
+{
+    *len = sp_bytes_len(&pair->enc_out);
+    return *len ? pair->enc_out.data + pair->enc_out.start : NULL;
+}
+
+
+void
+sp_enc_out_consume(sp_pair *pair, size_t n)
+{
+    size_t  len = sp_bytes_len(&pair->enc_out);
+
+    sp_bytes_consume(&pair->enc_out, n < len ? n : len);
+
+    if (sp_bytes_len(&pair->enc_out) == 0) {
+        sp_bytes_free(&pair->enc_out);
+    }
+}
+
+
+size_t
+sp_enc_out(sp_pair *pair, void *buf, size_t len)
+{
+    size_t          n;
+    const uint8_t  *out;
+
+    out = sp_enc_out_buf(pair, &n);
+    if (n > len) {
+        n = len;
+    }
+
+    if (n) {
+        memcpy(buf, out, n);
+        sp_enc_out_consume(pair, n);
+    }
+
+    return n;
+}
+
+
+size_t
+sp_enc_out_pending(const sp_pair *pair)
+{
+    return sp_bytes_len(&pair->enc_out);
+}
+
+
+/* ---- cleartext side ---------------------------------------------------- */
+
+
+ssize_t
+sp_clear_read(sp_pair *pair, void *buf, size_t len)
+{
+    int  n, e, rc;
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    if (pair->state & SP_STATE_HANDSHAKING) {
+        rc = pair_drive(pair);
+        if (rc != SP_OK) {
+            return rc;
+        }
+
+        if (pair->state & SP_STATE_HANDSHAKING) {
+            return SP_ERR_AGAIN;
+        }
+    }
+
+    if (len == 0) {
+        return SP_ERR_INVALID;
+    }
+
+    if (len > 0x7fffffff) {
+        len = 0x7fffffff;
+    }
+
+    if (pair->peer_closed && SSL_pending(pair->ssl) == 0) {
+        return 0;
+    }
+
+    ERR_clear_error();
+    n = SSL_read(pair->ssl, buf, (int) len);
+
+    if (n > 0) {
+        return n;
+    }
+
+    e = SSL_get_error(pair->ssl, n);
+
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+
+        if (pair->reneg_exceeded) {
+            return ssl_failure(pair, n, "renegotiation");
+        }
+
+        return SP_ERR_AGAIN;
+    }
+
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        ERR_clear_error();
+        peer_closed(pair);
+        return 0;
+    }
+
+    return ssl_failure(pair, n, "read");
+}
+
+
+size_t
+sp_clear_pending(const sp_pair *pair)
+{
+    int  n;
+
+    if (pair->error || !(pair->state & SP_STATE_SECURE)) {
+        return 0;
+    }
+
+    n = SSL_pending(pair->ssl);
+    return n > 0 ? (size_t) n : 0;
+}
+
+
+ssize_t
+sp_clear_write(sp_pair *pair, const void *data, size_t len)
+{
+    int       rc;
+    size_t    take, queued;
+    sp_bytes  *q = &pair->clear_queue;
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    if (pair->shutdown_wanted) {
+        return SP_ERR_CLOSED;
+    }
+
+    if (len == 0) {
+        return 0;
+    }
+
+    /* Before the handshake (or behind older queued bytes), queue. */
+    if ((pair->state & SP_STATE_HANDSHAKING) || sp_bytes_len(q)) {
+        queued = sp_bytes_len(q);
+
+        if (queued >= pair->ctx->clear_queue_limit) {
+            return SP_ERR_AGAIN;
+        }
+
+        take = pair->ctx->clear_queue_limit - queued;
+        if (take > len) {
+            take = len;
+        }
+
+        if (sp_bytes_reserve(q, take) != 0) {
+            return SP_ERR_NOMEM;
+        }
+
+        memcpy(q->data + q->end, data, take);
+        q->end += take;
+
+        if (pair->state & SP_STATE_SECURE) {
+            rc = flush_queue(pair);
+            if (rc != SP_OK) {
+                return rc;
+            }
+        }
+
+        return (ssize_t) take;
+    }
+
+    return ssl_write(pair, data, len);
+}
+
+
+size_t
+sp_clear_queued(const sp_pair *pair)
+{
+    return sp_bytes_len(&pair->clear_queue);
+}
+
+
+int
+sp_pair_shutdown(sp_pair *pair)
+{
+    if (pair->error) {
+        return pair->error;
+    }
+
+    pair->shutdown_wanted = 1;
+    return pair_drive(pair);
+}
+
+
+int
+sp_pair_renegotiate(sp_pair *pair)
+{
+    int  n, e;
+
+    if (pair->error) {
+        return pair->error;
+    }
+
+    if (pair->ctx->role != SP_SERVER || !(pair->state & SP_STATE_SECURE)
+        || SSL_version(pair->ssl) >= TLS1_3_VERSION
+        || pair->shutdown_wanted)
+    {
+        return SP_ERR_INVALID;
+    }
+
+    ERR_clear_error();
+
+    if (!SSL_renegotiate(pair->ssl)) {
+        ERR_clear_error();
+        return SP_ERR_INVALID;
+    }
+
+    pair->we_renegotiate = 1;
+
+    n = SSL_do_handshake(pair->ssl);
+    if (n <= 0) {
+        e = SSL_get_error(pair->ssl, n);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            return ssl_failure(pair, n, "renegotiation");
+        }
+    }
+
+    ERR_clear_error();
+    return SP_OK;
+}
+
+
+/* ---- state ------------------------------------------------------------- */
+
+
+unsigned
+sp_pair_state(const sp_pair *pair)
+{
+    unsigned  s = 0;
+    size_t    queued;
+
+    if (sp_bytes_len(&pair->enc_out)) {
+        s |= SP_STATE_SEND_RECORDS;
+    }
+
+    if (pair->error
+        || (pair->shutdown_sent && (pair->peer_closed || pair->in_eof)))
+    {
+        return s ? s : SP_STATE_CLOSED;
+    }
+
+    s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
+
+    if (!pair->in_eof && !pair->peer_closed
+        && pair->enc_in.end - pair->enc_in.start < SP_ENC_IN_SIZE)
+    {
+        s |= SP_STATE_RECV_RECORDS;
+    }
+
+    if ((pair->state & SP_STATE_SECURE) && SSL_pending(pair->ssl) > 0) {
+        s |= SP_STATE_CLEAR_READ;
+    }
+
+    if (!pair->shutdown_wanted) {
+        queued = sp_bytes_len(&pair->clear_queue);
+
+        if ((pair->state & SP_STATE_HANDSHAKING) || queued) {
+            if (queued < pair->ctx->clear_queue_limit) {
+                s |= SP_STATE_CLEAR_WRITE;
+            }
+
+        } else if (sp_bytes_len(&pair->enc_out) < SP_ENC_OUT_HIGH
+                   && !SSL_in_init(pair->ssl))
+        {
+            s |= SP_STATE_CLEAR_WRITE;
+        }
+    }
+
+    return s;
+}
+
+
+unsigned
+sp_pair_events(sp_pair *pair)
+{
+    unsigned  events = pair->events;
+
+    pair->events = 0;
+    return events;
+}
+
+
+int
+sp_pair_error(const sp_pair *pair)
+{
+    return pair->error;
+}
+
+
+const char *
+sp_pair_error_message(const sp_pair *pair)
+{
+    return pair->error_message;
+}
+
+
+int
+sp_pair_alert_sent(const sp_pair *pair)
+{
+    return pair->alert_sent;
+}
+
+
+int
+sp_pair_alert_received(const sp_pair *pair)
+{
+    return pair->alert_received;
+}
+
+
+void
+sp_pair_set_time(sp_pair *pair, time_t now)
+{
+    pair->now = now;
+}
+
+
+void
+sp_pair_set_data(sp_pair *pair, void *data)
+{
+    pair->data = data;
+}
+
+
+void *
+sp_pair_get_data(const sp_pair *pair)
+{
+    return pair->data;
+}

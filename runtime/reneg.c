@@ -1,0 +1,65 @@
+/*
+ * Client-initiated renegotiation, limited as Node limits it: at most
+ * `limit` renegotiations in any window of `window` seconds that starts at
+ * the first one.  The ClientHello callback only counts and refuses the
+ * hello (OpenSSL then sends a fatal handshake_failure alert); the pair
+ * raises SP_ERR_RENEG_LIMIT itself once OpenSSL has returned.
+ */
+
+#include "internal.h"
+
+
+static time_t
+pair_now(sp_pair *pair)
+{
+    sp_ctx  *ctx = pair->ctx;
+
+    return ctx->clock_fn ? ctx->clock_fn(ctx->clock_arg) : pair->now;
+}
+
+
+static int
+client_hello_callback(SSL *ssl, int *alert, void *arg)
+{
+    sp_pair  *pair = sp_pair_from_ssl(ssl);
+    time_t    now;
+
+    (void) arg;
+
+    /* Only a hello on an established connection is a renegotiation. */
+    if (pair == NULL || pair->ctx->role != SP_SERVER
+        || !(pair->state & SP_STATE_SECURE))
+    {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    if (pair->we_renegotiate) {
+        /* We asked for it (sp_pair_renegotiate): not the client's doing. */
+        pair->we_renegotiate = 0;
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    now = pair_now(pair);
+
+    if (pair->reneg_in_window == 0
+        || now - pair->reneg_window_start >= pair->ctx->reneg_window)
+    {
+        pair->reneg_window_start = now;
+        pair->reneg_in_window = 0;
+    }
+
+    if (++pair->reneg_in_window > pair->ctx->reneg_limit) {
+        pair->reneg_exceeded = 1;
+        *alert = SSL_AD_HANDSHAKE_FAILURE;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+
+void
+sp_reneg_install(SSL_CTX *ssl_ctx)
+{
+    SSL_CTX_set_client_hello_cb(ssl_ctx, client_hello_callback, NULL);
+}

@@ -1,0 +1,439 @@
+/*
+ * securepair: a sans-IO TLS engine with the semantics of Node.js's classic
+ * `tls` module, over OpenSSL 3.
+ *
+ * Three objects:
+ *
+ *   sp_creds  credentials (Node's crypto.createCredentials): key/cert pairs,
+ *             CA store, ciphers, protocol versions, session-id context and,
+ *             for SNI contexts, an optional verification policy of their own.
+ *   sp_ctx    a server or client configuration (Node's tls.createServer /
+ *             tls.connect options): default credentials, SNI contexts,
+ *             NPN/ALPN lists, authorization policy, renegotiation limits,
+ *             connection accounting, the host's clock.
+ *   sp_pair   one TLS connection (Node's SecurePair) over memory buffers.
+ *
+ * Credentials and contexts are reference counted and shared by pairs; a pair
+ * holds a reference to its context, so a context may be released while its
+ * pairs live.  Nothing here is thread-safe: a context and its pairs belong to
+ * one thread at a time (an nginx worker, an event loop).
+ *
+ * The pair never touches a socket, a clock or a loop.  The host moves bytes:
+ *
+ *     network --> sp_enc_in_*  --> [ pair ] --> sp_clear_read  --> application
+ *     network <-- sp_enc_out_* <-- [ pair ] <-- sp_clear_write <-- application
+ *
+ * Calls that can fail return SP_OK (0) or a negative sp_err code; the message
+ * behind it is sp_creds_error(), sp_ctx_error() or sp_pair_error().  Pair
+ * errors are sticky: once a pair has failed every later call returns the same
+ * error, but records already produced (a fatal alert) stay readable through
+ * sp_enc_out_* and must still be sent by the host.  Every call leaves
+ * OpenSSL's thread error queue empty.
+ */
+
+#ifndef SECUREPAIR_H
+#define SECUREPAIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SP_VERSION "0.1.0"
+
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef enum {
+    SP_OK = 0,
+    SP_ERR_AGAIN = -1,            /* nothing can happen until the host moves
+                                     bytes: not an error, never sticky */
+    SP_ERR_NOMEM = -2,
+    SP_ERR_INVALID = -3,          /* bad argument or misuse of the API */
+    SP_ERR_LOAD = -4,             /* a key, certificate, CA or list could
+                                     not be loaded: the message says why */
+    SP_ERR_HANDSHAKE = -5,        /* TLS protocol failure; we sent an alert */
+    SP_ERR_PEER_ALERT = -6,       /* the peer sent a fatal alert */
+    SP_ERR_UNAUTHORIZED = -7,     /* peer certificate refused under
+                                     reject_unauthorized */
+    SP_ERR_RENEG_LIMIT = -8,      /* too many renegotiations in the window */
+    SP_ERR_TRUNCATED = -9,        /* transport ended without close_notify */
+    SP_ERR_CLOSED = -10,          /* the pair is shut down: no more data */
+    SP_ERR_MAX_CONNECTIONS = -11, /* sp_pair_new refused: context is full */
+    SP_ERR_UNKNOWN_NAME = -12,    /* SNI matched no context and the server
+                                     rejects unknown names */
+    SP_ERR_INTERNAL = -13
+} sp_err;
+
+/* A static English name for an sp_err ("renegotiation limit exceeded"). */
+const char *sp_strerror(int err);
+
+
+/* ---- credentials (Node: crypto.createCredentials) ---------------------- */
+
+typedef struct sp_creds sp_creds;
+
+typedef enum {
+    SP_TLS1 = 0x0301,
+    SP_TLS1_1 = 0x0302,
+    SP_TLS1_2 = 0x0303,
+    SP_TLS1_3 = 0x0304
+} sp_tls_version;
+
+/* New empty credentials with one reference.  NULL only when out of memory. */
+sp_creds *sp_creds_new(void);
+sp_creds *sp_creds_ref(sp_creds *creds);
+void sp_creds_unref(sp_creds *creds);
+
+/*
+ * The last load error: "server.key: wrong passphrase", "a.pem: key does not
+ * match certificate", "weak.key: RSA key of 1024 bits is too small for
+ * OpenSSL security level 2 (needs 2048)".  Never NULL; "" when none.
+ */
+const char *sp_creds_error(const sp_creds *creds);
+
+/*
+ * Passphrases for encrypted keys, tried in order (Node: passphrase).  The
+ * list is copied.  Must be set before the keys it unlocks are added.  An
+ * encrypted key with no passphrase fails to load: there is never a prompt.
+ */
+int sp_creds_set_passphrases(sp_creds *creds, const char *const *list,
+    size_t n);
+
+/*
+ * Add a private key and its certificate chain (leaf first, then
+ * intermediates), from PEM files or from PEM in memory.  Call once per key
+ * type: an RSA and an ECDSA pair may live on the same credentials and
+ * OpenSSL picks by what the peer supports.  Errors name the file (or
+ * "<memory>") and the reason: missing file, no key/certificate in it, wrong
+ * or missing passphrase, key does not match certificate, key too small for
+ * the security level.
+ */
+int sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
+    const char *cert_file);
+int sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
+    size_t key_len, const void *cert_pem, size_t cert_len);
+
+/*
+ * Trusted CAs for verifying the peer (Node: ca).  Each call adds every
+ * certificate of a PEM file or buffer.  Without any ca, OpenSSL's default
+ * store (the system's) is used.
+ */
+int sp_creds_add_ca_file(sp_creds *creds, const char *file);
+int sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len);
+
+/* OpenSSL cipher list for TLS <= 1.2 and TLS 1.3 suites (Node: ciphers). */
+int sp_creds_set_ciphers(sp_creds *creds, const char *list);
+int sp_creds_set_ciphersuites(sp_creds *creds, const char *suites);
+
+/* Protocol version range, inclusive; 0 leaves a bound at OpenSSL's. */
+int sp_creds_set_versions(sp_creds *creds, int min_version, int max_version);
+
+/* Server session-id context, at most 32 bytes (Node: sessionIdContext). */
+int sp_creds_set_session_id_context(sp_creds *creds, const void *sid,
+    size_t len);
+
+/*
+ * Per-credentials verification policy, used when these credentials are
+ * selected for a connection through SNI; -1 (the default) inherits the
+ * context's setting.  With own CAs and policy, a client verified under
+ * one SNI context is never judged by another context's CAs.
+ */
+int sp_creds_set_request_cert(sp_creds *creds, int on);
+int sp_creds_set_reject_unauthorized(sp_creds *creds, int on);
+
+
+/* ---- contexts (Node: tls.createServer / tls.connect options) ----------- */
+
+typedef struct sp_ctx sp_ctx;
+
+typedef enum {
+    SP_SERVER = 0,
+    SP_CLIENT = 1
+} sp_role;
+
+/* Returns the host's current time in seconds (any monotonic origin). */
+typedef time_t (*sp_clock_fn)(void *arg);
+
+/*
+ * The SNI callback (Node: SNICallback), asked before the SNI table.  Return
+ * borrowed credentials to use for `servername`, or NULL to fall through to
+ * the table.  It must not block.
+ */
+typedef sp_creds *(*sp_sni_fn)(const char *servername, void *arg);
+
+/*
+ * A context of the given role using `creds` as its default credentials
+ * (takes a reference; a client may pass credentials with no key).  NULL when
+ * out of memory or creds is NULL.
+ */
+sp_ctx *sp_ctx_new(sp_role role, sp_creds *creds);
+sp_ctx *sp_ctx_ref(sp_ctx *ctx);
+void sp_ctx_unref(sp_ctx *ctx);
+const char *sp_ctx_error(const sp_ctx *ctx);
+
+/*
+ * Server: ask the client for a certificate (Node: requestCert, default off).
+ * Server and client: whether an unauthorized peer ends the pair (Node:
+ * rejectUnauthorized; default off on a server, on for a client).  On a
+ * server it only matters with request_cert; a client with it on and no
+ * certificate also ends the handshake.
+ */
+int sp_ctx_set_request_cert(sp_ctx *ctx, int on);
+int sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on);
+
+/*
+ * NPN and ALPN protocol lists, most preferred first; each name 1..255 bytes.
+ * Server: NPN is advertised in this order; ALPN picks the first of this list
+ * that the client offers, and a client offering ALPN with no overlap gets a
+ * fatal no_application_protocol alert.  Client: offered in this order.
+ * n == 0 clears the list.
+ */
+int sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n);
+int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);
+
+/*
+ * Server: add an SNI context (Node: server.addContext).  `name` is one of
+ *   a.example.com          exact
+ *   *.example.com          leading wildcard: one or more labels in front
+ *   www.example.*          trailing wildcard: one or more labels behind
+ *   ~^(api|www)\.ex\.net$  PCRE2 regex, matched case-insensitively
+ * Names are case-insensitive.  A name is tried by precedence: exact, the
+ * longest leading wildcard, the longest trailing wildcard, then regexes in
+ * the order added.  Invalid names ("", "*", "foo*bar", "a.*.com", a bad
+ * regex) and a name added twice are SP_ERR_INVALID with a message.
+ */
+int sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds);
+
+/* Credentials the table gives for a servername, or NULL (borrowed). */
+sp_creds *sp_ctx_find_context(sp_ctx *ctx, const char *servername);
+
+void sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg);
+
+/* Server: unknown or absent SNI gets a fatal unrecognized_name alert. */
+int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
+
+/*
+ * Server: client-initiated renegotiations allowed per window (Node:
+ * CLIENT_RENEG_LIMIT 3, CLIENT_RENEG_WINDOW 600 s).  Limit 0 refuses every
+ * renegotiation.  Only TLS <= 1.2 renegotiates.
+ */
+int sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window);
+
+/*
+ * The host's clock, read when a renegotiation starts.  Without one the pair
+ * uses the last time given to sp_pair_set_time(), 0 at first.
+ */
+void sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg);
+
+/* Node: server.maxConnections; 0 = unlimited (default). */
+int sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max);
+
+/* Pairs of this context alive now (Node: server.connections). */
+unsigned sp_ctx_connections(const sp_ctx *ctx);
+
+/*
+ * Bytes of cleartext a pair queues before its handshake completes
+ * (default 65536).  Beyond it sp_clear_write() accepts less.
+ */
+int sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes);
+
+
+/* ---- pairs (Node: tls.createSecurePair) -------------------------------- */
+
+typedef struct sp_pair sp_pair;
+
+/*
+ * sp_pair_state() bits, derived afresh on every call.  SP_STATE_CLOSED
+ * excludes every other bit and is set only once nothing remains to send:
+ * a failed pair shows SP_STATE_SEND_RECORDS alone until its alert is out.
+ */
+#define SP_STATE_HANDSHAKING  0x01  /* the (first) handshake is running */
+#define SP_STATE_SECURE       0x02  /* the handshake completed */
+#define SP_STATE_SEND_RECORDS 0x04  /* sp_enc_out_* has bytes to send */
+#define SP_STATE_RECV_RECORDS 0x08  /* the pair wants encrypted input */
+#define SP_STATE_CLEAR_READ   0x10  /* sp_clear_read() has bytes now */
+#define SP_STATE_CLEAR_WRITE  0x20  /* sp_clear_write() accepts bytes */
+#define SP_STATE_CLOSED       0x40  /* done: failed, or closed both ways,
+                                       and every record sent */
+
+/* sp_pair_events() bits: what happened since the previous call. */
+#define SP_EVENT_SECURE       0x01  /* handshake done (Node 'secure') */
+#define SP_EVENT_ERROR        0x02  /* the pair failed (Node 'error') */
+#define SP_EVENT_END          0x04  /* peer's close_notify (Node 'end') */
+#define SP_EVENT_RENEGOTIATED 0x08  /* a renegotiation completed */
+
+/*
+ * A new pair.  A server pair waits for a ClientHello; a client pair has its
+ * ClientHello ready in sp_enc_out_* at once.  `servername` (client only, may
+ * be NULL) is sent as SNI and, unless NULL, checked against the server's
+ * certificate.  NULL on failure with *err set (SP_ERR_MAX_CONNECTIONS when
+ * the context is full, SP_ERR_NOMEM).  Counts in sp_ctx_connections() until
+ * sp_pair_free().
+ */
+sp_pair *sp_pair_new(sp_ctx *ctx, const char *servername, int *err);
+void sp_pair_free(sp_pair *pair);
+
+unsigned sp_pair_state(const sp_pair *pair);
+unsigned sp_pair_events(sp_pair *pair);   /* returns and clears */
+
+/* Sticky error: 0 or an sp_err; the message is never NULL. */
+int sp_pair_error(const sp_pair *pair);
+const char *sp_pair_error_message(const sp_pair *pair);
+
+/*
+ * Alerts involved in the failure, as TLS alert numbers (-1 when none):
+ * what we sent and what the peer sent.
+ */
+int sp_pair_alert_sent(const sp_pair *pair);
+int sp_pair_alert_received(const sp_pair *pair);
+
+/* The host's time, for renegotiation windows when the context has no
+   clock. */
+void sp_pair_set_time(sp_pair *pair, time_t now);
+
+/* Opaque host pointer, kept but never used by the pair. */
+void sp_pair_set_data(sp_pair *pair, void *data);
+void *sp_pair_get_data(const sp_pair *pair);
+
+/*
+ * Encrypted in, zero-copy: sp_enc_in_buf() gives space to receive records
+ * into (*len > 0 bytes; NULL with *len 0 when the pair cannot take input:
+ * read cleartext first, or the pair is closed); after writing n <= *len
+ * bytes there, sp_enc_in_commit() hands them to TLS and runs the engine.
+ * Returns SP_OK or the sticky error.
+ *
+ * sp_enc_in() copies from the host's buffer instead, returning how many
+ * bytes it took (0 when full) or a negative sp_err.
+ *
+ * sp_enc_in_eof() says the transport has no more bytes.  After the peer's
+ * close_notify this is a clean end; otherwise SP_ERR_TRUNCATED.
+ */
+uint8_t *sp_enc_in_buf(sp_pair *pair, size_t *len);
+int sp_enc_in_commit(sp_pair *pair, size_t n);
+ssize_t sp_enc_in(sp_pair *pair, const void *data, size_t len);
+int sp_enc_in_eof(sp_pair *pair);
+
+/*
+ * Encrypted out: sp_enc_out_buf() points at records to send (*len bytes,
+ * NULL with *len 0 when none); sp_enc_out_consume() drops the n <= *len
+ * bytes that were sent.  sp_enc_out() copies up to len bytes out and
+ * consumes them.  Works on a failed pair too: the alert must go out.
+ */
+const uint8_t *sp_enc_out_buf(sp_pair *pair, size_t *len);
+void sp_enc_out_consume(sp_pair *pair, size_t n);
+size_t sp_enc_out(sp_pair *pair, void *buf, size_t len);
+size_t sp_enc_out_pending(const sp_pair *pair);
+
+/*
+ * Cleartext out: decrypt into the host's buffer.  Returns bytes (> 0), 0 at
+ * a clean end (close_notify received), SP_ERR_AGAIN when more records are
+ * needed, or the sticky error.  sp_clear_pending() is how many decrypted
+ * bytes are ready without more input.
+ */
+ssize_t sp_clear_read(sp_pair *pair, void *buf, size_t len);
+size_t sp_clear_pending(const sp_pair *pair);
+
+/*
+ * Cleartext in: encrypt.  Returns how many bytes were taken (all of them,
+ * or fewer when sp_enc_out_* must be drained first: SP_ERR_AGAIN if none),
+ * or an error.  Before the handshake completes bytes are queued and sent
+ * when it does.
+ */
+ssize_t sp_clear_write(sp_pair *pair, const void *data, size_t len);
+size_t sp_clear_queued(const sp_pair *pair);
+
+/*
+ * Send close_notify (queued cleartext is flushed first).  The records
+ * appear in sp_enc_out_*.  Returns SP_OK, or the sticky error.  Further
+ * writes fail with SP_ERR_CLOSED; reads continue until the peer's own
+ * close_notify.
+ */
+int sp_pair_shutdown(sp_pair *pair);
+
+/* Server, TLS <= 1.2: ask the client to renegotiate (HelloRequest). */
+int sp_pair_renegotiate(sp_pair *pair);
+
+
+/* ---- negotiated facts (Node: CleartextStream) -------------------------- */
+
+/*
+ * authorized: the peer's certificate verified against the CAs (and, for a
+ * client with a servername, matched it).  authorization_error is Node's
+ * name for the verify result (OpenSSL's X509_V_ERR_* without the prefix:
+ * "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_HAS_EXPIRED", ...; as Node, a server
+ * that requested a certificate and got none says "UNABLE_TO_GET_ISSUER_CERT")
+ * or NULL when authorized or not checked; authorization_reason says it in
+ * words.  A server that did not request a certificate is never authorized
+ * and reports no error, as in Node.
+ */
+int sp_pair_authorized(const sp_pair *pair);
+const char *sp_pair_authorization_error(const sp_pair *pair);
+const char *sp_pair_authorization_reason(const sp_pair *pair);
+
+/*
+ * NPN: the selected protocol or NULL when NPN was not used.  As in Node,
+ * when the lists do not overlap the client picks its own first protocol and
+ * both sides report it; sp_pair_npn_no_overlap() tells that case apart.
+ */
+const char *sp_pair_npn_protocol(const sp_pair *pair);
+int sp_pair_npn_no_overlap(const sp_pair *pair);
+const char *sp_pair_alpn_protocol(const sp_pair *pair);
+
+/* SNI: what the client sent (server) or asked for (client), or NULL. */
+const char *sp_pair_servername(const sp_pair *pair);
+/* The SNI context name that was selected, or NULL for the default. */
+const char *sp_pair_context_name(const sp_pair *pair);
+
+const char *sp_pair_protocol(const sp_pair *pair);   /* "TLSv1.3" */
+const char *sp_pair_cipher(const sp_pair *pair);     /* OpenSSL name */
+int sp_pair_session_reused(const sp_pair *pair);
+unsigned sp_pair_renegotiations(const sp_pair *pair);
+
+
+/* ---- peer certificate (Node: getPeerCertificate()) --------------------- */
+
+typedef struct {
+    const char *key;     /* "C", "ST", "L", "O", "OU", "CN", or an OID */
+    const char *value;   /* UTF-8 */
+} sp_name_entry;
+
+typedef struct {
+    sp_name_entry *subject;       /* in certificate order */
+    size_t subject_count;
+    sp_name_entry *issuer;
+    size_t issuer_count;
+    char *subject_line;           /* "/C=UK/ST=Acme/CN=localhost" */
+    char *issuer_line;
+    char *subjectaltname;         /* "DNS:a.example.com, IP Address:..."
+                                     or NULL */
+    char *valid_from;             /* "Nov 11 09:52:22 2009 GMT" */
+    char *valid_to;
+    time_t valid_from_time;
+    time_t valid_to_time;
+    char *serial_number;          /* upper-case hex */
+    char *fingerprint;            /* SHA-1, "AB:CD:..." */
+    char *fingerprint256;         /* SHA-256, same form */
+} sp_peer_cert;
+
+/*
+ * An owned snapshot of the peer's certificate, or NULL when the peer sent
+ * none (or out of memory).  Free with sp_peer_cert_free().
+ */
+sp_peer_cert *sp_pair_peer_cert(const sp_pair *pair);
+
+/* The same snapshot from a DER certificate; NULL when it does not parse. */
+sp_peer_cert *sp_peer_cert_from_der(const void *der, size_t len);
+const char *sp_peer_cert_get(const sp_name_entry *list, size_t n,
+    const char *key);
+void sp_peer_cert_free(sp_peer_cert *cert);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SECUREPAIR_H */

@@ -1,0 +1,38 @@
+/*
+ * The SNI table: server names (exact, *.leading, trailing.*, ~regex) mapped
+ * to opaque values.  Exact and wildcard lookups are hash lookups, so their
+ * cost does not grow with the number of names; regexes are tried in the
+ * order added, after every other kind.
+ */
+
+#ifndef SP_SNI_H
+#define SP_SNI_H
+
+#include <stddef.h>
+
+typedef struct sp_sni_table sp_sni_table;
+
+/* free_value (may be NULL) is called on each value when the table is freed. */
+sp_sni_table *sp_sni_table_new(void (*free_value)(void *value));
+void sp_sni_table_free(sp_sni_table *table);
+
+/*
+ * Add `name` -> value.  Returns 0, or -1 with a message in err ("invalid
+ * server name \"a.*.com\": ...", "duplicate server name ...", "invalid
+ * regex ...: <PCRE2's words> at offset N") or -2 when out of memory.  On
+ * failure the table does not keep the value.
+ */
+int sp_sni_table_add(sp_sni_table *table, const char *name, void *value,
+    char *err, size_t errlen);
+
+/*
+ * The value for a servername by precedence (exact, longest leading
+ * wildcard, longest trailing wildcard, regexes in order added), or NULL.
+ * Case-insensitive.  *matched (may be NULL) gets the name as added.
+ */
+void *sp_sni_table_find(const sp_sni_table *table, const char *servername,
+    const char **matched);
+
+size_t sp_sni_table_count(const sp_sni_table *table);
+
+#endif /* SP_SNI_H */

@@ -1,0 +1,382 @@
+/*
+ * The SecurePair engine: handshakes, bulk data, queued cleartext, close
+ * and truncation, garbage input, connection accounting.
+ */
+
+#include "pump.h"
+
+
+static void
+test_handshake(const char *key, int version)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    sp_creds  *creds;
+    char       name[128], buf[64];
+    unsigned   ev;
+    ssize_t    n;
+
+    sctx = ctx_for(SP_SERVER, key, NULL);
+    creds = creds_for(NULL, "ca.crt");
+    sp_creds_set_versions(creds, version, version);
+    cctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+
+    snprintf(name, sizeof(name), "%s %s", key,
+             version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2");
+
+    ok(sp_pair_state(client) & SP_STATE_SEND_RECORDS,
+       "%s: client hello ready at once", name);
+    ok(sp_pair_state(server) & SP_STATE_HANDSHAKING,
+       "%s: server handshaking", name);
+    ok(handshake(client, server), "%s: handshake completes", name);
+    is_str(sp_pair_protocol(client),
+           version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2", "protocol");
+    ok(sp_pair_cipher(server) != NULL, "%s: cipher %s", name,
+       sp_pair_cipher(server));
+    ok(sp_pair_authorized(client), "%s: client authorized server", name);
+    is_str(sp_pair_authorization_error(client), NULL, "no auth error");
+    ok(!sp_pair_authorized(server), "%s: server did not ask: not authorized",
+       name);
+    is_str(sp_pair_authorization_error(server), NULL,
+           "server did not ask: no error");
+    is_str(sp_pair_servername(server), "localhost", "server saw SNI");
+
+    ev = sp_pair_events(server);
+    ok(ev & SP_EVENT_SECURE, "%s: server secure event", name);
+    ok(sp_pair_events(server) == 0, "%s: events clear once read", name);
+    ok(sp_pair_events(client) & SP_EVENT_SECURE, "client secure event");
+
+    ok(sp_clear_write(client, "hello", 5) == 5, "%s: client writes", name);
+    pump(client, server);
+    n = sp_clear_read(server, buf, sizeof(buf));
+    ok(n == 5 && memcmp(buf, "hello", 5) == 0, "%s: server reads", name);
+    ok(sp_clear_read(server, buf, sizeof(buf)) == SP_ERR_AGAIN,
+       "%s: then nothing", name);
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+/* 1 MiB each way in random chunk sizes, checked byte for byte. */
+static void
+test_bulk(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    size_t     total = 1024 * 1024, sent[2] = {0, 0}, got[2] = {0, 0};
+    uint8_t   *data, *in[2];
+    sp_pair   *p[2];
+    int        i, rounds = 0, bad = 0;
+    ssize_t    n;
+    size_t     chunk;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+
+    data = malloc(total);
+    in[0] = malloc(total);
+    in[1] = malloc(total);
+    srand(42);
+    for (size_t k = 0; k < total; k++) {
+        data[k] = (uint8_t) rand();
+    }
+
+    ok(handshake(client, server), "bulk: handshake");
+
+    p[0] = client;
+    p[1] = server;
+
+    while ((sent[0] < total || sent[1] < total
+            || got[0] < total || got[1] < total) && rounds++ < 100000)
+    {
+        for (i = 0; i < 2; i++) {
+            if (sent[i] < total) {
+                chunk = 1 + (size_t) rand() % 70000;
+                if (chunk > total - sent[i]) {
+                    chunk = total - sent[i];
+                }
+
+                n = sp_clear_write(p[i], data + sent[i], chunk);
+                if (n > 0) {
+                    sent[i] += (size_t) n;
+                } else if (n != SP_ERR_AGAIN) {
+                    bad++;
+                }
+            }
+        }
+
+        move_records(client, server, 1 + (size_t) rand() % 20000);
+        move_records(server, client, 1 + (size_t) rand() % 20000);
+
+        for (i = 0; i < 2; i++) {
+            chunk = 1 + (size_t) rand() % 40000;
+            if (chunk > total - got[i]) {
+                chunk = total - got[i];
+            }
+
+            if (chunk == 0) {
+                continue;
+            }
+
+            n = sp_clear_read(p[i], in[i] + got[i], chunk);
+            if (n > 0) {
+                got[i] += (size_t) n;
+            } else if (n != SP_ERR_AGAIN) {
+                bad++;
+            }
+        }
+    }
+
+    is_int(bad, 0, "bulk: no errors");
+    is_int(got[0], total, "bulk: client got 1 MiB");
+    is_int(got[1], total, "bulk: server got 1 MiB");
+    ok(memcmp(in[0], data, total) == 0, "bulk: server->client byte-exact");
+    ok(memcmp(in[1], data, total) == 0, "bulk: client->server byte-exact");
+    ok(error_queue_empty(), "bulk: error queue empty");
+
+    free(data);
+    free(in[0]);
+    free(in[1]);
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+static void
+test_queued_cleartext(void)
+{
+    sp_ctx   *sctx, *cctx;
+    sp_pair  *server, *client;
+    char      buf[64];
+    size_t    n;
+
+    sctx = ctx_for(SP_SERVER, "server-rsa", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+
+    ok(sp_clear_write(client, "early ", 6) == 6, "client queues before hs");
+    ok(sp_clear_write(client, "bird", 4) == 4, "client queues more");
+    is_int(sp_clear_queued(client), 10, "10 bytes queued");
+    ok(sp_clear_write(server, "welcome!", 8) == 8, "server queues greeting");
+
+    ok(handshake(client, server), "queued: handshake");
+    pump(client, server);
+    is_int(sp_clear_queued(client), 0, "queue flushed after handshake");
+
+    n = read_all(server, buf, sizeof(buf));
+    ok(n == 10 && memcmp(buf, "early bird", 10) == 0,
+       "server reads queued bytes in order");
+    n = read_all(client, buf, sizeof(buf));
+    ok(n == 8 && memcmp(buf, "welcome!", 8) == 0, "client reads greeting");
+
+    /* The queue is bounded. */
+    sp_pair_free(client);
+    sp_ctx_set_clear_queue_limit(cctx, 100);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    {
+        static char  big[300];
+
+        is_int(sp_clear_write(client, big, sizeof(big)), 100,
+               "queue takes up to its limit");
+        is_int(sp_clear_write(client, big, sizeof(big)), SP_ERR_AGAIN,
+               "then says again");
+        ok(!(sp_pair_state(client) & SP_STATE_CLEAR_WRITE),
+           "full queue: not writable");
+    }
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+static void
+test_close(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    char       buf[64];
+    unsigned   ev;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+
+    /* clean close: close_notify then eof */
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    handshake(client, server);
+    sp_pair_events(server);
+
+    sp_clear_write(client, "bye", 3);
+    is_int(sp_pair_shutdown(client), SP_OK, "client shuts down");
+    is_int(sp_clear_write(client, "x", 1), SP_ERR_CLOSED,
+           "no writes after shutdown");
+    pump(client, server);
+    is_int(read_all(server, buf, sizeof(buf)), 3, "data before end kept");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), 0, "then read gives 0");
+    ok(sp_pair_events(server) & SP_EVENT_END, "server sees end event");
+    is_int(sp_enc_in_eof(server), SP_OK, "eof after close_notify is clean");
+    is_int(sp_pair_error(server), 0, "no error on clean close");
+    is_int(sp_pair_shutdown(server), SP_OK, "server answers close_notify");
+    ok(sp_pair_state(server) & SP_STATE_SEND_RECORDS,
+       "server close_notify waits to be sent");
+    pump(client, server);
+    ok(sp_pair_state(server) == SP_STATE_CLOSED, "server closed");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* truncation: eof without close_notify */
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    handshake(client, server);
+    sp_pair_events(server);
+    sp_clear_write(client, "partial", 7);
+    pump(client, server);
+    is_int(sp_enc_in_eof(server), SP_OK, "eof with data unread: deferred");
+    is_int(read_all(server, buf, sizeof(buf)), 7, "data still read");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), SP_ERR_TRUNCATED,
+           "then truncated");
+    ev = sp_pair_events(server);
+    ok((ev & SP_EVENT_ERROR) && !(ev & SP_EVENT_END),
+       "truncation is an error, not an end");
+    ok(strstr(sp_pair_error_message(server), "close_notify") != NULL,
+       "message: %s", sp_pair_error_message(server));
+    is_int(sp_pair_error(server), SP_ERR_TRUNCATED, "error is sticky");
+    is_int(sp_clear_write(server, "x", 1), SP_ERR_TRUNCATED,
+           "writes fail with the sticky error");
+    ok(sp_pair_state(server) & SP_STATE_SEND_RECORDS,
+       "truncated pair still has its alert to send");
+    {
+        char  sink[256];
+
+        while (sp_enc_out(server, sink, sizeof(sink))) { /* drain */ }
+    }
+    ok(sp_pair_state(server) == SP_STATE_CLOSED,
+       "truncated pair closed once drained");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* eof during the handshake */
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    move_records(client, server, 10);
+    is_int(sp_enc_in_eof(server), SP_ERR_TRUNCATED,
+           "eof mid-handshake: truncated");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    ok(error_queue_empty(), "close: error queue empty");
+}
+
+
+static void
+test_garbage(void)
+{
+    sp_ctx    *sctx;
+    sp_pair   *server;
+    ssize_t    n;
+    const char  http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    uint8_t    junk[4096];
+    size_t     i;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    n = sp_enc_in(server, http, sizeof(http) - 1);
+    ok(n < 0 || sp_pair_error(server) == SP_ERR_HANDSHAKE,
+       "plain HTTP on the TLS port fails the handshake");
+    ok(sp_pair_events(server) & SP_EVENT_ERROR, "error event");
+    diag("%s", sp_pair_error_message(server));
+    ok(sp_enc_in(server, "more", 4) < 0, "input refused after failure");
+    sp_pair_free(server);
+
+    srand(7);
+    for (i = 0; i < sizeof(junk); i++) {
+        junk[i] = (uint8_t) rand();
+    }
+
+    /* a plausible record header with garbage inside */
+    junk[0] = 22;
+    junk[1] = 3;
+    junk[2] = 1;
+    junk[3] = 0x02;
+    junk[4] = 0x00;
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    sp_enc_in(server, junk, sizeof(junk));
+    is_int(sp_pair_error(server), SP_ERR_HANDSHAKE,
+           "garbage ClientHello fails the handshake");
+    ok(sp_pair_alert_sent(server) >= 0, "we sent alert %d",
+       sp_pair_alert_sent(server));
+    ok(sp_pair_state(server) & (SP_STATE_SEND_RECORDS | SP_STATE_CLOSED),
+       "the alert is there to send, or the pair is closed");
+    sp_pair_free(server);
+
+    sp_ctx_unref(sctx);
+    ok(error_queue_empty(), "garbage: error queue empty");
+}
+
+
+static void
+test_max_connections(void)
+{
+    sp_ctx   *sctx;
+    sp_pair  *a, *b, *c;
+    int       err;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    sp_ctx_set_max_connections(sctx, 2);
+
+    a = sp_pair_new(sctx, NULL, &err);
+    b = sp_pair_new(sctx, NULL, &err);
+    is_int(sp_ctx_connections(sctx), 2, "two connections counted");
+    c = sp_pair_new(sctx, NULL, &err);
+    ok(c == NULL && err == SP_ERR_MAX_CONNECTIONS, "third refused");
+    sp_pair_free(a);
+    is_int(sp_ctx_connections(sctx), 1, "freeing one: count drops");
+    c = sp_pair_new(sctx, NULL, &err);
+    ok(c != NULL && err == SP_OK, "room again after a free");
+
+    sp_pair_free(b);
+    sp_pair_free(c);
+    is_int(sp_ctx_connections(sctx), 0, "all freed: zero");
+
+    /* a pair keeps its context alive */
+    a = sp_pair_new(sctx, NULL, NULL);
+    sp_ctx_unref(sctx);
+    ok(sp_pair_state(a) & SP_STATE_HANDSHAKING, "context released, pair ok");
+    sp_pair_free(a);
+}
+
+
+int
+main(void)
+{
+    test_handshake("server-rsa", SP_TLS1_2);
+    test_handshake("server-rsa", SP_TLS1_3);
+    test_handshake("server-ec", SP_TLS1_2);
+    test_handshake("server-ec", SP_TLS1_3);
+    test_bulk();
+    test_queued_cleartext();
+    test_close();
+    test_garbage();
+    test_max_connections();
+
+    return done_testing();
+}

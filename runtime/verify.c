@@ -1,0 +1,110 @@
+/*
+ * Authorization of the peer, with Node's semantics: the chain is verified
+ * during the handshake, but unless the peer is to be rejected the verdict
+ * is only recorded, and `authorized` / `authorizationError` are decided
+ * once the handshake is done.
+ */
+
+#include <openssl/x509_vfy.h>
+
+#include "cert.h"
+#include "internal.h"
+
+
+/*
+ * Under reject_unauthorized a bad chain fails the handshake right here,
+ * so OpenSSL sends the fitting alert and no application byte ever flows;
+ * otherwise every certificate is let through and judged afterwards.
+ */
+int
+sp_verify_callback(int preverify_ok, X509_STORE_CTX *store)
+{
+    SSL      *ssl;
+    sp_pair  *pair;
+
+    ssl = X509_STORE_CTX_get_ex_data(store,
+                                     SSL_get_ex_data_X509_STORE_CTX_idx());
+    pair = ssl ? sp_pair_from_ssl(ssl) : NULL;
+
+    if (pair == NULL) {
+        return preverify_ok;
+    }
+
+    if (sp_creds_effective_reject(pair->creds, pair->ctx)) {
+        return preverify_ok;
+    }
+
+    return 1;
+}
+
+
+void
+sp_verify_apply(sp_pair *pair)
+{
+    int  mode;
+
+    if (pair->ctx->role == SP_CLIENT) {
+        mode = SSL_VERIFY_PEER;
+
+    } else if (sp_creds_effective_request_cert(pair->creds, pair->ctx)) {
+        /* Node: requestCert with rejectUnauthorized insists on a cert. */
+        mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+
+        if (sp_creds_effective_reject(pair->creds, pair->ctx)) {
+            mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        }
+
+    } else {
+        mode = SSL_VERIFY_NONE;
+    }
+
+    SSL_set_verify(pair->ssl, mode, sp_verify_callback);
+}
+
+
+/*
+ * Decides `authorized` after a handshake (and after a renegotiation, which
+ * may bring a new certificate).  Returns SP_ERR_UNAUTHORIZED when the peer
+ * is to be rejected.
+ */
+int
+sp_verify_authorize(sp_pair *pair)
+{
+    long   result;
+    X509  *peer;
+    int    reject;
+
+    pair->authorized = 0;
+    pair->authorization_error = NULL;
+    pair->authorization_reason = NULL;
+
+    reject = sp_creds_effective_reject(pair->creds, pair->ctx);
+
+    if (pair->ctx->role == SP_SERVER
+        && !sp_creds_effective_request_cert(pair->creds, pair->ctx))
+    {
+        /* As in Node: not asked, so neither authorized nor refused. */
+        return SP_OK;
+    }
+
+    peer = SSL_get0_peer_certificate(pair->ssl);
+
+    if (peer == NULL) {
+        /* Node's own word for "we asked and got no certificate". */
+        pair->authorization_error = "UNABLE_TO_GET_ISSUER_CERT";
+        pair->authorization_reason = "peer sent no certificate";
+
+    } else {
+        result = SSL_get_verify_result(pair->ssl);
+
+        if (result == X509_V_OK) {
+            pair->authorized = 1;
+            return SP_OK;
+        }
+
+        pair->authorization_error = sp_verify_error_name(result);
+        pair->authorization_reason = X509_verify_cert_error_string(result);
+    }
+
+    return reject ? SP_ERR_UNAUTHORIZED : SP_OK;
+}
