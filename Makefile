@@ -32,7 +32,11 @@ EXAMPLES  := $(EXAMPLE_SRC:runtime/examples/%.c=$(BUILD)/examples/%)
 
 CERTS     := $(BUILD)/certs/.done
 
-.PHONY: all lib test test-runtime test-asan run examples deps clean install
+.PHONY: all lib test test-runtime test-asan test-t run examples deps clean \
+        install
+
+# Objects and tests are kept between runs, not treated as intermediates.
+.SECONDARY:
 
 all: lib
 
@@ -93,9 +97,14 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	prove -f --exec '' $(SAN_TESTS)
 
+# The Perl suites in t/ drive real clients against the built programs.
+test-t: $(BUILD)/.deps-test lib $(EXAMPLES) $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
+
 test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
+	$(MAKE) test-t
 
 run: $(BUILD)/.deps-test $(BUILD)/examples/echo_server $(CERTS)
 	@echo "securepair echo server on 127.0.0.1:8000 (Ctrl-C stops it)"

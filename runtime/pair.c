@@ -907,7 +907,7 @@ sp_pair_renegotiate(sp_pair *pair)
         return pair->error;
     }
 
-    if (pair->ctx->role != SP_SERVER || !(pair->state & SP_STATE_SECURE)
+    if (!(pair->state & SP_STATE_SECURE)
         || SSL_version(pair->ssl) >= TLS1_3_VERSION
         || pair->shutdown_wanted)
     {
@@ -921,7 +921,7 @@ sp_pair_renegotiate(sp_pair *pair)
         return SP_ERR_INVALID;
     }
 
-    pair->we_renegotiate = 1;
+    pair->we_renegotiate = (pair->ctx->role == SP_SERVER);
 
     n = SSL_do_handshake(pair->ssl);
     if (n <= 0) {

@@ -355,7 +355,13 @@ size_t sp_clear_queued(const sp_pair *pair);
  */
 int sp_pair_shutdown(sp_pair *pair);
 
-/* Server, TLS <= 1.2: ask the client to renegotiate (HelloRequest). */
+/*
+ * TLS <= 1.2 only, after the handshake.  Server: ask the client to
+ * renegotiate (HelloRequest; not counted against the limit).  Client:
+ * start a renegotiation (a new ClientHello), which the server counts.
+ * The records appear in sp_enc_out_*; SP_EVENT_RENEGOTIATED tells when it
+ * completed.
+ */
 int sp_pair_renegotiate(sp_pair *pair);
 
 

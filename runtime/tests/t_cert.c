@@ -891,8 +891,7 @@ main(void)
 {
     certs = getenv("SP_CERTS");
     if (certs == NULL || *certs == '\0') {
-        printf("1..0 # SKIP SP_CERTS is not set (run t/certs.sh DIR)\n");
-        return 0;
+        certs = "build/certs";    /* where `make test` puts them */
     }
 
     test_client();
