@@ -164,6 +164,7 @@ void sp_sni_install(SSL_CTX *ssl_ctx);
 /* verify.c */
 int sp_verify_callback(int preverify_ok, X509_STORE_CTX *store);
 void sp_verify_apply(sp_pair *pair);
+void sp_verify_install(SSL_CTX *ssl_ctx);
 int sp_verify_authorize(sp_pair *pair);
 
 /* reneg.c */

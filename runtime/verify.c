@@ -12,29 +12,59 @@
 
 
 /*
- * Under reject_unauthorized a bad chain fails the handshake right here,
- * so OpenSSL sends the fitting alert and no application byte ever flows;
- * otherwise every certificate is let through and judged afterwards.
+ * Every certificate is let through the per-certificate callback, so the
+ * chain is always verified to its end and the verdict is the last error,
+ * as Node reports it ("UNABLE_TO_VERIFY_LEAF_SIGNATURE", not the first
+ * error OpenSSL met on the way).
  */
 int
 sp_verify_callback(int preverify_ok, X509_STORE_CTX *store)
 {
+    (void) preverify_ok;
+    (void) store;
+
+    return 1;
+}
+
+
+/*
+ * Under reject_unauthorized a bad chain fails the handshake right here, so
+ * OpenSSL sends the alert that fits the verdict and no application byte
+ * ever flows; otherwise the verdict is only recorded and judged after the
+ * handshake.
+ */
+static int
+verify_chain(X509_STORE_CTX *store, void *arg)
+{
     SSL      *ssl;
     sp_pair  *pair;
+    int       rc;
+
+    (void) arg;
+
+    rc = X509_verify_cert(store);
+    if (rc <= 0) {
+        return rc;
+    }
 
     ssl = X509_STORE_CTX_get_ex_data(store,
                                      SSL_get_ex_data_X509_STORE_CTX_idx());
     pair = ssl ? sp_pair_from_ssl(ssl) : NULL;
 
-    if (pair == NULL) {
-        return preverify_ok;
-    }
-
-    if (sp_creds_effective_reject(pair->creds, pair->ctx)) {
-        return preverify_ok;
+    if (pair != NULL && X509_STORE_CTX_get_error(store) != X509_V_OK
+        && sp_creds_effective_reject(pair->creds, pair->ctx))
+    {
+        return 0;
     }
 
     return 1;
+}
+
+
+void
+sp_verify_install(SSL_CTX *ssl_ctx)
+{
+    SSL_CTX_set_cert_verify_callback(ssl_ctx, verify_chain, NULL);
 }
 
 

@@ -1,0 +1,677 @@
+/*
+ * Authorization of the peer, as Node's classic tls: the server's
+ * requestCert x rejectUnauthorized matrix against every kind of client
+ * certificate, over TLS 1.2 and TLS 1.3; the client's own checks (CA and
+ * server identity); the peer certificate snapshot seen through a pair.
+ */
+
+#include <ctype.h>
+
+#include "pump.h"
+
+
+#define FROM_SERVER  "hello from server"
+#define FROM_CLIENT  "hello from client"
+
+
+/* ---- the server's matrix ----------------------------------------------- */
+
+/*
+ * What the server's verification says of each client when it asked for a
+ * certificate: NULL for authorized, otherwise Node's name for the result.
+ *
+ * A lone leaf whose issuer is unknown (client-wrongca): OpenSSL 3 first
+ * reports UNABLE_TO_GET_ISSUER_CERT_LOCALLY (20) and, when verification
+ * goes on as Node lets it (its verify callback accepts everything and the
+ * result is read afterwards), then UNABLE_TO_VERIFY_LEAF_SIGNATURE (21),
+ * which is the verify result.  Node says the same with or without
+ * rejectUnauthorized, and so must we.  A server that asked and got nothing
+ * says UNABLE_TO_GET_ISSUER_CERT, Node's word.
+ */
+typedef struct {
+    const char  *cert;      /* client key/cert base name; NULL: none */
+    const char  *error;
+} client_case;
+
+static const client_case  clients[] = {
+    { "client",         NULL },
+    { "client-self",    "DEPTH_ZERO_SELF_SIGNED_CERT" },
+    { "client-expired", "CERT_HAS_EXPIRED" },
+    { "client-wrongca", "UNABLE_TO_VERIFY_LEAF_SIGNATURE" },
+    { "client-chain",   "SELF_SIGNED_CERT_IN_CHAIN" },
+    { NULL,             "UNABLE_TO_GET_ISSUER_CERT" },
+};
+
+#define NCLIENTS  (sizeof(clients) / sizeof(clients[0]))
+
+
+static const char *
+version_name(int version)
+{
+    return version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2";
+}
+
+
+/* "<case name>: <what>", for test points named by a fixed string. */
+static const char *
+at(const char *name, const char *what)
+{
+    static char  buf[4][256];
+    static int   next;
+    char        *p = buf[next++ % 4];
+
+    snprintf(p, 256, "%s: %s", name, what);
+    return p;
+}
+
+
+/* A client context trusting `ca`, with `cert` as its identity (or none). */
+static sp_ctx *
+client_ctx(const char *cert, const char *ca, int version)
+{
+    sp_creds  *creds;
+    sp_ctx    *ctx;
+
+    creds = creds_for(cert, ca);
+    if (creds == NULL) {
+        return NULL;
+    }
+
+    sp_creds_set_versions(creds, version, version);
+    ctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    return ctx;
+}
+
+
+static sp_ctx *
+server_ctx(int request, int reject)
+{
+    sp_ctx  *ctx;
+
+    ctx = ctx_for(SP_SERVER, "server-ec", "ca.crt");
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    sp_ctx_set_request_cert(ctx, request);
+    sp_ctx_set_reject_unauthorized(ctx, reject);
+
+    return ctx;
+}
+
+
+/*
+ * Pumps until quiet, collecting the server's events on the way and
+ * noting whether the server was ever seen secure.
+ */
+static void
+pump_watch(sp_pair *client, sp_pair *server, unsigned *events, int *secure)
+{
+    size_t  moved;
+    int     rounds = 0;
+
+    do {
+        moved = move_records(client, server, 0);
+        *secure |= !!(sp_pair_state(server) & SP_STATE_SECURE);
+        moved += move_records(server, client, 0);
+        *secure |= !!(sp_pair_state(server) & SP_STATE_SECURE);
+        *events |= sp_pair_events(server);
+    } while (moved && ++rounds < 1000);
+}
+
+
+static int
+read_is(sp_pair *pair, const char *want)
+{
+    char    buf[256];
+    size_t  n;
+
+    n = read_all(pair, buf, sizeof(buf));
+
+    return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+
+/* The handshake went through: check what the server decided. */
+static void
+check_accepted(const char *name, const client_case *cc, int request,
+    sp_pair *client, sp_pair *server, unsigned events, int version)
+{
+    sp_peer_cert  *peer;
+
+    is_int(sp_pair_error(server), 0, at(name, "server has no error"));
+    is_int(sp_pair_error(client), 0, at(name, "client has no error"));
+    ok((events & SP_EVENT_SECURE) && !(events & SP_EVENT_ERROR),
+       "%s: server secure event, no error event", name);
+    ok(sp_pair_state(server) & SP_STATE_SECURE, "%s: server secure", name);
+    ok(sp_pair_state(client) & SP_STATE_SECURE, "%s: client secure", name);
+    is_str(sp_pair_protocol(server), version_name(version),
+           at(name, "protocol"));
+    ok(sp_pair_authorized(client), "%s: client authorized the server", name);
+
+    peer = sp_pair_peer_cert(server);
+
+    if (!request) {
+        ok(!sp_pair_authorized(server), "%s: not asked: not authorized",
+           name);
+        is_str(sp_pair_authorization_error(server), NULL,
+               at(name, "not asked: no authorization error"));
+        is_str(sp_pair_authorization_reason(server), NULL,
+               at(name, "not asked: no authorization reason"));
+        ok(peer == NULL, "%s: not asked: client sent no certificate", name);
+
+    } else if (cc->error == NULL) {
+        ok(sp_pair_authorized(server), "%s: server authorized client", name);
+        is_str(sp_pair_authorization_error(server), NULL,
+               at(name, "authorized: no authorization error"));
+        ok(peer != NULL, "%s: server has the client's certificate", name);
+
+    } else {
+        ok(!sp_pair_authorized(server), "%s: not authorized", name);
+        is_str(sp_pair_authorization_error(server), cc->error,
+               at(name, "authorization error is Node's name"));
+        ok(sp_pair_authorization_reason(server) != NULL
+           && sp_pair_authorization_reason(server)[0] != '\0',
+           "%s: reason \"%s\"", name,
+           sp_pair_authorization_reason(server)
+           ? sp_pair_authorization_reason(server) : "(null)");
+        ok((peer != NULL) == (cc->cert != NULL),
+           "%s: peer certificate present as sent", name);
+    }
+
+    sp_peer_cert_free(peer);
+
+    /* what was queued before the handshake, then fresh data both ways */
+    ok(read_is(server, FROM_CLIENT), "%s: server reads queued data", name);
+    ok(read_is(client, FROM_SERVER), "%s: client reads queued data", name);
+
+    ok(sp_clear_write(client, "ping", 4) == 4
+       && sp_clear_write(server, "pong", 4) == 4,
+       "%s: both write after the handshake", name);
+    pump(client, server);
+    ok(read_is(server, "ping") && read_is(client, "pong"),
+       "%s: both read after the handshake", name);
+}
+
+
+/* The server refused the client: check both ends of the failure. */
+static void
+check_rejected(const char *name, const client_case *cc, sp_pair *client,
+    sp_pair *server, unsigned events, int secure)
+{
+    char         buf[256];
+    const char  *msg;
+
+    is_int(sp_pair_error(server), SP_ERR_UNAUTHORIZED,
+           at(name, "server error is unauthorized"));
+
+    msg = sp_pair_error_message(server);
+    ok(strstr(msg, cc->error) != NULL, "%s: message \"%s\"", name, msg);
+    is_str(sp_pair_authorization_error(server), cc->error,
+           at(name, "authorization error is Node's name"));
+    ok(!sp_pair_authorized(server), "%s: server not authorized", name);
+
+    ok(events & SP_EVENT_ERROR, "%s: server error event", name);
+    ok(!(events & SP_EVENT_SECURE) && !secure,
+       "%s: server never secure", name);
+    ok(sp_pair_alert_sent(server) >= 0, "%s: server sent alert %d", name,
+       sp_pair_alert_sent(server));
+    is_int(sp_pair_state(server), SP_STATE_CLOSED,
+           at(name, "server closed once its alert is out"));
+
+    ok(sp_pair_error(client) != 0, "%s: client failed: %s", name,
+       sp_pair_error_message(client));
+    is_int(sp_pair_error(client), SP_ERR_PEER_ALERT,
+           at(name, "client got the alert"));
+    is_int(sp_pair_alert_received(client), sp_pair_alert_sent(server),
+           at(name, "client received the alert sent"));
+
+    /* no application byte crossed either way */
+    ok(sp_clear_read(client, buf, sizeof(buf)) < 0,
+       "%s: client never reads the server's queued data", name);
+    ok(sp_clear_read(server, buf, sizeof(buf)) == SP_ERR_UNAUTHORIZED,
+       "%s: server never reads what the client wrote", name);
+}
+
+
+static void
+test_server_case(int version, int request, int reject, const client_case *cc)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    unsigned   events = 0;
+    int        secure = 0;
+    char       name[160];
+
+    snprintf(name, sizeof(name), "%s request=%d reject=%d %s",
+             version_name(version), request, reject,
+             cc->cert ? cc->cert : "no certificate");
+
+    sctx = server_ctx(request, reject);
+    cctx = client_ctx(cc->cert, "ca.crt", version);
+    if (!ok(sctx != NULL && cctx != NULL, "%s: contexts", name)) {
+        sp_ctx_unref(sctx);
+        sp_ctx_unref(cctx);
+        return;
+    }
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+
+    sp_clear_write(server, FROM_SERVER, strlen(FROM_SERVER));
+    sp_clear_write(client, FROM_CLIENT, strlen(FROM_CLIENT));
+
+    /* In TLS 1.3 the client is done before the server has judged it. */
+    pump_watch(client, server, &events, &secure);
+
+    if (request && reject && cc->error) {
+        check_rejected(name, cc, client, server, events, secure);
+
+    } else {
+        check_accepted(name, cc, request, client, server, events, version);
+    }
+
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+static void
+test_server_matrix(void)
+{
+    static const int  versions[] = { SP_TLS1_2, SP_TLS1_3 };
+    size_t            v, c;
+    int               request, reject;
+
+    for (v = 0; v < 2; v++) {
+        for (request = 0; request <= 1; request++) {
+            for (reject = 0; reject <= 1; reject++) {
+                for (c = 0; c < NCLIENTS; c++) {
+                    test_server_case(versions[v], request, reject,
+                                     &clients[c]);
+                }
+            }
+        }
+    }
+}
+
+
+/* ---- the client's checks ----------------------------------------------- */
+
+/* The server is server-ec: SAN localhost, a.example.com, 127.0.0.1. */
+typedef struct {
+    const char  *servername;
+    const char  *ca;
+    int          reject;     /* -1: the client's default (on) */
+    const char  *error;      /* NULL: authorized */
+} server_case;
+
+static const server_case  servers[] = {
+    { "localhost",         "ca.crt",  -1, NULL },
+    { "a.example.com",     "ca.crt",  -1, NULL },
+    { "127.0.0.1",         "ca.crt",  -1, NULL },
+    { "wrong.example.org", "ca.crt",  -1, "HOSTNAME_MISMATCH" },
+    { "127.0.0.2",         "ca.crt",  -1, "IP_ADDRESS_MISMATCH" },
+    { "localhost",         "ca2.crt", -1, "UNABLE_TO_VERIFY_LEAF_SIGNATURE" },
+    { "wrong.example.org", "ca.crt",   0, "HOSTNAME_MISMATCH" },
+    { "localhost",         "ca2.crt",  0, "UNABLE_TO_VERIFY_LEAF_SIGNATURE" },
+};
+
+#define NSERVERS  (sizeof(servers) / sizeof(servers[0]))
+
+
+static void
+test_client_case(int version, const server_case *sc)
+{
+    sp_ctx        *sctx, *cctx;
+    sp_pair       *server, *client;
+    sp_peer_cert  *peer;
+    unsigned       events;
+    char           name[160], buf[64];
+    const char    *msg;
+    int            rejects;
+
+    snprintf(name, sizeof(name), "%s client: %s trusting %s, reject %s",
+             version_name(version), sc->servername, sc->ca,
+             sc->reject < 0 ? "default" : "off");
+
+    sctx = server_ctx(0, 0);
+    cctx = client_ctx(NULL, sc->ca, version);
+    if (!ok(sctx != NULL && cctx != NULL, "%s: contexts", name)) {
+        sp_ctx_unref(sctx);
+        sp_ctx_unref(cctx);
+        return;
+    }
+
+    if (sc->reject >= 0) {
+        sp_ctx_set_reject_unauthorized(cctx, sc->reject);
+    }
+
+    rejects = sc->reject != 0 && sc->error != NULL;
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, sc->servername, NULL);
+    sp_clear_write(server, FROM_SERVER, strlen(FROM_SERVER));
+    sp_clear_write(client, FROM_CLIENT, strlen(FROM_CLIENT));
+    pump(client, server);
+    events = sp_pair_events(client);
+
+    if (rejects) {
+        is_int(sp_pair_error(client), SP_ERR_UNAUTHORIZED,
+               at(name, "client refuses the server"));
+        msg = sp_pair_error_message(client);
+        ok(strstr(msg, sc->error) != NULL, "%s: message \"%s\"", name, msg);
+        is_str(sp_pair_authorization_error(client), sc->error,
+               at(name, "authorization error"));
+        ok(!sp_pair_authorized(client), "%s: not authorized", name);
+        ok((events & SP_EVENT_ERROR) && !(events & SP_EVENT_SECURE),
+           "%s: error event, never secure", name);
+        ok(sp_pair_alert_sent(client) >= 0, "%s: client sent alert %d",
+           name, sp_pair_alert_sent(client));
+        is_int(sp_pair_error(server), SP_ERR_PEER_ALERT,
+               at(name, "server got the alert"));
+        ok(!(sp_pair_events(server) & SP_EVENT_SECURE),
+           "%s: server never secure", name);
+        ok(sp_clear_read(client, buf, sizeof(buf)) < 0
+           && sp_clear_read(server, buf, sizeof(buf)) < 0,
+           "%s: no data crossed", name);
+
+    } else {
+        ok(handshake(client, server), "%s: handshake completes", name);
+        ok(events & SP_EVENT_SECURE, "%s: client secure event", name);
+        is_int(sp_pair_authorized(client), sc->error == NULL,
+               at(name, "authorized as expected"));
+        is_str(sp_pair_authorization_error(client), sc->error,
+               at(name, "authorization error"));
+        ok((sp_pair_authorization_reason(client) != NULL)
+           == (sc->error != NULL), "%s: reason \"%s\"", name,
+           sp_pair_authorization_reason(client)
+           ? sp_pair_authorization_reason(client) : "(null)");
+        ok(read_is(server, FROM_CLIENT) && read_is(client, FROM_SERVER),
+           "%s: data flows both ways", name);
+
+        peer = sp_pair_peer_cert(client);
+        is_str(peer ? sp_peer_cert_get(peer->subject, peer->subject_count,
+                                       "CN") : NULL,
+               "localhost", at(name, "peer certificate is the server's"));
+        sp_peer_cert_free(peer);
+    }
+
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+static void
+test_client_checks(void)
+{
+    size_t  i;
+
+    for (i = 0; i < NSERVERS; i++) {
+        test_client_case(SP_TLS1_2, &servers[i]);
+        test_client_case(SP_TLS1_3, &servers[i]);
+    }
+}
+
+
+/* ---- the peer certificate through a pair ------------------------------- */
+
+/* What `openssl x509 -noout <args> -in <file>` prints after its '='. */
+static const char *
+openssl_says(const char *args, const char *file)
+{
+    static char   out[1024];
+    char          cmd[1024], *p;
+    FILE         *f;
+    size_t        n;
+
+    snprintf(cmd, sizeof(cmd), "openssl x509 -noout %s -in '%s' 2>/dev/null",
+             args, cert_path(file));
+
+    f = popen(cmd, "r");
+    if (f == NULL) {
+        return "(popen failed)";
+    }
+
+    n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    pclose(f);
+
+    p = strchr(out, '\n');
+    if (p != NULL) {
+        *p = '\0';
+    }
+
+    p = strchr(out, '=');
+    return p ? p + 1 : out;
+}
+
+
+/* "Nov  7 09:52:22 2029 GMT", as Node prints valid_from / valid_to. */
+static int
+is_cert_time(const char *s)
+{
+    static const char  months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int                i;
+
+    if (s == NULL || strlen(s) != 24) {
+        return 0;
+    }
+
+    for (i = 0; i < 36; i += 3) {
+        if (memcmp(s, months + i, 3) == 0) {
+            break;
+        }
+    }
+
+    return i < 36
+           && s[3] == ' '
+           && (s[4] == ' ' || isdigit((unsigned char) s[4]))
+           && isdigit((unsigned char) s[5])
+           && s[6] == ' '
+           && isdigit((unsigned char) s[7]) && isdigit((unsigned char) s[8])
+           && s[9] == ':'
+           && isdigit((unsigned char) s[10]) && isdigit((unsigned char) s[11])
+           && s[12] == ':'
+           && isdigit((unsigned char) s[13]) && isdigit((unsigned char) s[14])
+           && s[15] == ' '
+           && isdigit((unsigned char) s[16]) && isdigit((unsigned char) s[17])
+           && isdigit((unsigned char) s[18]) && isdigit((unsigned char) s[19])
+           && strcmp(s + 20, " GMT") == 0;
+}
+
+
+/* "AB:CD:..." of `bytes` upper-case hex bytes. */
+static int
+is_colon_hex(const char *s, size_t bytes)
+{
+    size_t  i;
+
+    if (s == NULL || strlen(s) != bytes * 3 - 1) {
+        return 0;
+    }
+
+    for (i = 0; s[i]; i++) {
+        if (i % 3 == 2 ? s[i] != ':'
+                       : !(isdigit((unsigned char) s[i])
+                           || (s[i] >= 'A' && s[i] <= 'F')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+is_upper_hex(const char *s)
+{
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+
+    for ( ; *s; s++) {
+        if (!isdigit((unsigned char) *s) && !(*s >= 'A' && *s <= 'F')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+
+/* 1 when the pair has no peer certificate to show. */
+static int
+no_peer_cert(const sp_pair *pair)
+{
+    sp_peer_cert  *peer = sp_pair_peer_cert(pair);
+
+    sp_peer_cert_free(peer);
+    return peer == NULL;
+}
+
+static void
+check_client_cert(const sp_peer_cert *c)
+{
+    static const sp_name_entry  want[] = {
+        { "C",  "UK" },
+        { "ST", "Acme State" },
+        { "L",  "Acme Town" },
+        { "O",  "Acme" },
+        { "OU", "Clients" },
+        { "CN", "client" },
+    };
+    size_t                      i, n = sizeof(want) / sizeof(want[0]);
+    int                         same;
+
+    is_int(c->subject_count, n, "peer cert: six subject entries");
+
+    same = c->subject_count == n;
+    for (i = 0; same && i < n; i++) {
+        same = strcmp(c->subject[i].key, want[i].key) == 0
+               && strcmp(c->subject[i].value, want[i].value) == 0;
+    }
+    ok(same, "peer cert: subject C, ST, L, O, OU, CN in order");
+
+    is_str(sp_peer_cert_get(c->subject, c->subject_count, "CN"), "client",
+           "peer cert: subject CN");
+    is_str(sp_peer_cert_get(c->subject, c->subject_count, "OU"), "Clients",
+           "peer cert: subject OU");
+    is_str(sp_peer_cert_get(c->subject, c->subject_count, "XX"), NULL,
+           "peer cert: absent key gives NULL");
+    is_str(sp_peer_cert_get(c->issuer, c->issuer_count, "CN"),
+           "securepair test CA", "peer cert: issuer CN");
+    is_str(c->subject_line,
+           "/C=UK/ST=Acme State/L=Acme Town/O=Acme/OU=Clients/CN=client",
+           "peer cert: subject line");
+    is_str(c->issuer_line, "/C=UK/O=securepair/CN=securepair test CA",
+           "peer cert: issuer line");
+    is_str(c->subjectaltname, "email:client@example.com",
+           "peer cert: subjectaltname");
+
+    ok(is_cert_time(c->valid_from), "peer cert: valid_from \"%s\"",
+       c->valid_from ? c->valid_from : "(null)");
+    ok(is_cert_time(c->valid_to), "peer cert: valid_to \"%s\"",
+       c->valid_to ? c->valid_to : "(null)");
+    ok(c->valid_to_time > c->valid_from_time,
+       "peer cert: valid_to_time after valid_from_time");
+
+    ok(is_colon_hex(c->fingerprint, 20), "peer cert: SHA-1 fingerprint form");
+    is_str(c->fingerprint, openssl_says("-fingerprint -sha1", "client.crt"),
+           "peer cert: SHA-1 fingerprint as openssl");
+    ok(is_colon_hex(c->fingerprint256, 32),
+       "peer cert: SHA-256 fingerprint form");
+    is_str(c->fingerprint256,
+           openssl_says("-fingerprint -sha256", "client.crt"),
+           "peer cert: SHA-256 fingerprint as openssl");
+    ok(is_upper_hex(c->serial_number), "peer cert: serial \"%s\"",
+       c->serial_number ? c->serial_number : "(null)");
+    is_str(c->serial_number, openssl_says("-serial", "client.crt"),
+           "peer cert: serial as openssl");
+}
+
+
+static void
+test_peer_cert(int version)
+{
+    sp_ctx        *sctx, *cctx;
+    sp_pair       *server, *client;
+    sp_peer_cert  *peer, *mine;
+
+    sctx = server_ctx(1, 1);
+    cctx = client_ctx("client", "ca.crt", version);
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+
+    ok(no_peer_cert(server) && no_peer_cert(client),
+       "%s: no peer certificate before the handshake", version_name(version));
+    ok(handshake(client, server), "%s: peer cert: handshake",
+       version_name(version));
+
+    peer = sp_pair_peer_cert(server);
+    if (ok(peer != NULL, "%s: server has the client's certificate",
+           version_name(version)))
+    {
+        check_client_cert(peer);
+    }
+
+    /* each call is a fresh snapshot that outlives the pair */
+    mine = sp_pair_peer_cert(client);
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    if (ok(mine != NULL, "client has the server's certificate")) {
+        is_str(sp_peer_cert_get(mine->subject, mine->subject_count, "CN"),
+               "localhost", "server cert: CN after the pair is freed");
+        is_str(sp_peer_cert_get(mine->issuer, mine->issuer_count, "CN"),
+               "securepair test CA", "server cert: issuer CN");
+        is_str(mine->subjectaltname,
+               "DNS:localhost, DNS:a.example.com, IP Address:127.0.0.1",
+               "server cert: subjectaltname");
+        is_str(mine->fingerprint,
+               openssl_says("-fingerprint -sha1", "server-ec.crt"),
+               "server cert: fingerprint as openssl");
+    }
+
+    sp_peer_cert_free(mine);
+    sp_peer_cert_free(peer);
+
+    /* requestCert on, client without a certificate: none to show */
+    sp_ctx_set_reject_unauthorized(sctx, 0);
+    sp_ctx_unref(cctx);
+    cctx = client_ctx(NULL, "ca.crt", version);
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "no client certificate: handshake");
+    ok(no_peer_cert(server), "absent client certificate: NULL");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    ok(error_queue_empty(), "peer cert: OpenSSL error queue empty");
+}
+
+
+int
+main(void)
+{
+    test_server_matrix();
+    test_client_checks();
+    test_peer_cert(SP_TLS1_2);
+    test_peer_cert(SP_TLS1_3);
+
+    return done_testing();
+}
