@@ -117,6 +117,8 @@ struct sp_pair {
     unsigned             reneg_exceeded:1;
     unsigned             unknown_name:1;
     unsigned             we_renegotiate:1;
+    unsigned             reneg_pending:1;
+    unsigned             npn_none:1;
 };
 
 

@@ -93,17 +93,26 @@ info_callback(const SSL *ssl, int where, int ret)
         }
     }
 
-    /* TLS 1.3 reports its post-handshake messages here too: skip them. */
+    /*
+     * Renegotiations (TLS <= 1.2 only) are counted when the peers really
+     * exchange hellos: OpenSSL also reports a handshake start and end when
+     * it merely sends a HelloRequest or refuses a renegotiation.  A server
+     * counts in its ClientHello callback (reneg.c), a client here.
+     */
     if (!(pair->state & SP_STATE_SECURE) || SSL_version(ssl) >= TLS1_3_VERSION)
     {
         return;
     }
 
-    if (where & SSL_CB_HANDSHAKE_START) {
+    if (pair->ctx->role == SP_CLIENT && (where & SSL_CB_LOOP)
+        && SSL_get_state(ssl) == TLS_ST_CR_SRVR_HELLO && !pair->reneg_pending)
+    {
         pair->renegotiations++;
+        pair->reneg_pending = 1;
     }
 
-    if (where & SSL_CB_HANDSHAKE_DONE) {
+    if ((where & SSL_CB_HANDSHAKE_DONE) && pair->reneg_pending) {
+        pair->reneg_pending = 0;
         pair->events |= SP_EVENT_RENEGOTIATED;
     }
 }
@@ -282,7 +291,7 @@ handshake_done(sp_pair *pair)
     pair->events |= SP_EVENT_SECURE;
 
     SSL_get0_next_proto_negotiated(pair->ssl, &data, &len);
-    if (len) {
+    if (len && !pair->npn_none) {
         memcpy(pair->npn, data, len);
         pair->npn[len] = '\0';
     }

@@ -89,17 +89,29 @@ npn_advertise(SSL *ssl, const unsigned char **out, unsigned int *outlen,
  * Client: pick from the server's NPN list.  When nothing overlaps OpenSSL
  * picks our first protocol and so did Node: the choice goes to the server
  * and both sides report it; we also remember it was no overlap.
+ *
+ * OpenSSL offers NPN for every pair of an SSL_CTX with this callback, and
+ * credentials may be shared by clients with and without a list.  A pair
+ * without one answers as Node v0.8 did: it must name something, names
+ * "http/1.1", and reports no protocol itself.
  */
 static int
 npn_select(SSL *ssl, unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-    sp_pair  *pair = sp_pair_from_ssl(ssl);
+    static unsigned char  fallback[] = "http/1.1";
+    sp_pair              *pair = sp_pair_from_ssl(ssl);
 
     (void) arg;
 
     if (pair == NULL || pair->ctx->npn.len == 0) {
-        return SSL_TLSEXT_ERR_NOACK;
+        if (pair) {
+            pair->npn_none = 1;
+        }
+
+        *out = fallback;
+        *outlen = sizeof(fallback) - 1;
+        return SSL_TLSEXT_ERR_OK;
     }
 
     if (SSL_select_next_proto(out, outlen, in, inlen, pair->ctx->npn.data,

@@ -33,6 +33,9 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
         return SSL_CLIENT_HELLO_SUCCESS;
     }
 
+    pair->renegotiations++;
+    pair->reneg_pending = 1;
+
     if (pair->we_renegotiate) {
         /* We asked for it (sp_pair_renegotiate): not the client's doing. */
         pair->we_renegotiate = 0;

@@ -191,7 +191,9 @@ int sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on);
  * Server: NPN is advertised in this order; ALPN picks the first of this list
  * that the client offers, and a client offering ALPN with no overlap gets a
  * fatal no_application_protocol alert.  Client: offered in this order.
- * n == 0 clears the list.
+ * n == 0 clears the list.  A client context that once had an NPN list
+ * (or shares credentials with one that has) still answers a server's NPN
+ * offer: as Node v0.8 it names "http/1.1" and reports no protocol.
  */
 int sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n);
 int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);

@@ -1,0 +1,927 @@
+/*
+ * Credentials (runtime/creds.c): load errors in words, passphrases, keys
+ * from memory, CA stores, cipher lists and suites, protocol versions,
+ * session-id contexts, several key types on one credentials, and
+ * reference counting.  Every failing call must leave OpenSSL's error queue
+ * empty and the credentials usable.
+ */
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "pump.h"
+
+
+#define NO_FILE  "no-such-file.pem"
+
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* A whole file of the generated certificates, NUL-terminated. */
+
+static char *
+slurp(const char *name, size_t *len)
+{
+    FILE  *f;
+    char  *buf;
+    long   size;
+
+    f = fopen(cert_path(name), "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        fclose(f);
+        return NULL;
+    }
+
+    buf = malloc((size_t) size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return NULL;
+    }
+
+    *len = fread(buf, 1, (size_t) size, f);
+    buf[*len] = '\0';
+    fclose(f);
+
+    return buf;
+}
+
+
+/* The SHA-256 fingerprint of the first certificate of a PEM file. */
+
+static char *
+file_fingerprint(const char *name)
+{
+    FILE          *f;
+    X509          *x;
+    char          *fp = NULL;
+    unsigned char *der = NULL;
+    int            len;
+    sp_peer_cert  *cert;
+
+    f = fopen(cert_path(name), "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+
+    if (x == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+
+    len = i2d_X509(x, &der);
+    X509_free(x);
+
+    if (len > 0) {
+        cert = sp_peer_cert_from_der(der, (size_t) len);
+        if (cert != NULL) {
+            fp = cert->fingerprint256 ? strdup(cert->fingerprint256) : NULL;
+            sp_peer_cert_free(cert);
+        }
+    }
+
+    OPENSSL_free(der);
+    ERR_clear_error();
+
+    return fp;
+}
+
+
+/* Does the peer's certificate have the fingerprint of this file's? */
+
+static int
+peer_is(const sp_pair *pair, const char *crt)
+{
+    int            same;
+    char          *want;
+    sp_peer_cert  *cert;
+
+    want = file_fingerprint(crt);
+    cert = sp_pair_peer_cert(pair);
+
+    same = want != NULL && cert != NULL && cert->fingerprint256 != NULL
+           && strcmp(want, cert->fingerprint256) == 0;
+
+    free(want);
+    sp_peer_cert_free(cert);
+
+    return same;
+}
+
+
+/* A client context trusting ca.crt, restricted to a version range. */
+
+static sp_ctx *
+client_ctx(int min, int max, const char *ciphers)
+{
+    sp_ctx    *ctx;
+    sp_creds  *creds;
+
+    creds = creds_for(NULL, "ca.crt");
+    if (creds == NULL) {
+        return NULL;
+    }
+
+    sp_creds_set_versions(creds, min, max);
+
+    if (ciphers != NULL) {
+        sp_creds_set_ciphers(creds, ciphers);
+    }
+
+    ctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    return ctx;
+}
+
+
+/*
+ * One handshake between a server with `screds` and the client context;
+ * the pairs are returned for inspection (free them) and 1 when secure.
+ */
+
+static int
+connect_with(sp_creds *screds, sp_ctx *cctx, sp_pair **client,
+    sp_pair **server)
+{
+    sp_ctx  *sctx;
+
+    sctx = sp_ctx_new(SP_SERVER, screds);
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new(cctx, "localhost", NULL);
+
+    /* the pair holds the context */
+    sp_ctx_unref(sctx);
+
+    if (*server == NULL || *client == NULL) {
+        return 0;
+    }
+
+    return handshake(*client, *server);
+}
+
+
+/*
+ * A handshake with the default client, and a few bytes through it, prove
+ * the credentials serve.
+ */
+
+static int
+serves(sp_creds *screds)
+{
+    int       secure;
+    char      buf[16];
+    sp_ctx   *cctx;
+    sp_pair  *client, *server;
+
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    secure = connect_with(screds, cctx, &client, &server)
+             && sp_pair_authorized(client)
+             && sp_clear_write(client, "ping", 4) == 4;
+
+    if (secure) {
+        pump(client, server);
+        secure = read_all(server, buf, sizeof(buf)) == 4
+                 && memcmp(buf, "ping", 4) == 0;
+    }
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    return secure;
+}
+
+
+/* The message contains every word given (NULLs end the list). */
+
+static void
+check_message(const char *title, const char *msg, const char *name,
+    const char *const *words, size_t nwords)
+{
+    size_t  i;
+
+    if (name != NULL) {
+        ok(strstr(msg, name) != NULL, "%s: message names \"%s\"", title,
+           name);
+    }
+
+    for (i = 0; i < nwords && words[i] != NULL; i++) {
+        ok(strstr(msg, words[i]) != NULL, "%s: message says \"%s\"", title,
+           words[i]);
+    }
+
+    diag("%s: %s", title, msg);
+}
+
+
+/* ---- key and certificate loading ---------------------------------------- */
+
+typedef struct {
+    const char  *title;
+    const char  *key;
+    const char  *cert;
+    const char  *pass[2];      /* passphrases, NULL-terminated */
+    int          rc;
+    const char  *names;        /* what the file message must name */
+    const char  *words[3];     /* the reason, in words */
+} key_case_t;
+
+
+static const key_case_t  key_cases[] = {
+
+    { "missing key file", NO_FILE, "server-rsa.crt", { NULL },
+      SP_ERR_LOAD, NO_FILE, { "No such file" } },
+
+    { "missing cert file", "server-rsa.key", NO_FILE, { NULL },
+      SP_ERR_LOAD, NO_FILE, { "No such file" } },
+
+    { "garbage as key", "garbage.pem", "server-rsa.crt", { NULL },
+      SP_ERR_LOAD, "garbage.pem", { "no private key" } },
+
+    { "garbage as certificate", "server-rsa.key", "garbage.pem", { NULL },
+      SP_ERR_LOAD, "garbage.pem", { "no certificate" } },
+
+    { "a key as certificate", "server-rsa.key", "server-rsa.key", { NULL },
+      SP_ERR_LOAD, "server-rsa.key", { "no certificate" } },
+
+    { "key matching no certificate", "mismatch.key", "server-rsa.crt",
+      { NULL },
+      SP_ERR_LOAD, "mismatch.key", { "does not match" } },
+
+    { "EC key with RSA certificate", "server-ec.key", "server-rsa.crt",
+      { NULL },
+      SP_ERR_LOAD, "server-ec.key", { "does not match" } },
+
+    { "RSA 1024", "weak-rsa1024.key", "weak-rsa1024.crt", { NULL },
+      SP_ERR_LOAD, "weak-rsa1024",
+      { "too small", "security level 2", "1024" } },
+
+    { "encrypted key, no passphrase", "server-rsa-enc.key",
+      "server-rsa.crt", { NULL },
+      SP_ERR_LOAD, "server-rsa-enc.key", { "encrypted", "no passphrase" } },
+
+    { "encrypted key, wrong passphrases", "server-rsa-enc.key",
+      "server-rsa.crt", { "Secret", "secret " },
+      SP_ERR_LOAD, "server-rsa-enc.key", { "wrong passphrase" } },
+
+    { "encrypted key, second passphrase right", "server-rsa-enc.key",
+      "server-rsa.crt", { "wrong", "secret" },
+      SP_OK, NULL, { NULL } },
+
+    { "encrypted key, only passphrase right", "server-rsa-enc.key",
+      "server-rsa.crt", { "secret", NULL },
+      SP_OK, NULL, { NULL } },
+
+    { "plain key, passphrases unused", "server-rsa.key", "server-rsa.crt",
+      { "wrong", "secret" },
+      SP_OK, NULL, { NULL } },
+
+    { "RSA pair", "server-rsa.key", "server-rsa.crt", { NULL },
+      SP_OK, NULL, { NULL } },
+
+    { "EC pair", "server-ec.key", "server-ec.crt", { NULL },
+      SP_OK, NULL, { NULL } },
+};
+
+
+static sp_creds *
+creds_with_passphrases(const key_case_t *kc)
+{
+    size_t     n;
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+
+    for (n = 0; n < 2 && kc->pass[n] != NULL; n++) { /* void */ }
+
+    if (n) {
+        is_int(sp_creds_set_passphrases(creds, kc->pass, n), SP_OK,
+               "passphrases set");
+    }
+
+    return creds;
+}
+
+
+static void
+test_key_cert_file(const key_case_t *kc)
+{
+    int        rc;
+    char       title[128];
+    sp_creds  *creds;
+
+    snprintf(title, sizeof(title), "file: %s", kc->title);
+
+    creds = creds_with_passphrases(kc);
+    is_str(sp_creds_error(creds), "", "new credentials: no error");
+
+    rc = sp_creds_add_key_cert_file(creds, cert_path(kc->key),
+                                    cert_path(kc->cert));
+    if (!ok(rc == kc->rc, "%s: returns %s", title, sp_strerror(kc->rc))) {
+        diag("got %d (%s): %s", rc, sp_strerror(rc), sp_creds_error(creds));
+    }
+
+    ok(error_queue_empty(), "%s: error queue empty", title);
+
+    if (kc->rc != SP_OK) {
+        check_message(title, sp_creds_error(creds), kc->names, kc->words, 3);
+
+    } else {
+        ok(serves(creds), "%s: handshake with it", title);
+        ok(error_queue_empty(), "%s: error queue empty after handshake",
+           title);
+    }
+
+    sp_creds_unref(creds);
+}
+
+
+static void
+test_key_cert_mem(const key_case_t *kc)
+{
+    int        rc;
+    char       title[128], *key, *cert;
+    size_t     key_len, cert_len;
+    sp_creds  *creds;
+
+    key = slurp(kc->key, &key_len);
+    cert = slurp(kc->cert, &cert_len);
+
+    if (key == NULL || cert == NULL) {
+        /* a missing file has no memory form */
+        free(key);
+        free(cert);
+        return;
+    }
+
+    snprintf(title, sizeof(title), "memory: %s", kc->title);
+
+    creds = creds_with_passphrases(kc);
+
+    rc = sp_creds_add_key_cert_mem(creds, key, key_len, cert, cert_len);
+    if (!ok(rc == kc->rc, "%s: returns %s", title, sp_strerror(kc->rc))) {
+        diag("got %d (%s): %s", rc, sp_strerror(rc), sp_creds_error(creds));
+    }
+
+    ok(error_queue_empty(), "%s: error queue empty", title);
+
+    if (kc->rc != SP_OK) {
+        check_message(title, sp_creds_error(creds), "<memory>", kc->words, 3);
+
+    } else {
+        ok(serves(creds), "%s: handshake with it", title);
+    }
+
+    sp_creds_unref(creds);
+    free(key);
+    free(cert);
+}
+
+
+static void
+test_key_cert_args(void)
+{
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+
+    is_int(sp_creds_add_key_cert_file(creds, NULL, cert_path("ca.crt")),
+           SP_ERR_INVALID, "no key file: invalid");
+    is_int(sp_creds_add_key_cert_file(creds, cert_path("server-rsa.key"),
+                                      NULL),
+           SP_ERR_INVALID, "no cert file: invalid");
+    is_int(sp_creds_add_key_cert_mem(creds, NULL, 0, "x", 1), SP_ERR_INVALID,
+           "no key in memory: invalid");
+    ok(sp_creds_error(creds)[0] != '\0', "message: %s",
+       sp_creds_error(creds));
+    ok(error_queue_empty(), "bad arguments: error queue empty");
+
+    sp_creds_unref(creds);
+}
+
+
+/* ---- CA stores ---------------------------------------------------------- */
+
+typedef struct {
+    const char  *title;
+    const char  *file;
+    const char  *words[2];
+} ca_case_t;
+
+
+static const ca_case_t  ca_cases[] = {
+    { "missing CA file", NO_FILE, { "No such file" } },
+    { "garbage CA", "garbage.pem", { "no certificate" } },
+    { "a key as CA", "ca.key", { "no certificate" } },
+};
+
+
+static void
+test_ca(void)
+{
+    int        rc;
+    char      *pem, title[128];
+    size_t     i, len;
+    sp_ctx    *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds, *screds;
+
+    screds = creds_for("server-ec", NULL);
+
+    for (i = 0; i < sizeof(ca_cases) / sizeof(ca_cases[0]); i++) {
+        creds = sp_creds_new();
+
+        snprintf(title, sizeof(title), "file: %s", ca_cases[i].title);
+        rc = sp_creds_add_ca_file(creds, cert_path(ca_cases[i].file));
+        is_int(rc, SP_ERR_LOAD, title);
+        ok(error_queue_empty(), "%s: error queue empty", title);
+        check_message(title, sp_creds_error(creds), ca_cases[i].file,
+                      ca_cases[i].words, 2);
+
+        pem = slurp(ca_cases[i].file, &len);
+        if (pem != NULL) {
+            snprintf(title, sizeof(title), "memory: %s", ca_cases[i].title);
+            rc = sp_creds_add_ca_mem(creds, pem, len);
+            is_int(rc, SP_ERR_LOAD, title);
+            ok(error_queue_empty(), "%s: error queue empty", title);
+            check_message(title, sp_creds_error(creds), "<memory>",
+                          ca_cases[i].words, 2);
+            free(pem);
+        }
+
+        /* then a good CA: the credentials verify the server */
+        snprintf(title, sizeof(title), "%s, then ca.crt", ca_cases[i].title);
+        is_int(sp_creds_add_ca_file(creds, cert_path("ca.crt")), SP_OK,
+               title);
+
+        cctx = sp_ctx_new(SP_CLIENT, creds);
+        sp_creds_unref(creds);
+
+        ok(connect_with(screds, cctx, &client, &server)
+           && sp_pair_authorized(client),
+           "%s: client verifies the server", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+        sp_ctx_unref(cctx);
+    }
+
+    /* a CA from memory, and a bundle of two */
+    pem = slurp("ca.crt", &len);
+    creds = sp_creds_new();
+    is_int(sp_creds_add_ca_mem(creds, pem, len), SP_OK, "CA from memory");
+    is_int(sp_creds_add_ca_file(creds, cert_path("ca2.crt")), SP_OK,
+           "a second CA added");
+    free(pem);
+
+    cctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    ok(connect_with(screds, cctx, &client, &server)
+       && sp_pair_authorized(client),
+       "CA from memory: client verifies the server");
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    /* the wrong CA only: a client with reject_unauthorized fails */
+    creds = creds_for(NULL, "ca2.crt");
+    cctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    ok(!connect_with(screds, cctx, &client, &server),
+       "only the wrong CA: no handshake");
+    is_int(sp_pair_error(client), SP_ERR_UNAUTHORIZED,
+           "only the wrong CA: client unauthorized");
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    sp_creds_unref(screds);
+    ok(error_queue_empty(), "CA: error queue empty");
+}
+
+
+/* ---- ciphers, suites, versions, session-id context ---------------------- */
+
+static void
+test_settings_errors(void)
+{
+    int        rc;
+    char       sid[33];
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+
+    /*
+     * An unusable cipher list is a bad argument or a list that could not
+     * be loaded: the header allows either reading; the words are what
+     * matter.
+     */
+    rc = sp_creds_set_ciphers(creds, "NO-SUCH-CIPHER:ALSO-NONE");
+    ok(rc == SP_ERR_INVALID || rc == SP_ERR_LOAD,
+       "unknown cipher list refused (%d)", rc);
+    ok(error_queue_empty(), "cipher list: error queue empty");
+    ok(strstr(sp_creds_error(creds), "NO-SUCH-CIPHER") != NULL,
+       "cipher list: message names the list");
+    ok(strstr(sp_creds_error(creds), "no cipher match") != NULL,
+       "cipher list: message says \"no cipher match\"");
+    diag("%s", sp_creds_error(creds));
+
+    rc = sp_creds_set_ciphersuites(creds, "TLS_NO_SUCH_SUITE");
+    ok(rc == SP_ERR_INVALID || rc == SP_ERR_LOAD,
+       "unknown TLS 1.3 suite refused (%d)", rc);
+    ok(error_queue_empty(), "suites: error queue empty");
+    ok(strstr(sp_creds_error(creds), "TLS_NO_SUCH_SUITE") != NULL,
+       "suites: message names the suite");
+    ok(strstr(sp_creds_error(creds), "TLS 1.3") != NULL,
+       "suites: message says TLS 1.3");
+    diag("%s", sp_creds_error(creds));
+
+    ok(sp_creds_set_ciphers(creds, NULL) < 0, "NULL cipher list refused");
+    ok(error_queue_empty(), "NULL cipher list: error queue empty");
+
+    is_int(sp_creds_set_versions(creds, SP_TLS1_3, SP_TLS1_2),
+           SP_ERR_INVALID, "versions min > max refused");
+    ok(strstr(sp_creds_error(creds), "range") != NULL,
+       "versions: message says range: %s", sp_creds_error(creds));
+    is_int(sp_creds_set_versions(creds, 0x0305, 0), SP_ERR_INVALID,
+           "unknown version refused");
+    is_int(sp_creds_set_versions(creds, 0, 0x0200), SP_ERR_INVALID,
+           "SSLv2 refused");
+    ok(error_queue_empty(), "versions: error queue empty");
+
+    memset(sid, 'x', sizeof(sid));
+    is_int(sp_creds_set_session_id_context(creds, sid, 33), SP_ERR_INVALID,
+           "session id context of 33 bytes refused");
+    ok(strstr(sp_creds_error(creds), "32") != NULL,
+       "sid: message gives the limit: %s", sp_creds_error(creds));
+    is_int(sp_creds_set_session_id_context(creds, sid, 0), SP_ERR_INVALID,
+           "empty session id context refused");
+    is_int(sp_creds_set_session_id_context(creds, sid, 32), SP_OK,
+           "session id context of 32 bytes accepted");
+    is_int(sp_creds_set_session_id_context(creds, "a", 1), SP_OK,
+           "session id context of 1 byte accepted");
+    ok(error_queue_empty(), "sid: error queue empty");
+
+    /* good settings after all the refusals: they take and serve */
+    is_int(sp_creds_set_ciphers(creds, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+           SP_OK, "a good cipher list after a bad one");
+    is_int(sp_creds_set_ciphersuites(creds, "TLS_AES_128_GCM_SHA256"),
+           SP_OK, "a good suite after a bad one");
+    is_int(sp_creds_set_ciphersuites(creds, ""), SP_OK,
+           "an empty suite list is valid (no TLS 1.3)");
+    is_int(sp_creds_set_ciphersuites(creds, "TLS_AES_128_GCM_SHA256"),
+           SP_OK, "suites back");
+    is_int(sp_creds_set_versions(creds, SP_TLS1_2, SP_TLS1_3), SP_OK,
+           "a good range after a bad one");
+    is_int(sp_creds_add_key_cert_file(creds, cert_path("server-ec.key"),
+                                      cert_path("server-ec.crt")),
+           SP_OK, "EC key added");
+    ok(serves(creds), "credentials with refused settings still serve");
+    ok(error_queue_empty(), "settings: error queue empty");
+
+    sp_creds_unref(creds);
+}
+
+
+/* ---- failure leaves the credentials usable ------------------------------ */
+
+static void
+test_failure_then_success(void)
+{
+    size_t     i;
+    sp_ctx    *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds;
+
+    static const char *const  bad[][2] = {
+        { NO_FILE, "server-rsa.crt" },
+        { "garbage.pem", "server-rsa.crt" },
+        { "server-rsa.key", "garbage.pem" },
+        { "mismatch.key", "server-rsa.crt" },
+        { "weak-rsa1024.key", "weak-rsa1024.crt" },
+        { "server-rsa-enc.key", "server-rsa.crt" },
+    };
+
+    /* every failure on one credentials, then a good pair */
+    creds = sp_creds_new();
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(sp_creds_add_key_cert_file(creds, cert_path(bad[i][0]),
+                                      cert_path(bad[i][1]))
+           == SP_ERR_LOAD,
+           "failing add %s + %s", bad[i][0], bad[i][1]);
+    }
+
+    ok(error_queue_empty(), "after the failures: error queue empty");
+    is_int(sp_creds_add_key_cert_file(creds, cert_path("server-rsa.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_OK, "then a good add works");
+    ok(serves(creds), "and the credentials serve");
+
+    /* a failure after a good pair keeps the good pair */
+    ok(sp_creds_add_key_cert_file(creds, cert_path("mismatch.key"),
+                                  cert_path("server-ec.crt"))
+       == SP_ERR_LOAD, "a failing add after a good one");
+
+    cctx = client_ctx(0, 0, NULL);
+    ok(connect_with(creds, cctx, &client, &server),
+       "the good pair still serves");
+    ok(peer_is(client, "server-rsa.crt"), "and it is the RSA certificate");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    ok(error_queue_empty(), "failure then success: error queue empty");
+    sp_creds_unref(creds);
+}
+
+
+/* ---- several key types on one credentials ------------------------------- */
+
+typedef struct {
+    const char  *ciphers;      /* the client's, TLS 1.2 */
+    const char  *crt;          /* the certificate it must get */
+} pick_case_t;
+
+
+static const pick_case_t  pick_cases[] = {
+    { "ECDHE-ECDSA-AES128-GCM-SHA256", "server-ec.crt" },
+    { "ECDHE-RSA-AES128-GCM-SHA256", "server-rsa.crt" },
+    { "ECDHE-ECDSA-AES256-GCM-SHA384", "server-ec.crt" },
+    { "ECDHE-RSA-AES256-GCM-SHA384", "server-rsa.crt" },
+};
+
+
+static void
+test_two_key_types(void)
+{
+    size_t     i;
+    sp_ctx    *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+    is_int(sp_creds_add_key_cert_file(creds, cert_path("server-rsa.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_OK, "RSA pair added");
+    is_int(sp_creds_add_key_cert_file(creds, cert_path("server-ec.key"),
+                                      cert_path("server-ec.crt")),
+           SP_OK, "EC pair added to the same credentials");
+
+    for (i = 0; i < sizeof(pick_cases) / sizeof(pick_cases[0]); i++) {
+        cctx = client_ctx(SP_TLS1_2, SP_TLS1_2, pick_cases[i].ciphers);
+
+        ok(connect_with(creds, cctx, &client, &server),
+           "%s: handshake", pick_cases[i].ciphers);
+        is_str(sp_pair_cipher(client), pick_cases[i].ciphers,
+               "negotiated the client's only cipher");
+        ok(peer_is(client, pick_cases[i].crt), "%s gets %s",
+           pick_cases[i].ciphers, pick_cases[i].crt);
+        ok(sp_pair_authorized(client), "and verifies it");
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+        sp_ctx_unref(cctx);
+    }
+
+    ok(error_queue_empty(), "two key types: error queue empty");
+    sp_creds_unref(creds);
+}
+
+
+/* ---- server ciphers and suites honoured --------------------------------- */
+
+static void
+test_server_ciphers(void)
+{
+    sp_ctx    *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds;
+
+    creds = creds_for("server-ec", NULL);
+    is_int(sp_creds_set_ciphers(creds, "ECDHE-ECDSA-AES256-GCM-SHA384"),
+           SP_OK, "server cipher list set");
+    is_int(sp_creds_set_versions(creds, 0, SP_TLS1_2), SP_OK,
+           "server at most TLS 1.2");
+
+    cctx = client_ctx(0, 0, NULL);
+    ok(connect_with(creds, cctx, &client, &server), "handshake");
+    is_str(sp_pair_cipher(server), "ECDHE-ECDSA-AES256-GCM-SHA384",
+           "server uses its only cipher");
+    is_str(sp_pair_cipher(client), "ECDHE-ECDSA-AES256-GCM-SHA384",
+           "client agrees");
+    is_str(sp_pair_protocol(client), "TLSv1.2", "over TLS 1.2");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_creds_unref(creds);
+
+    /* a cipher the client does not offer: no handshake */
+    creds = creds_for("server-ec", NULL);
+    sp_creds_set_ciphers(creds, "ECDHE-ECDSA-AES256-GCM-SHA384");
+    sp_creds_set_versions(creds, 0, SP_TLS1_2);
+
+    cctx = client_ctx(0, SP_TLS1_2, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    ok(!connect_with(creds, cctx, &client, &server),
+       "no common cipher: no handshake");
+    is_int(sp_pair_error(server), SP_ERR_HANDSHAKE,
+           "server: handshake error");
+    is_int(sp_pair_alert_sent(server), 40, "server sent handshake_failure");
+    is_int(sp_pair_error(client), SP_ERR_PEER_ALERT, "client: peer alert");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_creds_unref(creds);
+
+    /* TLS 1.3 suites */
+    creds = creds_for("server-ec", NULL);
+    is_int(sp_creds_set_ciphersuites(creds, "TLS_CHACHA20_POLY1305_SHA256"),
+           SP_OK, "server suites set");
+
+    cctx = client_ctx(0, 0, NULL);
+    ok(connect_with(creds, cctx, &client, &server), "TLS 1.3 handshake");
+    is_str(sp_pair_protocol(server), "TLSv1.3", "over TLS 1.3");
+    is_str(sp_pair_cipher(server), "TLS_CHACHA20_POLY1305_SHA256",
+           "server uses its only suite");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_creds_unref(creds);
+
+    ok(error_queue_empty(), "server ciphers: error queue empty");
+}
+
+
+/* ---- protocol versions -------------------------------------------------- */
+
+typedef struct {
+    int          smin, smax, cmin, cmax;
+    const char  *protocol;     /* NULL: the handshake fails */
+} version_case_t;
+
+
+static const version_case_t  version_cases[] = {
+    { 0, 0, 0, 0, "TLSv1.3" },
+    { 0, SP_TLS1_2, 0, 0, "TLSv1.2" },
+    { 0, 0, 0, SP_TLS1_2, "TLSv1.2" },
+    { SP_TLS1_2, SP_TLS1_2, SP_TLS1_2, SP_TLS1_3, "TLSv1.2" },
+    { SP_TLS1_3, 0, SP_TLS1_3, SP_TLS1_3, "TLSv1.3" },
+    { SP_TLS1_3, 0, 0, SP_TLS1_2, NULL },
+    { 0, SP_TLS1_2, SP_TLS1_3, 0, NULL },
+};
+
+
+static void
+test_versions(void)
+{
+    int                    sent;
+    char                   title[64];
+    size_t                 i;
+    sp_ctx                *cctx;
+    sp_pair               *client, *server, *by, *to;
+    sp_creds              *creds;
+    const version_case_t  *vc;
+
+    for (i = 0; i < sizeof(version_cases) / sizeof(version_cases[0]); i++) {
+        vc = &version_cases[i];
+
+        snprintf(title, sizeof(title), "server %04x..%04x client %04x..%04x",
+                 vc->smin, vc->smax, vc->cmin, vc->cmax);
+
+        creds = creds_for("server-ec", NULL);
+        is_int(sp_creds_set_versions(creds, vc->smin, vc->smax), SP_OK,
+               "server range set");
+        cctx = client_ctx(vc->cmin, vc->cmax, NULL);
+
+        if (vc->protocol != NULL) {
+            ok(connect_with(creds, cctx, &client, &server), "%s: handshake",
+               title);
+            is_str(sp_pair_protocol(client), vc->protocol,
+                   "client protocol");
+            is_str(sp_pair_protocol(server), vc->protocol,
+                   "server protocol");
+
+        } else {
+            ok(!connect_with(creds, cctx, &client, &server),
+               "%s: no handshake", title);
+            ok(sp_pair_error(client) < 0 && sp_pair_error(server) < 0,
+               "%s: both pairs failed", title);
+
+            /* whoever refused sent protocol_version, the other got it */
+            sent = sp_pair_alert_sent(server) == 70 ? 1
+                   : sp_pair_alert_sent(client) == 70 ? 2 : 0;
+            ok(sent, "%s: protocol_version (70) sent by the %s", title,
+               sent == 1 ? "server" : sent == 2 ? "client" : "nobody");
+
+            by = sent == 2 ? client : server;
+            to = sent == 2 ? server : client;
+            is_int(sp_pair_error(by), SP_ERR_HANDSHAKE,
+                   "the refusing side: handshake error");
+            is_int(sp_pair_alert_received(to), 70,
+                   "the other side received protocol_version");
+            is_int(sp_pair_error(to), SP_ERR_PEER_ALERT,
+                   "the other side: peer alert");
+            ok(strstr(sp_pair_error_message(to), "protocol") != NULL,
+               "message: %s", sp_pair_error_message(to));
+        }
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+        sp_ctx_unref(cctx);
+        sp_creds_unref(creds);
+    }
+}
+
+
+/* ---- reference counting ------------------------------------------------- */
+
+static void
+test_refcount(void)
+{
+    sp_ctx    *sctx1, *sctx2, *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds;
+
+    creds = creds_for("server-ec", NULL);
+    ok(sp_creds_ref(creds) == creds, "ref returns the same credentials");
+    sp_creds_unref(creds);
+
+    /* two contexts share the credentials; the creator lets go at once */
+    sctx1 = sp_ctx_new(SP_SERVER, creds);
+    sctx2 = sp_ctx_new(SP_SERVER, creds);
+    sp_creds_unref(creds);
+
+    cctx = client_ctx(0, 0, NULL);
+
+    server = sp_pair_new(sctx1, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "creds released after sp_ctx_new serve");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    sp_ctx_unref(sctx1);
+
+    server = sp_pair_new(sctx2, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "second context still serves after the "
+       "first is gone");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* a pair keeps its context, and so its credentials, alive */
+    server = sp_pair_new(sctx2, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    sp_ctx_unref(sctx2);
+    sp_ctx_unref(cctx);
+    ok(handshake(client, server), "pairs outlive their contexts");
+    ok(peer_is(client, "server-ec.crt"), "with the right certificate");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* sp_ctx_new without credentials */
+    ok(sp_ctx_new(SP_SERVER, NULL) == NULL, "no context without creds");
+
+    /* unref of NULL is harmless */
+    sp_creds_unref(NULL);
+    ok(1, "sp_creds_unref(NULL) is harmless");
+
+    ok(error_queue_empty(), "refcount: error queue empty");
+}
+
+
+int
+main(void)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
+        test_key_cert_file(&key_cases[i]);
+        test_key_cert_mem(&key_cases[i]);
+    }
+
+    test_key_cert_args();
+    test_ca();
+    test_settings_errors();
+    test_failure_then_success();
+    test_two_key_types();
+    test_server_ciphers();
+    test_versions();
+    test_refcount();
+
+    return done_testing();
+}

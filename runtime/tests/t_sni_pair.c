@@ -1,0 +1,919 @@
+/*
+ * SNI through real handshakes (runtime/sni_select.c, runtime/sni.c,
+ * runtime/ctx.c): which certificate a server presents for a name, the
+ * precedence of exact, wildcard and regex contexts, unknown names, the SNI
+ * callback, per-context verification policy, invalid names, and a table of
+ * 100,000 contexts sharing one credentials.
+ */
+
+#include "pump.h"
+
+
+#define BIG  100000
+
+
+/* ---- helpers ----------------------------------------------------------- */
+
+typedef struct {
+    const char  *name;
+    const char  *base;         /* key/cert of the context */
+    const char  *probe;        /* a servername only it matches */
+} context_t;
+
+
+static const context_t  contexts[] = {
+    { "a.example.com", "sni-a", "a.example.com" },
+    { "*.example.com", "sni-wild", "x.example.com" },
+    { "www.example.*", "sni-trail", "www.example.org" },
+    { "~^(api|www)\\.example\\.net$", "sni-re", "api.example.net" },
+};
+
+#define NCONTEXTS  (sizeof(contexts) / sizeof(contexts[0]))
+
+
+static const char *
+vname(int version)
+{
+    return version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2";
+}
+
+
+/* Adds `name` with fresh credentials from `base`; the context owns them. */
+
+static int
+add_context(sp_ctx *sctx, const char *name, const char *base, const char *ca)
+{
+    int        rc;
+    sp_creds  *creds;
+
+    creds = creds_for(base, ca);
+    if (creds == NULL) {
+        return SP_ERR_LOAD;
+    }
+
+    rc = sp_ctx_add_context(sctx, name, creds);
+    if (rc != SP_OK) {
+        diag("add_context %s: %s", name, sp_ctx_error(sctx));
+    }
+
+    sp_creds_unref(creds);
+
+    return rc;
+}
+
+
+/* The server of the precedence tests: default server-ec, four contexts. */
+
+static sp_ctx *
+sni_server(void)
+{
+    int      bad = 0;
+    size_t   i;
+    sp_ctx  *sctx;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    for (i = 0; i < NCONTEXTS; i++) {
+        if (add_context(sctx, contexts[i].name, contexts[i].base, NULL)
+            != SP_OK)
+        {
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "SNI server: every context added");
+
+    return sctx;
+}
+
+
+/*
+ * A client context trusting ca.crt at one protocol version, with an
+ * optional certificate of its own and reject_unauthorized as given.
+ */
+
+static sp_ctx *
+client_ctx(int version, const char *base, int reject)
+{
+    sp_ctx    *ctx;
+    sp_creds  *creds;
+
+    creds = creds_for(base, "ca.crt");
+    if (creds == NULL) {
+        return NULL;
+    }
+
+    sp_creds_set_versions(creds, version, version);
+    ctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    sp_ctx_set_reject_unauthorized(ctx, reject);
+
+    return ctx;
+}
+
+
+static int
+sni_connect(sp_ctx *sctx, sp_ctx *cctx, const char *servername,
+    sp_pair **client, sp_pair **server)
+{
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new(cctx, servername, NULL);
+
+    if (*server == NULL || *client == NULL) {
+        return 0;
+    }
+
+    return handshake(*client, *server);
+}
+
+
+/* Is the CN of the certificate the pair's peer sent `cn` (NULL: none)? */
+
+static int
+peer_cn_is(const sp_pair *pair, const char *cn)
+{
+    int            same;
+    const char    *got;
+    sp_peer_cert  *cert;
+
+    cert = sp_pair_peer_cert(pair);
+    got = cert ? sp_peer_cert_get(cert->subject, cert->subject_count, "CN")
+               : NULL;
+
+    same = (cn == NULL && cert == NULL)
+           || (cn != NULL && got != NULL && strcmp(got, cn) == 0);
+
+    if (!same) {
+        diag("peer CN: got \"%s\", expected \"%s\"",
+             cert ? (got ? got : "(none)") : "(no certificate)",
+             cn ? cn : "(no certificate)");
+    }
+
+    sp_peer_cert_free(cert);
+
+    return same;
+}
+
+
+static int
+str_eq(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+
+/* ---- precedence through handshakes -------------------------------------- */
+
+typedef struct {
+    const char  *servername;   /* what the client sends, NULL: no SNI */
+    const char  *context;      /* sp_pair_context_name(), NULL: default */
+    const char  *cn;           /* the certificate the client gets */
+    int          verifies;     /* the certificate matches the name */
+} sni_case_t;
+
+
+static const sni_case_t  sni_cases[] = {
+    /* exact */
+    { "a.example.com", "a.example.com", "a.example.com", 1 },
+    { "A.EXAMPLE.COM", "a.example.com", "a.example.com", 1 },
+
+    /* leading wildcard: one label or more in front */
+    { "x.example.com", "*.example.com", "*.example.com", 1 },
+    { "deep.x.example.com", "*.example.com", "*.example.com", 0 },
+    { "X.Example.COM", "*.example.com", "*.example.com", 1 },
+
+    /* both wildcards match: the leading one wins */
+    { "www.example.com", "*.example.com", "*.example.com", 1 },
+
+    /* trailing wildcard */
+    { "www.example.org", "www.example.*", "www.example.net", 0 },
+    { "www.example.co.uk", "www.example.*", "www.example.net", 0 },
+
+    /* both the trailing wildcard and the regex match: wildcard wins */
+    { "www.example.net", "www.example.*", "www.example.net", 1 },
+
+    /* only the regex matches, whatever the case */
+    { "api.example.net", "~^(api|www)\\.example\\.net$", "api.example.net",
+      1 },
+    { "API.Example.NET", "~^(api|www)\\.example\\.net$", "api.example.net",
+      1 },
+
+    /* nothing matches: the default credentials */
+    { "unknown.org", NULL, "localhost", 0 },
+    { "example.com", NULL, "localhost", 0 },
+    { "www.example", NULL, "localhost", 0 },
+    { "xapi.example.net", NULL, "localhost", 0 },
+    { "localhost", NULL, "localhost", 1 },
+    { NULL, NULL, "localhost", 1 },
+};
+
+
+static void
+test_precedence(sp_ctx *sctx, int version)
+{
+    char               title[128], buf[16];
+    size_t             i;
+    sp_ctx            *strict, *lax, *cctx;
+    sp_pair           *client, *server;
+    const sni_case_t  *sc;
+
+    strict = client_ctx(version, NULL, 1);
+    lax = client_ctx(version, NULL, 0);
+
+    for (i = 0; i < sizeof(sni_cases) / sizeof(sni_cases[0]); i++) {
+        sc = &sni_cases[i];
+
+        snprintf(title, sizeof(title), "%s %s", vname(version),
+                 sc->servername ? sc->servername : "(no SNI)");
+
+        /* a name the certificate matches must pass a strict client */
+        cctx = sc->verifies ? strict : lax;
+
+        if (!ok(sni_connect(sctx, cctx, sc->servername, &client, &server),
+                "%s: handshake", title))
+        {
+            diag("client: %s", sp_pair_error_message(client));
+            diag("server: %s", sp_pair_error_message(server));
+        }
+
+        is_str(sp_pair_protocol(server), vname(version), "protocol");
+        ok(peer_cn_is(client, sc->cn), "%s: client gets \"%s\"", title,
+           sc->cn);
+
+        if (!ok(str_eq(sp_pair_context_name(server), sc->context),
+                "%s: context %s", title, sc->context ? sc->context
+                                                     : "default"))
+        {
+            diag("got %s", sp_pair_context_name(server)
+                           ? sp_pair_context_name(server) : "(null)");
+        }
+
+        is_str(sp_pair_servername(server), sc->servername,
+               "server saw the name as sent");
+        is_str(sp_pair_servername(client), sc->servername,
+               "client asked for it");
+        is_int(sp_pair_authorized(client), sc->verifies,
+               sc->verifies ? "client authorized the server"
+                            : "name mismatch: client did not authorize");
+        /* and the selected credentials carry data */
+        ok(sp_clear_write(server, "hello", 5) == 5, "%s: server writes",
+           title);
+        pump(client, server);
+        ok(read_all(client, buf, sizeof(buf)) == 5
+           && memcmp(buf, "hello", 5) == 0, "%s: client reads", title);
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    sp_ctx_unref(strict);
+    sp_ctx_unref(lax);
+}
+
+
+/* sp_ctx_find_context agrees with the handshakes, without one. */
+
+static void
+test_find_context(void)
+{
+    size_t             i;
+    sp_ctx            *sctx;
+    size_t             k;
+    sp_creds          *want[NCONTEXTS], *found;
+    const sni_case_t  *sc;
+
+    sctx = sni_server();
+
+    for (i = 0; i < NCONTEXTS; i++) {
+        want[i] = sp_ctx_find_context(sctx, contexts[i].probe);
+        ok(want[i] != NULL, "find_context: %s has credentials",
+           contexts[i].name);
+    }
+
+    ok(want[0] != want[1] && want[1] != want[2] && want[2] != want[3],
+       "find_context: four distinct credentials");
+
+    for (i = 0; i < sizeof(sni_cases) / sizeof(sni_cases[0]); i++) {
+        sc = &sni_cases[i];
+
+        if (sc->servername == NULL) {
+            continue;
+        }
+
+        found = sp_ctx_find_context(sctx, sc->servername);
+
+        if (sc->context == NULL) {
+            ok(found == NULL, "find_context(%s): none", sc->servername);
+
+        } else {
+            for (k = 0; k < NCONTEXTS; k++) {
+                if (strcmp(contexts[k].name, sc->context) == 0) {
+                    break;
+                }
+            }
+
+            ok(k < NCONTEXTS && found == want[k], "find_context(%s): %s",
+               sc->servername, sc->context);
+        }
+    }
+
+    ok(sp_ctx_find_context(sctx, NULL) == NULL, "find_context(NULL): none");
+    ok(error_queue_empty(), "find_context: error queue empty");
+
+    sp_ctx_unref(sctx);
+}
+
+
+/* ---- unknown names rejected --------------------------------------------- */
+
+static void
+test_reject_unknown(int version)
+{
+    char          title[128];
+    size_t        i, sent;
+    sp_ctx       *sctx, *cctx;
+    sp_pair      *client, *server;
+    const char   *msg;
+
+    static const struct {
+        const char  *servername;
+        const char  *words;
+    } unknown[] = {
+        { "unknown.org", "unknown.org" },
+        { "example.com", "example.com" },
+        { NULL, "no server name" },
+    };
+
+    sctx = sni_server();
+    is_int(sp_ctx_set_reject_unknown_name(sctx, 1), SP_OK,
+           "reject unknown names");
+    cctx = client_ctx(version, NULL, 0);
+
+    for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        snprintf(title, sizeof(title), "reject %s %s", vname(version),
+                 unknown[i].servername ? unknown[i].servername : "(no SNI)");
+
+        server = sp_pair_new(sctx, NULL, NULL);
+        client = sp_pair_new(cctx, unknown[i].servername, NULL);
+
+        /* the ClientHello in, then whatever the server answers */
+        move_records(client, server, 0);
+
+        is_int(sp_pair_error(server), SP_ERR_UNKNOWN_NAME,
+               "server: unknown name");
+        ok(sp_pair_events(server) & SP_EVENT_ERROR, "%s: error event",
+           title);
+        is_int(sp_pair_alert_sent(server), 112,
+               "server sent unrecognized_name");
+
+        msg = sp_pair_error_message(server);
+        ok(strstr(msg, unknown[i].words) != NULL, "%s: message says \"%s\"",
+           title, unknown[i].words);
+        diag("%s", msg);
+
+        sent = move_records(server, client, 0);
+        ok(sent > 0 && sent < 100,
+           "%s: server sent %zu bytes, an alert and no certificate", title,
+           sent);
+        is_int(sp_enc_out_pending(server), 0, "nothing more to send");
+        ok(sp_pair_state(server) == SP_STATE_CLOSED, "%s: server closed",
+           title);
+
+        pump(client, server);
+        is_int(sp_pair_error(client), SP_ERR_PEER_ALERT,
+               "client: peer alert");
+        is_int(sp_pair_alert_received(client), 112,
+               "client received unrecognized_name");
+        ok(peer_cn_is(client, NULL), "%s: client saw no certificate", title);
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    /* known names are still served */
+    ok(sni_connect(sctx, cctx, "x.example.com", &client, &server),
+       "reject %s: a known name is served", vname(version));
+    is_str(sp_pair_context_name(server), "*.example.com", "by its context");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    ok(error_queue_empty(), "reject: error queue empty");
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+/* ---- the SNI callback --------------------------------------------------- */
+
+typedef struct {
+    sp_creds    *cb;           /* for cb.example.com */
+    sp_creds    *override;     /* for a.example.com, when use_override */
+    int          use_override;
+    int          calls;
+    char         last[256];
+} sni_cb_t;
+
+
+static sp_creds *
+sni_cb(const char *servername, void *arg)
+{
+    sni_cb_t  *s = arg;
+
+    s->calls++;
+    snprintf(s->last, sizeof(s->last), "%s", servername);
+
+    if (strcmp(servername, "cb.example.com") == 0) {
+        return s->cb;
+    }
+
+    if (s->use_override && strcmp(servername, "a.example.com") == 0) {
+        return s->override;
+    }
+
+    return NULL;
+}
+
+
+typedef struct {
+    const char  *servername;
+    int          override;
+    const char  *cn;
+    const char  *table;        /* the table's answer, when it decides */
+    int          from_table;
+} cb_case_t;
+
+
+static const cb_case_t  cb_cases[] = {
+    /* the callback's own; the table would have said *.example.com */
+    { "cb.example.com", 0, "api.example.net", NULL, 0 },
+
+    /* NULL from the callback: the table decides */
+    { "a.example.com", 0, "a.example.com", "a.example.com", 1 },
+    { "x.example.com", 0, "*.example.com", "*.example.com", 1 },
+    { "unknown.org", 0, "localhost", NULL, 1 },
+
+    /* the callback takes precedence even over an exact context */
+    { "a.example.com", 1, "www.example.net", NULL, 0 },
+};
+
+
+static void
+test_callback(int version)
+{
+    char              title[128];
+    size_t            i;
+    sp_ctx           *sctx, *cctx;
+    sp_pair          *client, *server;
+    sni_cb_t          s;
+    const cb_case_t  *cc;
+
+    memset(&s, 0, sizeof(s));
+    s.cb = creds_for("sni-re", NULL);
+    s.override = creds_for("sni-trail", NULL);
+
+    sctx = sni_server();
+    sp_ctx_set_sni_callback(sctx, sni_cb, &s);
+    cctx = client_ctx(version, NULL, 0);
+
+    for (i = 0; i < sizeof(cb_cases) / sizeof(cb_cases[0]); i++) {
+        cc = &cb_cases[i];
+
+        snprintf(title, sizeof(title), "callback %s %s%s", vname(version),
+                 cc->servername, cc->override ? " (overridden)" : "");
+
+        s.use_override = cc->override;
+        s.calls = 0;
+
+        ok(sni_connect(sctx, cctx, cc->servername, &client, &server),
+           "%s: handshake", title);
+        is_int(s.calls, 1, "callback asked once");
+        is_str(s.last, cc->servername, "with the name sent");
+        ok(peer_cn_is(client, cc->cn), "%s: client gets \"%s\"", title,
+           cc->cn);
+
+        if (cc->from_table) {
+            ok(str_eq(sp_pair_context_name(server), cc->table),
+               "%s: context %s", title, cc->table ? cc->table : "default");
+
+        } else {
+            /* the header leaves the name of a callback's choice open */
+            diag("%s: context name %s", title,
+                 sp_pair_context_name(server) ? sp_pair_context_name(server)
+                                              : "(null)");
+        }
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    /* without SNI the table and the callback have nothing to decide */
+    s.use_override = 0;
+    ok(sni_connect(sctx, cctx, NULL, &client, &server),
+       "callback %s no SNI: handshake", vname(version));
+    ok(peer_cn_is(client, "localhost"), "no SNI: default certificate");
+    is_str(sp_pair_context_name(server), NULL, "no SNI: default context");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* the callback's answer also satisfies reject_unknown_name */
+    sp_ctx_set_reject_unknown_name(sctx, 1);
+    ok(sni_connect(sctx, cctx, "cb.example.com", &client, &server),
+       "callback %s: its name passes reject_unknown_name", vname(version));
+    ok(peer_cn_is(client, "api.example.net"), "with its certificate");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+
+    /* the callback's credentials are borrowed: still ours to release */
+    sp_creds_unref(s.cb);
+    sp_creds_unref(s.override);
+
+    ok(error_queue_empty(), "callback: error queue empty");
+}
+
+
+/* ---- per-context verification policy ------------------------------------ */
+
+/*
+ * secure.example.com  requests and insists, trusts only ca2
+ * other.example.com   requests and insists, trusts only ca
+ * ask.example.com     requests, does not insist, trusts only ca2
+ * anything else       the server's default: does not ask
+ */
+
+typedef struct {
+    const char  *client;       /* the client's key/cert, NULL: none */
+    const char  *servername;
+    int          err;          /* the server's error */
+    int          authorized;
+    const char  *peer_cn;      /* the client certificate the server saw */
+} policy_case_t;
+
+
+static const policy_case_t  policy_cases[] = {
+    { "client", "secure.example.com", SP_ERR_UNAUTHORIZED, 0, NULL },
+    { "client", "localhost", SP_OK, 0, NULL },
+    { "client", "other.example.com", SP_OK, 1, "client" },
+    { "client", "ask.example.com", SP_OK, 0, "client" },
+
+    { "client-wrongca", "secure.example.com", SP_OK, 1, "wrong CA client" },
+    { "client-wrongca", "other.example.com", SP_ERR_UNAUTHORIZED, 0, NULL },
+    { "client-wrongca", "ask.example.com", SP_OK, 1, "wrong CA client" },
+    { "client-wrongca", "localhost", SP_OK, 0, NULL },
+
+    /* verified under one context, then judged afresh under the other */
+    { "client-wrongca", "secure.example.com", SP_OK, 1, "wrong CA client" },
+    { "client-wrongca", "other.example.com", SP_ERR_UNAUTHORIZED, 0, NULL },
+    { "client", "other.example.com", SP_OK, 1, "client" },
+    { "client", "secure.example.com", SP_ERR_UNAUTHORIZED, 0, NULL },
+
+    { NULL, "secure.example.com", SP_ERR_UNAUTHORIZED, 0, NULL },
+    { NULL, "ask.example.com", SP_OK, 0, NULL },
+    { NULL, "localhost", SP_OK, 0, NULL },
+};
+
+
+static sp_creds *
+policy_creds(const char *base, const char *ca, int reject)
+{
+    sp_creds  *creds;
+
+    creds = creds_for(base, ca);
+    if (creds != NULL) {
+        sp_creds_set_request_cert(creds, 1);
+        sp_creds_set_reject_unauthorized(creds, reject);
+    }
+
+    return creds;
+}
+
+
+static void
+test_policy(int version)
+{
+    char                  title[128];
+    size_t                i;
+    sp_ctx               *sctx, *cctx;
+    sp_pair              *client, *server;
+    sp_creds             *creds;
+    const policy_case_t  *pc;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    creds = policy_creds("sni-a", "ca2.crt", 1);
+    is_int(sp_ctx_add_context(sctx, "secure.example.com", creds), SP_OK,
+           "policy: secure context");
+    sp_creds_unref(creds);
+
+    creds = policy_creds("sni-wild", "ca.crt", 1);
+    is_int(sp_ctx_add_context(sctx, "other.example.com", creds), SP_OK,
+           "policy: other context");
+    sp_creds_unref(creds);
+
+    creds = policy_creds("sni-trail", "ca2.crt", 0);
+    is_int(sp_ctx_add_context(sctx, "ask.example.com", creds), SP_OK,
+           "policy: ask context");
+    sp_creds_unref(creds);
+
+    for (i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++) {
+        pc = &policy_cases[i];
+
+        snprintf(title, sizeof(title), "policy %s %s -> %s", vname(version),
+                 pc->client ? pc->client : "(no cert)", pc->servername);
+
+        /* the client does not check the server here */
+        cctx = client_ctx(version, pc->client, 0);
+
+        sni_connect(sctx, cctx, pc->servername, &client, &server);
+
+        if (!ok(sp_pair_error(server) == pc->err, "%s: server %s", title,
+                sp_strerror(pc->err)))
+        {
+            diag("server: %d %s", sp_pair_error(server),
+                 sp_pair_error_message(server));
+        }
+
+        if (pc->err == SP_OK) {
+            ok(sp_pair_state(server) & SP_STATE_SECURE, "%s: secure", title);
+            is_int(sp_pair_authorized(server), pc->authorized,
+                   pc->authorized ? "authorized" : "not authorized");
+            ok(peer_cn_is(server, pc->peer_cn), "%s: server saw %s", title,
+               pc->peer_cn ? pc->peer_cn : "no certificate");
+
+            if (!pc->authorized && pc->peer_cn != NULL) {
+                ok(sp_pair_authorization_error(server) != NULL,
+                   "%s: authorization error %s", title,
+                   sp_pair_authorization_error(server));
+
+            } else if (!pc->authorized
+                       && strcmp(pc->servername, "localhost") == 0)
+            {
+                is_str(sp_pair_authorization_error(server), NULL,
+                       "not asked: no authorization error");
+            }
+
+        } else {
+            ok(!(sp_pair_state(server) & SP_STATE_SECURE)
+               || sp_pair_error(server) != SP_OK,
+               "%s: refused", title);
+            is_int(sp_pair_authorized(server), 0, "not authorized");
+            ok(sp_pair_authorization_error(server) != NULL,
+               "%s: authorization error %s", title,
+               sp_pair_authorization_error(server));
+            ok(sp_pair_alert_sent(server) >= 0, "%s: server sent alert %d",
+               title, sp_pair_alert_sent(server));
+            ok(sp_pair_error(client) != SP_OK,
+               "%s: the client learns it (%s)", title,
+               sp_pair_error_message(client));
+        }
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+        sp_ctx_unref(cctx);
+    }
+
+    sp_ctx_unref(sctx);
+}
+
+
+/* ---- per-context ciphers ------------------------------------------------ */
+
+static void
+test_context_ciphers(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *creds;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    creds = creds_for("sni-a", NULL);
+    sp_creds_set_ciphers(creds, "ECDHE-ECDSA-CHACHA20-POLY1305");
+    sp_creds_set_ciphersuites(creds, "TLS_CHACHA20_POLY1305_SHA256");
+    is_int(sp_ctx_add_context(sctx, "a.example.com", creds), SP_OK,
+           "context with its own ciphers");
+    sp_creds_unref(creds);
+
+    cctx = client_ctx(SP_TLS1_2, NULL, 1);
+    ok(sni_connect(sctx, cctx, "a.example.com", &client, &server),
+       "ciphers TLSv1.2: handshake");
+    is_str(sp_pair_cipher(server), "ECDHE-ECDSA-CHACHA20-POLY1305",
+           "the context's cipher list is used");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    cctx = client_ctx(SP_TLS1_3, NULL, 1);
+    ok(sni_connect(sctx, cctx, "a.example.com", &client, &server),
+       "ciphers TLSv1.3: handshake");
+    is_str(sp_pair_cipher(server), "TLS_CHACHA20_POLY1305_SHA256",
+           "the context's suites are used");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    ok(error_queue_empty(), "context ciphers: error queue empty");
+    sp_ctx_unref(sctx);
+}
+
+
+/* ---- invalid names ------------------------------------------------------ */
+
+typedef struct {
+    const char  *name;
+    const char  *words[2];     /* the reason, in words */
+} invalid_case_t;
+
+
+static const invalid_case_t  invalid_cases[] = {
+    { "foo*bar", { "foo*bar", "allowed only" } },
+    { "*", { "\"*\"", "lone" } },
+    { "a.*.com", { "a.*.com", "allowed only" } },
+    { "", { "empty", NULL } },
+    { "~(", { "invalid regex", "~(" } },
+    { "~", { "invalid regex", "empty" } },
+    { "*.*", { "*.*", "both" } },
+    { "a..b", { "a..b", "empty label" } },
+    { "a b.com", { "a b.com", "invalid character" } },
+    { "a.example.com", { "duplicate", "a.example.com" } },
+    { "A.Example.COM", { "duplicate", "a.example.com" } },
+    { "*.example.com", { "duplicate", "*.example.com" } },
+    { "~^(api|www)\\.example\\.net$", { "duplicate", "example" } },
+};
+
+
+static void
+test_invalid_names(void)
+{
+    int        rc;
+    size_t     i, k;
+    sp_ctx    *sctx, *cctx;
+    sp_creds  *creds, *a;
+
+    sctx = sni_server();
+    a = sp_ctx_find_context(sctx, "a.example.com");
+    creds = creds_for("sni-a", NULL);
+
+    for (i = 0; i < sizeof(invalid_cases) / sizeof(invalid_cases[0]); i++) {
+        rc = sp_ctx_add_context(sctx, invalid_cases[i].name, creds);
+        is_int(rc, SP_ERR_INVALID, invalid_cases[i].name);
+
+        for (k = 0; k < 2 && invalid_cases[i].words[k] != NULL; k++) {
+            ok(strstr(sp_ctx_error(sctx), invalid_cases[i].words[k]) != NULL,
+               "\"%s\": message says \"%s\"", invalid_cases[i].name,
+               invalid_cases[i].words[k]);
+        }
+
+        diag("%s", sp_ctx_error(sctx));
+        ok(error_queue_empty(), "\"%s\": error queue empty",
+           invalid_cases[i].name);
+    }
+
+    is_int(sp_ctx_add_context(sctx, NULL, creds), SP_ERR_INVALID,
+           "NULL name refused");
+    is_int(sp_ctx_add_context(sctx, "b.example.com", NULL), SP_ERR_INVALID,
+           "NULL credentials refused");
+
+    /* a client has no SNI contexts */
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    is_int(sp_ctx_add_context(cctx, "a.example.com", creds), SP_ERR_INVALID,
+           "a client context refuses SNI contexts");
+    ok(sp_ctx_error(cctx)[0] != '\0', "message: %s", sp_ctx_error(cctx));
+    sp_ctx_unref(cctx);
+
+    /* the refusals changed nothing */
+    ok(a != NULL && sp_ctx_find_context(sctx, "a.example.com") == a,
+       "a.example.com still has its first credentials");
+    ok(sp_ctx_find_context(sctx, "foo*bar") == NULL, "foo*bar not added");
+
+    /* and a good name still goes in after them */
+    is_int(sp_ctx_add_context(sctx, "b.example.com", creds), SP_OK,
+           "a good name after the refusals");
+    ok(sp_ctx_find_context(sctx, "b.example.com") == creds,
+       "and is found");
+
+    sp_creds_unref(creds);
+    sp_ctx_unref(sctx);
+}
+
+
+/* ---- 100,000 contexts, one credentials ---------------------------------- */
+
+static void
+test_many(void)
+{
+    int        bad;
+    char       name[64];
+    size_t     i, k;
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *client, *server;
+    sp_creds  *shared, *other;
+    unsigned   pick[3];
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    shared = creds_for("sni-a", NULL);
+    other = creds_for("sni-wild", NULL);
+
+    bad = 0;
+    for (i = 0; i < BIG; i++) {
+        snprintf(name, sizeof(name), "h%zu.example.org", i);
+        if (sp_ctx_add_context(sctx, name, shared) != SP_OK) {
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "100,000 names added to one credentials");
+    is_int(sp_ctx_add_context(sctx, "*.example.org", other), SP_OK,
+           "and a wildcard beside them");
+
+    /* the table holds the credentials: we let go */
+    sp_creds_unref(shared);
+    sp_creds_unref(other);
+
+    ok(sp_ctx_find_context(sctx, "h0.example.org") != NULL,
+       "first name found");
+    ok(sp_ctx_find_context(sctx, "h0.example.org")
+       == sp_ctx_find_context(sctx, "H99999.EXAMPLE.ORG"),
+       "last name found, same credentials as the first");
+    ok(sp_ctx_find_context(sctx, "h100000.example.org")
+       == sp_ctx_find_context(sctx, "nope.example.org")
+       && sp_ctx_find_context(sctx, "nope.example.org")
+          != sp_ctx_find_context(sctx, "h0.example.org"),
+       "a name past the last goes to the wildcard");
+    ok(sp_ctx_find_context(sctx, "h1.example.com") == NULL,
+       "another domain matches nothing");
+
+    srand(20240611);
+    pick[0] = 0;
+    pick[1] = BIG - 1;
+    pick[2] = (unsigned) rand() % BIG;
+
+    for (k = 0; k < 2; k++) {
+        cctx = client_ctx(k ? SP_TLS1_3 : SP_TLS1_2, NULL, 0);
+
+        for (i = 0; i < 3; i++) {
+            snprintf(name, sizeof(name), "h%u.example.org", pick[i]);
+
+            ok(sni_connect(sctx, cctx, name, &client, &server),
+               "many %s: handshake to %s", vname(k ? SP_TLS1_3 : SP_TLS1_2),
+               name);
+            is_str(sp_pair_context_name(server), name, "context picked");
+            ok(peer_cn_is(client, "a.example.com"), "%s: shared certificate",
+               name);
+
+            sp_pair_free(client);
+            sp_pair_free(server);
+        }
+
+        ok(sni_connect(sctx, cctx, "h100000.example.org", &client, &server),
+           "many: handshake past the last name");
+        is_str(sp_pair_context_name(server), "*.example.org",
+               "wildcard picked");
+        sp_pair_free(client);
+        sp_pair_free(server);
+
+        sp_ctx_unref(cctx);
+    }
+
+    ok(error_queue_empty(), "many: error queue empty");
+    sp_ctx_unref(sctx);
+}
+
+
+int
+main(void)
+{
+    sp_ctx  *sctx;
+
+    sctx = sni_server();
+    test_precedence(sctx, SP_TLS1_2);
+    test_precedence(sctx, SP_TLS1_3);
+    sp_ctx_unref(sctx);
+
+    test_find_context();
+
+    test_reject_unknown(SP_TLS1_2);
+    test_reject_unknown(SP_TLS1_3);
+
+    test_callback(SP_TLS1_2);
+    test_callback(SP_TLS1_3);
+
+    test_policy(SP_TLS1_2);
+    test_policy(SP_TLS1_3);
+
+    test_context_ciphers();
+    test_invalid_names();
+    test_many();
+
+    return done_testing();
+}
