@@ -84,7 +84,7 @@ sp_creds_new(void)
 
     sp_sni_install(creds->ssl_ctx);
     sp_protocols_install(creds->ssl_ctx);
-    sp_reneg_install(creds->ssl_ctx);
+    sp_hello_install(creds->ssl_ctx);
     sp_verify_install(creds->ssl_ctx);
 
     return creds;

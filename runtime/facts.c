@@ -52,7 +52,7 @@ sp_pair_alpn_protocol(const sp_pair *pair)
 const char *
 sp_pair_servername(const sp_pair *pair)
 {
-    if (pair->ctx->role == SP_CLIENT) {
+    if (pair->ctx->role == SP_CLIENT || (pair->state & SP_STATE_SECURE)) {
         return pair->servername;
     }
 

@@ -88,8 +88,9 @@ struct sp_pair {
     sp_bytes             clear_queue;
 
     sp_creds            *creds;          /* selected by SNI, or default */
-    const char          *context_name;
-    char                *servername;     /* client: what we asked for */
+    const char          *context_name;   /* as added, or "(callback)" */
+    char                *servername;     /* client: what we asked for;
+                                            server: SNI once secure */
 
     unsigned             state;
     unsigned             events;
@@ -161,6 +162,7 @@ sp_pair_from_ssl(const SSL *ssl)
 }
 
 /* sni_select.c */
+int sp_sni_select(sp_pair *pair, int *alert);
 void sp_sni_install(SSL_CTX *ssl_ctx);
 
 /* verify.c */
@@ -169,7 +171,7 @@ void sp_verify_apply(sp_pair *pair);
 void sp_verify_install(SSL_CTX *ssl_ctx);
 int sp_verify_authorize(sp_pair *pair);
 
-/* reneg.c */
-void sp_reneg_install(SSL_CTX *ssl_ctx);
+/* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
+void sp_hello_install(SSL_CTX *ssl_ctx);
 
 #endif /* SP_INTERNAL_H */

@@ -290,6 +290,23 @@ handshake_done(sp_pair *pair)
     pair->state = SP_STATE_SECURE;
     pair->events |= SP_EVENT_SECURE;
 
+    /*
+     * OpenSSL forgets the server name when a renegotiation hello arrives,
+     * even one we refuse: keep the first handshake's.
+     */
+    if (pair->ctx->role == SP_SERVER) {
+        const char  *name = SSL_get_servername(pair->ssl,
+                                               TLSEXT_NAMETYPE_host_name);
+
+        if (name != NULL) {
+            free(pair->servername);
+            pair->servername = strdup(name);
+            if (pair->servername == NULL) {
+                return pair_fail(pair, SP_ERR_NOMEM, "out of memory");
+            }
+        }
+    }
+
     SSL_get0_next_proto_negotiated(pair->ssl, &data, &len);
     if (len && !pair->npn_none) {
         memcpy(pair->npn, data, len);
@@ -337,8 +354,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     }
 
     if (pair->unknown_name) {
-        const char  *name = SSL_get_servername(pair->ssl,
-                                               TLSEXT_NAMETYPE_host_name);
+        const char  *name = pair->servername;
 
         return pair_fail(pair, SP_ERR_UNKNOWN_NAME,
                          name ? "unrecognized server name \"%s\""

@@ -91,8 +91,8 @@ void sp_creds_unref(sp_creds *creds);
 
 /*
  * The last load error: "server.key: wrong passphrase", "a.pem: key does not
- * match certificate", "weak.key: RSA key of 1024 bits is too small for
- * OpenSSL security level 2 (needs 2048)".  Never NULL; "" when none.
+ * match certificate", "weak.crt: RSA key of 1024 bits is too small for
+ * OpenSSL security level 2 (needs 112 bits of security, e.g. RSA 2048 ...)".  Never NULL; "" when none.
  */
 const char *sp_creds_error(const sp_creds *creds);
 
@@ -204,7 +204,10 @@ int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);
  *   *.example.com          leading wildcard: one or more labels in front
  *   www.example.*          trailing wildcard: one or more labels behind
  *   ~^(api|www)\.ex\.net$  PCRE2 regex, matched case-insensitively
- * Names are case-insensitive.  A name is tried by precedence: exact, the
+ * Names are case-insensitive.  The selected credentials' own versions,
+ * ciphers, TLS 1.3 suites, CA and policy apply: the choice is made from
+ * the ClientHello, before OpenSSL picks any of them.  A name is tried by
+ * precedence: exact, the
  * longest leading wildcard, the longest trailing wildcard, then regexes in
  * the order added.  Invalid names ("", "*", "foo*bar", "a.*.com", a bad
  * regex) and a name added twice are SP_ERR_INVALID with a message.
@@ -394,7 +397,10 @@ const char *sp_pair_alpn_protocol(const sp_pair *pair);
 
 /* SNI: what the client sent (server) or asked for (client), or NULL. */
 const char *sp_pair_servername(const sp_pair *pair);
-/* The SNI context name that was selected, or NULL for the default. */
+/*
+ * The SNI context that was selected: its name as added, "(callback)" when
+ * the SNI callback chose, NULL for the default credentials.
+ */
 const char *sp_pair_context_name(const sp_pair *pair);
 
 const char *sp_pair_protocol(const sp_pair *pair);   /* "TLSv1.3" */

@@ -1,37 +1,118 @@
 /*
  * Server side of SNI: choose the credentials for a ClientHello's server
- * name.  The user's callback is asked first, then the table; no match
- * keeps the default credentials, or ends the handshake with
- * unrecognized_name when the context rejects unknown names.
+ * name.  It runs from the ClientHello callback (hello.c), before OpenSSL
+ * picks the protocol version and cipher, so a context's own versions,
+ * ciphers and TLS 1.3 suites apply.  The user's callback is asked first,
+ * then the table; no match keeps the default credentials, or ends the
+ * handshake with unrecognized_name when the context rejects unknown names.
  */
+
+#include <string.h>
 
 #include "internal.h"
 
 
+/*
+ * The host_name entry of a ClientHello's server_name extension, copied
+ * into name[256].  0 when absent or malformed (OpenSSL refuses a malformed
+ * extension itself, later).
+ */
 static int
-servername_callback(SSL *ssl, int *alert, void *arg)
+client_hello_servername(SSL *ssl, char *name)
 {
-    sp_pair     *pair = sp_pair_from_ssl(ssl);
-    sp_ctx      *ctx;
-    sp_creds    *creds = NULL;
-    const char  *name, *matched = NULL;
+    size_t                len, list, n;
+    const unsigned char  *p;
 
-    (void) arg;
-
-    /* A client never gets here, nor does a renegotiation keep us long. */
-    if (pair == NULL || pair->ctx->role != SP_SERVER
-        || (pair->state & SP_STATE_SECURE))
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len)
+        || len < 2)
     {
-        return SSL_TLSEXT_ERR_NOACK;
+        return 0;
     }
 
-    ctx = pair->ctx;
-    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    list = ((size_t) p[0] << 8) | p[1];
+    if (list != len - 2 || list < 3) {
+        return 0;
+    }
 
-    if (name != NULL) {
+    p += 2;
+
+    if (p[0] != TLSEXT_NAMETYPE_host_name) {
+        return 0;
+    }
+
+    n = ((size_t) p[1] << 8) | p[2];
+    if (n == 0 || n > 255 || n > list - 3 || memchr(p + 3, '\0', n)) {
+        return 0;
+    }
+
+    memcpy(name, p + 3, n);
+    name[n] = '\0';
+    return 1;
+}
+
+
+static int
+apply_creds(sp_pair *pair, sp_creds *creds)
+{
+    SSL      *ssl = pair->ssl;
+    SSL_CTX  *ssl_ctx = creds->ssl_ctx;
+
+    if (sp_creds_prepare(creds) != SP_OK) {
+        return 0;
+    }
+
+    sp_creds_ref(creds);
+    sp_creds_unref(pair->creds);
+    pair->creds = creds;
+
+    if (ssl_ctx == SSL_get_SSL_CTX(ssl)) {
+        return 1;
+    }
+
+    if (SSL_set_SSL_CTX(ssl, ssl_ctx) == NULL) {
+        return 0;
+    }
+
+    /*
+     * SSL_set_SSL_CTX() swaps certificates and the CA store but keeps the
+     * first context's versions, ciphers and verify mode: apply the
+     * selected credentials' own.  Unset ciphers inherit the default's.
+     */
+    if (!SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ssl_ctx))
+        || !SSL_set_max_proto_version(ssl,
+                                      SSL_CTX_get_max_proto_version(ssl_ctx)))
+    {
+        return 0;
+    }
+
+    if (creds->ciphers && !SSL_set_cipher_list(ssl, creds->ciphers)) {
+        return 0;
+    }
+
+    if (creds->ciphersuites && !SSL_set_ciphersuites(ssl, creds->ciphersuites))
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+int
+sp_sni_select(sp_pair *pair, int *alert)
+{
+    sp_ctx      *ctx = pair->ctx;
+    sp_creds    *creds = NULL;
+    const char  *matched = NULL;
+    char         name[256];
+    int          has_name;
+
+    has_name = client_hello_servername(pair->ssl, name);
+
+    if (has_name) {
         if (ctx->sni_fn) {
             creds = ctx->sni_fn(name, ctx->sni_arg);
-            matched = creds ? name : NULL;
+            matched = creds ? "(callback)" : NULL;
         }
 
         if (creds == NULL && ctx->sni) {
@@ -41,43 +122,48 @@ servername_callback(SSL *ssl, int *alert, void *arg)
 
     if (creds == NULL) {
         if (ctx->reject_unknown_name) {
+            /* kept for the error message: OpenSSL has not parsed it yet */
+            if (has_name && pair->servername == NULL) {
+                pair->servername = strdup(name);
+            }
+
             pair->unknown_name = 1;
             *alert = SSL_AD_UNRECOGNIZED_NAME;
-            return SSL_TLSEXT_ERR_ALERT_FATAL;
+            return 0;
         }
 
-        return name ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_OK;
+        return 1;
     }
 
-    if (sp_creds_prepare(creds) != SP_OK) {
+    if (!apply_creds(pair, creds)) {
         *alert = SSL_AD_INTERNAL_ERROR;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return 0;
     }
 
-    pair->creds = creds;
     pair->context_name = matched;
+    sp_verify_apply(pair);
+    return 1;
+}
 
-    if (creds->ssl_ctx != SSL_get_SSL_CTX(ssl)) {
-        if (SSL_set_SSL_CTX(ssl, creds->ssl_ctx) == NULL) {
-            *alert = SSL_AD_INTERNAL_ERROR;
-            return SSL_TLSEXT_ERR_ALERT_FATAL;
-        }
 
-        /*
-         * SSL_set_SSL_CTX() swaps certificates and the CA store but keeps
-         * the verify mode and cipher list of the first context: apply the
-         * selected context's own.
-         */
-        if (creds->ciphers) {
-            SSL_set_cipher_list(ssl, creds->ciphers);
-        }
+/*
+ * The selection is made; this only acknowledges a name we served, which
+ * is what a client expects when its name chose the certificate.
+ */
+static int
+servername_callback(SSL *ssl, int *alert, void *arg)
+{
+    sp_pair  *pair = sp_pair_from_ssl(ssl);
 
-        if (creds->ciphersuites) {
-            SSL_set_ciphersuites(ssl, creds->ciphersuites);
-        }
+    (void) alert;
+    (void) arg;
+
+    if (pair == NULL || pair->ctx->role != SP_SERVER
+        || SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) == NULL)
+    {
+        return SSL_TLSEXT_ERR_NOACK;
     }
 
-    sp_verify_apply(pair);
     return SSL_TLSEXT_ERR_OK;
 }
 

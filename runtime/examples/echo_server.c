@@ -11,7 +11,15 @@
  *
  * The pairs never touch a socket: this file is the host.  It moves records
  * between each non-blocking socket and its pair, and cleartext from the
- * pair's output back into the pair's input.
+ * pair's output back into its input.  The sans-IO contract, as done below:
+ *
+ *   - after every sp_* call, send what sp_enc_out_buf() has (client_send);
+ *   - recv() straight into sp_enc_in_buf(), then sp_enc_in_commit(), and
+ *     sp_enc_in_eof() when recv() says the transport ended (client_recv);
+ *   - read cleartext until SP_ERR_AGAIN: decrypted bytes may wait inside
+ *     the pair with no new input (client_echo);
+ *   - close only once sp_pair_state() says SP_STATE_CLOSED, so that a
+ *     failed pair's alert and our close_notify go out first (client_run).
  */
 
 #include <errno.h>
@@ -30,8 +38,12 @@
 
 #define WELCOME     "welcome!\n"
 
-/* A client whose pair holds this many unsent record bytes is not read from
-   until it takes them: a client that never reads costs bounded memory. */
+/*
+ * A client whose pair holds this many unsent record bytes is not read from
+ * until it takes them.  With the pair's own input bound (it has room for
+ * 32 KiB of records at most) and `held`, a client that never reads costs
+ * some 150 KiB, however much it sends.
+ */
 #define OUT_HIGH    65536
 
 
@@ -545,8 +557,7 @@ main(int argc, char **argv)
         }
 
         for (c = clients; c != NULL; c = c->next) {
-            p = &pfds[c->slot];
-            re = p->revents;
+            re = pfds[c->slot].revents;
 
             if (re & POLLIN) {
                 client_recv(c);

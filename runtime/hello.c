@@ -1,9 +1,10 @@
 /*
  * Client-initiated renegotiation, limited as Node limits it: at most
  * `limit` renegotiations in any window of `window` seconds that starts at
- * the first one.  The ClientHello callback only counts and refuses the
- * hello (OpenSSL then sends a fatal handshake_failure alert); the pair
- * raises SP_ERR_RENEG_LIMIT itself once OpenSSL has returned.
+ * the first one.  Every ClientHello passes here: the first goes on to
+ * SNI selection, a later one is a renegotiation, counted and, past the
+ * limit, refused (OpenSSL then sends a fatal handshake_failure alert); the
+ * pair raises SP_ERR_RENEG_LIMIT itself once OpenSSL has returned.
  */
 
 #include "internal.h"
@@ -26,11 +27,14 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
 
     (void) arg;
 
-    /* Only a hello on an established connection is a renegotiation. */
-    if (pair == NULL || pair->ctx->role != SP_SERVER
-        || !(pair->state & SP_STATE_SECURE))
-    {
+    if (pair == NULL || pair->ctx->role != SP_SERVER) {
         return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    /* Only a hello on an established connection is a renegotiation. */
+    if (!(pair->state & SP_STATE_SECURE)) {
+        return sp_sni_select(pair, alert) ? SSL_CLIENT_HELLO_SUCCESS
+                                          : SSL_CLIENT_HELLO_ERROR;
     }
 
     pair->renegotiations++;
@@ -62,7 +66,7 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
 
 
 void
-sp_reneg_install(SSL_CTX *ssl_ctx)
+sp_hello_install(SSL_CTX *ssl_ctx)
 {
     SSL_CTX_set_client_hello_cb(ssl_ctx, client_hello_callback, NULL);
 }
