@@ -32,7 +32,12 @@ EXAMPLES  := $(EXAMPLE_SRC:runtime/examples/%.c=$(BUILD)/examples/%)
 
 CERTS     := $(BUILD)/certs/.done
 
-.PHONY: all lib test test-runtime test-asan test-t run examples deps clean \
+NGX_SRC   ?= /usr/share/nginx/src
+MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
+MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
+              $(RUNTIME_SRC) $(RUNTIME_HDR)
+
+.PHONY: all lib module test test-runtime test-asan test-t run examples deps clean \
         install
 
 # Objects and tests are kept between runs, not treated as intermediates.
@@ -75,6 +80,12 @@ $(BUILD)/examples/%: runtime/examples/%.c $(BUILD)/libsecurepair.a
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
 
 examples: $(EXAMPLES)
+
+# The nginx module, built against Debian's nginx-dev (or NGX_SRC).
+module: $(BUILD)/.deps-module $(MODULE)
+
+$(MODULE): $(MODULE_SRC) auto/build-module
+	bash auto/build-module $(BUILD) $(NGX_SRC)
 
 # The same runtime and tests under AddressSanitizer and UBSan.
 $(BUILD)/asan/obj/%.o: runtime/%.c $(RUNTIME_HDR)

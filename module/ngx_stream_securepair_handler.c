@@ -1,0 +1,323 @@
+
+/*
+ * The handshake, in the stream SSL phase: bytes move between the socket
+ * and the session's pair until the pair is secure, driven by read and
+ * write events and bounded by securepair_handshake_timeout.  Then the
+ * connection's I/O is swapped for cleartext I/O and the next phases run.
+ */
+
+
+#include "ngx_stream_securepair_module.h"
+
+
+static ngx_int_t ngx_stream_securepair_start(ngx_stream_session_t *s,
+    ngx_stream_securepair_srv_conf_t *spcf);
+static ngx_int_t ngx_stream_securepair_handshake(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+static void ngx_stream_securepair_handshake_handler(ngx_event_t *ev);
+static void ngx_stream_securepair_cleanup(void *data);
+
+
+ngx_int_t
+ngx_stream_securepair_handler(ngx_stream_session_t *s)
+{
+    ngx_int_t                          rc;
+    ngx_connection_t                  *c;
+    ngx_stream_securepair_ctx_t       *ctx;
+    ngx_stream_securepair_srv_conf_t  *spcf;
+
+    spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
+
+    if (!spcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    c = s->connection;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+
+    if (ctx == NULL) {
+        rc = ngx_stream_securepair_start(s, spcf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+    }
+
+    if (ctx->secure) {
+        return NGX_OK;
+    }
+
+    rc = ngx_stream_securepair_handshake(c, ctx);
+
+    if (rc == NGX_AGAIN) {
+        if (!c->read->timer_set) {
+            ngx_add_timer(c->read, spcf->handshake_timeout);
+        }
+
+        c->read->handler = ngx_stream_securepair_handshake_handler;
+        c->write->handler = ngx_stream_securepair_handshake_handler;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_start(ngx_stream_session_t *s,
+    ngx_stream_securepair_srv_conf_t *spcf)
+{
+    int                           err;
+    ngx_connection_t             *c;
+    ngx_pool_cleanup_t           *cln;
+    ngx_stream_securepair_ctx_t  *ctx;
+    ngx_stream_core_srv_conf_t   *cscf;
+
+    c = s->connection;
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_stream_securepair_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->pair = sp_pair_new(spcf->ctx, NULL, &err);
+
+    if (ctx->pair == NULL) {
+        if (err == SP_ERR_MAX_CONNECTIONS) {
+            /* Node's server.maxConnections: closed before any byte */
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "securepair: too many connections "
+                          "(securepair_max_connections %i), closing",
+                          spcf->max_connections);
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                      "securepair: cannot create a pair: %s",
+                      sp_strerror(err));
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        sp_pair_free(ctx->pair);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_stream_securepair_cleanup;
+    cln->data = ctx->pair;
+
+    ctx->recv = c->recv;
+    ctx->send = c->send;
+
+    ngx_stream_set_ctx(s, ctx, ngx_stream_securepair_module);
+
+    cscf = ngx_stream_get_module_srv_conf(s, ngx_stream_core_module);
+
+    if (cscf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    c->log->action = "securepair handshaking";
+
+    return NGX_OK;
+}
+
+
+/*
+ * One flight at a time: send what the pair wrote, feed it what the socket
+ * has, until the pair is secure, fails, or the socket would block.
+ */
+static ngx_int_t
+ngx_stream_securepair_handshake(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    u_char     *buf;
+    size_t      room;
+    ssize_t     n;
+    ngx_int_t   rc;
+    unsigned    state;
+
+    for ( ;; ) {
+        rc = ngx_stream_securepair_flush(c, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        state = sp_pair_state(ctx->pair);
+
+        if (sp_pair_error(ctx->pair)) {
+            ngx_stream_securepair_log_failure(c, ctx);
+            return NGX_ERROR;
+        }
+
+        if (state & SP_STATE_SECURE) {
+            break;
+        }
+
+        if (!c->read->ready) {
+            goto again;
+        }
+
+        buf = sp_enc_in_buf(ctx->pair, &room);
+        if (buf == NULL) {
+            goto again;
+        }
+
+        n = ctx->recv(c, buf, room);
+
+        if (n > 0) {
+            sp_enc_in_commit(ctx->pair, (size_t) n);
+            continue;
+        }
+
+        if (n == 0) {
+            sp_enc_in_eof(ctx->pair);
+            continue;
+        }
+
+        if (n == NGX_AGAIN) {
+            goto again;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "securepair: connection failed during the handshake");
+        return NGX_ERROR;
+    }
+
+    /* secure: flushed what could be, the rest goes with the data */
+
+    ctx->secure = 1;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    ngx_stream_securepair_install_io(c);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "securepair handshake: %s %s sni:\"%s\" authorized:%d",
+                   sp_pair_protocol(ctx->pair), sp_pair_cipher(ctx->pair),
+                   sp_pair_servername(ctx->pair) ? sp_pair_servername(ctx->pair)
+                                                 : "",
+                   sp_pair_authorized(ctx->pair));
+
+    c->log->action = NULL;
+
+    return NGX_OK;
+
+again:
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
+{
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_stream_session_t         *s;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    c = ev->data;
+    s = c->data;
+
+    if (ev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "securepair: handshake timed out");
+        ngx_stream_finalize_session(s, NGX_STREAM_BAD_REQUEST);
+        return;
+    }
+
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+
+    rc = ngx_stream_securepair_handshake(c, ctx);
+
+    if (rc == NGX_AGAIN) {
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_stream_finalize_session(s, NGX_STREAM_BAD_REQUEST);
+        return;
+    }
+
+    c->read->handler = ngx_stream_session_handler;
+    c->write->handler = ngx_stream_session_handler;
+
+    ngx_stream_core_run_phases(s);
+}
+
+
+/*
+ * Node's clientError: one info line naming the peer (the log handler adds
+ * the client address) and the reason.
+ */
+void
+ngx_stream_securepair_log_failure(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    const char  *sni;
+
+    if (ctx->failed) {
+        return;
+    }
+
+    ctx->failed = 1;
+    sni = sp_pair_servername(ctx->pair);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "securepair: %s%s%s%s",
+                  sp_pair_error_message(ctx->pair),
+                  sni ? " (servername \"" : "", sni ? sni : "",
+                  sni ? "\")" : "");
+}
+
+
+/*
+ * LOG phase: the socket is still open, so a secure session says goodbye
+ * with close_notify, best effort and without waiting.
+ */
+ngx_int_t
+ngx_stream_securepair_log_handler(ngx_stream_session_t *s)
+{
+    ngx_connection_t             *c;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+
+    if (ctx == NULL || ctx->pair == NULL) {
+        return NGX_OK;
+    }
+
+    c = s->connection;
+
+    if (ctx->secure && !sp_pair_error(ctx->pair) && !c->error
+        && !c->write->error)
+    {
+        sp_pair_shutdown(ctx->pair);
+    }
+
+    if (!c->error && !c->write->error) {
+        (void) ngx_stream_securepair_flush(c, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_stream_securepair_cleanup(void *data)
+{
+    sp_pair_free(data);
+}

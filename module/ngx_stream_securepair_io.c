@@ -1,0 +1,420 @@
+
+/*
+ * Cleartext I/O for a secure session: replacements for c->recv, c->send,
+ * c->recv_chain and c->send_chain with nginx's contract, so that any
+ * content handler (proxy_pass, return, securepair_echo) works unchanged.
+ *
+ *   recv:  > 0 bytes; 0 at the end (c->read->eof); NGX_AGAIN with
+ *          c->read->ready cleared; NGX_ERROR with c->read->error set.
+ *   send:  > 0 bytes taken; NGX_AGAIN with c->write->ready cleared;
+ *          NGX_ERROR with c->write->error set.
+ *
+ * Records the pair could not send yet stay in the pair and mark the
+ * connection NGX_SSL_BUFFERED, so the stream write filter keeps calling
+ * send_chain until they are out.  Every call that may produce records
+ * (alerts, renegotiation answers, TLS 1.3 tickets) is followed by a flush.
+ */
+
+
+#include "ngx_stream_securepair_module.h"
+
+
+static ssize_t ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf,
+    size_t size);
+static ssize_t ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf,
+    size_t size);
+static ssize_t ngx_stream_securepair_recv_chain(ngx_connection_t *c,
+    ngx_chain_t *in, off_t limit);
+static ngx_chain_t *ngx_stream_securepair_send_chain(ngx_connection_t *c,
+    ngx_chain_t *in, off_t limit);
+
+
+static ngx_inline ngx_stream_securepair_ctx_t *
+ngx_stream_securepair_get_ctx(ngx_connection_t *c)
+{
+    ngx_stream_session_t  *s = c->data;
+
+    return ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+}
+
+
+void
+ngx_stream_securepair_install_io(ngx_connection_t *c)
+{
+    c->recv = ngx_stream_securepair_recv;
+    c->send = ngx_stream_securepair_send;
+    c->recv_chain = ngx_stream_securepair_recv_chain;
+    c->send_chain = ngx_stream_securepair_send_chain;
+}
+
+
+/*
+ * Sends the pair's records straight from its buffer.  NGX_OK when all are
+ * out, NGX_AGAIN when the socket is full (c->write->ready is then clear
+ * and NGX_SSL_BUFFERED set), NGX_ERROR when the socket failed.
+ */
+ngx_int_t
+ngx_stream_securepair_flush(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    size_t          len;
+    ssize_t         n;
+    const uint8_t  *out;
+
+    for ( ;; ) {
+        out = sp_enc_out_buf(ctx->pair, &len);
+
+        if (out == NULL) {
+            c->buffered &= ~NGX_SSL_BUFFERED;
+            return NGX_OK;
+        }
+
+        n = ctx->send(c, (u_char *) out, len);
+
+        if (n > 0) {
+            sp_enc_out_consume(ctx->pair, (size_t) n);
+            continue;
+        }
+
+        if (n == NGX_AGAIN) {
+            c->buffered |= NGX_SSL_BUFFERED;
+            return NGX_AGAIN;
+        }
+
+        c->write->error = 1;
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * After a read produced records (a renegotiation answer, say) that could
+ * not all go out, or made a blocked writer able to go on, the write side
+ * must hear of it: its handler does the rest.
+ */
+static void
+ngx_stream_securepair_wake_writer(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    if (ctx->write_blocked
+        && (sp_pair_state(ctx->pair) & SP_STATE_CLEAR_WRITE))
+    {
+        ctx->write_blocked = 0;
+        ngx_post_event(c->write, &ngx_posted_events);
+        return;
+    }
+
+    if ((c->buffered & NGX_SSL_BUFFERED)
+        && ngx_handle_write_event(c->write, 0) != NGX_OK)
+    {
+        c->write->error = 1;
+    }
+}
+
+
+static ssize_t
+ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    u_char                       *in;
+    size_t                        room;
+    ssize_t                       n, got;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    for ( ;; ) {
+        n = sp_clear_read(ctx->pair, buf, size);
+
+        if (n != SP_ERR_AGAIN) {
+            break;
+        }
+
+        /* the pair needs records: take them from the socket */
+
+        in = sp_enc_in_buf(ctx->pair, &room);
+        if (in == NULL) {
+            break;
+        }
+
+        got = ctx->recv(c, in, room);
+
+        if (got > 0) {
+            sp_enc_in_commit(ctx->pair, (size_t) got);
+            continue;
+        }
+
+        if (got == 0) {
+            sp_enc_in_eof(ctx->pair);
+            c->read->ready = 1;
+            continue;
+        }
+
+        if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+            c->read->error = 1;
+            return NGX_ERROR;
+        }
+
+        ngx_stream_securepair_wake_writer(c, ctx);
+
+        if (got == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        c->read->error = 1;
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+        c->read->error = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_stream_securepair_wake_writer(c, ctx);
+
+    if (n > 0) {
+        /* more may be buffered in the pair or the socket: let the caller
+           try again rather than wait for an event that may not come */
+        c->read->ready = 1;
+        return n;
+    }
+
+    if (n == 0) {
+        c->read->ready = 0;
+        c->read->eof = 1;
+        return 0;
+    }
+
+    if (n == SP_ERR_TRUNCATED) {
+        /*
+         * Most clients just close the socket: to the cleartext side that
+         * is the end of the stream, as for nginx's own SSL.
+         */
+        ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "securepair: %s", sp_pair_error_message(ctx->pair));
+        c->read->ready = 0;
+        c->read->eof = 1;
+        return 0;
+    }
+
+    ngx_stream_securepair_log_failure(c, ctx);
+    c->read->error = 1;
+    return NGX_ERROR;
+}
+
+
+static ssize_t
+ngx_stream_securepair_recv_chain(ngx_connection_t *c, ngx_chain_t *cl,
+    off_t limit)
+{
+    u_char     *last;
+    ssize_t     n, bytes, size;
+    ngx_buf_t  *b;
+
+    bytes = 0;
+
+    b = cl->buf;
+    last = b->last;
+
+    for ( ;; ) {
+        size = b->end - last;
+
+        if (limit) {
+            if (bytes >= limit) {
+                return bytes;
+            }
+
+            if (bytes + size > limit) {
+                size = (ssize_t) (limit - bytes);
+            }
+        }
+
+        n = ngx_stream_securepair_recv(c, last, size);
+
+        if (n > 0) {
+            last += n;
+            bytes += n;
+
+            if (!c->read->ready) {
+                return bytes;
+            }
+
+            if (last == b->end) {
+                cl = cl->next;
+
+                if (cl == NULL) {
+                    return bytes;
+                }
+
+                b = cl->buf;
+                last = b->last;
+            }
+
+            continue;
+        }
+
+        if (bytes) {
+            if (n == 0 || n == NGX_ERROR) {
+                c->read->ready = 1;
+            }
+
+            return bytes;
+        }
+
+        return n;
+    }
+}
+
+
+static ssize_t
+ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    ssize_t                       n;
+    ngx_int_t                     rc;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    /* older records first: the pair queues, it never reorders */
+    rc = ngx_stream_securepair_flush(c, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (size == 0) {
+        return 0;
+    }
+
+    n = sp_clear_write(ctx->pair, buf, size);
+
+    if (n == SP_ERR_AGAIN) {
+        /*
+         * Either records wait for the socket (a write event comes), or a
+         * renegotiation waits for the peer: the reader wakes us then.
+         */
+        if (rc != NGX_AGAIN) {
+            ctx->write_blocked = 1;
+        }
+
+        c->write->ready = 0;
+        return NGX_AGAIN;
+    }
+
+    if (n < 0) {
+        ngx_stream_securepair_log_failure(c, ctx);
+        c->write->error = 1;
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return n;
+}
+
+
+static ngx_chain_t *
+ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
+    off_t limit)
+{
+    off_t                         sent;
+    size_t                        size;
+    ssize_t                       n;
+    ngx_int_t                     rc;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    if (limit == 0 || limit > (off_t) (NGX_MAX_SIZE_T_VALUE - ngx_pagesize)) {
+        limit = NGX_MAX_SIZE_T_VALUE - ngx_pagesize;
+    }
+
+    rc = ngx_stream_securepair_flush(c, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CHAIN_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return in;
+    }
+
+    sent = 0;
+
+    for ( /* void */ ; in; in = in->next) {
+
+        if (ngx_buf_special(in->buf)) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(in->buf)) {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "securepair: file buffers are not supported");
+            return NGX_CHAIN_ERROR;
+        }
+
+        while (in->buf->pos < in->buf->last && sent < limit) {
+            size = in->buf->last - in->buf->pos;
+
+            if ((off_t) size > limit - sent) {
+                size = (size_t) (limit - sent);
+            }
+
+            n = sp_clear_write(ctx->pair, in->buf->pos, size);
+
+            if (n == SP_ERR_AGAIN) {
+                goto flush;
+            }
+
+            if (n < 0) {
+                ngx_stream_securepair_log_failure(c, ctx);
+                c->write->error = 1;
+                return NGX_CHAIN_ERROR;
+            }
+
+            in->buf->pos += n;
+            sent += n;
+
+            /* the pair's buffer is the socket's: push as it fills */
+            rc = ngx_stream_securepair_flush(c, ctx);
+
+            if (rc == NGX_ERROR) {
+                return NGX_CHAIN_ERROR;
+            }
+
+            if (rc == NGX_AGAIN) {
+                goto done;
+            }
+        }
+
+        if (in->buf->pos < in->buf->last) {
+            break;
+        }
+    }
+
+flush:
+
+    rc = ngx_stream_securepair_flush(c, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CHAIN_ERROR;
+    }
+
+    if (rc == NGX_OK && in && in->buf->pos < in->buf->last
+        && sent < limit)
+    {
+        /* the pair takes no more and has nothing to send: renegotiating */
+        ctx->write_blocked = 1;
+        c->write->ready = 0;
+    }
+
+done:
+
+    /* skip what was fully sent, special buffers included */
+    while (in && ngx_buf_size(in->buf) == 0 && !ngx_buf_special(in->buf)) {
+        in = in->next;
+    }
+
+    return in;
+}

@@ -1,0 +1,107 @@
+
+/*
+ * ngx_stream_securepair_module: TLS termination for nginx stream servers
+ * through the securepair runtime.  Shared definitions of the module files.
+ */
+
+
+#ifndef _NGX_STREAM_SECUREPAIR_MODULE_H_INCLUDED_
+#define _NGX_STREAM_SECUREPAIR_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include <securepair.h>
+
+
+/* A file named by a directive, with where it was named. */
+typedef struct {
+    ngx_str_t                  name;
+    u_char                    *file;
+    ngx_uint_t                 line;
+} ngx_stream_securepair_file_t;
+
+
+/* One `securepair_context` directive: an SNI name and its credentials. */
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  certificate;
+    ngx_str_t                  certificate_key;
+    ngx_stream_securepair_file_t  ca;
+    ngx_int_t                  request_cert;         /* -1: inherit */
+    ngx_int_t                  reject_unauthorized;  /* -1: inherit */
+    u_char                    *file;
+    ngx_uint_t                 line;
+} ngx_stream_securepair_context_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+
+    ngx_array_t               *certificates;      /* of ..._file_t */
+    ngx_array_t               *certificate_keys;  /* of ..._file_t */
+    ngx_array_t               *password_file;     /* one ..._file_t */
+    ngx_array_t               *ca;                /* one ..._file_t */
+    ngx_flag_t                 request_cert;
+    ngx_flag_t                 reject_unauthorized;
+    ngx_str_t                  ciphers;
+    ngx_uint_t                 protocols;
+    ngx_array_t               *npn_protocols;
+    ngx_array_t               *alpn_protocols;
+    ngx_array_t               *contexts;
+    ngx_flag_t                 reject_unknown_servername;
+    ngx_int_t                  reneg_limit;
+    time_t                     reneg_window;
+    ngx_str_t                  session_id_context;
+    ngx_msec_t                 handshake_timeout;
+    ngx_int_t                  max_connections;
+
+    ngx_str_t                  echo_greeting;     /* securepair_echo */
+
+    /* built by the merge for servers that use the module */
+    sp_ctx                    *ctx;
+
+    /* where `securepair on` was said, for errors found at merge time */
+    u_char                    *file;
+    ngx_uint_t                 line;
+} ngx_stream_securepair_srv_conf_t;
+
+
+/* Per session. */
+typedef struct {
+    sp_pair                   *pair;
+    ngx_recv_pt                recv;          /* the plain socket I/O */
+    ngx_send_pt                send;
+    ngx_uint_t                 secure;        /* unsigned  secure:1; */
+    ngx_uint_t                 failed;        /* unsigned  failed:1; */
+    ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
+} ngx_stream_securepair_ctx_t;
+
+
+#define NGX_STREAM_SECUREPAIR_TLS1    0x0002
+#define NGX_STREAM_SECUREPAIR_TLS1_1  0x0004
+#define NGX_STREAM_SECUREPAIR_TLS1_2  0x0008
+#define NGX_STREAM_SECUREPAIR_TLS1_3  0x0010
+
+
+ngx_int_t ngx_stream_securepair_handler(ngx_stream_session_t *s);
+ngx_int_t ngx_stream_securepair_log_handler(ngx_stream_session_t *s);
+
+ngx_int_t ngx_stream_securepair_flush(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+void ngx_stream_securepair_install_io(ngx_connection_t *c);
+void ngx_stream_securepair_log_failure(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+
+ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
+
+char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+extern ngx_module_t  ngx_stream_securepair_module;
+
+
+#endif /* _NGX_STREAM_SECUREPAIR_MODULE_H_INCLUDED_ */

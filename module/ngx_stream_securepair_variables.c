@@ -1,0 +1,288 @@
+
+/*
+ * $securepair_* variables: what the session's pair negotiated, for
+ * log_format, map and proxy_pass.  An absent value is "not found".
+ */
+
+
+#include "ngx_stream_securepair_module.h"
+
+
+typedef enum {
+    NGX_SP_VAR_AUTHORIZED = 0,
+    NGX_SP_VAR_AUTHORIZATION_ERROR,
+    NGX_SP_VAR_SERVERNAME,
+    NGX_SP_VAR_NPN,
+    NGX_SP_VAR_ALPN,
+    NGX_SP_VAR_PROTOCOL,
+    NGX_SP_VAR_CIPHER,
+    NGX_SP_VAR_SESSION_REUSED,
+    NGX_SP_VAR_RENEGOTIATIONS,
+    NGX_SP_VAR_CONNECTIONS,
+    NGX_SP_VAR_PEER_SUBJECT,
+    NGX_SP_VAR_PEER_ISSUER,
+    NGX_SP_VAR_PEER_CN,
+    NGX_SP_VAR_PEER_VALID_FROM,
+    NGX_SP_VAR_PEER_VALID_TO,
+    NGX_SP_VAR_PEER_FINGERPRINT
+} ngx_stream_securepair_var_e;
+
+
+static ngx_int_t ngx_stream_securepair_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data);
+
+
+static ngx_stream_variable_t  ngx_stream_securepair_vars[] = {
+
+    { ngx_string("securepair_authorized"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_AUTHORIZED,
+      NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("securepair_authorization_error"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_AUTHORIZATION_ERROR,
+      NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("securepair_servername"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_SERVERNAME, 0, 0 },
+
+    { ngx_string("securepair_npn_protocol"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_NPN, 0, 0 },
+
+    { ngx_string("securepair_alpn_protocol"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_ALPN, 0, 0 },
+
+    { ngx_string("securepair_protocol"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PROTOCOL, 0, 0 },
+
+    { ngx_string("securepair_cipher"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_CIPHER, 0, 0 },
+
+    { ngx_string("securepair_session_reused"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_SESSION_REUSED, 0, 0 },
+
+    { ngx_string("securepair_renegotiations"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_RENEGOTIATIONS,
+      NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("securepair_connections"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_CONNECTIONS,
+      NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("securepair_peer_subject"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_SUBJECT, 0, 0 },
+
+    { ngx_string("securepair_peer_issuer"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_ISSUER, 0, 0 },
+
+    { ngx_string("securepair_peer_cn"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_CN, 0, 0 },
+
+    { ngx_string("securepair_peer_valid_from"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_VALID_FROM, 0, 0 },
+
+    { ngx_string("securepair_peer_valid_to"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_VALID_TO, 0, 0 },
+
+    { ngx_string("securepair_peer_fingerprint"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_PEER_FINGERPRINT, 0, 0 },
+
+      ngx_stream_null_variable
+};
+
+
+ngx_int_t
+ngx_stream_securepair_add_variables(ngx_conf_t *cf)
+{
+    ngx_stream_variable_t  *var, *v;
+
+    for (v = ngx_stream_securepair_vars; v->name.len; v++) {
+        var = ngx_stream_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Copies a runtime string into the session pool: the value outlives it. */
+static ngx_int_t
+ngx_stream_securepair_set(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, const char *value)
+{
+    size_t   len;
+    u_char  *p;
+
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(value);
+
+    p = ngx_pnalloc(s->connection->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, value, len);
+
+    v->data = p;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_peer_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, sp_pair *pair, uintptr_t data)
+{
+    ngx_int_t      rc;
+    const char    *value;
+    sp_peer_cert  *cert;
+
+    cert = sp_pair_peer_cert(pair);
+
+    if (cert == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_SP_VAR_PEER_SUBJECT:
+        value = cert->subject_line;
+        break;
+
+    case NGX_SP_VAR_PEER_ISSUER:
+        value = cert->issuer_line;
+        break;
+
+    case NGX_SP_VAR_PEER_CN:
+        value = sp_peer_cert_get(cert->subject, cert->subject_count, "CN");
+        break;
+
+    case NGX_SP_VAR_PEER_VALID_FROM:
+        value = cert->valid_from;
+        break;
+
+    case NGX_SP_VAR_PEER_VALID_TO:
+        value = cert->valid_to;
+        break;
+
+    default: /* NGX_SP_VAR_PEER_FINGERPRINT */
+        value = cert->fingerprint;
+        break;
+    }
+
+    rc = ngx_stream_securepair_set(s, v, value);
+    sp_peer_cert_free(cert);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    u_char                            *p;
+    sp_pair                           *pair;
+    const char                        *value;
+    ngx_stream_securepair_ctx_t       *ctx;
+    ngx_stream_securepair_srv_conf_t  *spcf;
+
+    if (data == NGX_SP_VAR_CONNECTIONS) {
+        spcf = ngx_stream_get_module_srv_conf(s,
+                                              ngx_stream_securepair_module);
+
+        if (spcf->ctx == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%ui",
+                             (ngx_uint_t) sp_ctx_connections(spcf->ctx)) - p;
+        v->data = p;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+        return NGX_OK;
+    }
+
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+
+    if (ctx == NULL || ctx->pair == NULL || !ctx->secure) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    pair = ctx->pair;
+
+    switch (data) {
+
+    case NGX_SP_VAR_AUTHORIZED:
+        value = sp_pair_authorized(pair) ? "true" : "false";
+        break;
+
+    case NGX_SP_VAR_AUTHORIZATION_ERROR:
+        value = sp_pair_authorization_error(pair);
+        break;
+
+    case NGX_SP_VAR_SERVERNAME:
+        value = sp_pair_servername(pair);
+        break;
+
+    case NGX_SP_VAR_NPN:
+        value = sp_pair_npn_protocol(pair);
+        break;
+
+    case NGX_SP_VAR_ALPN:
+        value = sp_pair_alpn_protocol(pair);
+        break;
+
+    case NGX_SP_VAR_PROTOCOL:
+        value = sp_pair_protocol(pair);
+        break;
+
+    case NGX_SP_VAR_CIPHER:
+        value = sp_pair_cipher(pair);
+        break;
+
+    case NGX_SP_VAR_SESSION_REUSED:
+        value = sp_pair_session_reused(pair) ? "r" : ".";
+        break;
+
+    case NGX_SP_VAR_RENEGOTIATIONS:
+        p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%ui",
+                             (ngx_uint_t) sp_pair_renegotiations(pair)) - p;
+        v->data = p;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+        return NGX_OK;
+
+    default:
+        return ngx_stream_securepair_peer_variable(s, v, pair, data);
+    }
+
+    return ngx_stream_securepair_set(s, v, value);
+}
