@@ -2,7 +2,8 @@
 #
 #   make          build build/libsecurepair.a, .so and securepair.pc
 #   make test     install missing Debian packages, build, run every test
-#   make run      build and start the demo server in the foreground
+#   make run      build, make certificates, start nginx with the module
+#                 and a demo configuration in the foreground
 #
 # Everything is built under build/; nothing is written elsewhere.
 
@@ -117,11 +118,8 @@ test: $(BUILD)/.deps-test
 	$(MAKE) test-asan
 	$(MAKE) test-t
 
-run: $(BUILD)/.deps-test $(BUILD)/examples/echo_server $(CERTS)
-	@echo "securepair echo server on 127.0.0.1:8000 (Ctrl-C stops it)"
-	@echo "try: openssl s_client -connect 127.0.0.1:8000 -servername localhost -CAfile $(BUILD)/certs/ca.crt"
-	$(BUILD)/examples/echo_server 127.0.0.1 8000 \
-	    $(BUILD)/certs/server-rsa.key $(BUILD)/certs/server-rsa.crt
+run: $(BUILD)/.deps-module $(MODULE) $(CERTS)
+	sh auto/run $(BUILD)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
