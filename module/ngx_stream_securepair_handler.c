@@ -196,6 +196,16 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
 
     ngx_stream_securepair_install_io(c);
 
+    /*
+     * Records that came with the client's Finished are decrypted already
+     * and no read event will announce them: tell the content handler.
+     */
+    if (sp_pair_state(ctx->pair) & (SP_STATE_CLEAR_READ|SP_STATE_CLOSED)
+        || !(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS))
+    {
+        c->read->ready = 1;
+    }
+
     ngx_log_debug4(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "securepair handshake: %s %s sni:\"%s\" authorized:%d",
                    sp_pair_protocol(ctx->pair), sp_pair_cipher(ctx->pair),

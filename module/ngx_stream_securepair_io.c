@@ -72,6 +72,8 @@ ngx_stream_securepair_flush(ngx_connection_t *c,
         n = ctx->send(c, (u_char *) out, len);
 
         if (n > 0) {
+            /* $bytes_sent counts cleartext, as with nginx's own SSL */
+            c->sent -= n;
             sp_enc_out_consume(ctx->pair, (size_t) n);
             continue;
         }
@@ -100,6 +102,7 @@ ngx_stream_securepair_wake_writer(ngx_connection_t *c,
         && (sp_pair_state(ctx->pair) & SP_STATE_CLEAR_WRITE))
     {
         ctx->write_blocked = 0;
+        c->write->ready = 1;
         ngx_post_event(c->write, &ngx_posted_events);
         return;
     }
@@ -306,6 +309,8 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
         return NGX_ERROR;
     }
 
+    c->sent += n;
+
     if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -375,6 +380,7 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
 
             in->buf->pos += n;
             sent += n;
+            c->sent += n;
 
             /* the pair's buffer is the socket's: push as it fills */
             rc = ngx_stream_securepair_flush(c, ctx);
