@@ -58,7 +58,8 @@ ngx_stream_securepair_echo_handler(ngx_stream_session_t *s)
 
     spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
 
-    b = ngx_create_temp_buf(c->pool, NGX_STREAM_SECUREPAIR_ECHO_BUFFER);
+    b = ngx_create_temp_buf(c->pool, NGX_STREAM_SECUREPAIR_ECHO_BUFFER
+                                     + spcf->echo_greeting.len);
     if (b == NULL) {
         ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
@@ -67,15 +68,19 @@ ngx_stream_securepair_echo_handler(ngx_stream_session_t *s)
     b->last = ngx_cpymem(b->last, spcf->echo_greeting.data,
                          spcf->echo_greeting.len);
 
-    /* the buffer is the session's echo state: keep it in the module ctx
-       slot of the content phase, which nothing else uses here */
-    s->upstream = NULL;
-    c->read->handler = ngx_stream_securepair_echo_process;
-    c->write->handler = ngx_stream_securepair_echo_process;
-    c->write->data = c;
-    c->read->data = c;
+    /* what a preread phase already read is echoed first, after the
+       greeting; the connection's buffer then holds the echo state */
+    if (c->buffer && c->buffer->pos < c->buffer->last) {
+        b->last = ngx_cpymem(b->last, c->buffer->pos,
+                             ngx_min((size_t) (b->end - b->last),
+                                     (size_t) (c->buffer->last
+                                               - c->buffer->pos)));
+    }
 
     c->buffer = b;
+
+    c->read->handler = ngx_stream_securepair_echo_process;
+    c->write->handler = ngx_stream_securepair_echo_process;
 
     ngx_stream_securepair_echo_process(c->read);
 }
