@@ -72,12 +72,7 @@ sp_creds_new(void)
                                      | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                                      | SSL_MODE_RELEASE_BUFFERS);
 
-    /*
-     * A distinct default session-id context per credentials: a session
-     * made under one set of credentials never resumes under another, and
-     * requesting client certificates does not trip OpenSSL's
-     * "session id context uninitialized".
-     */
+    /* replaced by a digest of the credentials in sp_creds_prepare() */
     n = snprintf(sid, sizeof(sid), "securepair-%u", ++sp_creds_serial);
     SSL_CTX_set_session_id_context(creds->ssl_ctx, (unsigned char *) sid,
                                    (unsigned) n);
@@ -86,6 +81,7 @@ sp_creds_new(void)
     sp_protocols_install(creds->ssl_ctx);
     sp_hello_install(creds->ssl_ctx);
     sp_verify_install(creds->ssl_ctx);
+    sp_session_install(creds->ssl_ctx);
 
     return creds;
 }
@@ -657,6 +653,7 @@ sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
     }
 
     SSL_CTX_set_session_id_context(creds->ssl_ctx, sid, (unsigned) len);
+    creds->has_sid = 1;
     return SP_OK;
 }
 
@@ -677,6 +674,101 @@ sp_creds_set_reject_unauthorized(sp_creds *creds, int on)
 }
 
 
+static int
+digest_der(EVP_MD_CTX *md, int (*i2d)(const void *, unsigned char **),
+    const void *obj)
+{
+    unsigned char  *der = NULL;
+    int             len, ok;
+
+    len = i2d(obj, &der);
+    if (len <= 0) {
+        return 0;
+    }
+
+    ok = EVP_DigestUpdate(md, der, (size_t) len);
+    OPENSSL_free(der);
+    return ok;
+}
+
+
+static int
+i2d_cert(const void *x, unsigned char **out)
+{
+    return i2d_X509((X509 *) x, out);
+}
+
+
+static int
+i2d_name(const void *name, unsigned char **out)
+{
+    return i2d_X509_NAME((X509_NAME *) name, out);
+}
+
+
+/*
+ * The default session-id context is a digest of what a session's
+ * authority rests on: the certificates, the trusted CAs and the
+ * verification policy.  So a session made under one SNI context never
+ * resumes under another that would judge the client differently, while
+ * the same configuration in another worker, or after a reload, resumes.
+ */
+static int
+set_default_sid(sp_creds *creds)
+{
+    X509                 *x;
+    EVP_MD_CTX           *md;
+    X509_OBJECT          *obj;
+    unsigned char         digest[EVP_MAX_MD_SIZE], policy[2];
+    unsigned              len;
+    int                   i, ok = 1;
+    STACK_OF(X509_OBJECT) *objs;
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        return SP_ERR_NOMEM;
+    }
+
+    if (SSL_CTX_set_current_cert(creds->ssl_ctx, SSL_CERT_SET_FIRST)) {
+        do {
+            x = SSL_CTX_get0_certificate(creds->ssl_ctx);
+            if (x && !digest_der(md, i2d_cert, x)) {
+                ok = 0;
+            }
+        } while (SSL_CTX_set_current_cert(creds->ssl_ctx, SSL_CERT_SET_NEXT));
+    }
+
+    objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(creds->ssl_ctx));
+
+    for (i = 0; objs && i < sk_X509_OBJECT_num(objs); i++) {
+        obj = sk_X509_OBJECT_value(objs, i);
+        x = X509_OBJECT_get0_X509(obj);
+
+        if (x && !digest_der(md, i2d_name, X509_get_subject_name(x))) {
+            ok = 0;
+        }
+    }
+
+    policy[0] = (unsigned char) (creds->request_cert + 1);
+    policy[1] = (unsigned char) (creds->reject_unauthorized + 1);
+
+    ok = ok && EVP_DigestUpdate(md, policy, sizeof(policy))
+         && EVP_DigestFinal_ex(md, digest, &len);
+    EVP_MD_CTX_free(md);
+
+    if (!ok) {
+        return SP_ERR_INTERNAL;
+    }
+
+    ERR_clear_error();
+    SSL_CTX_set_session_id_context(creds->ssl_ctx, digest,
+                                   len > SSL_MAX_SID_CTX_LENGTH
+                                   ? SSL_MAX_SID_CTX_LENGTH : len);
+    return SP_OK;
+}
+
+
 /*
  * Called when credentials start serving a context: without a `ca` of their
  * own they trust the system store, as Node does.
@@ -691,6 +783,11 @@ sp_creds_prepare(sp_creds *creds)
     if (!creds->has_ca && !SSL_CTX_set_default_verify_paths(creds->ssl_ctx)) {
         return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
                           "system CA store", NULL);
+    }
+
+    if (!creds->has_sid && set_default_sid(creds) != SP_OK) {
+        return creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
+                          "session id context", NULL);
     }
 
     creds->store_ready = 1;

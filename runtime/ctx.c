@@ -41,6 +41,12 @@ sp_ctx_new(sp_role role, sp_creds *creds)
         strcpy(ctx->error, creds->error);
     }
 
+    if (role == SP_SERVER && sp_session_ctx_init(ctx) != SP_OK) {
+        sp_creds_unref(ctx->creds);
+        free(ctx);
+        return NULL;
+    }
+
     return ctx;
 }
 
@@ -63,6 +69,7 @@ sp_ctx_unref(sp_ctx *ctx)
     sp_sni_table_free(ctx->sni);
     sp_proto_list_free(&ctx->npn);
     sp_proto_list_free(&ctx->alpn);
+    sp_session_ctx_free(ctx);
     sp_creds_unref(ctx->creds);
     free(ctx);
 }

@@ -36,6 +36,7 @@ struct sp_creds {
     unsigned             has_ca:1;
     unsigned             store_ready:1;
     unsigned             has_key:1;
+    unsigned             has_sid:1;
     char                 error[SP_ERRLEN];
 };
 
@@ -44,6 +45,14 @@ typedef struct {
     unsigned char       *data;     /* wire format: length-prefixed names */
     size_t               len;
 } sp_proto_list;
+
+
+typedef struct {
+    unsigned char        name[16];
+    unsigned char        hmac_key[32];
+    unsigned char        aes_key[32];
+    size_t               size;      /* 48 or 80, as the key file was */
+} sp_ticket_key;
 
 
 struct sp_ctx {
@@ -65,6 +74,16 @@ struct sp_ctx {
     unsigned             max_connections;
     unsigned             connections;
     size_t               clear_queue_limit;
+
+    int                  session_cache;     /* SP_SESSION_CACHE_* */
+    sp_session_store     store;
+    time_t               session_timeout;
+    int                  tickets;
+    unsigned             ticket_count;
+    sp_ticket_key       *ticket_keys;
+    size_t               nticket_keys;
+    unsigned             random_ticket_key:1;
+
     char                 error[SP_ERRLEN];
 };
 
@@ -170,6 +189,16 @@ int sp_verify_callback(int preverify_ok, X509_STORE_CTX *store);
 void sp_verify_apply(sp_pair *pair);
 void sp_verify_install(SSL_CTX *ssl_ctx);
 int sp_verify_authorize(sp_pair *pair);
+
+/* session.c */
+void sp_session_install(SSL_CTX *ssl_ctx);
+int sp_session_ctx_init(sp_ctx *ctx);
+void sp_session_ctx_free(sp_ctx *ctx);
+void sp_session_apply(sp_pair *pair);
+
+/* pair.c */
+sp_pair *sp_pair_create(sp_ctx *ctx, const char *servername,
+    SSL_SESSION *session, int *err);
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);

@@ -173,6 +173,14 @@ client_setup(sp_pair *pair, const char *servername)
 sp_pair *
 sp_pair_new(sp_ctx *ctx, const char *servername, int *err)
 {
+    return sp_pair_create(ctx, servername, NULL, err);
+}
+
+
+sp_pair *
+sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
+    int *err)
+{
     int       rc, dummy;
     BIO      *bio;
     sp_pair  *pair;
@@ -224,6 +232,7 @@ sp_pair_new(sp_ctx *ctx, const char *servername, int *err)
 
     SSL_set_info_callback(pair->ssl, info_callback);
     sp_verify_apply(pair);
+    sp_session_apply(pair);
 
     if (ctx->role == SP_SERVER) {
         SSL_set_accept_state(pair->ssl);
@@ -238,6 +247,11 @@ sp_pair_new(sp_ctx *ctx, const char *servername, int *err)
         rc = client_setup(pair, servername);
         if (rc != SP_OK) {
             *err = rc;
+            goto failed;
+        }
+
+        if (session && !SSL_set_session(pair->ssl, session)) {
+            *err = SP_ERR_INVALID;
             goto failed;
         }
 

@@ -248,6 +248,51 @@ unsigned sp_ctx_connections(const sp_ctx *ctx);
 int sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes);
 
 
+/* ---- sessions (Node: sessionIdContext, getSession, {session}) ---------- */
+
+/*
+ * Server session cache by session id.  The host keeps the sessions (an
+ * nginx shared memory zone, a hash, anything): serialized bytes under an
+ * id, with an expiry in the host's time.  add() may fail or evict; a
+ * handshake never fails because of the cache.  find() copies the session
+ * into buf (room for *len bytes), sets *len and returns 0, or returns -1.
+ */
+typedef struct {
+    int    (*add)(void *arg, const uint8_t *id, size_t id_len,
+                  const uint8_t *session, size_t len, time_t expires);
+    int    (*find)(void *arg, const uint8_t *id, size_t id_len,
+                   uint8_t *buf, size_t *len);
+    void    *arg;
+} sp_session_store;
+
+#define SP_SESSION_CACHE_OFF    0   /* no session ids are resumed */
+#define SP_SESSION_CACHE_NONE   1   /* the same, said politely (default) */
+#define SP_SESSION_CACHE_STORE  2   /* resumed through the host's store */
+
+int sp_ctx_set_session_cache(sp_ctx *ctx, int mode,
+    const sp_session_store *store);
+
+/* Lifetime of new sessions and tickets (default 300 s). */
+int sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds);
+
+/*
+ * Session tickets (default on) and how many a TLS 1.3 server sends after
+ * each handshake (default 2; 0 sends none).
+ */
+int sp_ctx_set_session_tickets(sp_ctx *ctx, int on);
+int sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n);
+
+/*
+ * Ticket keys, in the format of nginx's ssl_session_ticket_key so fleets
+ * can share them: 48 bytes (AES-128) or 80 bytes (AES-256).  The first
+ * key added encrypts, every key decrypts: add the new key first and keep
+ * the old one second to rotate without breaking resumption.  Until the
+ * host adds one, a context uses a random key of its own.
+ */
+int sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len);
+int sp_ctx_add_ticket_key_file(sp_ctx *ctx, const char *file);
+
+
 /* ---- pairs (Node: tls.createSecurePair) -------------------------------- */
 
 typedef struct sp_pair sp_pair;
@@ -282,6 +327,26 @@ typedef struct sp_pair sp_pair;
  */
 sp_pair *sp_pair_new(sp_ctx *ctx, const char *servername, int *err);
 void sp_pair_free(sp_pair *pair);
+
+/*
+ * A client pair that offers a session exported by sp_pair_get_session()
+ * (Node: tls.connect({session})).  sp_pair_session_reused() tells, after
+ * the handshake, whether the server took it.  SP_ERR_INVALID when the
+ * bytes are not a session.
+ */
+sp_pair *sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
+    const uint8_t *session, size_t len, int *err);
+
+/*
+ * The pair's session, serialized (Node: getSession()), once secure: its
+ * size, written into buf when len is enough (call with NULL to learn the
+ * size).  SP_ERR_AGAIN when there is no resumable session yet (a TLS 1.3
+ * client gets one with the server's first ticket, after the handshake).
+ */
+ssize_t sp_pair_get_session(const sp_pair *pair, uint8_t *buf, size_t len);
+
+/* The session id (raw bytes; *len 0 and NULL when none). */
+const uint8_t *sp_pair_session_id(const sp_pair *pair, size_t *len);
 
 unsigned sp_pair_state(const sp_pair *pair);
 unsigned sp_pair_events(sp_pair *pair);   /* returns and clears */

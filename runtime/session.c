@@ -1,0 +1,537 @@
+/*
+ * Session resumption: the server's session cache (by id) through a store
+ * the host implements, session tickets under a rotating list of keys, and
+ * a client's exported sessions.
+ *
+ * Everything lives on the session context OpenSSL consults, the SSL_CTX
+ * of the context's default credentials; the callbacks find the pair, and
+ * through it the sp_ctx, from the SSL.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+
+#define SP_SESSION_MAX  (64 * 1024)   /* a serialized session, at most */
+
+
+/* ---- the server's cache by session id ---------------------------------- */
+
+
+static int
+new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    sp_pair         *pair = sp_pair_from_ssl(ssl);
+    sp_ctx          *ctx;
+    unsigned char   *der, *p;
+    const uint8_t   *id;
+    unsigned         id_len;
+    int              len;
+    time_t           expires;
+
+    if (pair == NULL || pair->ctx->role != SP_SERVER) {
+        return 0;
+    }
+
+    ctx = pair->ctx;
+
+    if (ctx->session_cache != SP_SESSION_CACHE_STORE) {
+        return 0;
+    }
+
+    len = i2d_SSL_SESSION(sess, NULL);
+    if (len <= 0 || len > SP_SESSION_MAX) {
+        ERR_clear_error();
+        return 0;
+    }
+
+    der = malloc((size_t) len);
+    if (der == NULL) {
+        return 0;
+    }
+
+    p = der;
+    i2d_SSL_SESSION(sess, &p);
+
+    id = SSL_SESSION_get_id(sess, &id_len);
+    expires = SSL_SESSION_get_time(sess) + SSL_SESSION_get_timeout(sess);
+
+    ctx->store.add(ctx->store.arg, id, id_len, der, (size_t) len, expires);
+
+    OPENSSL_cleanse(der, (size_t) len);
+    free(der);
+
+    /* 0: OpenSSL keeps its own reference, we hold none */
+    return 0;
+}
+
+
+static SSL_SESSION *
+get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
+{
+    sp_pair              *pair = sp_pair_from_ssl(ssl);
+    sp_ctx               *ctx;
+    SSL_SESSION          *sess;
+    unsigned char        *buf;
+    const unsigned char  *p;
+    size_t                len;
+
+    *copy = 0;
+
+    if (pair == NULL || id_len <= 0) {
+        return NULL;
+    }
+
+    ctx = pair->ctx;
+
+    if (ctx->session_cache != SP_SESSION_CACHE_STORE) {
+        return NULL;
+    }
+
+    buf = malloc(SP_SESSION_MAX);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    len = SP_SESSION_MAX;
+
+    if (ctx->store.find(ctx->store.arg, id, (size_t) id_len, buf, &len) != 0
+        || len > SP_SESSION_MAX)
+    {
+        free(buf);
+        return NULL;
+    }
+
+    p = buf;
+    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+
+    if (sess == NULL) {
+        ERR_clear_error();
+    }
+
+    return sess;
+}
+
+
+static void
+remove_session(SSL_CTX *ssl_ctx, SSL_SESSION *sess)
+{
+    (void) ssl_ctx;
+    (void) sess;
+
+    /*
+     * OpenSSL calls this without the SSL, so it cannot know the store:
+     * expired entries are dropped by the store's own expiry instead, and
+     * a session is dropped on purpose through sp_pair_forget_session().
+     */
+}
+
+
+/* ---- tickets ------------------------------------------------------------ */
+
+
+/*
+ * Keys in nginx's ssl_session_ticket_key format, so a fleet can share
+ * them: 48 bytes (name, AES-128 key, HMAC key) or 80 bytes (name, HMAC
+ * key, AES-256 key); HMAC-SHA256.  The first key encrypts, all decrypt.
+ */
+static int
+ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
+    EVP_CIPHER_CTX *cipher_ctx, EVP_MAC_CTX *mac_ctx, int enc)
+{
+    sp_pair           *pair = sp_pair_from_ssl(ssl);
+    sp_ctx            *ctx;
+    sp_ticket_key     *key;
+    const EVP_CIPHER  *cipher;
+    OSSL_PARAM         params[3];
+    size_t             i;
+
+    if (pair == NULL || pair->ctx->nticket_keys == 0) {
+        return enc ? 0 : 0;
+    }
+
+    ctx = pair->ctx;
+
+    if (enc) {
+        key = &ctx->ticket_keys[0];
+        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1) {
+            return -1;
+        }
+
+        memcpy(name, key->name, 16);
+
+    } else {
+        for (i = 0; i < ctx->nticket_keys; i++) {
+            if (memcmp(name, ctx->ticket_keys[i].name, 16) == 0) {
+                break;
+            }
+        }
+
+        if (i == ctx->nticket_keys) {
+            /* an unknown or retired key: a full handshake, a new ticket */
+            return 0;
+        }
+
+        key = &ctx->ticket_keys[i];
+        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+    }
+
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                                  key->hmac_key,
+                                                  key->size == 48 ? 16 : 32);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_CTX_set_params(mac_ctx, params)) {
+        return -1;
+    }
+
+    if (enc) {
+        return EVP_EncryptInit_ex(cipher_ctx, cipher, NULL, key->aes_key, iv)
+               == 1 ? 1 : -1;
+    }
+
+    if (EVP_DecryptInit_ex(cipher_ctx, cipher, NULL, key->aes_key, iv) != 1) {
+        return -1;
+    }
+
+    /* an older key, or TLS 1.3 (tickets are single use): issue a new one */
+    return (key != &ctx->ticket_keys[0]
+            || SSL_version(ssl) >= TLS1_3_VERSION) ? 2 : 1;
+}
+
+
+void
+sp_session_install(SSL_CTX *ssl_ctx)
+{
+    /*
+     * The cache is always external: the callbacks look at the pair's
+     * context, which says whether and where sessions are kept.
+     */
+    SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_SERVER
+                                            | SSL_SESS_CACHE_NO_INTERNAL
+                                            | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+    SSL_CTX_sess_set_new_cb(ssl_ctx, new_session);
+    SSL_CTX_sess_set_get_cb(ssl_ctx, get_session);
+    SSL_CTX_sess_set_remove_cb(ssl_ctx, remove_session);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ssl_ctx, ticket_callback);
+}
+
+
+/* ---- context settings --------------------------------------------------- */
+
+
+int
+sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
+{
+    if (ctx->role != SP_SERVER
+        || (mode != SP_SESSION_CACHE_OFF && mode != SP_SESSION_CACHE_NONE
+            && mode != SP_SESSION_CACHE_STORE)
+        || (mode == SP_SESSION_CACHE_STORE
+            && (store == NULL || store->add == NULL || store->find == NULL)))
+    {
+        sp_set_error(ctx->error, "a session cache needs a server context "
+                     "and, for a store, its add and find functions");
+        return SP_ERR_INVALID;
+    }
+
+    ctx->session_cache = mode;
+
+    if (mode == SP_SESSION_CACHE_STORE) {
+        ctx->store = *store;
+    }
+
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
+{
+    if (seconds <= 0) {
+        sp_set_error(ctx->error, "session timeout must be positive");
+        return SP_ERR_INVALID;
+    }
+
+    ctx->session_timeout = seconds;
+    SSL_CTX_set_timeout(ctx->creds->ssl_ctx, (long) seconds);
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
+{
+    ctx->tickets = !!on;
+    return SP_OK;
+}
+
+
+int
+sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n)
+{
+    ctx->ticket_count = n;
+    return SP_OK;
+}
+
+
+static int
+ticket_key_parse(sp_ticket_key *key, const unsigned char *buf, size_t len)
+{
+    if (len == 48) {
+        memcpy(key->name, buf, 16);
+        memcpy(key->aes_key, buf + 16, 16);
+        memcpy(key->hmac_key, buf + 32, 16);
+
+    } else if (len == 80) {
+        memcpy(key->name, buf, 16);
+        memcpy(key->hmac_key, buf + 16, 32);
+        memcpy(key->aes_key, buf + 48, 32);
+
+    } else {
+        return SP_ERR_INVALID;
+    }
+
+    key->size = len;
+    return SP_OK;
+}
+
+
+static int
+ticket_key_add(sp_ctx *ctx, const unsigned char *buf, size_t len)
+{
+    sp_ticket_key  *keys;
+
+    keys = realloc(ctx->ticket_keys,
+                   (ctx->nticket_keys + 1) * sizeof(sp_ticket_key));
+    if (keys == NULL) {
+        return SP_ERR_NOMEM;
+    }
+
+    ctx->ticket_keys = keys;
+
+    if (ticket_key_parse(&keys[ctx->nticket_keys], buf, len) != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
+    ctx->nticket_keys++;
+    ctx->random_ticket_key = 0;
+    return SP_OK;
+}
+
+
+int
+sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
+{
+    int  rc;
+
+    if (ctx->random_ticket_key) {
+        /* the first key the host gives replaces the random one */
+        OPENSSL_cleanse(ctx->ticket_keys, sizeof(sp_ticket_key));
+        ctx->nticket_keys = 0;
+    }
+
+    rc = ticket_key_add(ctx, key, len);
+
+    if (rc == SP_ERR_INVALID) {
+        sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
+                     "not %zu", len);
+    }
+
+    return rc;
+}
+
+
+int
+sp_ctx_add_ticket_key_file(sp_ctx *ctx, const char *file)
+{
+    FILE           *f;
+    unsigned char   buf[81];
+    size_t          n;
+    int             rc;
+
+    f = fopen(file, "rb");
+    if (f == NULL) {
+        sp_set_error(ctx->error, "%s: cannot open: %s", file,
+                     strerror(errno));
+        return SP_ERR_LOAD;
+    }
+
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+
+    if (n != 48 && n != 80) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        sp_set_error(ctx->error, "%s: a session ticket key file must be 48 "
+                     "or 80 bytes (openssl rand 80 > file), not %s%zu",
+                     file, n == sizeof(buf) ? "over " : "",
+                     n == sizeof(buf) ? (size_t) 80 : n);
+        return SP_ERR_LOAD;
+    }
+
+    rc = sp_ctx_add_ticket_key(ctx, buf, n);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
+}
+
+
+/*
+ * A context starts with one random key, as OpenSSL would: tickets then
+ * work for the processes that share this context (an nginx master's
+ * workers), until the host gives keys of its own.
+ */
+int
+sp_session_ctx_init(sp_ctx *ctx)
+{
+    unsigned char  buf[80];
+    int            rc;
+
+    ctx->tickets = 1;
+    ctx->ticket_count = 2;
+    ctx->session_timeout = 300;
+    ctx->session_cache = SP_SESSION_CACHE_NONE;
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        ERR_clear_error();
+        return SP_ERR_INTERNAL;
+    }
+
+    rc = ticket_key_add(ctx, buf, sizeof(buf));
+    OPENSSL_cleanse(buf, sizeof(buf));
+    ctx->random_ticket_key = 1;
+
+    SSL_CTX_set_timeout(ctx->creds->ssl_ctx, (long) ctx->session_timeout);
+    return rc;
+}
+
+
+void
+sp_session_ctx_free(sp_ctx *ctx)
+{
+    if (ctx->ticket_keys) {
+        OPENSSL_cleanse(ctx->ticket_keys,
+                        ctx->nticket_keys * sizeof(sp_ticket_key));
+        free(ctx->ticket_keys);
+    }
+}
+
+
+/* Per pair: the context's ticket policy. */
+void
+sp_session_apply(sp_pair *pair)
+{
+    sp_ctx  *ctx = pair->ctx;
+
+    if (ctx->role != SP_SERVER) {
+        return;
+    }
+
+    if (!ctx->tickets) {
+        SSL_set_options(pair->ssl, SSL_OP_NO_TICKET);
+    }
+
+    SSL_set_num_tickets(pair->ssl, ctx->tickets ? ctx->ticket_count : 0);
+}
+
+
+/* ---- pairs -------------------------------------------------------------- */
+
+
+const uint8_t *
+sp_pair_session_id(const sp_pair *pair, size_t *len)
+{
+    SSL_SESSION    *sess;
+    const uint8_t  *id;
+    unsigned        n;
+
+    *len = 0;
+    sess = SSL_get_session(pair->ssl);
+
+    if (sess == NULL || !(pair->state & SP_STATE_SECURE)) {
+        return NULL;
+    }
+
+    id = SSL_SESSION_get_id(sess, &n);
+    *len = n;
+    return n ? id : NULL;
+}
+
+
+ssize_t
+sp_pair_get_session(const sp_pair *pair, uint8_t *buf, size_t len)
+{
+    SSL_SESSION    *sess;
+    unsigned char  *p;
+    int             n;
+
+    sess = SSL_get_session(pair->ssl);
+
+    if (sess == NULL || !(pair->state & SP_STATE_SECURE)
+        || !SSL_SESSION_is_resumable(sess))
+    {
+        return SP_ERR_AGAIN;
+    }
+
+    n = i2d_SSL_SESSION(sess, NULL);
+    if (n <= 0) {
+        ERR_clear_error();
+        return SP_ERR_INTERNAL;
+    }
+
+    if (buf == NULL || (size_t) n > len) {
+        return n;
+    }
+
+    p = buf;
+    i2d_SSL_SESSION(sess, &p);
+    return n;
+}
+
+
+sp_pair *
+sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
+    const uint8_t *der, size_t len, int *err)
+{
+    SSL_SESSION          *sess;
+    sp_pair              *pair;
+    const unsigned char  *p = der;
+    int                   dummy;
+
+    if (err == NULL) {
+        err = &dummy;
+    }
+
+    if (ctx == NULL || ctx->role != SP_CLIENT || der == NULL
+        || len > SP_SESSION_MAX)
+    {
+        *err = SP_ERR_INVALID;
+        return NULL;
+    }
+
+    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+    ERR_clear_error();
+
+    if (sess == NULL) {
+        *err = SP_ERR_INVALID;
+        return NULL;
+    }
+
+    pair = sp_pair_create(ctx, servername, sess, err);
+    SSL_SESSION_free(sess);
+    return pair;
+}
