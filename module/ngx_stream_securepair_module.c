@@ -28,6 +28,8 @@ static char *ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd,
 
 static ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
+static ngx_int_t ngx_stream_securepair_sessions(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
 static time_t ngx_stream_securepair_clock(void *arg);
 static void ngx_stream_securepair_cleanup_ctx(void *data);
 
@@ -155,6 +157,41 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       offsetof(ngx_stream_securepair_srv_conf_t, session_id_context),
       NULL },
 
+    { ngx_string("securepair_session_cache"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_session_cache,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("securepair_session_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, session_timeout),
+      NULL },
+
+    { ngx_string("securepair_session_tickets"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, session_tickets),
+      NULL },
+
+    { ngx_string("securepair_session_ticket_key"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, session_ticket_keys),
+      (void *) 1 },
+
+    { ngx_string("securepair_session_ticket_count"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, session_ticket_count),
+      NULL },
+
     { ngx_string("securepair_handshake_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -244,6 +281,12 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
     conf->reneg_window = NGX_CONF_UNSET;
     conf->handshake_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_connections = NGX_CONF_UNSET;
+    conf->session_cache = NGX_CONF_UNSET;
+    conf->session_zone = NGX_CONF_UNSET_PTR;
+    conf->session_timeout = NGX_CONF_UNSET;
+    conf->session_tickets = NGX_CONF_UNSET;
+    conf->session_ticket_keys = NGX_CONF_UNSET_PTR;
+    conf->session_ticket_count = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -289,6 +332,16 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->handshake_timeout,
                               prev->handshake_timeout, 60000);
     ngx_conf_merge_value(conf->max_connections, prev->max_connections, 0);
+    ngx_conf_merge_value(conf->session_cache, prev->session_cache,
+                         SP_SESSION_CACHE_NONE);
+    ngx_conf_merge_ptr_value(conf->session_zone, prev->session_zone, NULL);
+    ngx_conf_merge_sec_value(conf->session_timeout, prev->session_timeout,
+                             300);
+    ngx_conf_merge_value(conf->session_tickets, prev->session_tickets, 1);
+    ngx_conf_merge_ptr_value(conf->session_ticket_keys,
+                             prev->session_ticket_keys, NULL);
+    ngx_conf_merge_value(conf->session_ticket_count,
+                         prev->session_ticket_count, 2);
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -1004,7 +1057,66 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
         }
     }
 
+    if (ngx_stream_securepair_sessions(cf, conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_stream_securepair_add_contexts(cf, conf);
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_sessions(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    char                          *path;
+    ngx_uint_t                     i;
+    sp_session_store               store;
+    ngx_stream_securepair_file_t  *key;
+
+    if (conf->session_cache == SP_SESSION_CACHE_STORE) {
+        ngx_stream_securepair_cache_store(conf->session_zone, &store);
+        sp_ctx_set_session_cache(conf->ctx, SP_SESSION_CACHE_STORE, &store);
+
+    } else {
+        sp_ctx_set_session_cache(conf->ctx, (int) conf->session_cache, NULL);
+    }
+
+    if (conf->session_timeout <= 0
+        || sp_ctx_set_session_timeout(conf->ctx, conf->session_timeout)
+           != SP_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"securepair_session_timeout\" must be positive "
+                      "for the server in %s:%ui", conf->file, conf->line);
+        return NGX_ERROR;
+    }
+
+    sp_ctx_set_session_tickets(conf->ctx, (int) conf->session_tickets);
+    sp_ctx_set_ticket_count(conf->ctx,
+                            (unsigned) conf->session_ticket_count);
+
+    if (conf->session_ticket_keys == NULL) {
+        return NGX_OK;
+    }
+
+    key = conf->session_ticket_keys->elts;
+
+    for (i = 0; i < conf->session_ticket_keys->nelts; i++) {
+        path = ngx_stream_securepair_path(cf, &key[i].name);
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (sp_ctx_add_ticket_key_file(conf->ctx, path) != SP_OK) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "securepair: %s in %s:%ui",
+                          sp_ctx_error(conf->ctx), key[i].file, key[i].line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

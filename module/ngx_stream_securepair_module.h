@@ -55,6 +55,12 @@ typedef struct {
     ngx_int_t                  reneg_limit;
     time_t                     reneg_window;
     ngx_str_t                  session_id_context;
+    ngx_int_t                  session_cache;      /* SP_SESSION_CACHE_* */
+    ngx_shm_zone_t            *session_zone;
+    time_t                     session_timeout;
+    ngx_flag_t                 session_tickets;
+    ngx_array_t               *session_ticket_keys; /* of ..._file_t */
+    ngx_int_t                  session_ticket_count;
     ngx_msec_t                 handshake_timeout;
     ngx_int_t                  max_connections;
 
@@ -99,6 +105,11 @@ ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
 
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_stream_securepair_cache_store(ngx_shm_zone_t *zone,
+    sp_session_store *store);
 
 
 extern ngx_module_t  ngx_stream_securepair_module;

@@ -24,7 +24,8 @@ typedef enum {
     NGX_SP_VAR_PEER_CN,
     NGX_SP_VAR_PEER_VALID_FROM,
     NGX_SP_VAR_PEER_VALID_TO,
-    NGX_SP_VAR_PEER_FINGERPRINT
+    NGX_SP_VAR_PEER_FINGERPRINT,
+    NGX_SP_VAR_SESSION_ID
 } ngx_stream_securepair_var_e;
 
 
@@ -86,6 +87,9 @@ static ngx_stream_variable_t  ngx_stream_securepair_vars[] = {
     { ngx_string("securepair_peer_fingerprint"), NULL,
       ngx_stream_securepair_variable, NGX_SP_VAR_PEER_FINGERPRINT, 0, 0 },
 
+    { ngx_string("securepair_session_id"), NULL,
+      ngx_stream_securepair_variable, NGX_SP_VAR_SESSION_ID, 0, 0 },
+
       ngx_stream_null_variable
 };
 
@@ -136,6 +140,41 @@ ngx_stream_securepair_set(ngx_stream_session_t *s,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* The session id in upper-case hex, as nginx's $ssl_session_id. */
+static ngx_int_t
+ngx_stream_securepair_session_id(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, sp_pair *pair)
+{
+    size_t          len;
+    u_char         *p;
+    const uint8_t  *id;
+
+    id = sp_pair_session_id(pair, &len);
+
+    if (id == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(s->connection->pool, 2 * len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_hex_dump(p, (u_char *) id, len) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    for (len = 0; len < v->len; len++) {
+        p[len] = ngx_toupper(p[len]);
+    }
 
     return NGX_OK;
 }
@@ -265,6 +304,9 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
     case NGX_SP_VAR_SESSION_REUSED:
         value = sp_pair_session_reused(pair) ? "r" : ".";
         break;
+
+    case NGX_SP_VAR_SESSION_ID:
+        return ngx_stream_securepair_session_id(s, v, pair);
 
     case NGX_SP_VAR_RENEGOTIATIONS:
         p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);

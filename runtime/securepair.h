@@ -277,7 +277,8 @@ int sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds);
 
 /*
  * Session tickets (default on) and how many a TLS 1.3 server sends after
- * each handshake (default 2; 0 sends none).
+ * each handshake (default 2; 0 sends none).  With tickets off and a store,
+ * TLS 1.3 still sends that many, each naming a session in the store.
  */
 int sp_ctx_set_session_tickets(sp_ctx *ctx, int on);
 int sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n);

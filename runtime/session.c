@@ -445,7 +445,14 @@ sp_session_apply(sp_pair *pair)
         SSL_set_options(pair->ssl, SSL_OP_NO_TICKET);
     }
 
-    SSL_set_num_tickets(pair->ssl, ctx->tickets ? ctx->ticket_count : 0);
+    /*
+     * Without tickets a TLS 1.3 server still sends "tickets" that only
+     * name a session in the cache: sent when there is a cache.
+     */
+    SSL_set_num_tickets(pair->ssl,
+                        (ctx->tickets
+                         || ctx->session_cache == SP_SESSION_CACHE_STORE)
+                        ? ctx->ticket_count : 0);
 }
 
 
