@@ -653,6 +653,8 @@ sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
     }
 
     SSL_CTX_set_session_id_context(creds->ssl_ctx, sid, (unsigned) len);
+    memcpy(creds->sid, sid, len);
+    creds->sid_len = len;
     creds->has_sid = 1;
     return SP_OK;
 }
@@ -762,9 +764,12 @@ set_default_sid(sp_creds *creds)
     }
 
     ERR_clear_error();
-    SSL_CTX_set_session_id_context(creds->ssl_ctx, digest,
-                                   len > SSL_MAX_SID_CTX_LENGTH
-                                   ? SSL_MAX_SID_CTX_LENGTH : len);
+
+    creds->sid_len = len > SSL_MAX_SID_CTX_LENGTH ? SSL_MAX_SID_CTX_LENGTH
+                                                  : len;
+    memcpy(creds->sid, digest, creds->sid_len);
+    SSL_CTX_set_session_id_context(creds->ssl_ctx, creds->sid,
+                                   (unsigned) creds->sid_len);
     return SP_OK;
 }
 

@@ -33,6 +33,8 @@ struct sp_creds {
     char                *ciphersuites;
     int                  request_cert;          /* -1: inherit */
     int                  reject_unauthorized;   /* -1: inherit */
+    unsigned char        sid[SSL_MAX_SID_CTX_LENGTH];
+    size_t               sid_len;
     unsigned             has_ca:1;
     unsigned             store_ready:1;
     unsigned             has_key:1;

@@ -230,8 +230,10 @@ int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
 int sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window);
 
 /*
- * The host's clock, read when a renegotiation starts.  Without one the pair
- * uses the last time given to sp_pair_set_time(), 0 at first.
+ * The host's clock, read when a renegotiation starts and for the expiry of
+ * sessions given to a session store.  Without one the pair uses the last
+ * time given to sp_pair_set_time() (0 at first) for renegotiations, and
+ * sessions expire in wall-clock time.
  */
 void sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg);
 

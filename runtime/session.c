@@ -48,6 +48,13 @@ new_session(SSL *ssl, SSL_SESSION *sess)
         return 0;
     }
 
+    /* a TLS 1.3 ticket that carries its session needs no cache entry */
+    if (SSL_version(ssl) >= TLS1_3_VERSION
+        && !(SSL_get_options(ssl) & SSL_OP_NO_TICKET))
+    {
+        return 0;
+    }
+
     len = i2d_SSL_SESSION(sess, NULL);
     if (len <= 0 || len > SP_SESSION_MAX) {
         ERR_clear_error();
@@ -63,7 +70,11 @@ new_session(SSL *ssl, SSL_SESSION *sess)
     i2d_SSL_SESSION(sess, &p);
 
     id = SSL_SESSION_get_id(sess, &id_len);
-    expires = SSL_SESSION_get_time(sess) + SSL_SESSION_get_timeout(sess);
+
+    /* the store lives in the host's time */
+    expires = (ctx->clock_fn ? ctx->clock_fn(ctx->clock_arg)
+                             : SSL_SESSION_get_time(sess))
+              + SSL_SESSION_get_timeout(sess);
 
     ctx->store.add(ctx->store.arg, id, id_len, der, (size_t) len, expires);
 
@@ -340,6 +351,12 @@ sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
 {
     int  rc;
 
+    if (len != 48 && len != 80) {
+        sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
+                     "not %zu", len);
+        return SP_ERR_INVALID;
+    }
+
     if (ctx->random_ticket_key) {
         /* the first key the host gives replaces the random one */
         OPENSSL_cleanse(ctx->ticket_keys, sizeof(sp_ticket_key));
@@ -347,12 +364,6 @@ sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
     }
 
     rc = ticket_key_add(ctx, key, len);
-
-    if (rc == SP_ERR_INVALID) {
-        sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
-                     "not %zu", len);
-    }
-
     return rc;
 }
 

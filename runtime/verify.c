@@ -5,6 +5,8 @@
  * once the handshake is done.
  */
 
+#include <string.h>
+
 #include <openssl/x509_vfy.h>
 
 #include "cert.h"
@@ -68,19 +70,48 @@ sp_verify_install(SSL_CTX *ssl_ctx)
 }
 
 
+/*
+ * A session is bound to the credentials' session-id context and to the
+ * policy in force: one made where no certificate was asked for never
+ * resumes where one is required, nor the other way round.
+ */
+static void
+bind_session_context(sp_pair *pair, int request, int reject)
+{
+    sp_creds       *creds = pair->creds;
+    unsigned char   sid[SSL_MAX_SID_CTX_LENGTH];
+
+    if (creds->sid_len == 0) {
+        return;
+    }
+
+    memcpy(sid, creds->sid, creds->sid_len);
+
+    /* the policy in the last byte: 4 contexts from one digest */
+    sid[creds->sid_len - 1] ^= (unsigned char) (request << 1 | reject);
+
+    SSL_set_session_id_context(pair->ssl, sid, (unsigned) creds->sid_len);
+}
+
+
 void
 sp_verify_apply(sp_pair *pair)
 {
-    int  mode;
+    int  mode, request, reject;
 
     if (pair->ctx->role == SP_CLIENT) {
-        mode = SSL_VERIFY_PEER;
+        SSL_set_verify(pair->ssl, SSL_VERIFY_PEER, sp_verify_callback);
+        return;
+    }
 
-    } else if (sp_creds_effective_request_cert(pair->creds, pair->ctx)) {
+    request = sp_creds_effective_request_cert(pair->creds, pair->ctx);
+    reject = sp_creds_effective_reject(pair->creds, pair->ctx);
+
+    if (request) {
         /* Node: requestCert with rejectUnauthorized insists on a cert. */
         mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
 
-        if (sp_creds_effective_reject(pair->creds, pair->ctx)) {
+        if (reject) {
             mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         }
 
@@ -89,6 +120,7 @@ sp_verify_apply(sp_pair *pair)
     }
 
     SSL_set_verify(pair->ssl, mode, sp_verify_callback);
+    bind_session_context(pair, request, reject);
 }
 
 
