@@ -11,6 +11,13 @@
 
 #define NGX_STREAM_SECUREPAIR_ECHO_BUFFER  16384
 
+/*
+ * An idle echo session is closed after this long, as proxy_timeout's
+ * default.  The timer also keeps an old worker waiting for the session
+ * after a reload: a worker leaves when no timer is left.
+ */
+#define NGX_STREAM_SECUREPAIR_ECHO_TIMEOUT  600000
+
 
 static void ngx_stream_securepair_echo_handler(ngx_stream_session_t *s);
 static void ngx_stream_securepair_echo_process(ngx_event_t *ev);
@@ -99,6 +106,7 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
     b = c->buffer;
 
     if (ev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "echo timed out");
         ngx_stream_finalize_session(s, NGX_STREAM_OK);
         return;
     }
@@ -158,4 +166,6 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
         ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_add_timer(c->read, NGX_STREAM_SECUREPAIR_ECHO_TIMEOUT);
 }

@@ -776,6 +776,8 @@ static ngx_int_t
 ngx_stream_securepair_passphrases(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds)
 {
+    ngx_fd_t                       fd;
+    ngx_err_t                      err;
     ngx_str_t                     *pwd, name;
     ngx_uint_t                     i;
     ngx_array_t                   *passwords;
@@ -788,6 +790,28 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
 
     f = conf->password_file->elts;
     name = f->name;
+
+    /*
+     * nginx's reader names the line it is at, the end of the server
+     * block by now: say first, with the directive's own line, why the
+     * file cannot be used.
+     */
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "securepair: cannot use password file \"%s\" (%s) "
+                      "in %s:%ui", name.data, strerror(err), f->file,
+                      f->line);
+        return NGX_ERROR;
+    }
+
+    ngx_close_file(fd);
 
     passwords = ngx_ssl_read_password_file(cf, &name);
     if (passwords == NULL) {

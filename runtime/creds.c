@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,15 +168,23 @@ sp_creds_set_passphrases(sp_creds *creds, const char *const *list, size_t n)
 static int
 read_file(sp_creds *creds, const char *path, char **data, size_t *len)
 {
-    FILE    *f;
-    char    *buf;
-    long     size;
-    size_t   got;
+    FILE         *f;
+    char         *buf;
+    long          size;
+    size_t        got;
+    struct stat   st;
 
     f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(creds->error, SP_ERRLEN, "%s: cannot open: %s", path,
                  strerror(errno));
+        return SP_ERR_LOAD;
+    }
+
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(creds->error, SP_ERRLEN, "%s: cannot read: not a regular "
+                 "file", path);
+        fclose(f);
         return SP_ERR_LOAD;
     }
 
