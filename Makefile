@@ -110,7 +110,7 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	prove -f --exec '' $(SAN_TESTS)
 
 # The Perl suites in t/ drive real clients against the built programs.
-test-t: $(BUILD)/.deps-test lib $(EXAMPLES) $(CERTS)
+test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
 
 test: $(BUILD)/.deps-test
