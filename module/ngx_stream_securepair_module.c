@@ -778,6 +778,7 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
 {
     ngx_fd_t                       fd;
     ngx_err_t                      err;
+    ngx_file_info_t                fi;
     ngx_str_t                     *pwd, name;
     ngx_uint_t                     i;
     ngx_array_t                   *passwords;
@@ -809,6 +810,14 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
                       "in %s:%ui", name.data, strerror(err), f->file,
                       f->line);
         return NGX_ERROR;
+    }
+
+    /* a secret everyone may read is no secret: say so, but go on */
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR && (fi.st_mode & S_IROTH)) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "securepair: password file \"%s\" is readable by "
+                      "everyone (chmod o-r) in %s:%ui", name.data, f->file,
+                      f->line);
     }
 
     ngx_close_file(fd);
