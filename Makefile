@@ -113,10 +113,68 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
 
+# The same suites with nginx under valgrind memcheck (t/lib/SecurePair/
+# Test.pm: one process, or master + one worker where a test needs it;
+# suppressions for nginx's own leaks in t/lib/SecurePair/valgrind.supp).
+# Any memcheck error or definitely-lost block fails its test.  Slow: run
+# it before closing an issue that touches module/.
+.PHONY: test-valgrind
+
+test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) TEST_NGINX_VALGRIND=1 \
+	prove -f t/
+
 test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
 	$(MAKE) test-t
+	$(MAKE) test-fuzz
+
+# Fuzzing with libFuzzer (t/fuzz/README): the runtime built with coverage,
+# ASan and UBSan, one program per target, seeds from recorded handshakes.
+#   make fuzz        every target for FUZZ_SECONDS, corpora kept and grown
+#   make test-fuzz   replay t/fuzz/regressions, then FUZZ_QUICK s a target
+FUZZ_TARGETS := server_pair client_pair sni_table names creds peer_cert
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK   ?= 3
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/fuzz/obj/%.o) \
+                $(BUILD)/fuzz/obj/common.o
+FUZZ_HDR     := $(wildcard t/fuzz/*.h)
+FUZZ_READY   := $(BUILD)/.deps-test \
+                $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) \
+                $(BUILD)/fuzz/corpus/.done
+
+.PHONY: fuzz test-fuzz
+
+$(BUILD)/fuzz/obj/%.o: runtime/%.c $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SP_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/obj/common.o: t/fuzz/common.c $(FUZZ_HDR) $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SP_CFLAGS) -It/fuzz $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+	    -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(FUZZ_OBJ) $(FUZZ_HDR)
+	$(CLANG) $(SP_CFLAGS) -It/fuzz $(FUZZ_FLAGS) -fsanitize=fuzzer \
+	    $< $(FUZZ_OBJ) -o $@ $(LIBS)
+
+$(BUILD)/fuzz/record: t/fuzz/record.c $(FUZZ_OBJ) $(FUZZ_HDR)
+	$(CLANG) $(SP_CFLAGS) -It/fuzz $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+	    $< $(FUZZ_OBJ) -o $@ $(LIBS)
+
+$(BUILD)/fuzz/corpus/.done: t/fuzz/seeds.sh t/fuzz/capture.pl \
+                            $(BUILD)/fuzz/record $(CERTS)
+	bash t/fuzz/seeds.sh $(BUILD)
+	@touch $@
+
+fuzz: $(FUZZ_READY)
+	bash t/fuzz/run.sh $(BUILD) long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: $(FUZZ_READY)
+	bash t/fuzz/run.sh $(BUILD) quick $(FUZZ_QUICK) $(FUZZ_TARGETS)
 
 run: $(BUILD)/.deps-module $(MODULE) $(CERTS)
 	sh auto/run $(BUILD)

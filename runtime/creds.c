@@ -409,7 +409,7 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *key_origin, const char *cert_pem, size_t cert_len,
     const char *cert_origin)
 {
-    int              rc;
+    int              rc, i;
     X509            *leaf = NULL;
     EVP_PKEY        *pkey = NULL;
     STACK_OF(X509)  *chain = NULL;
@@ -439,12 +439,35 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
         goto done;
     }
 
+    /* OpenSSL notes a broken extension and carries on: we do not */
+    if (X509_get_extension_flags(leaf) & EXFLAG_INVALID) {
+        ERR_clear_error();
+        snprintf(creds->error, SP_ERRLEN,
+                 "%s: certificate has invalid extensions", cert_origin);
+        rc = SP_ERR_LOAD;
+        goto done;
+    }
+
+    for (i = 0; i < sk_X509_num(chain); i++) {
+        if (X509_get_extension_flags(sk_X509_value(chain, i))
+            & EXFLAG_INVALID)
+        {
+            ERR_clear_error();
+            snprintf(creds->error, SP_ERRLEN,
+                     "%s: chain certificate #%d has invalid extensions",
+                     cert_origin, i + 1);
+            rc = SP_ERR_LOAD;
+            goto done;
+        }
+    }
+
     if (!SSL_CTX_use_cert_and_key(creds->ssl_ctx, leaf, pkey, chain, 1)) {
         rc = creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
                         cert_origin, NULL);
         goto done;
     }
 
+    ERR_clear_error();
     creds->has_key = 1;
     rc = SP_OK;
 

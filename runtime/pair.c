@@ -847,6 +847,19 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
         return 0;
     }
 
+    /*
+     * We said goodbye first and the peer just closed the transport: that
+     * is the end sp_enc_in_eof() accepted, not a truncation.
+     */
+    if (pair->shutdown_sent && pair->in_eof
+        && ERR_GET_REASON(ERR_peek_error())
+           == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+    {
+        ERR_clear_error();
+        peer_closed(pair);
+        return 0;
+    }
+
     return ssl_failure(pair, n, "read");
 }
 
@@ -988,8 +1001,12 @@ sp_pair_state(const sp_pair *pair)
         s |= SP_STATE_SEND_RECORDS;
     }
 
+    /* after our close_notify, a transport end is the end: once read */
     if (pair->error
-        || (pair->shutdown_sent && (pair->peer_closed || pair->in_eof)))
+        || (pair->shutdown_sent
+            && (pair->peer_closed
+                || (pair->in_eof && sp_bytes_len(&pair->enc_in) == 0
+                    && !SSL_has_pending(pair->ssl)))))
     {
         return s ? s : SP_STATE_CLOSED;
     }
