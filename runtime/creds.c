@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +540,17 @@ add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
         return SP_ERR_NOMEM;
     }
 
+    if (creds->store_ready && !creds->has_ca) {
+        /* still on the shared system store: never add to that one */
+        store = X509_STORE_new();
+        if (store == NULL) {
+            BIO_free(bio);
+            return SP_ERR_NOMEM;
+        }
+
+        SSL_CTX_set_cert_store(creds->ssl_ctx, store);
+    }
+
     store = SSL_CTX_get_cert_store(creds->ssl_ctx);
 
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
@@ -807,19 +819,73 @@ set_default_sid(sp_creds *creds)
 
 
 /*
+ * The system's trusted CAs, parsed once per process and shared by every
+ * credentials without a `ca` of their own: parsing them costs tens of
+ * milliseconds and hundreds of kilobytes, which thousands of SNI contexts
+ * must not each pay.  Freed when the library goes.
+ */
+static X509_STORE      *sp_system_store;
+static pthread_once_t   sp_system_store_once = PTHREAD_ONCE_INIT;
+
+
+static void
+system_store_init(void)
+{
+    X509_STORE  *store;
+
+    store = X509_STORE_new();
+    if (store == NULL) {
+        return;
+    }
+
+    if (!X509_STORE_set_default_paths(store)) {
+        X509_STORE_free(store);
+        return;
+    }
+
+    sp_system_store = store;
+}
+
+
+static X509_STORE *
+system_store(void)
+{
+    pthread_once(&sp_system_store_once, system_store_init);
+    return sp_system_store;
+}
+
+
+__attribute__((destructor))
+static void
+system_store_free(void)
+{
+    X509_STORE_free(sp_system_store);
+    sp_system_store = NULL;
+}
+
+
+/*
  * Called when credentials start serving a context: without a `ca` of their
  * own they trust the system store, as Node does.
  */
 int
 sp_creds_prepare(sp_creds *creds)
 {
+    X509_STORE  *store;
+
     if (creds->store_ready) {
         return SP_OK;
     }
 
-    if (!creds->has_ca && !SSL_CTX_set_default_verify_paths(creds->ssl_ctx)) {
-        return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
-                          "system CA store", NULL);
+    if (!creds->has_ca) {
+        store = system_store();
+
+        if (store == NULL) {
+            return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
+                              "system CA store", NULL);
+        }
+
+        SSL_CTX_set1_cert_store(creds->ssl_ctx, store);
     }
 
     if (!creds->has_sid && set_default_sid(creds) != SP_OK) {
