@@ -25,6 +25,8 @@ static char *ngx_stream_securepair_protocol_names(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_stream_securepair_password_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
@@ -68,7 +70,7 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
 
     { ngx_string("securepair_password_file"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_stream_securepair_files,
+      ngx_stream_securepair_password_file,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_securepair_srv_conf_t, password_file),
       NULL },
@@ -501,6 +503,41 @@ ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * A secret everyone may read is no secret: warn once, where the file is
+ * named, however many servers and contexts then use it.
+ */
+static char *
+ngx_stream_securepair_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char             *rv;
+    ngx_str_t         name;
+    ngx_file_info_t   fi;
+
+    rv = ngx_stream_securepair_files(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    name = ((ngx_str_t *) cf->args->elts)[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(name.data, &fi) != NGX_FILE_ERROR
+        && (fi.st_mode & S_IROTH))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "securepair: password file \"%s\" is readable "
+                           "by everyone (chmod o-r)", name.data);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_stream_securepair_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
     size_t prefix, ngx_int_t *flag)
@@ -778,7 +815,6 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
 {
     ngx_fd_t                       fd;
     ngx_err_t                      err;
-    ngx_file_info_t                fi;
     ngx_str_t                     *pwd, name;
     ngx_uint_t                     i;
     ngx_array_t                   *passwords;
@@ -810,14 +846,6 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
                       "in %s:%ui", name.data, strerror(err), f->file,
                       f->line);
         return NGX_ERROR;
-    }
-
-    /* a secret everyone may read is no secret: say so, but go on */
-    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR && (fi.st_mode & S_IROTH)) {
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "securepair: password file \"%s\" is readable by "
-                      "everyone (chmod o-r) in %s:%ui", name.data, f->file,
-                      f->line);
     }
 
     ngx_close_file(fd);

@@ -696,10 +696,9 @@ sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
         return SP_ERR_INVALID;
     }
 
-    SSL_CTX_set_session_id_context(creds->ssl_ctx, sid, (unsigned) len);
-    memcpy(creds->sid, sid, len);
-    creds->sid_len = len;
-    creds->has_sid = 1;
+    /* the context in force mixes it with the credentials' digest */
+    memcpy(creds->user_sid, sid, len);
+    creds->user_sid_len = len;
     return SP_OK;
 }
 
@@ -745,28 +744,25 @@ i2d_cert(const void *x, unsigned char **out)
 }
 
 
-static int
-i2d_name(const void *name, unsigned char **out)
-{
-    return i2d_X509_NAME((X509_NAME *) name, out);
-}
-
-
 /*
- * The default session-id context is a digest of what a session's
- * authority rests on: the certificates, the trusted CAs and the
- * verification policy.  So a session made under one SNI context never
- * resumes under another that would judge the client differently, while
- * the same configuration in another worker, or after a reload, resumes.
+ * The session-id context is a digest of what a session's authority rests
+ * on: the certificates, the trusted CAs (each by its SHA-1, which OpenSSL
+ * keeps cached), the verification policy, and the host's own session id
+ * context (Node's sessionIdContext) if any.  So a session made under one
+ * SNI context never resumes under another that would judge the client
+ * differently, even with a CA of the same name or the same
+ * sessionIdContext, while the same configuration in another worker, or
+ * after a reload, resumes.
  */
 static int
-set_default_sid(sp_creds *creds)
+set_sid(sp_creds *creds)
 {
     X509                 *x;
     EVP_MD_CTX           *md;
     X509_OBJECT          *obj;
     unsigned char         digest[EVP_MAX_MD_SIZE], policy[2];
-    unsigned              len;
+    unsigned char         ca[EVP_MAX_MD_SIZE];
+    unsigned              len, ca_len;
     int                   i, ok = 1;
     STACK_OF(X509_OBJECT) *objs;
 
@@ -791,7 +787,9 @@ set_default_sid(sp_creds *creds)
         obj = sk_X509_OBJECT_value(objs, i);
         x = X509_OBJECT_get0_X509(obj);
 
-        if (x && !digest_der(md, i2d_name, X509_get_subject_name(x))) {
+        if (x && (!X509_digest(x, EVP_sha1(), ca, &ca_len)
+                  || !EVP_DigestUpdate(md, ca, ca_len)))
+        {
             ok = 0;
         }
     }
@@ -800,6 +798,7 @@ set_default_sid(sp_creds *creds)
     policy[1] = (unsigned char) (creds->reject_unauthorized + 1);
 
     ok = ok && EVP_DigestUpdate(md, policy, sizeof(policy))
+         && EVP_DigestUpdate(md, creds->user_sid, creds->user_sid_len)
          && EVP_DigestFinal_ex(md, digest, &len);
     EVP_MD_CTX_free(md);
 
@@ -888,7 +887,7 @@ sp_creds_prepare(sp_creds *creds)
         SSL_CTX_set1_cert_store(creds->ssl_ctx, store);
     }
 
-    if (!creds->has_sid && set_default_sid(creds) != SP_OK) {
+    if (set_sid(creds) != SP_OK) {
         return creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
                           "session id context", NULL);
     }

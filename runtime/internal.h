@@ -35,10 +35,11 @@ struct sp_creds {
     int                  reject_unauthorized;   /* -1: inherit */
     unsigned char        sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               sid_len;
+    unsigned char        user_sid[SSL_MAX_SID_CTX_LENGTH];
+    size_t               user_sid_len;
     unsigned             has_ca:1;
     unsigned             store_ready:1;
     unsigned             has_key:1;
-    unsigned             has_sid:1;
     char                 error[SP_ERRLEN];
 };
 

@@ -308,12 +308,11 @@ handshake_done(sp_pair *pair)
      * OpenSSL forgets the server name when a renegotiation hello arrives,
      * even one we refuse: keep the first handshake's.
      */
-    if (pair->ctx->role == SP_SERVER) {
+    if (pair->ctx->role == SP_SERVER && pair->servername == NULL) {
         const char  *name = SSL_get_servername(pair->ssl,
                                                TLSEXT_NAMETYPE_host_name);
 
         if (name != NULL) {
-            free(pair->servername);
             pair->servername = strdup(name);
             if (pair->servername == NULL) {
                 return pair_fail(pair, SP_ERR_NOMEM, "out of memory");

@@ -133,7 +133,13 @@ int sp_creds_set_ciphersuites(sp_creds *creds, const char *suites);
 /* Protocol version range, inclusive; 0 leaves a bound at OpenSSL's. */
 int sp_creds_set_versions(sp_creds *creds, int min_version, int max_version);
 
-/* Server session-id context, at most 32 bytes (Node: sessionIdContext). */
+/*
+ * Server session-id context, at most 32 bytes (Node: sessionIdContext):
+ * sessions resume only where it is the same.  It is mixed with a digest
+ * of the certificates, CAs and verification policy, so contexts that
+ * would judge a client differently never share sessions.  Set it before
+ * the credentials serve a context.
+ */
 int sp_creds_set_session_id_context(sp_creds *creds, const void *sid,
     size_t len);
 

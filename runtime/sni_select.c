@@ -109,6 +109,18 @@ sp_sni_select(sp_pair *pair, int *alert)
 
     has_name = client_hello_servername(pair->ssl, name);
 
+    /*
+     * The name the client sent now: OpenSSL reports a resumed TLS 1.2
+     * session's original name instead.
+     */
+    if (has_name && pair->servername == NULL) {
+        pair->servername = strdup(name);
+        if (pair->servername == NULL) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return 0;
+        }
+    }
+
     if (has_name) {
         if (ctx->sni_fn) {
             creds = ctx->sni_fn(name, ctx->sni_arg);
@@ -122,11 +134,6 @@ sp_sni_select(sp_pair *pair, int *alert)
 
     if (creds == NULL) {
         if (ctx->reject_unknown_name) {
-            /* kept for the error message: OpenSSL has not parsed it yet */
-            if (has_name && pair->servername == NULL) {
-                pair->servername = strdup(name);
-            }
-
             pair->unknown_name = 1;
             *alert = SSL_AD_UNRECOGNIZED_NAME;
             return 0;
