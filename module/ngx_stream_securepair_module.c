@@ -27,6 +27,8 @@ static char *ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_stream_securepair_password_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_stream_securepair_session_id_context(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
@@ -154,7 +156,7 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
 
     { ngx_string("securepair_session_id_context"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_stream_securepair_session_id_context,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_securepair_srv_conf_t, session_id_context),
       NULL },
@@ -535,6 +537,26 @@ ngx_stream_securepair_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* Node's sessionIdContext: at most 32 bytes, said where it is given. */
+static char *
+ngx_stream_securepair_session_id_context(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be 1 to 32 bytes, not %uz",
+                           &cmd->name, value[1].len);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
 }
 
 
