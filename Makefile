@@ -179,6 +179,32 @@ test-fuzz: $(FUZZ_READY)
 run: $(BUILD)/.deps-module $(MODULE) $(CERTS)
 	sh auto/run $(BUILD)
 
+# Benchmarks (bench/, issue #5): securepair against nginx's own TLS in one
+# run; never part of `make test`.  bench/RESULTS.md and bench/results.png
+# keep the latest figures.
+#   make bench                  the full suite (under 10 minutes)
+#   BENCH_QUICK=1 make bench    scaled down, for development
+BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend $(BUILD)/bench/micro
+
+.PHONY: bench bench-build
+
+$(BUILD)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto -lm
+
+$(BUILD)/bench/backend: bench/backend.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@
+
+$(BUILD)/bench/micro: bench/micro.c $(BUILD)/libsecurepair.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
+
+bench-build: $(BUILD)/.deps-bench lib $(MODULE) $(CERTS) $(BENCH_BIN)
+
+bench: bench-build
+	BUILD=$(BUILD) perl bench/run
+
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
