@@ -178,6 +178,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
         }
 
         if (n == NGX_AGAIN) {
+            sp_enc_in_commit(ctx->pair, 0);
             goto again;
         }
 

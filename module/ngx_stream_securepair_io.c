@@ -160,6 +160,8 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
         ngx_stream_securepair_wake_writer(c, ctx);
 
         if (got == NGX_AGAIN) {
+            /* nothing came: an empty input buffer goes back while idle */
+            sp_enc_in_commit(ctx->pair, 0);
             return NGX_AGAIN;
         }
 

@@ -384,7 +384,8 @@ void *sp_pair_get_data(const sp_pair *pair);
  * into (*len > 0 bytes; NULL with *len 0 when the pair cannot take input:
  * read cleartext first, or the pair is closed); after writing n <= *len
  * bytes there, sp_enc_in_commit() hands them to TLS and runs the engine.
- * Returns SP_OK or the sticky error.
+ * Returns SP_OK or the sticky error.  Commit 0 when the transport had
+ * nothing: an empty buffer is then released, so idle pairs hold none.
  *
  * sp_enc_in() copies from the host's buffer instead, returning how many
  * bytes it took (0 when full) or a negative sp_err.
