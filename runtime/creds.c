@@ -27,9 +27,6 @@ typedef struct {
 } sp_pass_state;
 
 
-static unsigned  sp_creds_serial;
-
-
 static int
 creds_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
     const char *what)
@@ -46,8 +43,6 @@ sp_creds *
 sp_creds_new(void)
 {
     sp_creds  *creds;
-    char       sid[32];
-    int        n;
 
     creds = calloc(1, sizeof(sp_creds));
     if (creds == NULL) {
@@ -73,11 +68,6 @@ sp_creds_new(void)
     SSL_CTX_set_mode(creds->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                                      | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                                      | SSL_MODE_RELEASE_BUFFERS);
-
-    /* replaced by a digest of the credentials in sp_creds_prepare() */
-    n = snprintf(sid, sizeof(sid), "securepair-%u", ++sp_creds_serial);
-    SSL_CTX_set_session_id_context(creds->ssl_ctx, (unsigned char *) sid,
-                                   (unsigned) n);
 
     sp_sni_install(creds->ssl_ctx);
     sp_protocols_install(creds->ssl_ctx);

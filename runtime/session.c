@@ -169,8 +169,9 @@ ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
     OSSL_PARAM         params[3];
     size_t             i;
 
+    /* 0: no ticket issued, or the ticket is not ours */
     if (pair == NULL || pair->ctx->nticket_keys == 0) {
-        return enc ? 0 : 0;
+        return 0;
     }
 
     ctx = pair->ctx;
@@ -349,8 +350,6 @@ ticket_key_add(sp_ctx *ctx, const unsigned char *buf, size_t len)
 int
 sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
 {
-    int  rc;
-
     if (len != 48 && len != 80) {
         sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
                      "not %zu", len);
@@ -363,8 +362,7 @@ sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
         ctx->nticket_keys = 0;
     }
 
-    rc = ticket_key_add(ctx, key, len);
-    return rc;
+    return ticket_key_add(ctx, key, len);
 }
 
 
