@@ -33,6 +33,9 @@ EXAMPLES  := $(EXAMPLE_SRC:runtime/examples/%.c=$(BUILD)/examples/%)
 
 CERTS     := $(BUILD)/certs/.done
 
+# the load generator and backend of bench/, also driven by t/stress
+STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
+
 NGX_SRC   ?= /usr/share/nginx/src
 MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
 MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
@@ -110,7 +113,7 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	prove -f --exec '' $(SAN_TESTS)
 
 # The Perl suites in t/ drive real clients against the built programs.
-test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
+test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
 
 # The same suites with nginx under valgrind memcheck (t/lib/SecurePair/
@@ -120,7 +123,8 @@ test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
 # it before closing an issue that touches module/.
 .PHONY: test-valgrind
 
-test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS)
+test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
+               $(STRESS_BIN)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) TEST_NGINX_VALGRIND=1 \
 	prove -f t/
 
@@ -204,6 +208,16 @@ bench-build: $(BUILD)/.deps-bench lib $(MODULE) $(CERTS) $(BENCH_BIN)
 
 bench: bench-build
 	BUILD=$(BUILD) perl bench/run
+
+# The load-and-faults suite (t/stress/run): two workers under honest and
+# hostile clients, reloads every 2 s, a worker SIGKILLed each round; the
+# report goes to t/stress/RESULTS.md.  t/stress.t runs a small version
+# inside make test.
+.PHONY: stress
+
+stress: $(BUILD)/.deps-test lib $(MODULE) $(CERTS) $(STRESS_BIN)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) \
+	perl t/stress/run --results t/stress/RESULTS.md
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -55,6 +55,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -156,6 +157,7 @@ static struct {
     int             plain;
     int             http;
     int             src_ips;
+    const char     *fail_log;
 } o = {
     .host = "127.0.0.1", .n = 1000, .c = 32, .bytes = 1 << 20,
     .dir = D_UP, .size = 16, .max_payload = 262144, .timeout = 300,
@@ -180,6 +182,7 @@ static struct {
 } st;
 
 
+static FILE            *fail_log;
 static int              ep = -1;
 static int              sigfd = -1;
 static conn            *slots;
@@ -312,7 +315,11 @@ usage(void)
 "  --conn-timeout S    per-connection deadline (30)\n"
 "  --timeout S         whole run deadline (300)\n"
 "  --src-ips K         spread sources over 127.0.0.10.. K addresses (16)\n"
-"  --seed N            random seed (time)\n");
+"  --seed N            random seed (time)\n"
+"  --fail-log F        one line per failed connection: epoch time, local\n"
+"                      address:port, error kind, state, age and age when\n"
+"                      secure in seconds (-1: never), for the stress\n"
+"                      driver to match with the server's access log\n");
     exit(2);
 }
 
@@ -382,6 +389,7 @@ parse_args(int argc, char **argv)
         { "reneg-max", 1, 0, 'r' }, { "hold", 1, 0, 'h' },
         { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
         { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
+        { "fail-log", 1, 0, 'F' },
         { 0, 0, 0, 0 }
     };
 
@@ -448,6 +456,7 @@ parse_args(int argc, char **argv)
         case 't': o.timeout = atof(optarg); break;
         case 'I': o.src_ips = atoi(optarg); break;
         case 'R': o.seed = strtoul(optarg, NULL, 10); break;
+        case 'F': o.fail_log = optarg; break;
         default: usage();
         }
     }
@@ -780,6 +789,43 @@ conn_release(conn *c, int rst)
 }
 
 
+/* The failure log: which connection failed, when and how, so that a
+   driver can tell a connection lost with a killed worker (absent from
+   the server's access log) from one the server dropped. */
+static void
+log_failure(conn *c, long *err)
+{
+    struct sockaddr_in  a;
+    socklen_t           len = sizeof(a);
+    struct timeval      tv;
+    char                addr[INET_ADDRSTRLEN] = "-";
+    int                 port = 0;
+    const char         *kind;
+
+    if (fail_log == NULL) {
+        return;
+    }
+
+    if (c->fd >= 0 && getsockname(c->fd, (struct sockaddr *) &a, &len) == 0) {
+        inet_ntop(AF_INET, &a.sin_addr, addr, sizeof(addr));
+        port = ntohs(a.sin_port);
+    }
+
+    kind = err == &st.err_connect ? "connect"
+           : err == &st.err_handshake ? "handshake"
+           : err == &st.err_io ? "io"
+           : err == &st.err_timeout ? "timeout"
+           : err == &st.err_mismatch ? "mismatch"
+           : err == &st.err_eof ? "eof" : "other";
+
+    gettimeofday(&tv, NULL);
+    fprintf(fail_log, "%ld.%06ld %s:%d %s %d %.6f %.6f\n",
+            (long) tv.tv_sec, (long) tv.tv_usec, addr, port, kind,
+            (int) c->state,
+            now() - c->t_start, c->t_secure ? c->t_secure - c->t_start : -1);
+}
+
+
 /* Ends a connection; `err` points at the counter to bump, NULL when ok. */
 static void
 conn_done(conn *c, long *err, int rst)
@@ -793,6 +839,7 @@ conn_done(conn *c, long *err, int rst)
     } else {
         st.failed++;
         (*err)++;
+        log_failure(c, err);
     }
 
     if (c->ssl && !rst && err == NULL && o.mode != M_RESET
@@ -1946,6 +1993,15 @@ main(int argc, char **argv)
     struct epoll_event   evs[MAX_EVENTS], e;
 
     parse_args(argc, argv);
+
+    if (o.fail_log) {
+        fail_log = fopen(o.fail_log, "a");
+        if (fail_log == NULL) {
+            fprintf(stderr, "loadgen: %s: %s\n", o.fail_log, strerror(errno));
+            return 2;
+        }
+        setvbuf(fail_log, NULL, _IOLBF, 0);
+    }
 
     signal(SIGPIPE, SIG_IGN);
 
