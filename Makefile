@@ -183,9 +183,9 @@ test-fuzz: $(FUZZ_READY)
 run: $(BUILD)/.deps-module $(MODULE) $(CERTS)
 	sh auto/run $(BUILD)
 
-# Benchmarks (bench/, issue #5): securepair against nginx's own TLS in one
-# run; never part of `make test`.  bench/RESULTS.md and bench/results.png
-# keep the latest figures.
+# Benchmarks (bench/, issues #5 and #6): securepair against nginx's own
+# TLS in one run; never part of `make test`.  bench/RESULTS.md and
+# bench/results.png keep the latest figures.
 #   make bench                  the full suite (under 10 minutes)
 #   BENCH_QUICK=1 make bench    scaled down, for development
 BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend $(BUILD)/bench/micro

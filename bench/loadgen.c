@@ -8,7 +8,8 @@
  *
  * Modes:
  *   handshake  N connections (-n), C at a time (-c): a full handshake (no
- *              resumption), a --size byte echo (16), close.
+ *              resumption), a --size byte echo (16), close.  With sessions
+ *              (below), resumed handshakes instead.
  *   verify     the same, with random payloads of random sizes echoed back
  *              and checked with SHA-256 per connection.
  *   bulk       N connections push (--dir up), pull (down) or both (both)
@@ -27,9 +28,25 @@
  *   reneg      TLS 1.2, then client renegotiations in a loop with an echo
  *              between each, until the server refuses or --reneg-max.
  *
+ * Sessions (handshake mode): each of the C connection slots keeps the newest
+ * session the server gave it (SSL_CTX_sess_set_new_cb; a TLS 1.3 session
+ * comes with a NewSessionTicket after the handshake, so a connection that
+ * has none yet after its echo reads on until one arrives).
+ *   --sess-out F   write each slot's session to F (PEM) at the end; run it
+ *                  with -n C -c C: one full handshake per slot.
+ *   --sess-in F    every connection offers its slot's session (slot k
+ *                  starts with the k-th session of F, modulo their number)
+ *                  and counts whether the server resumed it; a new session
+ *                  from the server replaces the slot's, as a browser does.
+ *   --min-reuse P  with --sess-in: exit status 3, with a message, when
+ *                  fewer than P % of the connections that succeeded were
+ *                  resumed (a resumption run that silently does full
+ *                  handshakes measures the wrong thing).
+ *
  * Output: one line of key=value pairs on stdout (idle prints a "ready=1"
  * line first).  The exit status is 0 when the run completed (failures are
- * counted in the line), 2 for bad usage, 1 when it could not run at all.
+ * counted in the line), 2 for bad usage, 1 when it could not run at all,
+ * 3 when --min-reuse was not reached.
  */
 
 #ifndef _GNU_SOURCE
@@ -59,6 +76,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -68,6 +86,8 @@
 #define MAX_EVENTS   512
 #define SCAN_EVERY   0.05      /* seconds between deadline scans */
 #define MAX_NAMES    1000000
+#define TICKET_WAIT  5.0       /* seconds a --sess-out connection waits for
+                                  its session after the echo */
 
 
 enum mode {
@@ -101,6 +121,7 @@ enum state {
     S_STREAM,         /* writing and reading the exchange */
     S_HOLD,           /* idle: established, held */
     S_RENEG,          /* reneg: a renegotiation in progress */
+    S_TICKET,         /* --sess-out: the exchange is done, no session yet */
     S_RAW_SEND,       /* garbage / slowloris: raw bytes out */
     S_RAW_WAIT,       /* garbage: waiting for the server to close */
     S_RST_WAIT        /* reset hs: waiting for the server's first flight */
@@ -128,6 +149,9 @@ typedef struct {
     int             renegs;
     int             established;
     int             peer_gone;    /* no close_notify: the peer is gone */
+    int             got_session;  /* the server gave this one a session */
+    int             offered;      /* it offered its slot's session */
+    int             reused;       /* and the server resumed it */
 
     unsigned char  *raw;
     size_t          raw_len, raw_off;
@@ -158,18 +182,22 @@ static struct {
     int             http;
     int             src_ips;
     const char     *fail_log;
+    const char     *sess_in, *sess_out;
+    double          min_reuse;     /* percent; < 0: not checked */
 } o = {
     .host = "127.0.0.1", .n = 1000, .c = 32, .bytes = 1 << 20,
     .dir = D_UP, .size = 16, .max_payload = 262144, .timeout = 300,
     .conn_timeout = 30, .hold = 600, .duration = 30, .interval = 1.0,
-    .reneg_max = 10, .kind = -1, .seed = 0, .src_ips = 16
+    .reneg_max = 10, .kind = -1, .seed = 0, .src_ips = 16, .min_reuse = -1
 };
 
 
 static struct {
     long       started, finished, ok, failed, inflight, established;
     long       err_connect, err_handshake, err_io, err_timeout, err_mismatch,
-               err_eof, lost;
+               err_eof, err_nosession, lost;
+    long       offered, reused, sessions_received, sessions_loaded,
+               sessions_written;
     uint64_t   bytes_sent, bytes_recv, bytes_verified;
     long       closed_by_server, timeouts, resets, renegs, reneg_refused,
                reneg_max_seen;
@@ -201,6 +229,8 @@ static uint64_t         grng;
 static int              stop_now;
 static double           t0;
 static char             sigfd_tag;
+static SSL_SESSION    **slot_sess;     /* each slot's newest session */
+static SSL_SESSION    **sess_pool;     /* --sess-in, as read */
 static const char       http_req[] =
     "GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: loadgen\r\n\r\n";
 
@@ -303,6 +333,9 @@ usage(void)
 "  --http              handshake: send an HTTP/1.0 GET instead of the echo\n"
 "                      and read the response to its end (an http server)\n"
 "  --size B            echo size for handshake / idle (16)\n"
+"  --sess-out F        handshake: write each slot's newest session to F\n"
+"  --sess-in F         handshake: offer the sessions of F, count reuse\n"
+"  --min-reuse P       with --sess-in: exit 3 below P %% resumed\n"
 "  --bytes B           bulk / noread bytes per connection (1 MiB)\n"
 "  --dir D             bulk direction: up, down, both (up)\n"
 "  --max-payload B     verify: largest payload per connection (256 KiB)\n"
@@ -390,6 +423,8 @@ parse_args(int argc, char **argv)
         { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
         { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
         { "fail-log", 1, 0, 'F' },
+        { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
+        { "min-reuse", 1, 0, 'u' },
         { 0, 0, 0, 0 }
     };
 
@@ -457,6 +492,9 @@ parse_args(int argc, char **argv)
         case 'I': o.src_ips = atoi(optarg); break;
         case 'R': o.seed = strtoul(optarg, NULL, 10); break;
         case 'F': o.fail_log = optarg; break;
+        case 'x': o.sess_in = optarg; break;
+        case 'y': o.sess_out = optarg; break;
+        case 'u': o.min_reuse = atof(optarg); break;
         default: usage();
         }
     }
@@ -504,6 +542,20 @@ parse_args(int argc, char **argv)
                 "and noread\n");
         exit(2);
     }
+
+    if ((o.sess_in || o.sess_out) && (o.mode != M_HANDSHAKE || o.plain
+                                      || o.http))
+    {
+        fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
+                "handshake mode\n");
+        exit(2);
+    }
+
+    if (o.min_reuse >= 0 && (o.sess_in == NULL || o.min_reuse > 100)) {
+        fprintf(stderr, "loadgen: --min-reuse is a percentage, with "
+                "--sess-in\n");
+        exit(2);
+    }
 }
 
 
@@ -534,6 +586,34 @@ alpn_wire(const char *list, unsigned char *out, size_t room)
 }
 
 
+/*
+ * A session from the server (TLS 1.2: at the end of a full handshake;
+ * TLS 1.3: each NewSessionTicket): the connection's slot keeps the newest.
+ * Returning 1 keeps the reference OpenSSL passes.
+ */
+static int
+new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    conn  *c = SSL_get_app_data(ssl);
+    long   k;
+
+    if (c == NULL || slot_sess == NULL) {
+        return 0;
+    }
+
+    k = c - slots;
+
+    if (slot_sess[k] != NULL) {
+        SSL_SESSION_free(slot_sess[k]);
+    }
+
+    slot_sess[k] = sess;
+    c->got_session = 1;
+    st.sessions_received++;
+    return 1;
+}
+
+
 static SSL_CTX *
 make_ctx(void)
 {
@@ -544,8 +624,16 @@ make_ctx(void)
         return NULL;
     }
 
-    /* no resumption: every connection is a full handshake */
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    if (o.sess_in || o.sess_out) {
+        /* sessions go to the slots, never to OpenSSL's own client cache */
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT
+                                          | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c, new_session);
+
+    } else {
+        /* no resumption: every connection is a full handshake */
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    }
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS
                         | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -667,6 +755,103 @@ load_names(const char *file)
         fprintf(stderr, "loadgen: %s: no names\n", file);
         return -1;
     }
+
+    return 0;
+}
+
+
+/* --sess-in: every session of the file, shared out over the slots. */
+static int
+load_sessions(const char *file)
+{
+    BIO          *b;
+    SSL_SESSION  *s;
+    long          cap = 64, k;
+
+    b = BIO_new_file(file, "r");
+    if (b == NULL) {
+        fprintf(stderr, "loadgen: %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+
+    sess_pool = malloc(cap * sizeof(SSL_SESSION *));
+
+    while (sess_pool
+           && (s = PEM_read_bio_SSL_SESSION(b, NULL, NULL, NULL)) != NULL)
+    {
+        if (st.sessions_loaded == cap) {
+            SSL_SESSION  **p2;
+
+            cap *= 2;
+            p2 = realloc(sess_pool, cap * sizeof(SSL_SESSION *));
+            if (p2 == NULL) {
+                SSL_SESSION_free(s);
+                break;
+            }
+            sess_pool = p2;
+        }
+
+        sess_pool[st.sessions_loaded++] = s;
+    }
+
+    /* the end of the file leaves a "no start line" behind */
+    ERR_clear_error();
+    BIO_free(b);
+
+    if (st.sessions_loaded == 0) {
+        fprintf(stderr, "loadgen: %s: no sessions\n", file);
+        return -1;
+    }
+
+    for (k = 0; k < nslots; k++) {
+        slot_sess[k] = sess_pool[k % st.sessions_loaded];
+        SSL_SESSION_up_ref(slot_sess[k]);
+    }
+
+    for (k = 0; k < st.sessions_loaded; k++) {
+        SSL_SESSION_free(sess_pool[k]);
+    }
+    free(sess_pool);
+    sess_pool = NULL;
+
+    return 0;
+}
+
+
+/* --sess-out: each slot's newest session, PEM, one after the other. */
+static int
+write_sessions(const char *file)
+{
+    BIO   *b;
+    long   k;
+
+    b = BIO_new_file(file, "w");
+    if (b == NULL) {
+        fprintf(stderr, "loadgen: %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+
+    for (k = 0; k < nslots; k++) {
+        if (slot_sess[k] == NULL) {
+            continue;
+        }
+
+        if (!PEM_write_bio_SSL_SESSION(b, slot_sess[k])) {
+            BIO_free(b);
+            fprintf(stderr, "loadgen: %s: cannot write a session\n", file);
+            return -1;
+        }
+
+        st.sessions_written++;
+    }
+
+    if (BIO_flush(b) != 1) {
+        BIO_free(b);
+        fprintf(stderr, "loadgen: %s: cannot write\n", file);
+        return -1;
+    }
+
+    BIO_free(b);
 
     return 0;
 }
@@ -836,6 +1021,7 @@ conn_done(conn *c, long *err, int rst)
 
     if (err == NULL) {
         st.ok++;
+        st.reused += c->reused;
     } else {
         st.failed++;
         (*err)++;
@@ -1060,6 +1246,7 @@ record_secure(conn *c)
 static void stream_begin(conn *c);
 static void conn_step(conn *c);
 static void reneg_step(conn *c);
+static void ticket_step(conn *c);
 
 
 /* After the connection is up (and secure): what the mode does. */
@@ -1226,10 +1413,56 @@ stream_done(conn *c)
         conn_done(c, NULL, 1);
         return;
 
+    case M_HANDSHAKE:
+        if (o.sess_out && !c->got_session) {
+            /* TLS 1.3: the ticket may still be on its way */
+            c->state = S_TICKET;
+            if (c->deadline > now() + TICKET_WAIT) {
+                c->deadline = now() + TICKET_WAIT;
+            }
+            ticket_step(c);
+            return;
+        }
+        conn_done(c, NULL, 0);
+        return;
+
     default:
         conn_done(c, NULL, 0);
         return;
     }
+}
+
+
+/* --sess-out: reads until the server's NewSessionTicket has come. */
+static void
+ticket_step(conn *c)
+{
+    int  n, e;
+
+    ERR_clear_error();
+    n = SSL_read(c->ssl, rbuf, sizeof(rbuf));
+
+    if (c->got_session) {
+        conn_done(c, NULL, 0);
+        return;
+    }
+
+    if (n > 0) {
+        note_error("protocol", "data instead of a session ticket");
+        conn_done(c, &st.err_mismatch, 0);
+        return;
+    }
+
+    e = SSL_get_error(c->ssl, n);
+
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        set_events(c, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+        return;
+    }
+
+    ERR_clear_error();
+    note_error("session", "the server closed without giving a session");
+    conn_done(c, &st.err_nosession, 0);
 }
 
 
@@ -1661,6 +1894,16 @@ ssl_attach(conn *c)
     }
 
     SSL_set_connect_state(c->ssl);
+    SSL_set_app_data(c->ssl, c);
+
+    if (o.sess_in && slot_sess[c - slots] != NULL) {
+        if (!SSL_set_session(c->ssl, slot_sess[c - slots])) {
+            ssl_note_error("SSL_set_session");
+            return -1;
+        }
+        c->offered = 1;
+        st.offered++;
+    }
 
     name = pick_sni(&c->rng);
     if (name && !SSL_set_tlsext_host_name(c->ssl, name)) {
@@ -1745,6 +1988,7 @@ handshake_step(conn *c)
     n = SSL_do_handshake(c->ssl);
 
     if (n == 1) {
+        c->reused = c->offered && SSL_session_reused(c->ssl);
         record_secure(c);
         app_begin(c);
         return;
@@ -1805,6 +2049,10 @@ conn_step(conn *c)
 
     case S_RENEG:
         reneg_step(c);
+        return;
+
+    case S_TICKET:
+        ticket_step(c);
         return;
 
     case S_RAW_SEND:
@@ -1876,6 +2124,12 @@ scan(double t)
             st.timeouts++;
         }
 
+        if (c->state == S_TICKET) {
+            note_error("session", "no session ticket within the wait");
+            conn_done(c, &st.err_nosession, 0);
+            continue;
+        }
+
         note_error("timeout", "connection deadline");
         conn_done(c, &st.err_timeout, 0);
     }
@@ -1933,6 +2187,12 @@ report(double elapsed, int timed_out)
            p50 * 1e3, p99 * 1e3);
 
     switch (o.mode) {
+    case M_HANDSHAKE:
+        printf(" offered=%ld reused=%ld sessions_in=%ld sessions_received=%ld"
+               " sessions_out=%ld err_nosession=%ld", st.offered, st.reused,
+               st.sessions_loaded, st.sessions_received, st.sessions_written,
+               st.err_nosession);
+        break;
     case M_IDLE:
         printf(" established=%ld lost=%ld", st.established, st.lost);
         break;
@@ -1985,7 +2245,7 @@ report(double elapsed, int timed_out)
 int
 main(int argc, char **argv)
 {
-    int                  i, n, timed_out = 0, ready_printed = 0;
+    int                  i, n, timed_out = 0, ready_printed = 0, rc = 0;
     long                 k;
     double               t, t_end, t_scan, t_hold_end = INFINITY;
     sigset_t             mask;
@@ -2061,6 +2321,18 @@ main(int argc, char **argv)
     for (k = nslots - 1; k >= 0; k--) {
         slots[k].fd = -1;
         free_list[nfree++] = k;
+    }
+
+    if (o.sess_in || o.sess_out) {
+        slot_sess = calloc((size_t) nslots, sizeof(SSL_SESSION *));
+        if (slot_sess == NULL) {
+            fprintf(stderr, "loadgen: out of memory\n");
+            return 1;
+        }
+
+        if (o.sess_in && load_sessions(o.sess_in) != 0) {
+            return 1;
+        }
     }
 
     ep = epoll_create1(EPOLL_CLOEXEC);
@@ -2184,8 +2456,28 @@ main(int argc, char **argv)
         }
     }
 
+    if (o.sess_out && write_sessions(o.sess_out) != 0) {
+        return 1;
+    }
+
     report(t, timed_out);
 
+    if (o.min_reuse >= 0
+        && (st.ok == 0 || st.reused < o.min_reuse / 100 * st.ok))
+    {
+        fprintf(stderr, "loadgen: only %ld of %ld connections resumed the "
+                "session they offered (--min-reuse %g %%)\n", st.reused,
+                st.ok, o.min_reuse);
+        rc = 3;
+    }
+
+    if (slot_sess) {
+        for (k = 0; k < nslots; k++) {
+            SSL_SESSION_free(slot_sess[k]);
+        }
+        free(slot_sess);
+    }
+
     SSL_CTX_free(ctx);
-    return 0;
+    return rc;
 }
