@@ -2,7 +2,9 @@
  * Server side of SNI: choose the credentials for a ClientHello's server
  * name.  It runs from the ClientHello callback (hello.c), before OpenSSL
  * picks the protocol version and cipher, so a context's own versions,
- * ciphers and TLS 1.3 suites apply.  The user's callback is asked first,
+ * ciphers and TLS 1.3 suites apply; its certificates, CAs and settings
+ * are installed on the pair's SSL (creds.c), the SSL_CTX stays the
+ * default credentials'.  The user's callback is asked first,
  * then the table; no match keeps the default credentials, or ends the
  * handshake with unrecognized_name when the context rejects unknown names.
  */
@@ -51,49 +53,29 @@ client_hello_servername(SSL *ssl, char *name)
 }
 
 
+/*
+ * The chosen credentials go on the pair's SSL, which holds the pair's
+ * current ones (the default's, at first); a second ClientHello (after a
+ * HelloRetryRequest) finds them there already.
+ */
 static int
 apply_creds(sp_pair *pair, sp_creds *creds)
 {
-    SSL      *ssl = pair->ssl;
-    SSL_CTX  *ssl_ctx = creds->ssl_ctx;
-
     if (sp_creds_prepare(creds) != SP_OK) {
+        return 0;
+    }
+
+    if (creds == pair->creds) {
+        return 1;
+    }
+
+    if (!sp_creds_install(creds, pair->creds, pair->ssl)) {
         return 0;
     }
 
     sp_creds_ref(creds);
     sp_creds_unref(pair->creds);
     pair->creds = creds;
-
-    if (ssl_ctx == SSL_get_SSL_CTX(ssl)) {
-        return 1;
-    }
-
-    if (SSL_set_SSL_CTX(ssl, ssl_ctx) == NULL) {
-        return 0;
-    }
-
-    /*
-     * SSL_set_SSL_CTX() swaps certificates and the CA store but keeps the
-     * first context's versions, ciphers and verify mode: apply the
-     * selected credentials' own.  Unset ciphers inherit the default's.
-     */
-    if (!SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ssl_ctx))
-        || !SSL_set_max_proto_version(ssl,
-                                      SSL_CTX_get_max_proto_version(ssl_ctx)))
-    {
-        return 0;
-    }
-
-    if (creds->ciphers && !SSL_set_cipher_list(ssl, creds->ciphers)) {
-        return 0;
-    }
-
-    if (creds->ciphersuites && !SSL_set_ciphersuites(ssl, creds->ciphersuites))
-    {
-        return 0;
-    }
-
     return 1;
 }
 
