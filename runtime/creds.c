@@ -324,30 +324,22 @@ replace_string(char **slot, const char *value)
 
 
 /*
- * A list is checked where it will be used: on an SSL (a scratch one of the
- * template, as for SNI credentials) and on the SSL_CTX if there is one.
+ * A list is checked where it will be used: on an SSL (as for credentials
+ * chosen by SNI) and on the SSL_CTX if there is one.
  */
 static int
 check_list(sp_creds *creds, const char *list, int suites)
 {
-    SSL  *ssl;
-    int   ok;
-
-    ssl = sp_template() ? SSL_new(sp_template()) : NULL;
-    if (ssl == NULL) {
+    if (!sp_cipher_list_valid(list, suites)) {
         return 0;
     }
 
-    ok = suites ? SSL_set_ciphersuites(ssl, list)
-                : SSL_set_cipher_list(ssl, list);
-    SSL_free(ssl);
-
-    if (ok && creds->ssl_ctx) {
-        ok = suites ? SSL_CTX_set_ciphersuites(creds->ssl_ctx, list)
-                    : SSL_CTX_set_cipher_list(creds->ssl_ctx, list);
+    if (creds->ssl_ctx) {
+        return suites ? SSL_CTX_set_ciphersuites(creds->ssl_ctx, list)
+                      : SSL_CTX_set_cipher_list(creds->ssl_ctx, list);
     }
 
-    return ok;
+    return 1;
 }
 
 
