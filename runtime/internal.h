@@ -155,7 +155,9 @@ struct sp_pair {
     sp_bytes             enc_out;
     sp_bytes             clear_queue;
 
-    sp_creds            *creds;          /* selected by SNI, or default */
+    sp_creds            *creds;          /* selected by SNI, or default:
+                                            borrowed from the context
+                                            unless creds_held */
     const char          *context_name;   /* as added, or "(callback)" */
     char                *servername;     /* client: what we asked for;
                                             server: SNI once secure */
@@ -188,6 +190,8 @@ struct sp_pair {
     unsigned             we_renegotiate:1;
     unsigned             reneg_pending:1;
     unsigned             npn_none:1;
+    unsigned             creds_held:1;   /* a reference: from the SNI
+                                            callback */
 };
 
 

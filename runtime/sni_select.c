@@ -56,10 +56,15 @@ client_hello_servername(SSL *ssl, char *name)
 /*
  * The chosen credentials go on the pair's SSL, which holds the pair's
  * current ones (the default's, at first); a second ClientHello (after a
- * HelloRetryRequest) finds them there already.
+ * HelloRetryRequest) finds them there already.  Credentials of the
+ * context's table live as long as the context, which the pair holds: the
+ * pair only borrows them, and never writes to them, so a worker that
+ * serves a name for the first time does not copy the page they share
+ * with its master.  The callback's are borrowed only for the call: the
+ * pair takes a reference.
  */
 static int
-apply_creds(sp_pair *pair, sp_creds *creds)
+apply_creds(sp_pair *pair, sp_creds *creds, int hold)
 {
     if (sp_creds_prepare(creds) != SP_OK) {
         return 0;
@@ -73,9 +78,16 @@ apply_creds(sp_pair *pair, sp_creds *creds)
         return 0;
     }
 
-    sp_creds_ref(creds);
-    sp_creds_unref(pair->creds);
+    if (hold) {
+        sp_creds_ref(creds);
+    }
+
+    if (pair->creds_held) {
+        sp_creds_unref(pair->creds);
+    }
+
     pair->creds = creds;
+    pair->creds_held = hold;
     return 1;
 }
 
@@ -87,7 +99,7 @@ sp_sni_select(sp_pair *pair, int *alert)
     sp_creds    *creds = NULL;
     const char  *matched = NULL;
     char         name[256];
-    int          has_name;
+    int          has_name, hold = 0;
 
     has_name = client_hello_servername(pair->ssl, name);
 
@@ -107,6 +119,7 @@ sp_sni_select(sp_pair *pair, int *alert)
         if (ctx->sni_fn) {
             creds = ctx->sni_fn(name, ctx->sni_arg);
             matched = creds ? "(callback)" : NULL;
+            hold = (creds != NULL);
         }
 
         if (creds == NULL && ctx->sni) {
@@ -124,7 +137,7 @@ sp_sni_select(sp_pair *pair, int *alert)
         return 1;
     }
 
-    if (!apply_creds(pair, creds)) {
+    if (!apply_creds(pair, creds, hold)) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return 0;
     }
