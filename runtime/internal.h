@@ -206,7 +206,6 @@ int sp_digest_init(EVP_MD_CTX *md);
 int sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len);
 X509_STORE *sp_system_store(const unsigned char **digest);
 int sp_cipher_list_valid(const char *list, int suites);
-sp_shared *sp_shared_ref(sp_shared *obj);
 void sp_shared_unref(sp_shared *obj);
 int sp_read_file(sp_creds *creds, const char *path, char **data,
     size_t *len);

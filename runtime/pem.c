@@ -7,8 +7,9 @@
  * naming one certificate parse it once.  An object is found by a SHA-256
  * of what it was loaded from, never by a file name, so a file changed
  * between two loads is parsed again; it lives exactly as long as some
- * credentials hold it: the table never keeps one alive.  The table is
- * the only state shared between threads, behind one lock.
+ * credentials hold it: the table never keeps one alive.  The table, and
+ * the last cipher lists found good, are the only state credentials share
+ * between threads, each behind a lock.
  *
  * Also here: reading PEM files, the system's CA store (parsed once per
  * process), and a template SSL_CTX that says what a fresh one would
@@ -363,17 +364,6 @@ table_add(sp_shared *obj)
         obj->free(obj);
         return found;
     }
-
-    return obj;
-}
-
-
-sp_shared *
-sp_shared_ref(sp_shared *obj)
-{
-    pthread_mutex_lock(&sp_table_lock);
-    obj->refs++;
-    pthread_mutex_unlock(&sp_table_lock);
 
     return obj;
 }
