@@ -831,17 +831,43 @@ ngx_stream_securepair_settings(ngx_conf_t *cf,
 }
 
 
+/* Wipes the passphrases read for the runtime. */
+static void
+ngx_stream_securepair_passphrases_cleanup(void *data)
+{
+    ngx_array_t  *list = data;
+
+    ngx_uint_t    i;
+    const char  **p;
+
+    p = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        ngx_explicit_memzero((void *) p[i], ngx_strlen(p[i]));
+    }
+}
+
+
+/*
+ * The passphrases of securepair_password_file as the runtime takes them,
+ * read once for the server and each of its contexts (NULL: no file).
+ * They live in the temporary pool, wiped when it goes, as nginx wipes
+ * its own copy.
+ */
 static ngx_int_t
 ngx_stream_securepair_passphrases(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds)
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t **out)
 {
     ngx_fd_t                       fd;
     ngx_err_t                      err;
     ngx_str_t                     *pwd, name;
     ngx_uint_t                     i;
-    ngx_array_t                   *passwords;
-    const char                   **list;
+    ngx_array_t                   *passwords, *list;
+    const char                   **p;
+    ngx_pool_cleanup_t            *cln;
     ngx_stream_securepair_file_t  *f;
+
+    *out = NULL;
 
     if (conf->password_file == NULL) {
         return NGX_OK;
@@ -880,27 +906,51 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    list = ngx_pnalloc(cf->temp_pool, passwords->nelts * sizeof(char *));
+    list = ngx_array_create(cf->temp_pool, passwords->nelts,
+                            sizeof(const char *));
     if (list == NULL) {
         return NGX_ERROR;
     }
 
+    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_stream_securepair_passphrases_cleanup;
+    cln->data = list;
+
     pwd = passwords->elts;
 
     for (i = 0; i < passwords->nelts; i++) {
-        list[i] = ngx_stream_securepair_cstr(cf->temp_pool, &pwd[i]);
-        if (list[i] == NULL) {
+        p = ngx_array_push(list);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = ngx_stream_securepair_cstr(cf->temp_pool, &pwd[i]);
+        if (*p == NULL) {
+            list->nelts--;
             return NGX_ERROR;
         }
     }
 
-    if (sp_creds_set_passphrases(creds, list, passwords->nelts) != SP_OK) {
-        return NGX_ERROR;
+    *out = list;
+
+    return NGX_OK;
+}
+
+
+/* The runtime keeps a copy of its own. */
+static ngx_int_t
+ngx_stream_securepair_set_passphrases(sp_creds *creds, ngx_array_t *list)
+{
+    if (list == NULL) {
+        return NGX_OK;
     }
 
-    /* the runtime keeps its own copy: wipe ours */
-    for (i = 0; i < passwords->nelts; i++) {
-        ngx_explicit_memzero((void *) list[i], pwd[i].len);
+    if (sp_creds_set_passphrases(creds, list->elts, list->nelts) != SP_OK) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -909,7 +959,7 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
 
 static ngx_int_t
 ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf)
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases)
 {
     char                             *name;
     ngx_int_t                         rc;
@@ -930,7 +980,7 @@ ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        rc = ngx_stream_securepair_passphrases(cf, conf, creds);
+        rc = ngx_stream_securepair_set_passphrases(creds, passphrases);
 
         if (rc == NGX_OK) {
             rc = ngx_stream_securepair_add_pair(cf, creds, &sc[i].certificate,
@@ -999,9 +1049,12 @@ ngx_stream_securepair_names(ngx_conf_t *cf, ngx_array_t *a)
 }
 
 
+/* The server's own credentials; the passphrases are read for its
+   contexts as well. */
 static ngx_int_t
 ngx_stream_securepair_default_creds(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds)
+    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds,
+    ngx_array_t **passphrases)
 {
     ngx_uint_t                     i, n;
     ngx_stream_securepair_file_t  *cert, *key;
@@ -1039,7 +1092,10 @@ ngx_stream_securepair_default_creds(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_stream_securepair_passphrases(cf, conf, creds) != NGX_OK) {
+    if (ngx_stream_securepair_passphrases(cf, conf, passphrases) != NGX_OK
+        || ngx_stream_securepair_set_passphrases(creds, *passphrases)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1065,6 +1121,7 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
 {
     sp_creds            *creds;
     const char         **names;
+    ngx_array_t         *passphrases;
     ngx_pool_cleanup_t  *cln;
 
     creds = sp_creds_new();
@@ -1072,7 +1129,9 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_stream_securepair_default_creds(cf, conf, creds) != NGX_OK) {
+    if (ngx_stream_securepair_default_creds(cf, conf, creds, &passphrases)
+        != NGX_OK)
+    {
         sp_creds_unref(creds);
         return NGX_ERROR;
     }
@@ -1144,7 +1203,7 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    return ngx_stream_securepair_add_contexts(cf, conf);
+    return ngx_stream_securepair_add_contexts(cf, conf, passphrases);
 }
 
 

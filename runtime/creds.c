@@ -1,30 +1,25 @@
 /*
- * Credentials: one SSL_CTX holding key/certificate pairs, the CA store,
- * ciphers, versions and the session-id context (Node's SecureContext).
+ * Credentials (Node's SecureContext): key/certificate pairs, the CA set,
+ * ciphers, versions and the session-id context.
+ *
+ * Credentials keep parsed objects, shared with every other credentials
+ * loaded from the same bytes (pem.c), and the settings that differ.  An
+ * SSL_CTX is built only for credentials that become a context's default,
+ * whose pairs start from it; credentials chosen by SNI are installed on
+ * the pair's SSL instead (sp_creds_install), so a context costs what it
+ * holds of its own, not an SSL_CTX.
  */
 
-#include <errno.h>
-#include <pthread.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "internal.h"
 
 
-#define SP_PEM_MAX  (16 * 1024 * 1024)
 #define SP_MEMORY   "<memory>"
-
-
-typedef struct {
-    const char  *passphrase;
-    int          asked;
-} sp_pass_state;
 
 
 static int
@@ -49,31 +44,9 @@ sp_creds_new(void)
         return NULL;
     }
 
-    creds->ssl_ctx = SSL_CTX_new(TLS_method());
-    if (creds->ssl_ctx == NULL) {
-        ERR_clear_error();
-        free(creds);
-        return NULL;
-    }
-
     creds->refs = 1;
     creds->request_cert = -1;
     creds->reject_unauthorized = -1;
-
-    /*
-     * Records may be written in parts and retried from another address,
-     * and OpenSSL's own buffers go back to the heap while a connection is
-     * idle: an idle pair should cost next to nothing.
-     */
-    SSL_CTX_set_mode(creds->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                                     | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                                     | SSL_MODE_RELEASE_BUFFERS);
-
-    sp_sni_install(creds->ssl_ctx);
-    sp_protocols_install(creds->ssl_ctx);
-    sp_hello_install(creds->ssl_ctx);
-    sp_verify_install(creds->ssl_ctx);
-    sp_session_install(creds->ssl_ctx);
 
     return creds;
 }
@@ -106,11 +79,24 @@ creds_clear_passphrases(sp_creds *creds)
 void
 sp_creds_unref(sp_creds *creds)
 {
+    size_t  i;
+
     if (creds == NULL || --creds->refs > 0) {
         return;
     }
 
     creds_clear_passphrases(creds);
+
+    for (i = 0; i < creds->nkeycerts; i++) {
+        sp_shared_unref(&creds->keycerts[i]->shared);
+    }
+
+    free(creds->keycerts);
+
+    if (creds->ca) {
+        sp_shared_unref(&creds->ca->shared);
+    }
+
     SSL_CTX_free(creds->ssl_ctx);
     free(creds->ciphers);
     free(creds->ciphersuites);
@@ -155,319 +141,52 @@ sp_creds_set_passphrases(sp_creds *creds, const char *const *list, size_t n)
 }
 
 
-/* Reads a whole PEM file; the message names the file and says why not. */
-static int
-read_file(sp_creds *creds, const char *path, char **data, size_t *len)
-{
-    FILE         *f;
-    char         *buf;
-    long          size;
-    size_t        got;
-    struct stat   st;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot open: %s", path,
-                 strerror(errno));
-        return SP_ERR_LOAD;
-    }
-
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot read: not a regular "
-                 "file", path);
-        fclose(f);
-        return SP_ERR_LOAD;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot read: %s", path,
-                 strerror(errno));
-        fclose(f);
-        return SP_ERR_LOAD;
-    }
-
-    if (size > SP_PEM_MAX) {
-        snprintf(creds->error, SP_ERRLEN, "%s: file too large for PEM",
-                 path);
-        fclose(f);
-        return SP_ERR_LOAD;
-    }
-
-    buf = malloc((size_t) size + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return SP_ERR_NOMEM;
-    }
-
-    got = fread(buf, 1, (size_t) size, f);
-    if (ferror(f)) {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot read: %s", path,
-                 strerror(errno));
-        free(buf);
-        fclose(f);
-        return SP_ERR_LOAD;
-    }
-
-    fclose(f);
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    return SP_OK;
-}
-
-
-static void
-free_pem(char *data, size_t len)
-{
-    if (data) {
-        OPENSSL_cleanse(data, len);
-        free(data);
-    }
-}
-
-
-/* Never prompts: answers with the passphrase under trial, or refuses. */
-static int
-pass_callback(char *buf, int size, int rwflag, void *arg)
-{
-    sp_pass_state  *state = arg;
-    size_t          len;
-
-    (void) rwflag;
-
-    state->asked = 1;
-
-    if (state->passphrase == NULL) {
-        return -1;
-    }
-
-    len = strlen(state->passphrase);
-    if (len > (size_t) size) {
-        return -1;
-    }
-
-    memcpy(buf, state->passphrase, len);
-    return (int) len;
-}
-
-
-static int
-load_key(sp_creds *creds, const char *pem, size_t len, const char *origin,
-    EVP_PKEY **out)
-{
-    BIO            *bio;
-    EVP_PKEY       *pkey;
-    sp_pass_state   state;
-    size_t          i, tries;
-
-    tries = creds->npassphrases ? creds->npassphrases : 1;
-    state.asked = 0;
-
-    for (i = 0; i < tries; i++) {
-        state.passphrase = creds->npassphrases ? creds->passphrases[i] : NULL;
-
-        bio = BIO_new_mem_buf(pem, (int) len);
-        if (bio == NULL) {
-            ERR_clear_error();
-            return SP_ERR_NOMEM;
-        }
-
-        pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_callback, &state);
-        BIO_free(bio);
-
-        if (pkey != NULL) {
-            ERR_clear_error();
-            *out = pkey;
-            return SP_OK;
-        }
-
-        if (!state.asked) {
-            break;
-        }
-    }
-
-    if (state.asked && creds->npassphrases == 0) {
-        return creds_fail(creds, SP_ERR_LOAD, "%s: %s", origin,
-                          "private key is encrypted and no passphrase "
-                          "was given");
-    }
-
-    if (state.asked) {
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: wrong passphrase (tried %zu)", origin,
-                 creds->npassphrases);
-        ERR_clear_error();
-        return SP_ERR_LOAD;
-    }
-
-    return creds_fail(creds, SP_ERR_LOAD, "%s: no private key found: %s",
-                      origin, NULL);
-}
-
-
-static int
-load_chain(sp_creds *creds, const char *pem, size_t len, const char *origin,
-    X509 **leaf, STACK_OF(X509) **chain)
-{
-    BIO   *bio;
-    X509  *x;
-
-    bio = BIO_new_mem_buf(pem, (int) len);
-    if (bio == NULL) {
-        ERR_clear_error();
-        return SP_ERR_NOMEM;
-    }
-
-    *leaf = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
-    if (*leaf == NULL) {
-        BIO_free(bio);
-        return creds_fail(creds, SP_ERR_LOAD,
-                          "%s: no certificate found: %s", origin, NULL);
-    }
-
-    *chain = sk_X509_new_null();
-    if (*chain == NULL) {
-        goto nomem;
-    }
-
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (!sk_X509_push(*chain, x)) {
-            X509_free(x);
-            goto nomem;
-        }
-    }
-
-    /* The loop ends on "no start line": that is the end of the file. */
-    ERR_clear_error();
-    BIO_free(bio);
-    return SP_OK;
-
-nomem:
-
-    ERR_clear_error();
-    BIO_free(bio);
-    X509_free(*leaf);
-    sk_X509_pop_free(*chain, X509_free);
-    return SP_ERR_NOMEM;
-}
-
-
-/* OpenSSL's security levels in bits of security, as in SSL_CTX_set_security_level(3). */
-static int
-level_bits(int level)
-{
-    static const int  bits[] = { 0, 80, 112, 128, 192, 256 };
-
-    if (level < 0) {
-        return 0;
-    }
-
-    return bits[level > 5 ? 5 : level];
-}
-
-
 /*
- * Says in words why a key is refused by the security level, before
- * OpenSSL says "ee key too small".
+ * One pair per key type, as OpenSSL keeps one per type: a pair of a type
+ * already there replaces it.
  */
-static int
-check_key_strength(sp_creds *creds, EVP_PKEY *pkey, const char *origin)
-{
-    int  level, need, have;
-
-    level = SSL_CTX_get_security_level(creds->ssl_ctx);
-    need = level_bits(level);
-    have = EVP_PKEY_get_security_bits(pkey);
-
-    if (have <= 0 || have >= need) {
-        return SP_OK;
-    }
-
-    snprintf(creds->error, SP_ERRLEN,
-             "%s: %s key of %d bits is too small for OpenSSL security "
-             "level %d (needs %d bits of security, e.g. RSA 2048 or "
-             "ECDSA P-256)",
-             origin, EVP_PKEY_get0_type_name(pkey), EVP_PKEY_get_bits(pkey),
-             level, need);
-    return SP_ERR_LOAD;
-}
-
-
 static int
 add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *key_origin, const char *cert_pem, size_t cert_len,
     const char *cert_origin)
 {
-    int              rc, i;
-    X509            *leaf = NULL;
-    EVP_PKEY        *pkey = NULL;
-    STACK_OF(X509)  *chain = NULL;
+    int           rc;
+    size_t        i;
+    sp_keycert   *kc, **list;
 
-    rc = load_key(creds, key_pem, key_len, key_origin, &pkey);
+    rc = sp_keycert_load(creds, key_pem, key_len, key_origin, cert_pem,
+                         cert_len, cert_origin, &kc);
     if (rc != SP_OK) {
         return rc;
     }
 
-    rc = load_chain(creds, cert_pem, cert_len, cert_origin, &leaf, &chain);
-    if (rc != SP_OK) {
-        EVP_PKEY_free(pkey);
-        return rc;
+    if (creds->ssl_ctx
+        && !SSL_CTX_use_cert_and_key(creds->ssl_ctx, kc->leaf, kc->pkey,
+                                     kc->chain, 1))
+    {
+        sp_shared_unref(&kc->shared);
+        return creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
+                          cert_origin, NULL);
     }
 
-    if (!X509_check_private_key(leaf, pkey)) {
-        ERR_clear_error();
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: private key does not match certificate %s",
-                 key_origin, cert_origin);
-        rc = SP_ERR_LOAD;
-        goto done;
-    }
-
-    rc = check_key_strength(creds, pkey, cert_origin);
-    if (rc != SP_OK) {
-        goto done;
-    }
-
-    /* OpenSSL notes a broken extension and carries on: we do not */
-    if (X509_get_extension_flags(leaf) & EXFLAG_INVALID) {
-        ERR_clear_error();
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: certificate has invalid extensions", cert_origin);
-        rc = SP_ERR_LOAD;
-        goto done;
-    }
-
-    for (i = 0; i < sk_X509_num(chain); i++) {
-        if (X509_get_extension_flags(sk_X509_value(chain, i))
-            & EXFLAG_INVALID)
-        {
-            ERR_clear_error();
-            snprintf(creds->error, SP_ERRLEN,
-                     "%s: chain certificate #%d has invalid extensions",
-                     cert_origin, i + 1);
-            rc = SP_ERR_LOAD;
-            goto done;
+    for (i = 0; i < creds->nkeycerts; i++) {
+        if (creds->keycerts[i]->type == kc->type) {
+            sp_shared_unref(&creds->keycerts[i]->shared);
+            creds->keycerts[i] = kc;
+            return SP_OK;
         }
     }
 
-    if (!SSL_CTX_use_cert_and_key(creds->ssl_ctx, leaf, pkey, chain, 1)) {
-        rc = creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                        cert_origin, NULL);
-        goto done;
+    list = realloc(creds->keycerts, (i + 1) * sizeof(sp_keycert *));
+    if (list == NULL) {
+        sp_shared_unref(&kc->shared);
+        return SP_ERR_NOMEM;
     }
 
-    ERR_clear_error();
-    creds->has_key = 1;
-    rc = SP_OK;
-
-done:
-
-    X509_free(leaf);
-    EVP_PKEY_free(pkey);
-    sk_X509_pop_free(chain, X509_free);
-    return rc;
+    list[i] = kc;
+    creds->keycerts = list;
+    creds->nkeycerts = i + 1;
+    return SP_OK;
 }
 
 
@@ -484,9 +203,9 @@ sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
         return SP_ERR_INVALID;
     }
 
-    rc = read_file(creds, key_file, &key, &key_len);
+    rc = sp_read_file(creds, key_file, &key, &key_len);
     if (rc == SP_OK) {
-        rc = read_file(creds, cert_file, &cert, &cert_len);
+        rc = sp_read_file(creds, cert_file, &cert, &cert_len);
     }
 
     if (rc == SP_OK) {
@@ -494,8 +213,8 @@ sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
                           cert_file);
     }
 
-    free_pem(key, key_len);
-    free_pem(cert, cert_len);
+    sp_free_pem(key, key_len);
+    sp_free_pem(cert, cert_len);
     return rc;
 }
 
@@ -516,57 +235,42 @@ sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
 }
 
 
+/* The CA set's store verifies; its names go in CertificateRequest. */
 static int
-add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
+ca_install_ctx(sp_creds *creds)
 {
-    BIO         *bio;
-    X509        *x;
-    X509_STORE  *store;
-    int          count = 0;
+    STACK_OF(X509_NAME)  *names;
 
-    bio = BIO_new_mem_buf(pem, (int) len);
-    if (bio == NULL) {
+    names = SSL_dup_CA_list(creds->ca->names);
+    if (names == NULL) {
         ERR_clear_error();
         return SP_ERR_NOMEM;
     }
 
-    if (creds->store_ready && !creds->has_ca) {
-        /* still on the shared system store: never add to that one */
-        store = X509_STORE_new();
-        if (store == NULL) {
-            BIO_free(bio);
-            return SP_ERR_NOMEM;
-        }
-
-        SSL_CTX_set_cert_store(creds->ssl_ctx, store);
-    }
-
-    store = SSL_CTX_get_cert_store(creds->ssl_ctx);
-
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (!X509_STORE_add_cert(store, x)
-            || !SSL_CTX_add_client_CA(creds->ssl_ctx, x))
-        {
-            X509_free(x);
-            BIO_free(bio);
-            return creds_fail(creds, SP_ERR_LOAD, "%s: CA refused: %s",
-                              origin, NULL);
-        }
-
-        X509_free(x);
-        count++;
-    }
-
-    BIO_free(bio);
-
-    if (count == 0) {
-        return creds_fail(creds, SP_ERR_LOAD, "%s: no certificate found: %s",
-                          origin, NULL);
-    }
-
-    ERR_clear_error();
-    creds->has_ca = 1;
+    SSL_CTX_set1_cert_store(creds->ssl_ctx, creds->ca->store);
+    SSL_CTX_set_client_CA_list(creds->ssl_ctx, names);
     return SP_OK;
+}
+
+
+static int
+add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
+{
+    int         rc;
+    sp_ca_set  *ca;
+
+    rc = sp_ca_set_load(creds, creds->ca, pem, len, origin, &ca);
+    if (rc != SP_OK) {
+        return rc;
+    }
+
+    if (creds->ca) {
+        sp_shared_unref(&creds->ca->shared);
+    }
+
+    creds->ca = ca;
+
+    return creds->ssl_ctx ? ca_install_ctx(creds) : SP_OK;
 }
 
 
@@ -581,7 +285,7 @@ sp_creds_add_ca_file(sp_creds *creds, const char *file)
         return SP_ERR_INVALID;
     }
 
-    rc = read_file(creds, file, &pem, &len);
+    rc = sp_read_file(creds, file, &pem, &len);
     if (rc != SP_OK) {
         return rc;
     }
@@ -619,10 +323,30 @@ replace_string(char **slot, const char *value)
 }
 
 
+/*
+ * A list is checked where it will be used: on an SSL (as for credentials
+ * chosen by SNI) and on the SSL_CTX if there is one.
+ */
+static int
+check_list(sp_creds *creds, const char *list, int suites)
+{
+    if (!sp_cipher_list_valid(list, suites)) {
+        return 0;
+    }
+
+    if (creds->ssl_ctx) {
+        return suites ? SSL_CTX_set_ciphersuites(creds->ssl_ctx, list)
+                      : SSL_CTX_set_cipher_list(creds->ssl_ctx, list);
+    }
+
+    return 1;
+}
+
+
 int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
-    if (list == NULL || !SSL_CTX_set_cipher_list(creds->ssl_ctx, list)) {
+    if (list == NULL || !check_list(creds, list, 0)) {
         return creds_fail(creds, SP_ERR_INVALID,
                           "invalid cipher list \"%s\": %s",
                           list ? list : "", NULL);
@@ -635,7 +359,7 @@ sp_creds_set_ciphers(sp_creds *creds, const char *list)
 int
 sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
 {
-    if (suites == NULL || !SSL_CTX_set_ciphersuites(creds->ssl_ctx, suites)) {
+    if (suites == NULL || !check_list(creds, suites, 1)) {
         return creds_fail(creds, SP_ERR_INVALID,
                           "invalid TLS 1.3 cipher suites \"%s\": %s",
                           suites ? suites : "", NULL);
@@ -665,13 +389,17 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
         return SP_ERR_INVALID;
     }
 
-    if (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
-        || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version))
+    if (creds->ssl_ctx
+        && (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
+            || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version)))
     {
         return creds_fail(creds, SP_ERR_INVALID, "%s%s",
                           "protocol range refused: ", NULL);
     }
 
+    creds->min_version = min_version;
+    creds->max_version = max_version;
+    creds->versions_set = 1;
     return SP_OK;
 }
 
@@ -709,85 +437,38 @@ sp_creds_set_reject_unauthorized(sp_creds *creds, int on)
 }
 
 
-static int
-digest_der(EVP_MD_CTX *md, int (*i2d)(const void *, unsigned char **),
-    const void *obj)
-{
-    unsigned char  *der = NULL;
-    int             len, ok;
-
-    len = i2d(obj, &der);
-    if (len <= 0) {
-        return 0;
-    }
-
-    ok = EVP_DigestUpdate(md, der, (size_t) len);
-    OPENSSL_free(der);
-    return ok;
-}
-
-
-static int
-i2d_cert(const void *x, unsigned char **out)
-{
-    return i2d_X509((X509 *) x, out);
-}
-
-
 /*
  * The session-id context is a digest of what a session's authority rests
- * on: the certificates, the trusted CAs (each by its SHA-1, which OpenSSL
- * keeps cached), the verification policy, and the host's own session id
- * context (Node's sessionIdContext) if any.  So a session made under one
- * SNI context never resumes under another that would judge the client
- * differently, even with a CA of the same name or the same
- * sessionIdContext, while the same configuration in another worker, or
- * after a reload, resumes.
+ * on: the certificates, the trusted CAs (each by its SHA-1), the
+ * verification policy, and the host's own session id context (Node's
+ * sessionIdContext) if any.  So a session made under one SNI context
+ * never resumes under another that would judge the client differently,
+ * even with a CA of the same name or the same sessionIdContext, while the
+ * same configuration in another worker, or after a reload, resumes.  The
+ * certificates' and CAs' digests are taken once, when they are parsed.
  */
 static int
-set_sid(sp_creds *creds)
+set_sid(sp_creds *creds, const unsigned char *ca_digest)
 {
-    X509                 *x;
-    EVP_MD_CTX           *md;
-    X509_OBJECT          *obj;
-    unsigned char         digest[EVP_MAX_MD_SIZE], policy[2];
-    unsigned char         ca[EVP_MAX_MD_SIZE];
-    unsigned              len, ca_len;
-    int                   i, ok = 1;
-    STACK_OF(X509_OBJECT) *objs;
+    EVP_MD_CTX     *md;
+    unsigned char   digest[EVP_MAX_MD_SIZE], policy[2];
+    unsigned        len;
+    size_t          i;
+    int             ok;
 
     md = EVP_MD_CTX_new();
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(md);
-        return SP_ERR_NOMEM;
-    }
 
-    if (SSL_CTX_set_current_cert(creds->ssl_ctx, SSL_CERT_SET_FIRST)) {
-        do {
-            x = SSL_CTX_get0_certificate(creds->ssl_ctx);
-            if (x && !digest_der(md, i2d_cert, x)) {
-                ok = 0;
-            }
-        } while (SSL_CTX_set_current_cert(creds->ssl_ctx, SSL_CERT_SET_NEXT));
-    }
+    ok = md != NULL && sp_digest_init(md);
 
-    objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(creds->ssl_ctx));
-
-    for (i = 0; objs && i < sk_X509_OBJECT_num(objs); i++) {
-        obj = sk_X509_OBJECT_value(objs, i);
-        x = X509_OBJECT_get0_X509(obj);
-
-        if (x && (!X509_digest(x, EVP_sha1(), ca, &ca_len)
-                  || !EVP_DigestUpdate(md, ca, ca_len)))
-        {
-            ok = 0;
-        }
+    for (i = 0; ok && i < creds->nkeycerts; i++) {
+        ok = EVP_DigestUpdate(md, creds->keycerts[i]->digest, SP_ID_LEN);
     }
 
     policy[0] = (unsigned char) (creds->request_cert + 1);
     policy[1] = (unsigned char) (creds->reject_unauthorized + 1);
 
-    ok = ok && EVP_DigestUpdate(md, policy, sizeof(policy))
+    ok = ok && EVP_DigestUpdate(md, ca_digest, SP_ID_LEN)
+         && EVP_DigestUpdate(md, policy, sizeof(policy))
          && EVP_DigestUpdate(md, creds->user_sid, creds->user_sid_len)
          && EVP_DigestFinal_ex(md, digest, &len);
     EVP_MD_CTX_free(md);
@@ -801,55 +482,7 @@ set_sid(sp_creds *creds)
     creds->sid_len = len > SSL_MAX_SID_CTX_LENGTH ? SSL_MAX_SID_CTX_LENGTH
                                                   : len;
     memcpy(creds->sid, digest, creds->sid_len);
-    SSL_CTX_set_session_id_context(creds->ssl_ctx, creds->sid,
-                                   (unsigned) creds->sid_len);
     return SP_OK;
-}
-
-
-/*
- * The system's trusted CAs, parsed once per process and shared by every
- * credentials without a `ca` of their own: parsing them costs tens of
- * milliseconds and hundreds of kilobytes, which thousands of SNI contexts
- * must not each pay.  Freed when the library goes.
- */
-static X509_STORE      *sp_system_store;
-static pthread_once_t   sp_system_store_once = PTHREAD_ONCE_INIT;
-
-
-static void
-system_store_init(void)
-{
-    X509_STORE  *store;
-
-    store = X509_STORE_new();
-    if (store == NULL) {
-        return;
-    }
-
-    if (!X509_STORE_set_default_paths(store)) {
-        X509_STORE_free(store);
-        return;
-    }
-
-    sp_system_store = store;
-}
-
-
-static X509_STORE *
-system_store(void)
-{
-    pthread_once(&sp_system_store_once, system_store_init);
-    return sp_system_store;
-}
-
-
-__attribute__((destructor))
-static void
-system_store_free(void)
-{
-    X509_STORE_free(sp_system_store);
-    sp_system_store = NULL;
 }
 
 
@@ -860,30 +493,222 @@ system_store_free(void)
 int
 sp_creds_prepare(sp_creds *creds)
 {
-    X509_STORE  *store;
+    const unsigned char  *digest;
 
-    if (creds->store_ready) {
+    if (creds->prepared) {
         return SP_OK;
     }
 
-    if (!creds->has_ca) {
-        store = system_store();
+    if (creds->ca) {
+        digest = creds->ca->digest;
 
-        if (store == NULL) {
-            return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
-                              "system CA store", NULL);
-        }
-
-        SSL_CTX_set1_cert_store(creds->ssl_ctx, store);
+    } else if (sp_system_store(&digest) == NULL) {
+        return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
+                          "system CA store", NULL);
     }
 
-    if (set_sid(creds) != SP_OK) {
+    if (set_sid(creds, digest) != SP_OK) {
         return creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
                           "session id context", NULL);
     }
 
-    creds->store_ready = 1;
+    if (creds->ssl_ctx) {
+        SSL_CTX_set_session_id_context(creds->ssl_ctx, creds->sid,
+                                       (unsigned) creds->sid_len);
+    }
+
+    creds->prepared = 1;
     return SP_OK;
+}
+
+
+/*
+ * The SSL_CTX of credentials that are a context's default: its pairs'
+ * SSLs are made from it, and it carries the callbacks OpenSSL asks.
+ * Built on first use, from what the credentials hold.
+ */
+SSL_CTX *
+sp_creds_ssl_ctx(sp_creds *creds)
+{
+    size_t        i;
+    SSL_CTX      *ssl_ctx;
+    X509_STORE   *store;
+    sp_keycert   *kc;
+
+    if (creds->ssl_ctx) {
+        return creds->ssl_ctx;
+    }
+
+    ssl_ctx = SSL_CTX_new(TLS_method());
+    if (ssl_ctx == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+
+    creds->ssl_ctx = ssl_ctx;
+
+    /*
+     * Records may be written in parts and retried from another address,
+     * and OpenSSL's own buffers go back to the heap while a connection is
+     * idle: an idle pair should cost next to nothing.
+     */
+    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                              | SSL_MODE_RELEASE_BUFFERS);
+
+    sp_sni_install(ssl_ctx);
+    sp_protocols_install(ssl_ctx);
+    sp_hello_install(ssl_ctx);
+    sp_verify_install(ssl_ctx);
+    sp_session_install(ssl_ctx);
+
+    for (i = 0; i < creds->nkeycerts; i++) {
+        kc = creds->keycerts[i];
+
+        if (!SSL_CTX_use_cert_and_key(ssl_ctx, kc->leaf, kc->pkey, kc->chain,
+                                      1))
+        {
+            goto failed;
+        }
+    }
+
+    if (creds->ca) {
+        if (ca_install_ctx(creds) != SP_OK) {
+            goto failed;
+        }
+
+    } else if ((store = sp_system_store(NULL)) != NULL) {
+        SSL_CTX_set1_cert_store(ssl_ctx, store);
+    }
+
+    if ((creds->ciphers && !SSL_CTX_set_cipher_list(ssl_ctx, creds->ciphers))
+        || (creds->ciphersuites
+            && !SSL_CTX_set_ciphersuites(ssl_ctx, creds->ciphersuites)))
+    {
+        goto failed;
+    }
+
+    if (creds->versions_set
+        && (!SSL_CTX_set_min_proto_version(ssl_ctx, creds->min_version)
+            || !SSL_CTX_set_max_proto_version(ssl_ctx, creds->max_version)))
+    {
+        goto failed;
+    }
+
+    if (creds->prepared) {
+        SSL_CTX_set_session_id_context(ssl_ctx, creds->sid,
+                                       (unsigned) creds->sid_len);
+    }
+
+    ERR_clear_error();
+    return ssl_ctx;
+
+failed:
+
+    ERR_clear_error();
+    SSL_CTX_free(ssl_ctx);
+    creds->ssl_ctx = NULL;
+    return NULL;
+}
+
+
+static int
+same_keycerts(const sp_creds *a, const sp_creds *b)
+{
+    return a->nkeycerts == b->nkeycerts
+           && (a->nkeycerts == 0
+               || memcmp(a->keycerts, b->keycerts,
+                         a->nkeycerts * sizeof(sp_keycert *)) == 0);
+}
+
+
+static int
+differs(const char *a, const char *b)
+{
+    return a != NULL && (b == NULL || strcmp(a, b) != 0);
+}
+
+
+/*
+ * Server: puts credentials chosen by SNI on a pair's SSL, which holds
+ * `from`'s.  Only what differs is touched, so contexts that share their
+ * certificates, CAs, ciphers and versions with the default cost nothing
+ * here.  As before a ClientHello is processed: certificates and keys, the
+ * CA store and the names sent when asking for a client certificate, the
+ * protocol range (the credentials' own, or a fresh SSL_CTX's) and cipher
+ * lists (unset ones stay as they are).  Returns 0 on failure.
+ */
+int
+sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl)
+{
+    int                   min, max;
+    size_t                i;
+    sp_keycert           *kc;
+    STACK_OF(X509_NAME)  *names;
+
+    if (sp_template() == NULL) {
+        return 0;
+    }
+
+    if (!same_keycerts(creds, from)) {
+        SSL_certs_clear(ssl);
+
+        for (i = 0; i < creds->nkeycerts; i++) {
+            kc = creds->keycerts[i];
+
+            if (!SSL_use_cert_and_key(ssl, kc->leaf, kc->pkey, kc->chain, 1))
+            {
+                return 0;
+            }
+        }
+    }
+
+    if (creds->ca != from->ca) {
+        names = creds->ca ? SSL_dup_CA_list(creds->ca->names)
+                          : sk_X509_NAME_new_null();
+
+        if (names == NULL
+            || !SSL_set1_verify_cert_store(ssl, creds->ca
+                                                ? creds->ca->store
+                                                : sp_system_store(NULL)))
+        {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return 0;
+        }
+
+        SSL_set_client_CA_list(ssl, names);
+    }
+
+    if (creds->versions_set) {
+        min = creds->min_version;
+        max = creds->max_version;
+
+    } else {
+        min = SSL_CTX_get_min_proto_version(sp_template());
+        max = SSL_CTX_get_max_proto_version(sp_template());
+    }
+
+    if ((SSL_get_min_proto_version(ssl) != min
+         && !SSL_set_min_proto_version(ssl, min))
+        || (SSL_get_max_proto_version(ssl) != max
+            && !SSL_set_max_proto_version(ssl, max)))
+    {
+        return 0;
+    }
+
+    if (differs(creds->ciphers, from->ciphers)
+        && !SSL_set_cipher_list(ssl, creds->ciphers))
+    {
+        return 0;
+    }
+
+    if (differs(creds->ciphersuites, from->ciphersuites)
+        && !SSL_set_ciphersuites(ssl, creds->ciphersuites))
+    {
+        return 0;
+    }
+
+    return 1;
 }
 
 

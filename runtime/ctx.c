@@ -41,7 +41,10 @@ sp_ctx_new(sp_role role, sp_creds *creds)
         strcpy(ctx->error, creds->error);
     }
 
-    if (role == SP_SERVER && sp_session_ctx_init(ctx) != SP_OK) {
+    /* pairs start from the default credentials' SSL_CTX */
+    if (sp_creds_ssl_ctx(creds) == NULL
+        || (role == SP_SERVER && sp_session_ctx_init(ctx) != SP_OK))
+    {
         sp_creds_unref(ctx->creds);
         free(ctx);
         return NULL;

@@ -24,22 +24,68 @@
 #define SP_ENC_OUT_HIGH  (64 * 1024)
 
 
+#define SP_PEM_MAX  (16 * 1024 * 1024)
+
+#define SP_ID_LEN   32      /* SHA-256 */
+
+
+/*
+ * An object parsed from PEM and shared by every credentials loaded from
+ * the same bytes (pem.c): found by `id`, a digest of those bytes, freed
+ * with its last reference.
+ */
+typedef struct sp_shared  sp_shared;
+
+struct sp_shared {
+    sp_shared           *next;          /* in the table */
+    unsigned             refs;          /* under the table's lock */
+    unsigned char        id[SP_ID_LEN];
+    void               (*free)(sp_shared *obj);
+};
+
+
+/* A private key and its certificate chain, checked. */
+typedef struct {
+    sp_shared            shared;
+    X509                *leaf;
+    EVP_PKEY            *pkey;
+    STACK_OF(X509)      *chain;         /* never NULL: OpenSSL then builds
+                                           no chain of its own */
+    int                  type;          /* EVP_PKEY base id */
+    unsigned char        digest[SP_ID_LEN];     /* of the leaf's DER */
+} sp_keycert;
+
+
+/* Trusted CAs: a store to verify with and the names to ask for. */
+typedef struct {
+    sp_shared            shared;
+    X509_STORE          *store;
+    STACK_OF(X509)      *certs;         /* as added, to grow from */
+    STACK_OF(X509_NAME) *names;
+    unsigned char        digest[SP_ID_LEN];     /* of the CAs' SHA-1s */
+} sp_ca_set;
+
+
 struct sp_creds {
     unsigned             refs;
-    SSL_CTX             *ssl_ctx;
+    SSL_CTX             *ssl_ctx;       /* only once a context's default */
+    sp_keycert         **keycerts;      /* one per key type */
+    size_t               nkeycerts;
+    sp_ca_set           *ca;            /* NULL: the system's CAs */
     char               **passphrases;
     size_t               npassphrases;
     char                *ciphers;
     char                *ciphersuites;
+    int                  min_version;
+    int                  max_version;
     int                  request_cert;          /* -1: inherit */
     int                  reject_unauthorized;   /* -1: inherit */
     unsigned char        sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               sid_len;
     unsigned char        user_sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               user_sid_len;
-    unsigned             has_ca:1;
-    unsigned             store_ready:1;
-    unsigned             has_key:1;
+    unsigned             versions_set:1;
+    unsigned             prepared:1;    /* sid computed */
     char                 error[SP_ERRLEN];
 };
 
@@ -109,7 +155,9 @@ struct sp_pair {
     sp_bytes             enc_out;
     sp_bytes             clear_queue;
 
-    sp_creds            *creds;          /* selected by SNI, or default */
+    sp_creds            *creds;          /* selected by SNI, or default:
+                                            borrowed from the context
+                                            unless creds_held */
     const char          *context_name;   /* as added, or "(callback)" */
     char                *servername;     /* client: what we asked for;
                                             server: SNI once secure */
@@ -142,6 +190,8 @@ struct sp_pair {
     unsigned             we_renegotiate:1;
     unsigned             reneg_pending:1;
     unsigned             npn_none:1;
+    unsigned             creds_held:1;   /* a reference: from the SNI
+                                            callback */
 };
 
 
@@ -150,8 +200,26 @@ void sp_set_error(char *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sp_openssl_reason(char *buf, size_t len);
 
+/* pem.c */
+SSL_CTX *sp_template(void);
+int sp_digest_init(EVP_MD_CTX *md);
+int sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len);
+X509_STORE *sp_system_store(const unsigned char **digest);
+int sp_cipher_list_valid(const char *list, int suites);
+void sp_shared_unref(sp_shared *obj);
+int sp_read_file(sp_creds *creds, const char *path, char **data,
+    size_t *len);
+void sp_free_pem(char *data, size_t len);
+int sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
+    const char *key_origin, const char *cert_pem, size_t cert_len,
+    const char *cert_origin, sp_keycert **out);
+int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
+    size_t len, const char *origin, sp_ca_set **out);
+
 /* creds.c */
 int sp_creds_prepare(sp_creds *creds);
+SSL_CTX *sp_creds_ssl_ctx(sp_creds *creds);
+int sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl);
 int sp_creds_effective_request_cert(const sp_creds *creds, const sp_ctx *ctx);
 int sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx);
 

@@ -206,7 +206,8 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
     }
 
     pair->ctx = sp_ctx_ref(ctx);
-    pair->creds = sp_creds_ref(ctx->creds);
+    /* the context holds its credentials as long as the pair holds it */
+    pair->creds = ctx->creds;
     pair->alert_sent = -1;
     pair->alert_received = -1;
     pair->state = SP_STATE_HANDSHAKING;
@@ -287,7 +288,11 @@ sp_pair_free(sp_pair *pair)
     sp_bytes_free(&pair->enc_out);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
-    sp_creds_unref(pair->creds);
+
+    if (pair->creds_held) {
+        sp_creds_unref(pair->creds);
+    }
+
     sp_ctx_unref(pair->ctx);
     free(pair);
 }

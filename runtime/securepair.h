@@ -217,6 +217,9 @@ int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);
  * longest leading wildcard, the longest trailing wildcard, then regexes in
  * the order added.  Invalid names ("", "*", "foo*bar", "a.*.com", a bad
  * regex) and a name added twice are SP_ERR_INVALID with a message.
+ * A context is no SSL_CTX of its own: the chosen credentials are put on
+ * the connection, and credentials loaded from the same bytes share one
+ * parsed copy of their keys, certificates and CAs.
  */
 int sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds);
 

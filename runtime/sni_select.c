@@ -2,7 +2,9 @@
  * Server side of SNI: choose the credentials for a ClientHello's server
  * name.  It runs from the ClientHello callback (hello.c), before OpenSSL
  * picks the protocol version and cipher, so a context's own versions,
- * ciphers and TLS 1.3 suites apply.  The user's callback is asked first,
+ * ciphers and TLS 1.3 suites apply; its certificates, CAs and settings
+ * are installed on the pair's SSL (creds.c), the SSL_CTX stays the
+ * default credentials'.  The user's callback is asked first,
  * then the table; no match keeps the default credentials, or ends the
  * handshake with unrecognized_name when the context rejects unknown names.
  */
@@ -51,49 +53,41 @@ client_hello_servername(SSL *ssl, char *name)
 }
 
 
+/*
+ * The chosen credentials go on the pair's SSL, which holds the pair's
+ * current ones (the default's, at first); a second ClientHello (after a
+ * HelloRetryRequest) finds them there already.  Credentials of the
+ * context's table live as long as the context, which the pair holds: the
+ * pair only borrows them, and never writes to them, so a worker that
+ * serves a name for the first time does not copy the page they share
+ * with its master.  The callback's are borrowed only for the call: the
+ * pair takes a reference.
+ */
 static int
-apply_creds(sp_pair *pair, sp_creds *creds)
+apply_creds(sp_pair *pair, sp_creds *creds, int hold)
 {
-    SSL      *ssl = pair->ssl;
-    SSL_CTX  *ssl_ctx = creds->ssl_ctx;
-
     if (sp_creds_prepare(creds) != SP_OK) {
         return 0;
     }
 
-    sp_creds_ref(creds);
-    sp_creds_unref(pair->creds);
-    pair->creds = creds;
-
-    if (ssl_ctx == SSL_get_SSL_CTX(ssl)) {
+    if (creds == pair->creds) {
         return 1;
     }
 
-    if (SSL_set_SSL_CTX(ssl, ssl_ctx) == NULL) {
+    if (!sp_creds_install(creds, pair->creds, pair->ssl)) {
         return 0;
     }
 
-    /*
-     * SSL_set_SSL_CTX() swaps certificates and the CA store but keeps the
-     * first context's versions, ciphers and verify mode: apply the
-     * selected credentials' own.  Unset ciphers inherit the default's.
-     */
-    if (!SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ssl_ctx))
-        || !SSL_set_max_proto_version(ssl,
-                                      SSL_CTX_get_max_proto_version(ssl_ctx)))
-    {
-        return 0;
+    if (hold) {
+        sp_creds_ref(creds);
     }
 
-    if (creds->ciphers && !SSL_set_cipher_list(ssl, creds->ciphers)) {
-        return 0;
+    if (pair->creds_held) {
+        sp_creds_unref(pair->creds);
     }
 
-    if (creds->ciphersuites && !SSL_set_ciphersuites(ssl, creds->ciphersuites))
-    {
-        return 0;
-    }
-
+    pair->creds = creds;
+    pair->creds_held = hold;
     return 1;
 }
 
@@ -105,7 +99,7 @@ sp_sni_select(sp_pair *pair, int *alert)
     sp_creds    *creds = NULL;
     const char  *matched = NULL;
     char         name[256];
-    int          has_name;
+    int          has_name, hold = 0;
 
     has_name = client_hello_servername(pair->ssl, name);
 
@@ -125,6 +119,7 @@ sp_sni_select(sp_pair *pair, int *alert)
         if (ctx->sni_fn) {
             creds = ctx->sni_fn(name, ctx->sni_arg);
             matched = creds ? "(callback)" : NULL;
+            hold = (creds != NULL);
         }
 
         if (creds == NULL && ctx->sni) {
@@ -142,7 +137,7 @@ sp_sni_select(sp_pair *pair, int *alert)
         return 1;
     }
 
-    if (!apply_creds(pair, creds)) {
+    if (!apply_creds(pair, creds, hold)) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return 0;
     }

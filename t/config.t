@@ -810,3 +810,29 @@ ok
 x
 --- tls_expect
 peer_cn: api.example.net
+
+
+
+=== TEST 53: good: contexts' encrypted keys open with the server's password file
+--- user_files
+>>> pass.txt
+wrong1
+secret
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-ec.crt;
+securepair_certificate_key %%CERTS%%/server-ec.key;
+securepair_password_file %%TESTDIR%%/pass.txt;
+securepair_context a.example.com %%CERTS%%/server-rsa.crt %%CERTS%%/server-rsa-enc.key;
+securepair_context b.example.com %%CERTS%%/server-rsa.crt %%CERTS%%/server-rsa-enc.key;
+securepair_echo "unlocked\n";
+--- nginx_t
+--- tls
+servername: b.example.com
+--- stream_request
+x
+--- stream_response
+unlocked
+x
+--- tls_expect
+peer_key: RSA

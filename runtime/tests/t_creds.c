@@ -6,6 +6,9 @@
  * empty and the credentials usable.
  */
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -848,6 +851,155 @@ test_versions(void)
 }
 
 
+/* ---- loads from the same bytes ------------------------------------------ */
+
+/* Writes a generated certificate file's bytes to `path`. */
+
+static int
+copy_cert_file(const char *name, const char *path)
+{
+    FILE    *f;
+    char    *data;
+    size_t   len, n;
+
+    data = slurp(name, &len);
+    f = data ? fopen(path, "wb") : NULL;
+    n = f ? fwrite(data, 1, len, f) : 0;
+
+    if (f) {
+        fclose(f);
+    }
+
+    free(data);
+    return f != NULL && n == len;
+}
+
+
+/* The certificate a server with `screds` presents, as a file name. */
+
+static int
+presents(sp_creds *screds, const char *crt)
+{
+    int       same;
+    sp_ctx   *cctx;
+    sp_pair  *client, *server;
+
+    cctx = client_ctx(0, 0, NULL);
+    sp_ctx_set_reject_unauthorized(cctx, 0);
+
+    same = connect_with(screds, cctx, &client, &server)
+           && peer_is(client, crt);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    return same;
+}
+
+
+/*
+ * Credentials loaded from the same bytes share what was parsed, and only
+ * the same bytes do: a passphrase that does not open the key still fails
+ * after another credentials opened it, a file changed between two loads
+ * is read anew, and a CA set grown by one credentials stays as it was for
+ * another.
+ */
+
+static void
+test_same_bytes(void)
+{
+    char                      dir[] = "/tmp/sp-t-creds-XXXXXX";
+    char                      key[64], crt[64];
+    sp_ctx                   *cctx;
+    sp_pair                  *client, *server;
+    sp_creds                 *a, *b, *c, *screds;
+    static const char *const  right[] = { "secret" };
+    static const char *const  wrong[] = { "Secret" };
+
+    a = sp_creds_new();
+    sp_creds_set_passphrases(a, right, 1);
+    is_int(sp_creds_add_key_cert_file(a, cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_OK, "same bytes: encrypted key opened");
+
+    b = sp_creds_new();
+    is_int(sp_creds_add_key_cert_file(b, cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_ERR_LOAD, "same bytes: no passphrase still fails");
+    ok(strstr(sp_creds_error(b), "no passphrase") != NULL, "%s",
+       sp_creds_error(b));
+
+    c = sp_creds_new();
+    sp_creds_set_passphrases(c, wrong, 1);
+    is_int(sp_creds_add_key_cert_file(c, cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_ERR_LOAD, "same bytes: a wrong passphrase still fails");
+    ok(strstr(sp_creds_error(c), "wrong passphrase") != NULL, "%s",
+       sp_creds_error(c));
+
+    ok(serves(a), "same bytes: the opened key serves");
+    sp_creds_unref(a);
+    sp_creds_unref(b);
+    sp_creds_unref(c);
+
+    /* one file name, two contents */
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "same bytes: mkdtemp: %s", strerror(errno));
+        return;
+    }
+
+    snprintf(key, sizeof(key), "%s/pair.key", dir);
+    snprintf(crt, sizeof(crt), "%s/pair.crt", dir);
+
+    a = sp_creds_new();
+    b = sp_creds_new();
+
+    ok(copy_cert_file("sni-a.key", key) && copy_cert_file("sni-a.crt", crt)
+       && sp_creds_add_key_cert_file(a, key, crt) == SP_OK,
+       "same bytes: sni-a loaded as pair.*");
+    ok(copy_cert_file("sni-wild.key", key)
+       && copy_cert_file("sni-wild.crt", crt)
+       && sp_creds_add_key_cert_file(b, key, crt) == SP_OK,
+       "same bytes: sni-wild loaded as pair.*");
+
+    ok(presents(a, "sni-a.crt"), "same bytes: the first load keeps sni-a");
+    ok(presents(b, "sni-wild.crt"), "same bytes: the second is sni-wild");
+
+    unlink(key);
+    unlink(crt);
+    rmdir(dir);
+    sp_creds_unref(a);
+    sp_creds_unref(b);
+
+    /* {ca2} and {ca2, ca}: growing the second leaves the first */
+    a = creds_for(NULL, "ca2.crt");
+    b = creds_for(NULL, "ca2.crt");
+    is_int(b ? sp_creds_add_ca_file(b, cert_path("ca.crt")) : -1, SP_OK,
+           "same bytes: ca.crt added to one of two {ca2}");
+    screds = creds_for("server-ec", NULL);
+
+    cctx = sp_ctx_new(SP_CLIENT, b);
+    ok(connect_with(screds, cctx, &client, &server)
+       && sp_pair_authorized(client), "same bytes: {ca2, ca} verifies");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    cctx = sp_ctx_new(SP_CLIENT, a);
+    ok(!connect_with(screds, cctx, &client, &server)
+       && sp_pair_error(client) == SP_ERR_UNAUTHORIZED,
+       "same bytes: {ca2} still does not");
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+
+    sp_creds_unref(a);
+    sp_creds_unref(b);
+    sp_creds_unref(screds);
+    ok(error_queue_empty(), "same bytes: error queue empty");
+}
+
+
 /* ---- reference counting ------------------------------------------------- */
 
 static void
@@ -921,6 +1073,7 @@ main(void)
     test_two_key_types();
     test_server_ciphers();
     test_versions();
+    test_same_bytes();
     test_refcount();
 
     return done_testing();

@@ -795,6 +795,156 @@ test_context_ciphers(void)
 }
 
 
+/* ---- contexts from the default's own key and certificate ---------------- */
+
+/*
+ * Contexts loaded from the same files as the default share its parsed key
+ * and certificate, so choosing them installs only what differs: the CA
+ * store (and the names asked for), the policy, ciphers, versions.  Each
+ * must apply, and none may stay behind for the next pair.
+ *
+ * default (localhost)  server-ec, trusts ca, does not ask
+ * ca2.example.com      server-ec, trusts only ca2, insists
+ * same.example.com     server-ec, trusts ca (the default's CAs), insists
+ * system.example.com   server-ec, trusts the system's CAs, asks
+ * chacha.example.com   server-ec, its own TLS 1.2 cipher list
+ * old.example.com      server-ec, at most TLS 1.2
+ */
+
+typedef struct {
+    const char  *client;       /* the client's key/cert, NULL: none */
+    const char  *servername;
+    int          version;      /* the client's; 0: any */
+    int          err;          /* the server's error */
+    int          authorized;
+    const char  *protocol;     /* negotiated, NULL: not checked */
+    const char  *cipher;       /* negotiated, NULL: not checked */
+} shared_case_t;
+
+
+static const shared_case_t  shared_cases[] = {
+    { "client", "ca2.example.com", 0, SP_ERR_UNAUTHORIZED, 0, NULL, NULL },
+    { "client-wrongca", "ca2.example.com", 0, SP_OK, 1, NULL, NULL },
+    { "client", "localhost", 0, SP_OK, 0, "TLSv1.3", NULL },
+    { "client", "same.example.com", 0, SP_OK, 1, NULL, NULL },
+    { "client-wrongca", "same.example.com", 0, SP_ERR_UNAUTHORIZED, 0, NULL,
+      NULL },
+    /* the test CA is not the system's: asked, seen, not authorized */
+    { "client", "system.example.com", 0, SP_OK, 0, NULL, NULL },
+    { "client", "ca2.example.com", 0, SP_ERR_UNAUTHORIZED, 0, NULL, NULL },
+    { NULL, "chacha.example.com", SP_TLS1_2, SP_OK, 0, "TLSv1.2",
+      "ECDHE-ECDSA-CHACHA20-POLY1305" },
+    { NULL, "localhost", SP_TLS1_2, SP_OK, 0, "TLSv1.2",
+      "ECDHE-ECDSA-AES256-GCM-SHA384" },
+    { NULL, "old.example.com", 0, SP_OK, 0, "TLSv1.2", NULL },
+    { NULL, "localhost", 0, SP_OK, 0, "TLSv1.3", NULL },
+    { "client", "same.example.com", 0, SP_OK, 1, "TLSv1.3", NULL },
+};
+
+
+static void
+add_shared(sp_ctx *sctx, const char *name, const char *ca, int request,
+    int reject)
+{
+    sp_creds  *creds;
+
+    creds = creds_for("server-ec", ca);
+    if (creds == NULL) {
+        return;
+    }
+
+    sp_creds_set_request_cert(creds, request);
+    sp_creds_set_reject_unauthorized(creds, reject);
+
+    if (strcmp(name, "chacha.example.com") == 0) {
+        sp_creds_set_ciphers(creds, "ECDHE-ECDSA-CHACHA20-POLY1305");
+    }
+
+    if (strcmp(name, "old.example.com") == 0) {
+        sp_creds_set_versions(creds, 0, SP_TLS1_2);
+    }
+
+    ok(sp_ctx_add_context(sctx, name, creds) == SP_OK, "shared: add %s",
+       name);
+    sp_creds_unref(creds);
+}
+
+
+static void
+test_shared_default(void)
+{
+    char                  title[128];
+    size_t                i;
+    sp_ctx               *sctx, *cctx;
+    sp_pair              *client, *server;
+    sp_creds             *creds;
+    const shared_case_t  *sc;
+
+    creds = creds_for("server-ec", "ca.crt");
+    sp_creds_set_ciphers(creds, "ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305");
+    sctx = sp_ctx_new(SP_SERVER, creds);
+    sp_creds_unref(creds);
+
+    add_shared(sctx, "ca2.example.com", "ca2.crt", 1, 1);
+    add_shared(sctx, "same.example.com", "ca.crt", 1, 1);
+    add_shared(sctx, "system.example.com", NULL, 1, 0);
+    add_shared(sctx, "chacha.example.com", "ca.crt", -1, -1);
+    add_shared(sctx, "old.example.com", "ca.crt", -1, -1);
+
+    for (i = 0; i < sizeof(shared_cases) / sizeof(shared_cases[0]); i++) {
+        sc = &shared_cases[i];
+
+        snprintf(title, sizeof(title), "shared %s -> %s",
+                 sc->client ? sc->client : "(no cert)", sc->servername);
+
+        /* the client does not check the server here */
+        cctx = client_ctx(sc->version, sc->client, 0);
+        sni_connect(sctx, cctx, sc->servername, &client, &server);
+
+        if (!ok(sp_pair_error(server) == sc->err, "%s: server %s", title,
+                sp_strerror(sc->err)))
+        {
+            diag("server: %d %s", sp_pair_error(server),
+                 sp_pair_error_message(server));
+        }
+
+        if (sc->err == SP_OK) {
+            ok(peer_cn_is(client, "localhost"), "%s: the default's "
+               "certificate", title);
+            is_int(sp_pair_authorized(server), sc->authorized,
+                   sc->authorized ? "authorized" : "not authorized");
+
+            if (strcmp(sc->servername, "system.example.com") == 0) {
+                ok(peer_cn_is(server, "client"), "%s: asked and got it",
+                   title);
+                ok(sp_pair_authorization_error(server) != NULL,
+                   "%s: judged by other CAs: %s", title,
+                   sp_pair_authorization_error(server));
+            }
+
+            if (sc->protocol) {
+                ok(str_eq(sp_pair_protocol(server), sc->protocol),
+                   "%s: %s", title, sp_pair_protocol(server));
+            }
+
+            if (sc->cipher) {
+                ok(str_eq(sp_pair_cipher(server), sc->cipher), "%s: %s",
+                   title, sp_pair_cipher(server));
+            }
+        }
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+        sp_ctx_unref(cctx);
+    }
+
+    sp_ctx_unref(sctx);
+}
+
+
 /* ---- invalid names ------------------------------------------------------ */
 
 typedef struct {
@@ -984,6 +1134,7 @@ main(void)
     test_policy(SP_TLS1_3);
 
     test_context_ciphers();
+    test_shared_default();
     test_many();
 
     return done_testing();

@@ -497,12 +497,20 @@ fake_clock(void *arg)
 }
 
 
-/* Groups without P-521, so that a client offering it first gets a
-   HelloRetryRequest. */
+/*
+ * Groups without P-521, so that a client offering it first gets a
+ * HelloRetryRequest.  On the default credentials' SSL_CTX, which every
+ * server pair's SSL is made from: the credentials an SNI name chooses
+ * have no SSL_CTX, and never changed the groups.
+ */
 static void
 server_groups(sp_creds *creds)
 {
-    if (!SSL_CTX_set1_groups_list(creds->ssl_ctx, "X25519:P-256:P-384")) {
+    SSL_CTX  *ssl_ctx = sp_creds_ssl_ctx(creds);
+
+    if (ssl_ctx == NULL
+        || !SSL_CTX_set1_groups_list(ssl_ctx, "X25519:P-256:P-384"))
+    {
         fz_die("SSL_CTX_set1_groups_list failed");
     }
 }
@@ -540,11 +548,9 @@ fz_server_init(void)
 
     /* exact: the default policy */
     c = sni_creds[0] = fz_creds("sni-a", "ca.crt");
-    server_groups(c);
 
     /* leading wildcard: TLS <= 1.2 and ECDSA suites of its own */
     c = sni_creds[1] = fz_creds("sni-wild", "ca.crt");
-    server_groups(c);
     if (sp_creds_set_versions(c, 0, SP_TLS1_2) != SP_OK
         || sp_creds_set_ciphers(c, "ECDHE-ECDSA-AES128-GCM-SHA256:"
                                    "ECDHE-ECDSA-CHACHA20-POLY1305:"
@@ -555,13 +561,11 @@ fz_server_init(void)
 
     /* trailing wildcard: the wrong CA and a strict policy of its own */
     c = sni_creds[2] = fz_creds("sni-trail", "ca2.crt");
-    server_groups(c);
     sp_creds_set_request_cert(c, 1);
     sp_creds_set_reject_unauthorized(c, 1);
 
     /* regex: TLS 1.3 only, ChaCha20 only, no client certificate */
     c = sni_creds[3] = fz_creds("sni-re", "ca.crt");
-    server_groups(c);
     sp_creds_set_request_cert(c, 0);
     if (sp_creds_set_versions(c, SP_TLS1_3, SP_TLS1_3) != SP_OK
         || sp_creds_set_ciphersuites(c, "TLS_CHACHA20_POLY1305_SHA256")
@@ -623,14 +627,11 @@ fz_server_ctx(int variant)
 void
 fz_server_forget_sessions(void)
 {
-    size_t  i;
-
-    /* 0: every session, whatever its age (OpenSSL 3.0) */
-    SSL_CTX_flush_sessions(server_creds->ssl_ctx, 0);
-
-    for (i = 0; i < 4; i++) {
-        SSL_CTX_flush_sessions(sni_creds[i]->ssl_ctx, 0);
-    }
+    /*
+     * 0: every session, whatever its age (OpenSSL 3.0).  Sessions live on
+     * the default credentials' SSL_CTX only.
+     */
+    SSL_CTX_flush_sessions(sp_creds_ssl_ctx(server_creds), 0);
 
     ERR_clear_error();
 }
@@ -688,7 +689,9 @@ fz_client_ctx(const fz_client_cfg *cfg, int reject)
 
     creds = fz_creds(cfg->client_cert ? "client" : NULL, "ca.crt");
 
-    if (!SSL_CTX_set1_sigalgs_list(creds->ssl_ctx, FZ_CLIENT_SIGALGS)) {
+    if (sp_creds_ssl_ctx(creds) == NULL
+        || !SSL_CTX_set1_sigalgs_list(creds->ssl_ctx, FZ_CLIENT_SIGALGS))
+    {
         fz_die("SSL_CTX_set1_sigalgs_list failed");
     }
 
