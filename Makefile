@@ -138,13 +138,14 @@ test: $(BUILD)/.deps-test
 # ASan and UBSan, one program per target, seeds from recorded handshakes.
 #   make fuzz        every target for FUZZ_SECONDS, corpora kept and grown
 #   make test-fuzz   replay t/fuzz/regressions, then FUZZ_QUICK s a target
-FUZZ_TARGETS := server_pair client_pair sni_table names creds peer_cert
+FUZZ_TARGETS := server_pair client_pair sni_table names creds peer_cert \
+                sessions
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 3
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/fuzz/obj/%.o) \
-                $(BUILD)/fuzz/obj/common.o
+                $(BUILD)/fuzz/obj/common.o $(BUILD)/fuzz/obj/resume.o
 FUZZ_HDR     := $(wildcard t/fuzz/*.h)
 FUZZ_READY   := $(BUILD)/.deps-test \
                 $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) \
@@ -156,7 +157,8 @@ $(BUILD)/fuzz/obj/%.o: runtime/%.c $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(SP_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(BUILD)/fuzz/obj/common.o: t/fuzz/common.c $(FUZZ_HDR) $(RUNTIME_HDR)
+$(BUILD)/fuzz/obj/common.o $(BUILD)/fuzz/obj/resume.o: \
+$(BUILD)/fuzz/obj/%.o: t/fuzz/%.c $(FUZZ_HDR) $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(SP_CFLAGS) -It/fuzz $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
 	    -c $< -o $@

@@ -9,6 +9,8 @@
  */
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,10 @@
 
 #define SP_SESSION_MAX  (64 * 1024)   /* a serialized session, at most */
 
+/* The latest time a time_t holds (a signed integer type). */
+#define SP_TIME_MAX \
+    ((time_t) (((uintmax_t) 1 << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
 
 /* ---- the server's cache by session id ---------------------------------- */
 
@@ -36,7 +42,8 @@ new_session(SSL *ssl, SSL_SESSION *sess)
     const uint8_t   *id;
     unsigned         id_len;
     int              len;
-    time_t           expires;
+    long             timeout;
+    time_t           now, expires;
 
     if (pair == NULL || pair->ctx->role != SP_SERVER) {
         return 0;
@@ -71,10 +78,19 @@ new_session(SSL *ssl, SSL_SESSION *sess)
 
     id = SSL_SESSION_get_id(sess, &id_len);
 
-    /* the store lives in the host's time */
-    expires = (ctx->clock_fn ? ctx->clock_fn(ctx->clock_arg)
-                             : SSL_SESSION_get_time(sess))
-              + SSL_SESSION_get_timeout(sess);
+    /*
+     * The store lives in the host's time.  A lifetime that reaches past
+     * the end of time_t (a huge session timeout, or a stored session's
+     * own, which a TLS 1.3 ticket made while resuming keeps) lasts as
+     * long as time_t does.
+     */
+    now = ctx->clock_fn ? ctx->clock_fn(ctx->clock_arg)
+                        : SSL_SESSION_get_time(sess);
+    timeout = SSL_SESSION_get_timeout(sess);
+
+    if (__builtin_add_overflow(now, timeout, &expires)) {
+        expires = timeout > 0 ? SP_TIME_MAX : -SP_TIME_MAX - 1;
+    }
 
     ctx->store.add(ctx->store.arg, id, id_len, der, (size_t) len, expires);
 

@@ -521,7 +521,7 @@ fz_server_init(void)
 {
     sp_creds  *c;
     char      *pem;
-    size_t     len, i;
+    size_t     len;
     int        v;
 
     fz_time_freeze();
@@ -575,45 +575,52 @@ fz_server_init(void)
     }
 
     for (v = 0; v < FZ_SERVER_VARIANTS; v++) {
-        sp_ctx  *ctx = sp_ctx_new(SP_SERVER, server_creds);
-
-        if (ctx == NULL) {
-            fz_die("sp_ctx_new failed");
-        }
-
-        sp_ctx_set_request_cert(ctx, 1);
-        sp_ctx_set_clock(ctx, fake_clock, NULL);
-
-        if (sp_ctx_set_npn(ctx, server_npn, 3) != SP_OK
-            || sp_ctx_set_alpn(ctx, fz_server_alpn, fz_server_nalpn) != SP_OK)
-        {
-            fz_die("npn/alpn: %s", sp_ctx_error(ctx));
-        }
-
-        for (i = 0; i < fz_sni_nnames; i++) {
-            if (sp_ctx_add_context(ctx, fz_sni_names[i], sni_creds[i])
-                != SP_OK)
-            {
-                fz_die("add_context %s: %s", fz_sni_names[i],
-                       sp_ctx_error(ctx));
-            }
-        }
-
-        if (v == FZ_SERVER_LENIENT) {
-            sp_ctx_set_reject_unauthorized(ctx, 0);
-            sp_ctx_set_reneg_limit(ctx, 2, 10);
-
-        } else {
-            sp_ctx_set_reject_unauthorized(ctx, 1);
-            sp_ctx_set_reject_unknown_name(ctx, 1);
-            sp_ctx_set_reneg_limit(ctx, 0, 1);
-            sp_ctx_set_clear_queue_limit(ctx, 1024);
-        }
-
-        server_ctx[v] = ctx;
+        server_ctx[v] = fz_server_ctx_new(v);
     }
 
     ERR_clear_error();
+}
+
+
+sp_ctx *
+fz_server_ctx_new(int variant)
+{
+    sp_ctx  *ctx;
+    size_t   i;
+
+    ctx = sp_ctx_new(SP_SERVER, server_creds);
+    if (ctx == NULL) {
+        fz_die("sp_ctx_new failed");
+    }
+
+    sp_ctx_set_request_cert(ctx, 1);
+    sp_ctx_set_clock(ctx, fake_clock, NULL);
+
+    if (sp_ctx_set_npn(ctx, server_npn, 3) != SP_OK
+        || sp_ctx_set_alpn(ctx, fz_server_alpn, fz_server_nalpn) != SP_OK)
+    {
+        fz_die("npn/alpn: %s", sp_ctx_error(ctx));
+    }
+
+    for (i = 0; i < fz_sni_nnames; i++) {
+        if (sp_ctx_add_context(ctx, fz_sni_names[i], sni_creds[i]) != SP_OK) {
+            fz_die("add_context %s: %s", fz_sni_names[i], sp_ctx_error(ctx));
+        }
+    }
+
+    if (variant % FZ_SERVER_VARIANTS == FZ_SERVER_LENIENT) {
+        sp_ctx_set_reject_unauthorized(ctx, 0);
+        sp_ctx_set_reneg_limit(ctx, 2, 10);
+
+    } else {
+        sp_ctx_set_reject_unauthorized(ctx, 1);
+        sp_ctx_set_reject_unknown_name(ctx, 1);
+        sp_ctx_set_reneg_limit(ctx, 0, 1);
+        sp_ctx_set_clear_queue_limit(ctx, 1024);
+    }
+
+    ERR_clear_error();
+    return ctx;
 }
 
 
@@ -917,6 +924,7 @@ fz_check(fz_track *t, const char *op, long ret)
     if (ev & SP_EVENT_SECURE) {
         t->secure_events++;
         FZ_ASSERT(t->secure_events == 1, "%s: second SP_EVENT_SECURE", op);
+        t->reused = sp_pair_session_reused(p);
         FZ_ASSERT((st & SP_STATE_SECURE) || err || (st & SP_STATE_CLOSED),
                   "%s: SP_EVENT_SECURE in state 0x%x", op, st);
     }
@@ -1756,14 +1764,43 @@ both_secure(fz_rec *r)
 void
 fz_record(const fz_client_cfg *cfg, fz_transcript *t)
 {
-    fz_rec   r;
-    sp_ctx  *cctx;
-    int      err, i;
+    int  err;
+
+    err = fz_record_ex(cfg, fz_server_ctx(FZ_SERVER_LENIENT), FZ_SERVER_SEED,
+                       NULL, 0, t, NULL);
+    FZ_ASSERT(err == SP_OK, "client sp_pair_new: %d", err);
+}
+
+
+/* A client pair of `cctx`, offering `session` when not NULL. */
+static sp_pair *
+client_pair_new(sp_ctx *cctx, const fz_client_cfg *cfg,
+    const uint8_t *session, size_t len, int *err)
+{
+    if (session == NULL) {
+        return sp_pair_new(cctx, cfg->servername, err);
+    }
+
+    return sp_pair_new_with_session(cctx, cfg->servername, session, len,
+                                    err);
+}
+
+
+int
+fz_record_ex(const fz_client_cfg *cfg, sp_ctx *sctx, uint64_t server_seed,
+    const uint8_t *session, size_t len, fz_transcript *t,
+    fz_buf *session_out)
+{
+    fz_rec    r;
+    sp_ctx   *cctx;
+    uint8_t  *der;
+    ssize_t   n;
+    int       err, i;
 
     memset(t, 0, sizeof(*t));
     t->cfg = cfg;
 
-    fz_rng_reset(FZ_RNG_SERVER, FZ_SERVER_SEED);
+    fz_rng_reset(FZ_RNG_SERVER, server_seed);
     fz_rng_reset(FZ_RNG_CLIENT, FZ_CLIENT_SEED);
     fz_now = 1000;
     fz_server_forget_sessions();
@@ -1774,14 +1811,25 @@ fz_record(const fz_client_cfg *cfg, fz_transcript *t)
     r.t = t;
 
     fz_rng_select(FZ_RNG_CLIENT);
-    r.c = sp_pair_new(cctx, cfg->servername, &err);
-    FZ_ASSERT(r.c != NULL, "client sp_pair_new: %d", err);
+    r.c = client_pair_new(cctx, cfg, session, len, &err);
+    fz_check_err_queue(session ? "sp_pair_new_with_session" : "sp_pair_new");
+
+    if (r.c == NULL) {
+        FZ_ASSERT(err != SP_OK, "no client pair, but SP_OK");
+        FZ_ASSERT(sp_ctx_connections(cctx) == 0, "a refused pair counts "
+                  "in connections (%u)", sp_ctx_connections(cctx));
+        sp_ctx_unref(cctx);
+        return err;
+    }
+
+    FZ_ASSERT(err == SP_OK, "client pair made, but err %d", err);
     fz_track_init(&r.tc, r.c, SP_CLIENT);
     fz_check(&r.tc, "sp_pair_new", FZ_NO_RET);
     t->hello_len = sp_enc_out_pending(r.c);
+    FZ_ASSERT(t->hello_len > 0, "a new client pair has no ClientHello");
 
     fz_rng_select(FZ_RNG_SERVER);
-    r.s = sp_pair_new(fz_server_ctx(FZ_SERVER_LENIENT), NULL, &err);
+    r.s = sp_pair_new(sctx, NULL, &err);
     FZ_ASSERT(r.s != NULL, "server sp_pair_new: %d", err);
     fz_track_init(&r.ts, r.s, SP_SERVER);
     fz_check(&r.ts, "sp_pair_new", FZ_NO_RET);
@@ -1789,6 +1837,9 @@ fz_record(const fz_client_cfg *cfg, fz_transcript *t)
     rec_pump(&r);
 
     if (both_secure(&r)) {
+        t->reused_client = sp_pair_session_reused(r.c);
+        t->reused_server = sp_pair_session_reused(r.s);
+
         rec_act(&r, 1, FZ_ACT_WRITE);
         rec_act(&r, 0, FZ_ACT_WRITE);
 
@@ -1807,14 +1858,51 @@ fz_record(const fz_client_cfg *cfg, fz_transcript *t)
         t->secure = both_secure(&r) && !sp_pair_error(r.c)
                     && !sp_pair_error(r.s);
 
+        /* the client's session, as a host would keep it (a TLS 1.3
+           client has its tickets by now) */
+        if (session_out != NULL && t->secure) {
+            n = sp_pair_get_session(r.c, NULL, 0);
+            fz_check_err_queue("sp_pair_get_session");
+
+            if (n > 0) {
+                der = malloc((size_t) n);
+                FZ_ASSERT(der != NULL, "harness out of memory");
+                FZ_ASSERT(sp_pair_get_session(r.c, der, (size_t) n) == n,
+                          "sp_pair_get_session changed its size");
+                fz_check_err_queue("sp_pair_get_session");
+                session_out->len = 0;
+                fz_buf_add(session_out, der, (size_t) n);
+                free(der);
+
+            } else {
+                FZ_ASSERT(n == SP_ERR_AGAIN, "sp_pair_get_session: %zd", n);
+            }
+        }
+
         rec_act(&r, 1, FZ_ACT_SHUTDOWN);
         rec_act(&r, 0, FZ_ACT_SHUTDOWN);
     }
 
+    t->client_error = sp_pair_error(r.c);
+    t->server_error = sp_pair_error(r.s);
+    snprintf(t->client_message, sizeof(t->client_message), "%s",
+             sp_pair_error_message(r.c));
+    snprintf(t->server_message, sizeof(t->server_message), "%s",
+             sp_pair_error_message(r.s));
+
+    if (verbosity() >= 1) {
+        fz_summary(&r.tc, stderr);
+        fz_summary(&r.ts, stderr);
+    }
+
     sp_pair_free(r.c);
     sp_pair_free(r.s);
+    FZ_ASSERT(sp_ctx_connections(cctx) == 0 && sp_ctx_connections(sctx) == 0,
+              "connections %u and %u after free", sp_ctx_connections(cctx),
+              sp_ctx_connections(sctx));
     sp_ctx_unref(cctx);
     ERR_clear_error();
+    return SP_OK;
 }
 
 
@@ -1828,6 +1916,14 @@ fz_transcript_free(fz_transcript *t)
 
 const char *
 fz_replay_check(const fz_transcript *t)
+{
+    return fz_replay_check_ex(t, fz_server_ctx(FZ_SERVER_LENIENT), NULL, 0);
+}
+
+
+const char *
+fz_replay_check_ex(const fz_transcript *t, sp_ctx *sctx,
+    const uint8_t *session, size_t len)
 {
     static char  why[256];
     fz_feeder    f;
@@ -1844,7 +1940,7 @@ fz_replay_check(const fz_transcript *t)
     fz_server_forget_sessions();
     fz_rng_select(FZ_RNG_SERVER);
 
-    p = sp_pair_new(fz_server_ctx(FZ_SERVER_LENIENT), NULL, &err);
+    p = sp_pair_new(sctx, NULL, &err);
     FZ_ASSERT(p != NULL, "server sp_pair_new: %d", err);
     fz_track_init(&tr, p, SP_SERVER);
 
@@ -1869,7 +1965,7 @@ fz_replay_check(const fz_transcript *t)
     cctx = fz_client_ctx(t->cfg, 0);
     fz_rng_select(FZ_RNG_CLIENT);
 
-    p = sp_pair_new(cctx, t->cfg->servername, &err);
+    p = client_pair_new(cctx, t->cfg, session, len, &err);
     FZ_ASSERT(p != NULL, "client sp_pair_new: %d", err);
     fz_track_init(&tr, p, SP_CLIENT);
 

@@ -136,6 +136,14 @@ extern time_t  fz_now;                    /* the fake clock */
 void fz_server_init(void);                /* once; uses FZ_RNG_INIT */
 sp_ctx *fz_server_ctx(int variant);
 
+/*
+ * A new context of that configuration over the same credentials, for a
+ * target that changes its settings (sessions, ticket keys); its random
+ * ticket key is drawn from the selected random stream.  The caller
+ * unrefs it.
+ */
+sp_ctx *fz_server_ctx_new(int variant);
+
 /* Forgets cached sessions so that inputs do not depend on each other. */
 void fz_server_forget_sessions(void);
 
@@ -196,6 +204,14 @@ typedef struct {
     fz_buf                s2c;       /* every byte the server sent */
     size_t                hello_len; /* the client's first flight */
     int                   secure;    /* both sides completed */
+    int                   reused_client;  /* sp_pair_session_reused() of
+                                             each side when both first
+                                             were secure */
+    int                   reused_server;
+    int                   client_error;   /* sp_pair_error() of each side */
+    int                   server_error;   /* at the end, and its message */
+    char                  client_message[256];
+    char                  server_message[256];
     fz_step               client_steps[FZ_MAX_STEPS];   /* offsets: s2c */
     size_t                nclient_steps;
     fz_step               server_steps[FZ_MAX_STEPS];   /* offsets: c2s */
@@ -211,11 +227,26 @@ void fz_record(const fz_client_cfg *cfg, fz_transcript *t);
 void fz_transcript_free(fz_transcript *t);
 
 /*
+ * The same against a server pair of `server_ctx` whose random stream
+ * starts at `server_seed` (fz_record: FZ_SERVER_SEED), the client
+ * offering `session` (sp_pair_new_with_session; NULL: none).  Once the
+ * conversation is secure, before the shutdowns, the client's session is
+ * exported into *session_out (unless NULL; left empty when there is
+ * none).  Returns SP_OK, or the error of a client pair that could not be
+ * made (then nothing was recorded).
+ */
+int fz_record_ex(const fz_client_cfg *cfg, sp_ctx *server_ctx,
+    uint64_t server_seed, const uint8_t *session, size_t len,
+    fz_transcript *t, fz_buf *session_out);
+
+/*
  * Replays a transcript to a fresh server (the client's bytes) and to a
  * fresh client (the server's bytes).  Returns NULL when both completed and
  * the client's output is byte for byte the recorded one, else why not.
  */
 const char *fz_replay_check(const fz_transcript *t);
+const char *fz_replay_check_ex(const fz_transcript *t, sp_ctx *server_ctx,
+    const uint8_t *session, size_t len);
 
 /* Offsets of the TLS record headers in a byte stream (at most max). */
 size_t fz_record_offsets(const uint8_t *p, size_t len, size_t *off,
@@ -259,6 +290,8 @@ typedef struct {
     size_t     out_at_error;       /* sp_enc_out_pending() when it failed */
     unsigned   secure_events;
     unsigned   end_events;
+    int        reused;             /* sp_pair_session_reused() at
+                                      SP_EVENT_SECURE */
 } fz_track;
 
 void fz_track_init(fz_track *t, sp_pair *pair, sp_role role);

@@ -14,6 +14,10 @@
 #                              and of one with every kind of name
 #   creds                      the PEM files of BUILD/certs in combinations
 #   names, sni_table           hand-made lists and deterministic bytes
+#   sessions                   the sessions of every client configuration
+#                              (record, see resume.c): exported, stored,
+#                              raw, cut, refused by the store; ticket key
+#                              material of every size that matters
 #
 # Needs BUILD/fuzz/record and the certificates (t/certs.sh); quiet unless
 # something fails.
@@ -35,7 +39,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 bash "$here/../certs.sh" "$certs"
 
-targets="server_pair client_pair sni_table names creds peer_cert"
+targets="server_pair client_pair sni_table names creds peer_cert sessions"
 
 rm -rf "$corpus"
 for t in $targets; do
