@@ -244,6 +244,38 @@ ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
 }
 
 
+/*
+ * A ticket that cannot be used means a full handshake, never a failure.
+ * OpenSSL 3.0 leaves "bad decrypt" on the error queue when a ticket's
+ * HMAC verifies but its decryption fails (a key set sharing a name and
+ * HMAC key but not the AES key): it goes on with a full handshake, but
+ * the stale error makes the next SSL_get_error() report one.
+ */
+static SSL_TICKET_RETURN
+ticket_decrypted(SSL *ssl, SSL_SESSION *session, const unsigned char *name,
+    size_t name_len, SSL_TICKET_STATUS status, void *arg)
+{
+    (void) ssl;
+    (void) session;
+    (void) name;
+    (void) name_len;
+    (void) arg;
+
+    switch (status) {
+
+    case SSL_TICKET_SUCCESS:
+        return SSL_TICKET_RETURN_USE;
+
+    case SSL_TICKET_SUCCESS_RENEW:
+        return SSL_TICKET_RETURN_USE_RENEW;
+
+    default:    /* SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT */
+        ERR_clear_error();
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+}
+
+
 void
 sp_session_install(SSL_CTX *ssl_ctx)
 {
@@ -258,6 +290,7 @@ sp_session_install(SSL_CTX *ssl_ctx)
     SSL_CTX_sess_set_get_cb(ssl_ctx, get_session);
     SSL_CTX_sess_set_remove_cb(ssl_ctx, remove_session);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ssl_ctx, ticket_callback);
+    SSL_CTX_set_session_ticket_cb(ssl_ctx, NULL, ticket_decrypted, NULL);
 }
 
 
