@@ -146,6 +146,24 @@ get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
 
     if (sess == NULL) {
         ERR_clear_error();
+        return NULL;
+    }
+
+    /*
+     * Only the session asked for: a store that answers with another one
+     * (a hash collision, a bug) would make a TLS 1.2 server resume it
+     * under the wrong id, which the client refuses.  A miss instead.
+     */
+    {
+        unsigned int          got_len;
+        const unsigned char  *got = SSL_SESSION_get_id(sess, &got_len);
+
+        if (got_len != (unsigned int) id_len
+            || memcmp(got, id, got_len) != 0)
+        {
+            SSL_SESSION_free(sess);
+            return NULL;
+        }
     }
 
     return sess;

@@ -403,6 +403,73 @@ tmp_file(const char *name, const void *data, size_t len)
 }
 
 
+/*
+ * A store that answers with another session than the one asked for (a
+ * hash collision, a bug): a full handshake, not a resumption under the
+ * wrong id, which a TLS 1.2 client would refuse.
+ */
+static void
+test_store_wrong_answer(void)
+{
+    test_store      st;
+    sp_ctx         *sctx, *cctx;
+    sp_pair        *client, *server;
+    uint8_t         sess[8192], *bytes;
+    ssize_t         n = 0;
+    size_t          len;
+    int             i, err = 0;
+
+    store_init(&st, time(NULL));
+    sctx = store_server("server-ec", NULL, &st);
+    cctx = client_ctx(SP_TLS1_2, NULL);
+
+    for (i = 0; i < 2; i++) {
+        server = sp_pair_new(sctx, NULL, NULL);
+        client = sp_pair_new(cctx, "localhost", NULL);
+        ok(handshake(client, server), "wrong answer: full handshake %d", i);
+        if (i == 0) {
+            n = sp_pair_get_session(client, sess, sizeof(sess));
+        }
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    ok(n > 0 && st.e[0].used && st.e[1].used,
+       "wrong answer: two sessions stored, the first exported");
+
+    /* each id now finds the other's session */
+    bytes = st.e[0].bytes;
+    len = st.e[0].len;
+    st.e[0].bytes = st.e[1].bytes;
+    st.e[0].len = st.e[1].len;
+    st.e[1].bytes = bytes;
+    st.e[1].len = len;
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new_with_session(cctx, "localhost", sess,
+                                      n > 0 ? (size_t) n : 0, &err);
+    ok(client != NULL, "wrong answer: client offers the first session");
+
+    if (client) {
+        unsigned  hits = st.hits;
+
+        ok(handshake(client, server),
+           "wrong answer: the handshake completes");
+        ok(st.hits == hits + 1, "wrong answer: the store answered");
+        is_int(sp_pair_session_reused(server), 0,
+               "wrong answer: the server did not resume");
+        is_int(sp_pair_session_reused(client), 0,
+               "wrong answer: nor did the client");
+        sp_pair_free(client);
+    }
+
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    store_free(&st);
+}
+
+
 /* ---- the store: resumption by session id -------------------------------- */
 
 static void
@@ -1593,6 +1660,7 @@ main(void)
     }
 
     test_store_tls12();
+    test_store_wrong_answer();
     test_store_eviction();
     test_cache_none();
     test_store_tls13();
