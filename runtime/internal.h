@@ -17,9 +17,17 @@
 #define SP_ENC_IN_SIZE  (32 * 1024)
 
 /*
+ * Records for the network wait in blocks of this size, one record each
+ * at most (fewer, smaller ones share): the allocations stay the size of
+ * OpenSSL's own record buffer, and the host sends several at once.
+ */
+#define SP_ENC_OUT_BLOCK  (17 * 1024)
+
+/*
  * sp_clear_write() stops encrypting once this many record bytes wait to be
- * sent: the host drains them first.  The buffer itself grows past it only
- * within one OpenSSL call, so a record is never cut in half.
+ * sent: the host drains them first.  The queue grows past it only within
+ * one OpenSSL call (a record: writes are partial), so a record is never
+ * cut in half.
  */
 #define SP_ENC_OUT_HIGH  (64 * 1024)
 
@@ -100,13 +108,31 @@ typedef struct {
 } sp_bytes;
 
 
+/* A queue of blocks: bytes live in each block's data[start, end). */
+typedef struct sp_block  sp_block;
+
+struct sp_block {
+    sp_block            *next;
+    size_t               start;
+    size_t               end;
+    size_t               size;
+    unsigned char        data[];
+};
+
+typedef struct {
+    sp_block            *head;
+    sp_block            *tail;
+    size_t               len;          /* bytes in all blocks */
+} sp_blocks;
+
+
 struct sp_pair {
     sp_ctx              *ctx;
     SSL                 *ssl;
     void                *data;
 
     sp_bytes             enc_in;
-    sp_bytes             enc_out;
+    sp_blocks            enc_out;
     sp_bytes             clear_queue;
 
     sp_creds            *creds;          /* selected by SNI, or default */
@@ -167,6 +193,9 @@ BIO *sp_bio_new(sp_pair *pair);
 int sp_bytes_reserve(sp_bytes *b, size_t want);
 void sp_bytes_consume(sp_bytes *b, size_t n);
 void sp_bytes_free(sp_bytes *b);
+int sp_blocks_append(sp_blocks *q, const void *data, size_t len);
+void sp_blocks_consume(sp_blocks *q, size_t n);
+void sp_blocks_free(sp_blocks *q);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
