@@ -13,8 +13,12 @@
 
 #define SP_ERRLEN  512
 
-/* Room for one TLS record of the largest size a peer may send us. */
-#define SP_ENC_IN_SIZE  (32 * 1024)
+/*
+ * Room for records from the network.  Big enough for several records, so
+ * that one recv() takes what a fast peer has sent (each recv() on a TCP
+ * socket may also send an ACK, which on loopback does the peer's work).
+ */
+#define SP_ENC_IN_SIZE  (128 * 1024)
 
 /*
  * Records for the network wait in blocks of this size, one record each

@@ -643,7 +643,9 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
         b->size = SP_ENC_IN_SIZE;
     }
 
-    if (b->end == b->size && b->start) {
+    /* a part of a record waits at the end: move it to the front, so
+       that the next receive has room for many */
+    if (b->start && b->size - b->end < SP_ENC_IN_SIZE / 2) {
         memmove(b->data, b->data + b->start, b->end - b->start);
         b->end -= b->start;
         b->start = 0;
