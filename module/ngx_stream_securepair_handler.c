@@ -108,7 +108,6 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
     cln->data = ctx->pair;
 
     ctx->recv = c->recv;
-    ctx->send = c->send;
 
     ngx_stream_set_ctx(s, ctx, ngx_stream_securepair_module);
 

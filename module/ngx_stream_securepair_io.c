@@ -19,6 +19,10 @@
 #include "ngx_stream_securepair_module.h"
 
 
+/* blocks of records per writev(): all that SP_ENC_OUT_HIGH allows */
+#define NGX_STREAM_SECUREPAIR_IOVS  16
+
+
 static ssize_t ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf,
     size_t size);
 static ssize_t ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf,
@@ -49,43 +53,65 @@ ngx_stream_securepair_install_io(ngx_connection_t *c)
 
 
 /*
- * Sends the pair's records straight from its buffer.  NGX_OK when all are
- * out, NGX_AGAIN when the socket is full (c->write->ready is then clear
- * and NGX_SSL_BUFFERED set), NGX_ERROR when the socket failed.
+ * Sends the pair's records straight from its blocks, several to a
+ * writev().  NGX_OK when all are out, NGX_AGAIN when the socket is full
+ * (c->write->ready is then clear and NGX_SSL_BUFFERED set), NGX_ERROR
+ * when the socket failed.  ngx_writev() leaves c->sent alone: $bytes_sent
+ * counts cleartext, as with nginx's own SSL.
  */
 ngx_int_t
 ngx_stream_securepair_flush(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
-    size_t          len;
-    ssize_t         n;
-    const uint8_t  *out;
+    ssize_t        n;
+    ngx_uint_t     i;
+    ngx_iovec_t    vec;
+    struct iovec   iovs[NGX_STREAM_SECUREPAIR_IOVS];
+
+    vec.iovs = iovs;
+    vec.nalloc = NGX_STREAM_SECUREPAIR_IOVS;
 
     for ( ;; ) {
-        out = sp_enc_out_buf(ctx->pair, &len);
+        vec.count = sp_enc_out_iov(ctx->pair, iovs,
+                                   NGX_STREAM_SECUREPAIR_IOVS);
 
-        if (out == NULL) {
-            c->buffered &= ~NGX_SSL_BUFFERED;
-            return NGX_OK;
+        if (vec.count == 0) {
+            break;
         }
 
-        n = ctx->send(c, (u_char *) out, len);
+        vec.size = 0;
+
+        for (i = 0; i < vec.count; i++) {
+            vec.size += iovs[i].iov_len;
+        }
+
+        n = ngx_writev(c, &vec);
 
         if (n > 0) {
-            /* $bytes_sent counts cleartext, as with nginx's own SSL */
-            c->sent -= n;
             sp_enc_out_consume(ctx->pair, (size_t) n);
+
+            if ((size_t) n < vec.size) {
+                /* the socket took what it had room for */
+                c->write->ready = 0;
+                c->buffered |= NGX_SSL_BUFFERED;
+                return NGX_AGAIN;
+            }
+
             continue;
         }
 
         if (n == NGX_AGAIN) {
+            c->write->ready = 0;
             c->buffered |= NGX_SSL_BUFFERED;
             return NGX_AGAIN;
         }
 
-        c->write->error = 1;
+        /* ngx_writev() set c->write->error */
         return NGX_ERROR;
     }
+
+    c->buffered &= ~NGX_SSL_BUFFERED;
+    return NGX_OK;
 }
 
 

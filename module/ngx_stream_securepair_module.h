@@ -78,8 +78,7 @@ typedef struct {
 /* Per session. */
 typedef struct {
     sp_pair                   *pair;
-    ngx_recv_pt                recv;          /* the plain socket I/O */
-    ngx_send_pt                send;
+    ngx_recv_pt                recv;          /* the plain socket's */
     ngx_uint_t                 secure;        /* unsigned  secure:1; */
     ngx_uint_t                 failed;        /* unsigned  failed:1; */
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
