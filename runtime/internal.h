@@ -14,10 +14,16 @@
 #define SP_ERRLEN  512
 
 /*
- * Room for records from the network.  Big enough for several records, so
- * that one recv() takes what a fast peer has sent (each recv() on a TCP
- * socket may also send an ACK, which on loopback does the peer's work).
+ * Room for records from the network: SP_ENC_IN_MIN at first, doubled up
+ * to SP_ENC_IN_SIZE each time a receive fills all the room offered.  A
+ * handshake's few kilobytes never take more than the minimum (a buffer of
+ * 128 KiB at the top of the heap would make malloc trim and grow it
+ * again, pages faulted in, for every handshake), and a bulk transfer soon
+ * has room for several records, so that one recv() takes what a fast
+ * peer sent (each recv() on a TCP socket may also send an ACK, which on
+ * loopback does the peer's work).
  */
+#define SP_ENC_IN_MIN   (16 * 1024)
 #define SP_ENC_IN_SIZE  (128 * 1024)
 
 /*
@@ -136,6 +142,8 @@ struct sp_pair {
     void                *data;
 
     sp_bytes             enc_in;
+    size_t               in_size;        /* enc_in's room to allocate */
+    size_t               in_offered;     /* room sp_enc_in_buf() gave */
     sp_blocks            enc_out;
     sp_bytes             clear_queue;
 

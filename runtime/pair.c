@@ -626,6 +626,7 @@ pair_drive(sp_pair *pair)
 uint8_t *
 sp_enc_in_buf(sp_pair *pair, size_t *len)
 {
+    uint8_t   *data;
     sp_bytes  *b = &pair->enc_in;
 
     *len = 0;
@@ -634,24 +635,31 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
         return NULL;
     }
 
-    if (b->data == NULL) {
-        b->data = malloc(SP_ENC_IN_SIZE);
-        if (b->data == NULL) {
-            return NULL;
-        }
-
-        b->size = SP_ENC_IN_SIZE;
+    if (pair->in_size == 0) {
+        pair->in_size = SP_ENC_IN_MIN;
     }
 
     /* a part of a record waits at the end: move it to the front, so
        that the next receive has room for many */
-    if (b->start && b->size - b->end < SP_ENC_IN_SIZE / 2) {
+    if (b->start && (b->size - b->end < b->size / 2 || b->size < pair->in_size))
+    {
         memmove(b->data, b->data + b->start, b->end - b->start);
         b->end -= b->start;
         b->start = 0;
     }
 
+    if (b->size < pair->in_size) {
+        data = realloc(b->data, pair->in_size);
+        if (data == NULL) {
+            return NULL;
+        }
+
+        b->data = data;
+        b->size = pair->in_size;
+    }
+
     *len = b->size - b->end;
+    pair->in_offered = *len;
     return *len ? b->data + b->end : NULL;
 }
 
@@ -669,6 +677,12 @@ sp_enc_in_commit(sp_pair *pair, size_t n)
         return SP_ERR_INVALID;
     }
 
+    /* the transport had all the room's worth: it may have more */
+    if (n && n == pair->in_offered && pair->in_size < SP_ENC_IN_SIZE) {
+        pair->in_size *= 2;
+    }
+
+    pair->in_offered = 0;
     pair->enc_in.end += n;
 
     rc = pair_drive(pair);
@@ -1034,7 +1048,8 @@ sp_pair_state(const sp_pair *pair)
     s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
 
     if (!pair->in_eof && !pair->peer_closed
-        && pair->enc_in.end - pair->enc_in.start < SP_ENC_IN_SIZE)
+        && sp_bytes_len(&pair->enc_in)
+           < (pair->in_size ? pair->in_size : SP_ENC_IN_MIN))
     {
         s |= SP_STATE_RECV_RECORDS;
     }

@@ -387,6 +387,8 @@ void *sp_pair_get_data(const sp_pair *pair);
  * bytes there, sp_enc_in_commit() hands them to TLS and runs the engine.
  * Returns SP_OK or the sticky error.  Commit 0 when the transport had
  * nothing: an empty buffer is then released, so idle pairs hold none.
+ * Offer all the room to one receive: it starts at 16 KiB and doubles, up
+ * to 128 KiB, each time a commit fills it.
  *
  * sp_enc_in() copies from the host's buffer instead, returning how many
  * bytes it took (0 when full) or a negative sp_err.
