@@ -7,7 +7,8 @@
  * them, several at a time (sp_enc_out_buf, sp_enc_out_iov).  So each
  * direction costs one copy between the host's buffer and OpenSSL's record
  * buffer, the least a BIO allows.  The queues hold memory only while they
- * hold bytes, so an idle pair keeps no buffers.
+ * hold bytes, so an idle pair keeps no buffers; drained output blocks wait
+ * in the context for the next pair's records (SP_ENC_OUT_SPARES).
  */
 
 #include <pthread.h>
@@ -86,28 +87,84 @@ sp_bytes_free(sp_bytes *b)
 
 
 /*
- * Appends to the last block when the bytes fit, else to a new block of
- * SP_ENC_OUT_BLOCK bytes (or their own size, when bigger).  Bytes written
- * together stay together.
+ * A block of SP_ENC_OUT_BLOCK bytes, a drained one of the context when
+ * there is one, or of its own size when bigger.
  */
-int
-sp_blocks_append(sp_blocks *q, const void *data, size_t len)
+static sp_block *
+block_new(sp_ctx *ctx, size_t len)
 {
     size_t     size;
-    sp_block  *b = q->tail;
+    sp_block  *b;
 
-    if (b == NULL || b->size - b->end < len) {
+    if (len <= SP_ENC_OUT_BLOCK && ctx->spares != NULL) {
+        b = ctx->spares;
+        ctx->spares = b->next;
+        ctx->nspares--;
+
+    } else {
         size = len > SP_ENC_OUT_BLOCK ? len : SP_ENC_OUT_BLOCK;
 
         b = malloc(sizeof(sp_block) + size);
         if (b == NULL) {
-            return -1;
+            return NULL;
         }
 
-        b->next = NULL;
-        b->start = 0;
-        b->end = 0;
         b->size = size;
+    }
+
+    b->next = NULL;
+    b->start = 0;
+    b->end = 0;
+    return b;
+}
+
+
+/* A drained block goes back to the context, or is freed. */
+static void
+block_done(sp_ctx *ctx, sp_block *b)
+{
+    if (b->size == SP_ENC_OUT_BLOCK && ctx->nspares < SP_ENC_OUT_SPARES
+        && ctx->nspares < ctx->connections)
+    {
+        b->next = ctx->spares;
+        ctx->spares = b;
+        ctx->nspares++;
+        return;
+    }
+
+    free(b);
+}
+
+
+/* Frees the context's drained blocks beyond `keep`. */
+void
+sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep)
+{
+    sp_block  *b;
+
+    while (ctx->nspares > keep) {
+        b = ctx->spares;
+        ctx->spares = b->next;
+        ctx->nspares--;
+        free(b);
+    }
+}
+
+
+/*
+ * Appends to the last block when the bytes fit, else to a new block.
+ * Bytes written together stay together.
+ */
+int
+sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data, size_t len)
+{
+    sp_block  *b = q->tail;
+
+    if (b == NULL || b->size - b->end < len) {
+        b = block_new(ctx, len);
+        if (b == NULL) {
+            return -1;
+        }
 
         if (q->tail) {
             q->tail->next = b;
@@ -126,9 +183,9 @@ sp_blocks_append(sp_blocks *q, const void *data, size_t len)
 }
 
 
-/* Drops n bytes from the front, freeing the blocks emptied. */
+/* Drops n bytes from the front; the blocks emptied are done. */
 void
-sp_blocks_consume(sp_blocks *q, size_t n)
+sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n)
 {
     size_t     have;
     sp_block  *b;
@@ -145,7 +202,7 @@ sp_blocks_consume(sp_blocks *q, size_t n)
         n -= have;
         q->len -= have;
         q->head = b->next;
-        free(b);
+        block_done(ctx, b);
     }
 
     if (q->head == NULL) {
@@ -155,13 +212,13 @@ sp_blocks_consume(sp_blocks *q, size_t n)
 
 
 void
-sp_blocks_free(sp_blocks *q)
+sp_blocks_free(sp_ctx *ctx, sp_blocks *q)
 {
     sp_block  *b, *next;
 
     for (b = q->head; b; b = next) {
         next = b->next;
-        free(b);
+        block_done(ctx, b);
     }
 
     q->head = NULL;
@@ -186,7 +243,8 @@ bio_write(BIO *bio, const char *data, int len)
         return 0;
     }
 
-    if (sp_blocks_append(&pair->enc_out, data, (size_t) len) != 0) {
+    if (sp_blocks_append(pair->ctx, &pair->enc_out, data, (size_t) len) != 0)
+    {
         return -1;
     }
 

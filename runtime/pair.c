@@ -284,7 +284,8 @@ sp_pair_free(sp_pair *pair)
     ERR_clear_error();
 
     sp_bytes_free(&pair->enc_in);
-    sp_blocks_free(&pair->enc_out);
+    sp_blocks_free(pair->ctx, &pair->enc_out);
+    sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
     sp_creds_unref(pair->creds);
@@ -790,7 +791,7 @@ sp_enc_out_iov(sp_pair *pair, struct iovec *iov, size_t n)
 void
 sp_enc_out_consume(sp_pair *pair, size_t n)
 {
-    sp_blocks_consume(&pair->enc_out, n);
+    sp_blocks_consume(pair->ctx, &pair->enc_out, n);
 }
 
 
