@@ -129,11 +129,10 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 
 /*
  * One flight at a time: send what the pair wrote, feed it what the socket
- * has, until the pair is secure, fails, or the socket would block.  The
- * first read is tried at once, as nginx's own SSL does: the ClientHello
- * has usually come with the connection.  What the pair writes as it
- * becomes secure (TLS 1.3 tickets) waits for the content handler's first
- * reply or the end of the pass, to leave in the same packet.
+ * has, until the pair is secure, fails, or the socket would block.  What
+ * the pair writes as it becomes secure (TLS 1.3 tickets) waits for the
+ * content handler's first reply or the end of the pass, to leave in the
+ * same packet.
  */
 static ngx_int_t
 ngx_stream_securepair_handshake(ngx_connection_t *c,
@@ -163,13 +162,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
             return NGX_ERROR;
         }
 
-        if (!ctx->tried_read) {
-            /* unknown rather than none: nginx's recv() with epoll would
-               not even look at a new connection */
-            ctx->tried_read = 1;
-            c->read->available = -1;
-
-        } else if (!c->read->ready) {
+        if (!c->read->ready) {
             goto again;
         }
 

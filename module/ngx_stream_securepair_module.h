@@ -85,7 +85,6 @@ typedef struct {
     ngx_uint_t                 failed;        /* unsigned  failed:1; */
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
     ngx_uint_t                 writer_waits;  /* unsigned  writer_waits:1; */
-    ngx_uint_t                 tried_read;    /* unsigned  tried_read:1; */
 } ngx_stream_securepair_ctx_t;
 
 
