@@ -111,7 +111,25 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * Read what there is before writing: the echo of a pass leaves in one
+     * write, with whatever the TLS layer holds (a TLS 1.3 session ticket).
+     */
+
     for ( ;; ) {
+
+        if (b->last < b->end && c->read->ready && !c->read->eof) {
+            n = c->recv(c, b->last, b->end - b->last);
+
+            if (n == NGX_ERROR) {
+                ngx_stream_finalize_session(s, NGX_STREAM_OK);
+                return;
+            }
+
+            if (n > 0) {
+                b->last += n;
+            }
+        }
 
         if (b->pos < b->last || (c->buffered & NGX_SSL_BUFFERED)) {
             n = c->send(c, b->pos, b->last - b->pos);
@@ -134,23 +152,6 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
         if (b->last == b->end || !c->read->ready || c->read->eof) {
             break;
         }
-
-        n = c->recv(c, b->last, b->end - b->last);
-
-        if (n == NGX_AGAIN) {
-            break;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_stream_finalize_session(s, NGX_STREAM_OK);
-            return;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        b->last += n;
     }
 
     if (c->read->eof && b->pos == b->last

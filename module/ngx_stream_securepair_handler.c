@@ -105,10 +105,13 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
     }
 
     cln->handler = ngx_stream_securepair_cleanup;
-    cln->data = ctx->pair;
+    cln->data = ctx;
 
     ctx->recv = c->recv;
-    ctx->send = c->send;
+
+    ctx->push.handler = ngx_stream_securepair_push_handler;
+    ctx->push.data = c;
+    ctx->push.log = c->log;
 
     ngx_stream_set_ctx(s, ctx, ngx_stream_securepair_module);
 
@@ -126,7 +129,10 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 
 /*
  * One flight at a time: send what the pair wrote, feed it what the socket
- * has, until the pair is secure, fails, or the socket would block.
+ * has, until the pair is secure, fails, or the socket would block.  What
+ * the pair writes as it becomes secure (TLS 1.3 tickets) waits for the
+ * content handler's first reply or the end of the pass, to leave in the
+ * same packet.
  */
 static ngx_int_t
 ngx_stream_securepair_handshake(ngx_connection_t *c,
@@ -139,21 +145,21 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
     unsigned    state;
 
     for ( ;; ) {
+        state = sp_pair_state(ctx->pair);
+
+        if ((state & SP_STATE_SECURE) && !sp_pair_error(ctx->pair)) {
+            break;
+        }
+
         rc = ngx_stream_securepair_flush(c, ctx);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        state = sp_pair_state(ctx->pair);
-
         if (sp_pair_error(ctx->pair)) {
             ngx_stream_securepair_log_failure(c, ctx);
             return NGX_ERROR;
-        }
-
-        if (state & SP_STATE_SECURE) {
-            break;
         }
 
         if (!c->read->ready) {
@@ -187,7 +193,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
         return NGX_ERROR;
     }
 
-    /* secure: flushed what could be, the rest goes with the data */
+    /* secure: what is left goes with the data */
 
     ctx->secure = 1;
 
@@ -196,6 +202,12 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
     }
 
     ngx_stream_securepair_install_io(c);
+
+    if (c->write->handler == NULL) {
+        /* the handshake ended at the first try: until a content handler
+           takes the write events, they send what the pair holds */
+        c->write->handler = ngx_stream_securepair_write_handler;
+    }
 
     /*
      * Records that came with the client's Finished are decrypted already
@@ -215,6 +227,8 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
                    sp_pair_authorized(ctx->pair));
 
     c->log->action = NULL;
+
+    ngx_stream_securepair_hold(c, ctx);
 
     return NGX_OK;
 
@@ -330,5 +344,11 @@ ngx_stream_securepair_log_handler(ngx_stream_session_t *s)
 static void
 ngx_stream_securepair_cleanup(void *data)
 {
-    sp_pair_free(data);
+    ngx_stream_securepair_ctx_t  *ctx = data;
+
+    if (ctx->push.posted) {
+        ngx_delete_posted_event(&ctx->push);
+    }
+
+    sp_pair_free(ctx->pair);
 }

@@ -9,14 +9,34 @@
  *   send:  > 0 bytes taken; NGX_AGAIN with c->write->ready cleared;
  *          NGX_ERROR with c->write->error set.
  *
- * Records the pair could not send yet stay in the pair and mark the
- * connection NGX_SSL_BUFFERED, so the stream write filter keeps calling
- * send_chain until they are out.  Every call that may produce records
- * (alerts, renegotiation answers, TLS 1.3 tickets) is followed by a flush.
+ * Records are not sent the moment they are made.  In one pass of the event
+ * loop a content handler often writes several times (the proxy moves one
+ * buffer at a time), and on loopback or a fast network every send() costs
+ * a system call, a packet and a wakeup of the peer, more than the bytes.
+ * So records wait in the pair until NGX_STREAM_SECUREPAIR_SEND_SIZE bytes
+ * of them are ready, or until the end of the pass: a posted event sends
+ * them before the loop waits again, whatever the content handler does.
+ * While records wait the connection is marked NGX_SSL_BUFFERED, so the
+ * stream write filter calls send_chain again and nobody closes the socket
+ * under them; a writer that was told so hears when they are out.
  */
 
 
 #include "ngx_stream_securepair_module.h"
+
+
+/*
+ * Three full records: one TCP segment on loopback (MTU 64 KiB), one TSO
+ * burst on a network card; holding more gave no fewer packets.  Below the
+ * pair's own limit (SP_ENC_OUT_HIGH), so that a write is never refused for
+ * want of a send.
+ */
+#ifndef NGX_STREAM_SECUREPAIR_SEND_SIZE
+#define NGX_STREAM_SECUREPAIR_SEND_SIZE  49152
+#endif
+
+/* blocks of records per writev(): all that SP_ENC_OUT_HIGH allows */
+#define NGX_STREAM_SECUREPAIR_IOVS  16
 
 
 static ssize_t ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf,
@@ -49,68 +69,188 @@ ngx_stream_securepair_install_io(ngx_connection_t *c)
 
 
 /*
- * Sends the pair's records straight from its buffer.  NGX_OK when all are
- * out, NGX_AGAIN when the socket is full (c->write->ready is then clear
- * and NGX_SSL_BUFFERED set), NGX_ERROR when the socket failed.
+ * Sends the pair's records straight from its blocks, several to a
+ * writev().  NGX_OK when all are out, NGX_AGAIN when the socket is full
+ * (c->write->ready is then clear and NGX_SSL_BUFFERED set), NGX_ERROR
+ * when the socket failed.  ngx_writev() leaves c->sent alone: $bytes_sent
+ * counts cleartext, as with nginx's own SSL.
  */
 ngx_int_t
 ngx_stream_securepair_flush(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
-    size_t          len;
-    ssize_t         n;
-    const uint8_t  *out;
+    ssize_t        n;
+    ngx_uint_t     i;
+    ngx_iovec_t    vec;
+    struct iovec   iovs[NGX_STREAM_SECUREPAIR_IOVS];
+
+    vec.iovs = iovs;
+    vec.nalloc = NGX_STREAM_SECUREPAIR_IOVS;
 
     for ( ;; ) {
-        out = sp_enc_out_buf(ctx->pair, &len);
+        vec.count = sp_enc_out_iov(ctx->pair, iovs,
+                                   NGX_STREAM_SECUREPAIR_IOVS);
 
-        if (out == NULL) {
-            c->buffered &= ~NGX_SSL_BUFFERED;
-            return NGX_OK;
+        if (vec.count == 0) {
+            break;
         }
 
-        n = ctx->send(c, (u_char *) out, len);
+        vec.size = 0;
+
+        for (i = 0; i < vec.count; i++) {
+            vec.size += iovs[i].iov_len;
+        }
+
+        n = ngx_writev(c, &vec);
 
         if (n > 0) {
-            /* $bytes_sent counts cleartext, as with nginx's own SSL */
-            c->sent -= n;
             sp_enc_out_consume(ctx->pair, (size_t) n);
+
+            if ((size_t) n < vec.size) {
+                /* the socket took what it had room for */
+                c->write->ready = 0;
+                c->buffered |= NGX_SSL_BUFFERED;
+                return NGX_AGAIN;
+            }
+
             continue;
         }
 
         if (n == NGX_AGAIN) {
+            c->write->ready = 0;
             c->buffered |= NGX_SSL_BUFFERED;
             return NGX_AGAIN;
         }
 
-        c->write->error = 1;
+        /* ngx_writev() set c->write->error */
         return NGX_ERROR;
+    }
+
+    if (ctx->push.posted) {
+        ngx_delete_posted_event(&ctx->push);
+    }
+
+    if (ctx->writer_waits) {
+        /*
+         * The writer was told that records wait and may be waiting for a
+         * write event to see them gone (the proxy, to finalize): it gets
+         * one, and its next call clears the mark (clearing it here would
+         * leave the stream write filter with nothing to send).
+         */
+        ctx->writer_waits = 0;
+        ngx_post_event(c->write, &ngx_posted_events);
+        return NGX_OK;
+    }
+
+    c->buffered &= ~NGX_SSL_BUFFERED;
+    return NGX_OK;
+}
+
+
+/*
+ * Records just made wait for more, up to NGX_STREAM_SECUREPAIR_SEND_SIZE,
+ * or for the end of the pass.  Errors and a full socket are left for the
+ * next call (or the posted event) to find.
+ */
+void
+ngx_stream_securepair_hold(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    size_t  pending;
+
+    pending = sp_enc_out_pending(ctx->pair);
+
+    if (pending == 0) {
+        return;
+    }
+
+    if (pending >= NGX_STREAM_SECUREPAIR_SEND_SIZE) {
+        (void) ngx_stream_securepair_flush(c, ctx);
+
+        if (sp_enc_out_pending(ctx->pair) == 0) {
+            return;
+        }
+    }
+
+    c->buffered |= NGX_SSL_BUFFERED;
+
+    if (!ctx->push.posted) {
+        ngx_post_event(&ctx->push, &ngx_posted_events);
     }
 }
 
 
 /*
- * After a read produced records (a renegotiation answer, say) that could
- * not all go out, or made a blocked writer able to go on, the write side
- * must hear of it: its handler does the rest.
+ * The end of the pass: what the session wrote goes out now.  When the
+ * socket is full its write event brings the writer back, whose send or
+ * send_chain goes on.
+ */
+void
+ngx_stream_securepair_push_handler(ngx_event_t *ev)
+{
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    c = ev->data;
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    rc = ngx_stream_securepair_flush(c, ctx);
+
+    if (rc == NGX_AGAIN) {
+        if (ngx_handle_write_event(c->write, 0) == NGX_OK) {
+            return;
+        }
+
+        c->write->error = 1;
+        rc = NGX_ERROR;
+    }
+
+    if (rc == NGX_ERROR) {
+        /* the writer finds the error on its next call */
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Write events before a content handler listens to them (the handshake
+ * ended at the first try, a preread phase runs): held records go out.
+ */
+void
+ngx_stream_securepair_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t             *c;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    c = wev->data;
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    if (ngx_stream_securepair_flush(c, ctx) == NGX_AGAIN
+        && ngx_handle_write_event(wev, 0) != NGX_OK)
+    {
+        wev->error = 1;
+    }
+}
+
+
+/*
+ * After a read: records it made (alerts, a renegotiation answer) wait for
+ * the end of the pass like any others, and a writer the pair had refused
+ * while renegotiating hears that it may go on.
  */
 static void
-ngx_stream_securepair_wake_writer(ngx_connection_t *c,
+ngx_stream_securepair_read_done(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
+    ngx_stream_securepair_hold(c, ctx);
+
     if (ctx->write_blocked
         && (sp_pair_state(ctx->pair) & SP_STATE_CLEAR_WRITE))
     {
         ctx->write_blocked = 0;
         c->write->ready = 1;
         ngx_post_event(c->write, &ngx_posted_events);
-        return;
-    }
-
-    if ((c->buffered & NGX_SSL_BUFFERED)
-        && ngx_handle_write_event(c->write, 0) != NGX_OK)
-    {
-        c->write->error = 1;
     }
 }
 
@@ -152,12 +292,7 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
             continue;
         }
 
-        if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
-            c->read->error = 1;
-            return NGX_ERROR;
-        }
-
-        ngx_stream_securepair_wake_writer(c, ctx);
+        ngx_stream_securepair_read_done(c, ctx);
 
         if (got == NGX_AGAIN) {
             /* nothing came: an empty input buffer goes back while idle */
@@ -169,12 +304,7 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
         return NGX_ERROR;
     }
 
-    if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
-        c->read->error = 1;
-        return NGX_ERROR;
-    }
-
-    ngx_stream_securepair_wake_writer(c, ctx);
+    ngx_stream_securepair_read_done(c, ctx);
 
     if (n > 0) {
         /* more may be buffered in the pair or the socket: let the caller
@@ -278,31 +408,40 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
     ngx_stream_securepair_ctx_t  *ctx;
 
     ctx = ngx_stream_securepair_get_ctx(c);
-
-    /* older records first: the pair queues, it never reorders */
-    rc = ngx_stream_securepair_flush(c, ctx);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
+    ctx->writer_waits = 0;
 
     if (size == 0) {
-        return 0;
+        /* a writer pushing what is held */
+        rc = ngx_stream_securepair_flush(c, ctx);
+        return rc == NGX_ERROR ? NGX_ERROR : 0;
     }
 
-    n = sp_clear_write(ctx->pair, buf, size);
+    for ( ;; ) {
+        n = sp_clear_write(ctx->pair, buf, size);
 
-    if (n == SP_ERR_AGAIN) {
-        /*
-         * Either records wait for the socket (a write event comes), or a
-         * renegotiation waits for the peer: the reader wakes us then.
-         */
-        if (rc != NGX_AGAIN) {
-            ctx->write_blocked = 1;
+        if (n != SP_ERR_AGAIN) {
+            break;
         }
 
-        c->write->ready = 0;
-        return NGX_AGAIN;
+        /* the pair holds all it may: send, then try again */
+
+        if (sp_enc_out_pending(ctx->pair) == 0) {
+            /* nothing to send: a renegotiation waits for the peer, and
+               the reader wakes us when it is done */
+            ctx->write_blocked = 1;
+            c->write->ready = 0;
+            return NGX_AGAIN;
+        }
+
+        rc = ngx_stream_securepair_flush(c, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
     }
 
     if (n < 0) {
@@ -313,8 +452,10 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 
     c->sent += n;
 
-    if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
-        return NGX_ERROR;
+    ngx_stream_securepair_hold(c, ctx);
+
+    if (c->buffered & NGX_SSL_BUFFERED) {
+        ctx->writer_waits = 1;
     }
 
     return n;
@@ -332,19 +473,10 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
     ngx_stream_securepair_ctx_t  *ctx;
 
     ctx = ngx_stream_securepair_get_ctx(c);
+    ctx->writer_waits = 0;
 
     if (limit == 0 || limit > (off_t) (NGX_MAX_SIZE_T_VALUE - ngx_pagesize)) {
         limit = NGX_MAX_SIZE_T_VALUE - ngx_pagesize;
-    }
-
-    rc = ngx_stream_securepair_flush(c, ctx);
-
-    if (rc == NGX_ERROR) {
-        return NGX_CHAIN_ERROR;
-    }
-
-    if (rc == NGX_AGAIN) {
-        return in;
     }
 
     sent = 0;
@@ -371,7 +503,28 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
             n = sp_clear_write(ctx->pair, in->buf->pos, size);
 
             if (n == SP_ERR_AGAIN) {
-                goto flush;
+
+                if (sp_enc_out_pending(ctx->pair) == 0) {
+                    /* the pair takes no more and has nothing to send:
+                       renegotiating, the reader wakes us */
+                    ctx->write_blocked = 1;
+                    c->write->ready = 0;
+                    goto done;
+                }
+
+                /* the pair holds all it may: send, then go on */
+
+                rc = ngx_stream_securepair_flush(c, ctx);
+
+                if (rc == NGX_ERROR) {
+                    return NGX_CHAIN_ERROR;
+                }
+
+                if (rc == NGX_AGAIN) {
+                    goto done;
+                }
+
+                continue;
             }
 
             if (n < 0) {
@@ -384,15 +537,18 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
             sent += n;
             c->sent += n;
 
-            /* the pair's buffer is the socket's: push as it fills */
-            rc = ngx_stream_securepair_flush(c, ctx);
+            if (sp_enc_out_pending(ctx->pair)
+                >= NGX_STREAM_SECUREPAIR_SEND_SIZE)
+            {
+                rc = ngx_stream_securepair_flush(c, ctx);
 
-            if (rc == NGX_ERROR) {
-                return NGX_CHAIN_ERROR;
-            }
+                if (rc == NGX_ERROR) {
+                    return NGX_CHAIN_ERROR;
+                }
 
-            if (rc == NGX_AGAIN) {
-                goto done;
+                if (rc == NGX_AGAIN) {
+                    goto done;
+                }
             }
         }
 
@@ -401,23 +557,23 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
         }
     }
 
-flush:
+    if (sent == 0) {
+        /* a call with nothing new: the writer pushes what is held, or
+           learns that nothing is */
 
-    rc = ngx_stream_securepair_flush(c, ctx);
+        if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+            return NGX_CHAIN_ERROR;
+        }
 
-    if (rc == NGX_ERROR) {
-        return NGX_CHAIN_ERROR;
-    }
-
-    if (rc == NGX_OK && in && in->buf->pos < in->buf->last
-        && sent < limit)
-    {
-        /* the pair takes no more and has nothing to send: renegotiating */
-        ctx->write_blocked = 1;
-        c->write->ready = 0;
+    } else {
+        ngx_stream_securepair_hold(c, ctx);
     }
 
 done:
+
+    if (c->buffered & NGX_SSL_BUFFERED) {
+        ctx->writer_waits = 1;
+    }
 
     /* skip what was fully sent, special buffers included */
     while (in && ngx_buf_size(in->buf) == 0 && !ngx_buf_special(in->buf)) {

@@ -78,11 +78,13 @@ typedef struct {
 /* Per session. */
 typedef struct {
     sp_pair                   *pair;
-    ngx_recv_pt                recv;          /* the plain socket I/O */
-    ngx_send_pt                send;
+    ngx_recv_pt                recv;          /* the plain socket's */
+    ngx_event_t                push;          /* sends held records at the
+                                                 end of the loop's pass */
     ngx_uint_t                 secure;        /* unsigned  secure:1; */
     ngx_uint_t                 failed;        /* unsigned  failed:1; */
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
+    ngx_uint_t                 writer_waits;  /* unsigned  writer_waits:1; */
 } ngx_stream_securepair_ctx_t;
 
 
@@ -97,6 +99,10 @@ ngx_int_t ngx_stream_securepair_log_handler(ngx_stream_session_t *s);
 
 ngx_int_t ngx_stream_securepair_flush(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
+void ngx_stream_securepair_hold(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+void ngx_stream_securepair_push_handler(ngx_event_t *ev);
+void ngx_stream_securepair_write_handler(ngx_event_t *wev);
 void ngx_stream_securepair_install_io(ngx_connection_t *c);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);

@@ -1,12 +1,14 @@
 /*
- * The pair's transport as an OpenSSL BIO over two byte queues.
+ * The pair's transport as an OpenSSL BIO over two queues.
  *
  * Records from the network are received straight into enc_in by the host
  * (sp_enc_in_buf) and read from there by OpenSSL; records OpenSSL writes
- * land in enc_out, from which the host sends them (sp_enc_out_buf).  So
- * each direction costs one copy between the host's buffer and OpenSSL's
- * record buffer, the least a BIO allows.  The queues hold memory only while
- * they hold bytes, so an idle pair keeps no buffers.
+ * are appended to enc_out, a queue of blocks from which the host sends
+ * them, several at a time (sp_enc_out_buf, sp_enc_out_iov).  So each
+ * direction costs one copy between the host's buffer and OpenSSL's record
+ * buffer, the least a BIO allows.  The queues hold memory only while they
+ * hold bytes, so an idle pair keeps no buffers; drained output blocks wait
+ * in the context for the next pair's records (SP_ENC_OUT_SPARES).
  */
 
 #include <pthread.h>
@@ -84,6 +86,147 @@ sp_bytes_free(sp_bytes *b)
 }
 
 
+/*
+ * A block of SP_ENC_OUT_BLOCK bytes, a drained one of the context when
+ * there is one, or of its own size when bigger.
+ */
+static sp_block *
+block_new(sp_ctx *ctx, size_t len)
+{
+    size_t     size;
+    sp_block  *b;
+
+    if (len <= SP_ENC_OUT_BLOCK && ctx->spares != NULL) {
+        b = ctx->spares;
+        ctx->spares = b->next;
+        ctx->nspares--;
+
+    } else {
+        size = len > SP_ENC_OUT_BLOCK ? len : SP_ENC_OUT_BLOCK;
+
+        b = malloc(sizeof(sp_block) + size);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->size = size;
+    }
+
+    b->next = NULL;
+    b->start = 0;
+    b->end = 0;
+    return b;
+}
+
+
+/* A drained block goes back to the context, or is freed. */
+static void
+block_done(sp_ctx *ctx, sp_block *b)
+{
+    if (b->size == SP_ENC_OUT_BLOCK && ctx->nspares < SP_ENC_OUT_SPARES
+        && ctx->nspares < ctx->connections)
+    {
+        b->next = ctx->spares;
+        ctx->spares = b;
+        ctx->nspares++;
+        return;
+    }
+
+    free(b);
+}
+
+
+/* Frees the context's drained blocks beyond `keep`. */
+void
+sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep)
+{
+    sp_block  *b;
+
+    while (ctx->nspares > keep) {
+        b = ctx->spares;
+        ctx->spares = b->next;
+        ctx->nspares--;
+        free(b);
+    }
+}
+
+
+/*
+ * Appends to the last block when the bytes fit, else to a new block.
+ * Bytes written together stay together.
+ */
+int
+sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data, size_t len)
+{
+    sp_block  *b = q->tail;
+
+    if (b == NULL || b->size - b->end < len) {
+        b = block_new(ctx, len);
+        if (b == NULL) {
+            return -1;
+        }
+
+        if (q->tail) {
+            q->tail->next = b;
+
+        } else {
+            q->head = b;
+        }
+
+        q->tail = b;
+    }
+
+    memcpy(b->data + b->end, data, len);
+    b->end += len;
+    q->len += len;
+    return 0;
+}
+
+
+/* Drops n bytes from the front; the blocks emptied are done. */
+void
+sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n)
+{
+    size_t     have;
+    sp_block  *b;
+
+    while (n && (b = q->head) != NULL) {
+        have = b->end - b->start;
+
+        if (n < have) {
+            b->start += n;
+            q->len -= n;
+            return;
+        }
+
+        n -= have;
+        q->len -= have;
+        q->head = b->next;
+        block_done(ctx, b);
+    }
+
+    if (q->head == NULL) {
+        q->tail = NULL;
+    }
+}
+
+
+void
+sp_blocks_free(sp_ctx *ctx, sp_blocks *q)
+{
+    sp_block  *b, *next;
+
+    for (b = q->head; b; b = next) {
+        next = b->next;
+        block_done(ctx, b);
+    }
+
+    q->head = NULL;
+    q->tail = NULL;
+    q->len = 0;
+}
+
+
 static int
 bio_write(BIO *bio, const char *data, int len)
 {
@@ -100,12 +243,11 @@ bio_write(BIO *bio, const char *data, int len)
         return 0;
     }
 
-    if (sp_bytes_reserve(&pair->enc_out, (size_t) len) != 0) {
+    if (sp_blocks_append(pair->ctx, &pair->enc_out, data, (size_t) len) != 0)
+    {
         return -1;
     }
 
-    memcpy(pair->enc_out.data + pair->enc_out.end, data, (size_t) len);
-    pair->enc_out.end += (size_t) len;
     return len;
 }
 
@@ -153,7 +295,7 @@ bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
     case BIO_CTRL_PENDING:
         return (long) sp_bytes_len(&pair->enc_in);
     case BIO_CTRL_WPENDING:
-        return (long) sp_bytes_len(&pair->enc_out);
+        return (long) pair->enc_out.len;
     case BIO_CTRL_EOF:
         return pair->in_eof && sp_bytes_len(&pair->enc_in) == 0;
     default:

@@ -13,13 +13,39 @@
 
 #define SP_ERRLEN  512
 
-/* Room for one TLS record of the largest size a peer may send us. */
-#define SP_ENC_IN_SIZE  (32 * 1024)
+/*
+ * Room for records from the network: SP_ENC_IN_MIN at first, doubled up
+ * to SP_ENC_IN_SIZE each time a receive fills all the room offered.  A
+ * handshake's few kilobytes never take more than the minimum (a buffer of
+ * 128 KiB at the top of the heap would make malloc trim and grow it
+ * again, pages faulted in, for every handshake), and a bulk transfer soon
+ * has room for several records, so that one recv() takes what a fast
+ * peer sent (each recv() on a TCP socket may also send an ACK, which on
+ * loopback does the peer's work).
+ */
+#define SP_ENC_IN_MIN   (16 * 1024)
+#define SP_ENC_IN_SIZE  (128 * 1024)
+
+/*
+ * Records for the network wait in blocks of this size, one record each
+ * at most (fewer, smaller ones share): the allocations stay the size of
+ * OpenSSL's own record buffer, and the host sends several at once.
+ */
+#define SP_ENC_OUT_BLOCK  (17 * 1024)
+
+/*
+ * Drained blocks go back to their context, one per live pair at most and
+ * this many in all, for the next records: freeing them at once would let
+ * malloc trim the top of the heap, and the next records grow it again,
+ * their pages faulted in (2% of bulk CPU in faults, 3% in brk()).
+ */
+#define SP_ENC_OUT_SPARES  16
 
 /*
  * sp_clear_write() stops encrypting once this many record bytes wait to be
- * sent: the host drains them first.  The buffer itself grows past it only
- * within one OpenSSL call, so a record is never cut in half.
+ * sent: the host drains them first.  The queue grows past it only within
+ * one OpenSSL call (a record: writes are partial), so a record is never
+ * cut in half.
  */
 #define SP_ENC_OUT_HIGH  (64 * 1024)
 
@@ -64,6 +90,24 @@ typedef struct {
     STACK_OF(X509_NAME) *names;
     unsigned char        digest[SP_ID_LEN];     /* of the CAs' SHA-1s */
 } sp_ca_set;
+
+
+/* A queue of blocks: bytes live in each block's data[start, end). */
+typedef struct sp_block  sp_block;
+
+struct sp_block {
+    sp_block            *next;
+    size_t               start;
+    size_t               end;
+    size_t               size;
+    unsigned char        data[];
+};
+
+typedef struct {
+    sp_block            *head;
+    sp_block            *tail;
+    size_t               len;          /* bytes in all blocks */
+} sp_blocks;
 
 
 struct sp_creds {
@@ -123,6 +167,8 @@ struct sp_ctx {
     unsigned             max_connections;
     unsigned             connections;
     size_t               clear_queue_limit;
+    sp_block            *spares;            /* drained output blocks */
+    unsigned             nspares;
 
     int                  session_cache;     /* SP_SESSION_CACHE_* */
     sp_session_store     store;
@@ -152,7 +198,9 @@ struct sp_pair {
     void                *data;
 
     sp_bytes             enc_in;
-    sp_bytes             enc_out;
+    size_t               in_size;        /* enc_in's room to allocate */
+    size_t               in_offered;     /* room sp_enc_in_buf() gave */
+    sp_blocks            enc_out;
     sp_bytes             clear_queue;
 
     sp_creds            *creds;          /* selected by SNI, or default:
@@ -235,6 +283,11 @@ BIO *sp_bio_new(sp_pair *pair);
 int sp_bytes_reserve(sp_bytes *b, size_t want);
 void sp_bytes_consume(sp_bytes *b, size_t n);
 void sp_bytes_free(sp_bytes *b);
+int sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data,
+    size_t len);
+void sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n);
+void sp_blocks_free(sp_ctx *ctx, sp_blocks *q);
+void sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)

@@ -285,7 +285,8 @@ sp_pair_free(sp_pair *pair)
     ERR_clear_error();
 
     sp_bytes_free(&pair->enc_in);
-    sp_bytes_free(&pair->enc_out);
+    sp_blocks_free(pair->ctx, &pair->enc_out);
+    sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
 
@@ -454,13 +455,16 @@ do_handshake(sp_pair *pair)
 }
 
 
-/* Encrypts at most one high-water mark's worth of cleartext. */
+/*
+ * Encrypts a record's worth of cleartext (SSL_MODE_ENABLE_PARTIAL_WRITE
+ * returns after each record) while less than SP_ENC_OUT_HIGH waits.
+ */
 static ssize_t
 ssl_write(sp_pair *pair, const void *data, size_t len)
 {
     int  n, e;
 
-    if (sp_bytes_len(&pair->enc_out) >= SP_ENC_OUT_HIGH
+    if (pair->enc_out.len >= SP_ENC_OUT_HIGH
         || SSL_in_init(pair->ssl))
     {
         return SP_ERR_AGAIN;
@@ -628,6 +632,7 @@ pair_drive(sp_pair *pair)
 uint8_t *
 sp_enc_in_buf(sp_pair *pair, size_t *len)
 {
+    uint8_t   *data;
     sp_bytes  *b = &pair->enc_in;
 
     *len = 0;
@@ -636,22 +641,31 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
         return NULL;
     }
 
-    if (b->data == NULL) {
-        b->data = malloc(SP_ENC_IN_SIZE);
-        if (b->data == NULL) {
-            return NULL;
-        }
-
-        b->size = SP_ENC_IN_SIZE;
+    if (pair->in_size == 0) {
+        pair->in_size = SP_ENC_IN_MIN;
     }
 
-    if (b->end == b->size && b->start) {
+    /* a part of a record waits at the end: move it to the front, so
+       that the next receive has room for many */
+    if (b->start && (b->size - b->end < b->size / 2 || b->size < pair->in_size))
+    {
         memmove(b->data, b->data + b->start, b->end - b->start);
         b->end -= b->start;
         b->start = 0;
     }
 
+    if (b->size < pair->in_size) {
+        data = realloc(b->data, pair->in_size);
+        if (data == NULL) {
+            return NULL;
+        }
+
+        b->data = data;
+        b->size = pair->in_size;
+    }
+
     *len = b->size - b->end;
+    pair->in_offered = *len;
     return *len ? b->data + b->end : NULL;
 }
 
@@ -669,6 +683,12 @@ sp_enc_in_commit(sp_pair *pair, size_t n)
         return SP_ERR_INVALID;
     }
 
+    /* the transport had all the room's worth: it may have more */
+    if (n && n == pair->in_offered && pair->in_size < SP_ENC_IN_SIZE) {
+        pair->in_size *= 2;
+    }
+
+    pair->in_offered = 0;
     pair->enc_in.end += n;
 
     rc = pair_drive(pair);
@@ -746,48 +766,64 @@ sp_enc_in_eof(sp_pair *pair)
 const uint8_t *
 sp_enc_out_buf(sp_pair *pair, size_t *len)
 {
-    *len = sp_bytes_len(&pair->enc_out);
-    return *len ? pair->enc_out.data + pair->enc_out.start : NULL;
+    sp_block  *b = pair->enc_out.head;
+
+    if (b == NULL) {
+        *len = 0;
+        return NULL;
+    }
+
+    *len = b->end - b->start;
+    return b->data + b->start;
+}
+
+
+size_t
+sp_enc_out_iov(sp_pair *pair, struct iovec *iov, size_t n)
+{
+    size_t     i;
+    sp_block  *b;
+
+    for (i = 0, b = pair->enc_out.head; i < n && b; i++, b = b->next) {
+        iov[i].iov_base = b->data + b->start;
+        iov[i].iov_len = b->end - b->start;
+    }
+
+    return i;
 }
 
 
 void
 sp_enc_out_consume(sp_pair *pair, size_t n)
 {
-    size_t  len = sp_bytes_len(&pair->enc_out);
-
-    sp_bytes_consume(&pair->enc_out, n < len ? n : len);
-
-    if (sp_bytes_len(&pair->enc_out) == 0) {
-        sp_bytes_free(&pair->enc_out);
-    }
+    sp_blocks_consume(pair->ctx, &pair->enc_out, n);
 }
 
 
 size_t
 sp_enc_out(sp_pair *pair, void *buf, size_t len)
 {
-    size_t          n;
+    size_t          n, total = 0;
     const uint8_t  *out;
 
-    out = sp_enc_out_buf(pair, &n);
-    if (n > len) {
-        n = len;
-    }
+    while (total < len && (out = sp_enc_out_buf(pair, &n)) != NULL) {
+        if (n > len - total) {
+            n = len - total;
+        }
 
-    if (n) {
-        memcpy(buf, out, n);
+        memcpy((uint8_t *) buf + total, out, n);
         sp_enc_out_consume(pair, n);
+        total += n;
     }
 
-    return n;
+    return total;
 }
 
 
 size_t
 sp_enc_out_pending(const sp_pair *pair)
 {
-    return sp_bytes_len(&pair->enc_out);
+    return pair->enc_out.len;
 }
 
 
@@ -1001,7 +1037,7 @@ sp_pair_state(const sp_pair *pair)
     unsigned  s = 0;
     size_t    queued;
 
-    if (sp_bytes_len(&pair->enc_out)) {
+    if (pair->enc_out.len) {
         s |= SP_STATE_SEND_RECORDS;
     }
 
@@ -1018,7 +1054,8 @@ sp_pair_state(const sp_pair *pair)
     s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
 
     if (!pair->in_eof && !pair->peer_closed
-        && pair->enc_in.end - pair->enc_in.start < SP_ENC_IN_SIZE)
+        && sp_bytes_len(&pair->enc_in)
+           < (pair->in_size ? pair->in_size : SP_ENC_IN_MIN))
     {
         s |= SP_STATE_RECV_RECORDS;
     }
@@ -1035,7 +1072,7 @@ sp_pair_state(const sp_pair *pair)
                 s |= SP_STATE_CLEAR_WRITE;
             }
 
-        } else if (sp_bytes_len(&pair->enc_out) < SP_ENC_OUT_HIGH
+        } else if (pair->enc_out.len < SP_ENC_OUT_HIGH
                    && !SSL_in_init(pair->ssl))
         {
             s |= SP_STATE_CLEAR_WRITE;

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -389,6 +390,8 @@ void *sp_pair_get_data(const sp_pair *pair);
  * bytes there, sp_enc_in_commit() hands them to TLS and runs the engine.
  * Returns SP_OK or the sticky error.  Commit 0 when the transport had
  * nothing: an empty buffer is then released, so idle pairs hold none.
+ * Offer all the room to one receive: it starts at 16 KiB and doubles, up
+ * to 128 KiB, each time a commit fills it.
  *
  * sp_enc_in() copies from the host's buffer instead, returning how many
  * bytes it took (0 when full) or a negative sp_err.
@@ -402,12 +405,18 @@ ssize_t sp_enc_in(sp_pair *pair, const void *data, size_t len);
 int sp_enc_in_eof(sp_pair *pair);
 
 /*
- * Encrypted out: sp_enc_out_buf() points at records to send (*len bytes,
- * NULL with *len 0 when none); sp_enc_out_consume() drops the n <= *len
- * bytes that were sent.  sp_enc_out() copies up to len bytes out and
- * consumes them.  Works on a failed pair too: the alert must go out.
+ * Encrypted out, zero-copy: records wait in a queue of blocks, about one
+ * record each.  sp_enc_out_buf() points at the first block's bytes (*len
+ * bytes, NULL with *len 0 when none); sp_enc_out_iov() fills up to n
+ * iovecs with the first blocks, for one writev() of several records, and
+ * returns how many it filled.  sp_enc_out_consume() drops the n bytes
+ * that were sent, from the front, across blocks (at most
+ * sp_enc_out_pending(), which is all bytes waiting).  sp_enc_out() copies
+ * up to len bytes out and consumes them.  Works on a failed pair too: the
+ * alert must go out.
  */
 const uint8_t *sp_enc_out_buf(sp_pair *pair, size_t *len);
+size_t sp_enc_out_iov(sp_pair *pair, struct iovec *iov, size_t n);
 void sp_enc_out_consume(sp_pair *pair, size_t n);
 size_t sp_enc_out(sp_pair *pair, void *buf, size_t len);
 size_t sp_enc_out_pending(const sp_pair *pair);

@@ -41,8 +41,8 @@
 /*
  * A client whose pair holds this many unsent record bytes is not read from
  * until it takes them.  With the pair's own input bound (it has room for
- * 32 KiB of records at most) and `held`, a client that never reads costs
- * some 150 KiB, however much it sends.
+ * 128 KiB of records at most) and `held`, a client that never reads costs
+ * some 250 KiB, however much it sends.
  */
 #define OUT_HIGH    65536
 

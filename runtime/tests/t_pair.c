@@ -154,6 +154,176 @@ test_bulk(void)
 }
 
 
+/*
+ * Records wait in blocks: sp_enc_out_buf() gives the first, the iovecs
+ * give them in order, and consuming crosses blocks.
+ */
+static void
+test_enc_out_blocks(void)
+{
+    sp_ctx        *sctx, *cctx;
+    sp_pair       *server, *client;
+    size_t         total = 65536, len, pending, sum, i, count, got, off;
+    uint8_t       *data, *data2, *wire, *in;
+    const uint8_t *out;
+    struct iovec   iov[16];
+    ssize_t        n;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "blocks: handshake");
+
+    data = malloc(total);
+    for (i = 0; i < total; i++) {
+        data[i] = (uint8_t) (i * 7 + 3);
+    }
+
+    for (off = 0; off < total; off += (size_t) n) {
+        n = sp_clear_write(client, data + off, total - off);
+        if (n <= 0) {
+            break;
+        }
+    }
+    is_int(off, total, "blocks: 64 KiB taken, a record at a time");
+
+    pending = sp_enc_out_pending(client);
+    out = sp_enc_out_buf(client, &len);
+    ok(out != NULL && len > 0 && len < pending,
+       "blocks: the first block (%zu) is part of what waits (%zu)", len,
+       pending);
+
+    count = sp_enc_out_iov(client, iov, 16);
+    sum = 0;
+    for (i = 0; i < count; i++) {
+        sum += iov[i].iov_len;
+    }
+    ok(count >= 4, "blocks: 64 KiB of records in %zu blocks", count);
+    ok(iov[0].iov_base == out && iov[0].iov_len == len,
+       "blocks: the first iovec is sp_enc_out_buf's");
+    is_int(sum, pending, "blocks: the iovecs hold all that waits");
+    is_int(sp_enc_out_iov(client, iov, 2), 2, "blocks: no more than asked");
+
+    /* the wire: the blocks in order, then consumed across blocks */
+    wire = malloc(pending);
+    count = sp_enc_out_iov(client, iov, 16);
+    for (i = 0, off = 0; i < count; i++) {
+        memcpy(wire + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+
+    sp_enc_out_consume(client, len + 100);
+    is_int(sp_enc_out_pending(client), pending - len - 100,
+           "blocks: a consume crosses into the second block");
+    out = sp_enc_out_buf(client, &len);
+    ok(out != NULL && memcmp(out, wire + (pending - sp_enc_out_pending(client)),
+                             len) == 0,
+       "blocks: the rest of the second block comes next");
+
+    off = pending - sp_enc_out_pending(client);
+    n = (ssize_t) sp_enc_out(client, wire + off, pending);
+    is_int(n, (ssize_t) (pending - off), "blocks: sp_enc_out copies the rest");
+    is_int(sp_enc_out_pending(client), 0, "blocks: nothing waits");
+    ok(sp_enc_out_buf(client, &len) == NULL && len == 0,
+       "blocks: no block left");
+
+    /* the server reads what the wire carried, as its buffer allows */
+    off = 0;
+    got = 0;
+    data2 = malloc(total);
+    for (i = 0; i < 1000 && got < total; i++) {
+        if (off < pending && (in = sp_enc_in_buf(server, &len)) != NULL) {
+            len = len < pending - off ? len : pending - off;
+            memcpy(in, wire + off, len);
+            off += len;
+            sp_enc_in_commit(server, len);
+        }
+
+        while (got < total
+               && (n = sp_clear_read(server, data2 + got, total - got)) > 0)
+        {
+            got += (size_t) n;
+        }
+    }
+    ok(got == total && memcmp(data2, data, total) == 0,
+       "blocks: the server reads 64 KiB byte-exact");
+    ok(error_queue_empty(), "blocks: error queue empty");
+
+    free(data);
+    free(data2);
+    free(wire);
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+/*
+ * The receive buffer starts small and doubles, up to 128 KiB, each time
+ * the transport fills all the room it was given.
+ */
+static void
+test_enc_in_growth(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    uint8_t   *in, *data, buf[16384];
+    size_t     room, first, most = 0, len, sent = 0, total = 512 * 1024;
+    ssize_t    n;
+    int        i;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "growth: handshake");
+
+    in = sp_enc_in_buf(server, &first);
+    ok(in != NULL && first == 16384, "growth: 16 KiB of room at first (%zu)",
+       first);
+    sp_enc_in_commit(server, 0);
+
+    data = calloc(1, total);
+
+    for (i = 0; i < 10000 && sent < total; i++) {
+        while (sent < total
+               && (n = sp_clear_write(client, data + sent, total - sent)) > 0)
+        {
+            sent += (size_t) n;
+        }
+
+        /* fill each room completely while records wait */
+        while (sp_enc_out_pending(client)
+               && (in = sp_enc_in_buf(server, &room)) != NULL)
+        {
+            most = room > most ? room : most;
+            len = sp_enc_out(client, in, room);
+            if (sp_enc_in_commit(server, len) != SP_OK || len < room) {
+                break;
+            }
+        }
+
+        while (sp_clear_read(server, buf, sizeof(buf)) > 0) {
+            /* drain */
+        }
+    }
+
+    is_int(sent, total, "growth: 512 KiB sent");
+    ok(most > 65536 && most <= 131072,
+       "growth: the room grew to more than 64 KiB, at most 128 KiB (%zu)",
+       most);
+    ok(!sp_pair_error(server), "growth: no error");
+
+    free(data);
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
 static void
 test_queued_cleartext(void)
 {
@@ -373,6 +543,8 @@ main(void)
     test_handshake("server-ec", SP_TLS1_2);
     test_handshake("server-ec", SP_TLS1_3);
     test_bulk();
+    test_enc_out_blocks();
+    test_enc_in_growth();
     test_queued_cleartext();
     test_close();
     test_garbage();

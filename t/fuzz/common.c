@@ -1265,30 +1265,51 @@ size_t
 fz_drain(fz_track *t, size_t max, fz_buf *keep)
 {
     const uint8_t  *out;
-    size_t          len, n;
+    size_t          len, n, i, count, total, pending, take;
+    struct iovec    iov[8];
 
     out = sp_enc_out_buf(t->pair, &len);
+    pending = sp_enc_out_pending(t->pair);
     FZ_ASSERT((out == NULL) == (len == 0), "sp_enc_out_buf: %p with %zu",
               (const void *) out, len);
-    FZ_ASSERT(len == sp_enc_out_pending(t->pair),
-              "sp_enc_out_buf gives %zu, pending says %zu", len,
-              sp_enc_out_pending(t->pair));
+    FZ_ASSERT((len == 0) == (pending == 0) && len <= pending,
+              "sp_enc_out_buf gives %zu, pending says %zu", len, pending);
 
-    n = (max && len > max) ? max : len;
+    /* the blocks as iovecs: the first is what sp_enc_out_buf gave */
+    count = sp_enc_out_iov(t->pair, iov, 8);
+    total = 0;
+
+    for (i = 0; i < count; i++) {
+        FZ_ASSERT(iov[i].iov_len > 0, "empty iovec %zu", i);
+        total += iov[i].iov_len;
+    }
+
+    FZ_ASSERT(count == 0 || (iov[0].iov_base == out && iov[0].iov_len == len),
+              "sp_enc_out_iov starts at %p+%zu, sp_enc_out_buf at %p+%zu",
+              count ? iov[0].iov_base : NULL, count ? iov[0].iov_len : 0,
+              (const void *) out, len);
+    FZ_ASSERT(total <= pending && (count == 8 || total == pending),
+              "iovecs hold %zu of %zu", total, pending);
+
+    n = (max && total > max) ? max : total;
 
     if (n == 0) {
         return 0;
     }
 
     if (keep != NULL) {
-        fz_buf_add(keep, out, n);
+        for (i = 0, take = n; take; i++) {
+            len = iov[i].iov_len < take ? iov[i].iov_len : take;
+            fz_buf_add(keep, iov[i].iov_base, len);
+            take -= len;
+        }
     }
 
     sp_enc_out_consume(t->pair, n);
     fz_check(t, "sp_enc_out_consume", FZ_NO_RET);
 
-    FZ_ASSERT(sp_enc_out_pending(t->pair) == len - n,
-              "consumed %zu of %zu, %zu left", n, len,
+    FZ_ASSERT(sp_enc_out_pending(t->pair) == pending - n,
+              "consumed %zu of %zu, %zu left", n, pending,
               sp_enc_out_pending(t->pair));
     return n;
 }
