@@ -51,16 +51,34 @@ static EVP_MD          *sp_sha256;
 static pthread_once_t   sp_template_once = PTHREAD_ONCE_INIT;
 
 
-/*
- * Never freed: OpenSSL's own cleanup runs at exit before library
- * destructors do, and an SSL_CTX must not outlive it.  It stays reachable.
- */
 static void
 template_init(void)
 {
     sp_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     sp_template_ctx = SSL_CTX_new(TLS_method());
     ERR_clear_error();
+}
+
+
+/*
+ * Freed when the library is unloaded (an nginx module is, with its
+ * configuration), while OpenSSL still runs.  At a program's exit OpenSSL's
+ * own cleanup has run first, and an SSL_CTX must not outlive it:
+ * OPENSSL_init_crypto() answers 0 once OpenSSL is gone, and the template
+ * then stays as it is, still reachable.
+ */
+__attribute__((destructor))
+static void
+template_free(void)
+{
+    if (sp_template_ctx == NULL || !OPENSSL_init_crypto(0, NULL)) {
+        return;
+    }
+
+    SSL_CTX_free(sp_template_ctx);
+    EVP_MD_free(sp_sha256);
+    sp_template_ctx = NULL;
+    sp_sha256 = NULL;
 }
 
 
