@@ -22,8 +22,10 @@
 #define SP_MEMORY   "<memory>"
 
 
-static int
-creds_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
+/* Sets the credentials' error from fmt (origin, then what or OpenSSL's
+   reason) and returns rc. */
+int
+sp_creds_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
     const char *what)
 {
     char  reason[256];
@@ -165,8 +167,8 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
                                      kc->chain, 1))
     {
         sp_shared_unref(&kc->shared);
-        return creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                          cert_origin, NULL);
+        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
+                             cert_origin, NULL);
     }
 
     for (i = 0; i < creds->nkeycerts; i++) {
@@ -347,9 +349,9 @@ int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
     if (list == NULL || !check_list(creds, list, 0)) {
-        return creds_fail(creds, SP_ERR_INVALID,
-                          "invalid cipher list \"%s\": %s",
-                          list ? list : "", NULL);
+        return sp_creds_fail(creds, SP_ERR_INVALID,
+                             "invalid cipher list \"%s\": %s",
+                             list ? list : "", NULL);
     }
 
     return replace_string(&creds->ciphers, list);
@@ -360,9 +362,9 @@ int
 sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
 {
     if (suites == NULL || !check_list(creds, suites, 1)) {
-        return creds_fail(creds, SP_ERR_INVALID,
-                          "invalid TLS 1.3 cipher suites \"%s\": %s",
-                          suites ? suites : "", NULL);
+        return sp_creds_fail(creds, SP_ERR_INVALID,
+                             "invalid TLS 1.3 cipher suites \"%s\": %s",
+                             suites ? suites : "", NULL);
     }
 
     return replace_string(&creds->ciphersuites, suites);
@@ -393,8 +395,8 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
         && (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
             || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version)))
     {
-        return creds_fail(creds, SP_ERR_INVALID, "%s%s",
-                          "protocol range refused: ", NULL);
+        return sp_creds_fail(creds, SP_ERR_INVALID, "%s%s",
+                             "protocol range refused: ", NULL);
     }
 
     creds->min_version = min_version;
@@ -503,13 +505,13 @@ sp_creds_prepare(sp_creds *creds)
         digest = creds->ca->digest;
 
     } else if (sp_system_store(&digest) == NULL) {
-        return creds_fail(creds, SP_ERR_LOAD, "%s: %s",
-                          "system CA store", NULL);
+        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: %s",
+                             "system CA store", NULL);
     }
 
     if (set_sid(creds, digest) != SP_OK) {
-        return creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
-                          "session id context", NULL);
+        return sp_creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
+                             "session id context", NULL);
     }
 
     if (creds->ssl_ctx) {

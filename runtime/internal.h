@@ -247,6 +247,8 @@ struct sp_pair {
 void sp_set_error(char *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sp_openssl_reason(char *buf, size_t len);
+int sp_creds_fail(sp_creds *creds, int rc, const char *fmt,
+    const char *origin, const char *what);
 
 /* pem.c */
 SSL_CTX *sp_template(void);

@@ -440,18 +440,6 @@ table_free(void)
 /* ---- reading PEM -------------------------------------------------------- */
 
 
-static int
-load_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
-    const char *what)
-{
-    char  reason[256];
-
-    sp_openssl_reason(reason, sizeof(reason));
-    snprintf(creds->error, SP_ERRLEN, fmt, origin, what ? what : reason);
-    return rc;
-}
-
-
 /*
  * Reads a whole PEM file; the message names the file and says why not.
  * Four system calls: thousands of contexts each read two files.
@@ -639,9 +627,9 @@ again:
     }
 
     if (state.asked && creds->npassphrases == 0) {
-        return load_fail(creds, SP_ERR_LOAD, "%s: %s", origin,
-                         "private key is encrypted and no passphrase "
-                         "was given");
+        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: %s", origin,
+                             "private key is encrypted and no passphrase "
+                             "was given");
     }
 
     if (state.asked) {
@@ -652,8 +640,8 @@ again:
         return SP_ERR_LOAD;
     }
 
-    return load_fail(creds, SP_ERR_LOAD, "%s: no private key found: %s",
-                     origin, NULL);
+    return sp_creds_fail(creds, SP_ERR_LOAD, "%s: no private key found: %s",
+                         origin, NULL);
 }
 
 
@@ -673,8 +661,8 @@ load_chain(sp_creds *creds, const char *pem, size_t len, const char *origin,
     *leaf = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
     if (*leaf == NULL) {
         BIO_free(bio);
-        return load_fail(creds, SP_ERR_LOAD,
-                         "%s: no certificate found: %s", origin, NULL);
+        return sp_creds_fail(creds, SP_ERR_LOAD,
+                             "%s: no certificate found: %s", origin, NULL);
     }
 
     *chain = sk_X509_new_null();
@@ -709,7 +697,8 @@ nomem:
 /* ---- key and certificate pairs ------------------------------------------ */
 
 
-/* OpenSSL's security levels in bits of security, as in SSL_CTX_set_security_level(3). */
+/* OpenSSL's security levels in bits of security, as in
+   SSL_CTX_set_security_level(3). */
 static int
 level_bits(int level)
 {
@@ -813,8 +802,8 @@ keycert_check(sp_creds *creds, sp_keycert *kc, const char *cert_origin)
     SSL_free(ssl);
 
     if (!ok) {
-        return load_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                         cert_origin, NULL);
+        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
+                             cert_origin, NULL);
     }
 
     ERR_clear_error();
@@ -1082,8 +1071,8 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, const char *pem,
         if (!ca_set_push(ca, x)) {
             X509_free(x);
             BIO_free(bio);
-            return load_fail(creds, SP_ERR_LOAD, "%s: CA refused: %s",
-                             origin, NULL);
+            return sp_creds_fail(creds, SP_ERR_LOAD, "%s: CA refused: %s",
+                                 origin, NULL);
         }
 
         X509_free(x);
@@ -1093,8 +1082,8 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, const char *pem,
     BIO_free(bio);
 
     if (count == 0) {
-        return load_fail(creds, SP_ERR_LOAD, "%s: no certificate found: %s",
-                         origin, NULL);
+        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: no certificate found: %s",
+                             origin, NULL);
     }
 
     ERR_clear_error();
