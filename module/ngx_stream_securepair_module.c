@@ -345,7 +345,7 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->session_ticket_keys,
                              prev->session_ticket_keys, NULL);
     ngx_conf_merge_value(conf->session_ticket_count,
-                         prev->session_ticket_count, 2);
+                         prev->session_ticket_count, 1);
 
     if (!conf->enable) {
         return NGX_CONF_OK;

@@ -289,7 +289,7 @@ int sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds);
 
 /*
  * Session tickets (default on) and how many a TLS 1.3 server sends after
- * each handshake (default 2; 0 sends none).  With tickets off and a store,
+ * each handshake (default 1, OpenSSL's is 2; 0 sends none).  With tickets off and a store,
  * TLS 1.3 still sends that many, each naming a session in the store.
  */
 int sp_ctx_set_session_tickets(sp_ctx *ctx, int on);

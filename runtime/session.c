@@ -478,7 +478,16 @@ sp_session_ctx_init(sp_ctx *ctx)
     int            rc;
 
     ctx->tickets = 1;
-    ctx->ticket_count = 2;
+
+    /*
+     * One TLS 1.3 ticket per handshake, not OpenSSL's two: a ticket costs
+     * a session encode, decode and re-encode inside OpenSSL (with a client
+     * certificate, a certificate parse: ~1.6M instructions), and the
+     * clients we know keep one session per server and get a fresh ticket
+     * with each resumption.  Hosts that open parallel connections from one
+     * full handshake can ask for more.
+     */
+    ctx->ticket_count = 1;
     ctx->session_timeout = 300;
     ctx->session_cache = SP_SESSION_CACHE_NONE;
 

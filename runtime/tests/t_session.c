@@ -694,8 +694,8 @@ test_store_tls13(void)
     ok(full.session != NULL,
        "store 1.3 tickets off: client has a resumable session "
        "(get_session %zd)", full.get);
-    is_int(st.adds, 2,
-           "store 1.3 tickets off: one add per ticket sent (default 2)");
+    is_int(st.adds, 1,
+           "store 1.3 tickets off: one add per ticket sent (default 1)");
     is_int(st.empty_ids, 0, "store 1.3 tickets off: each under an id");
 
     if (full.session) {
@@ -1117,7 +1117,7 @@ test_ticket_count(void)
     cctx = client_ctx(SP_TLS1_3, NULL);
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
-    is_int(raw_count_tickets(sctx), 2, "ticket count: default is 2");
+    is_int(raw_count_tickets(sctx), 1, "ticket count: default is 1");
     sp_ctx_unref(sctx);
 
     for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
