@@ -85,7 +85,7 @@ sp_pair_cipher(const sp_pair *pair)
         return NULL;
     }
 
-    return SSL_get_cipher_name(pair->ssl);
+    return SSL_CIPHER_get_name(pair->cipher);
 }
 
 

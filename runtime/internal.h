@@ -207,6 +207,10 @@ struct sp_pair {
                                             borrowed from the context
                                             unless creds_held */
     const char          *context_name;   /* as added, or "(callback)" */
+    const SSL_CIPHER    *cipher;         /* of the last completed
+                                            handshake: a refused
+                                            renegotiation leaves OpenSSL's
+                                            current session without one */
     char                *servername;     /* client: what we asked for;
                                             server: SNI once secure */
 

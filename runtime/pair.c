@@ -113,6 +113,7 @@ info_callback(const SSL *ssl, int where, int ret)
 
     if ((where & SSL_CB_HANDSHAKE_DONE) && pair->reneg_pending) {
         pair->reneg_pending = 0;
+        pair->cipher = SSL_get_current_cipher(ssl);
         pair->events |= SP_EVENT_RENEGOTIATED;
     }
 }
@@ -309,6 +310,7 @@ handshake_done(sp_pair *pair)
 
     pair->state = SP_STATE_SECURE;
     pair->events |= SP_EVENT_SECURE;
+    pair->cipher = SSL_get_current_cipher(pair->ssl);
 
     /*
      * OpenSSL forgets the server name when a renegotiation hello arrives,

@@ -190,10 +190,12 @@ reneg_ok(conn_t *c, sp_pair *by, const char *name)
 static void
 reneg_refused(conn_t *c, const char *name)
 {
-    unsigned  cev, sev;
-    int       rc;
-    char      sink[1024];
+    unsigned     cev, sev;
+    int          rc;
+    char         sink[1024];
+    const char  *cipher;
 
+    cipher = sp_pair_cipher(c->server);
     rc = reneg(c, c->client, &cev, &sev);
 
     is_int(rc, SP_OK, tn("%s: client starts it", name));
@@ -224,6 +226,11 @@ reneg_refused(conn_t *c, const char *name)
 
     is_int(sp_pair_state(c->server), SP_STATE_CLOSED,
            tn("%s: server closed once drained", name));
+    ok(cipher != NULL && sp_pair_cipher(c->server) != NULL
+       && strcmp(sp_pair_cipher(c->server), cipher) == 0,
+       "%s: the server still names the cipher in use (%s, was %s)", name,
+       sp_pair_cipher(c->server) ? sp_pair_cipher(c->server) : "NULL",
+       cipher ? cipher : "NULL");
     is_int(sp_pair_state(c->client), SP_STATE_CLOSED,
            tn("%s: client closed once drained", name));
 }
@@ -599,9 +606,47 @@ test_other_pairs(void)
 }
 
 
+/*
+ * A renegotiation the peer starts and never finishes (the client hangs up
+ * after the server's hello): the facts stay those of the handshake that
+ * completed.  OpenSSL's current session is then the new, unfinished one,
+ * which has no cipher yet.
+ */
+static void
+test_unfinished(void)
+{
+    conn_t       c;
+    const char  *before, *after;
+
+    ok(conn_ctx(&c, SP_TLS1_2, 1), "unfinished: contexts");
+    ok(conn_open(&c), "unfinished: handshake");
+    before = sp_pair_cipher(c.server);
+    ok(before != NULL, "unfinished: cipher %s", before ? before : "NULL");
+
+    is_int(sp_pair_renegotiate(c.client), SP_OK, "unfinished: client asks");
+    ok(move_records(c.client, c.server, 0) > 0,
+       "unfinished: the server gets the client's hello");
+    ok(sp_enc_out_buf(c.server, &(size_t) { 0 }) != NULL,
+       "unfinished: the server answers (its hello, not delivered)");
+    is_int(sp_pair_renegotiations(c.server), 1,
+           "unfinished: the server counts it");
+
+    after = sp_pair_cipher(c.server);
+    ok(after != NULL && before != NULL && strcmp(after, before) == 0,
+       "unfinished: the server still names %s (got %s)",
+       before ? before : "NULL", after ? after : "NULL");
+    is_str(sp_pair_protocol(c.server), "TLSv1.2",
+           "unfinished: and TLSv1.2");
+
+    conn_free(&c);
+    ok(error_queue_empty(), "unfinished: error queue empty");
+}
+
+
 int
 main(void)
 {
+    test_unfinished();
     test_default_limit();
     test_window_restart();
     test_custom_limit();
