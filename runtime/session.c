@@ -141,6 +141,12 @@ get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
     p = buf;
     sess = d2i_SSL_SESSION(NULL, &p, (long) len);
 
+    /* the store's answer is a session and nothing else, or a miss */
+    if (sess != NULL && p != buf + len) {
+        SSL_SESSION_free(sess);
+        sess = NULL;
+    }
+
     OPENSSL_cleanse(buf, len);
     free(buf);
 
@@ -617,6 +623,12 @@ sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
 
     sess = d2i_SSL_SESSION(NULL, &p, (long) len);
     ERR_clear_error();
+
+    /* a session and nothing else: trailing bytes mean a framing bug */
+    if (sess != NULL && p != der + len) {
+        SSL_SESSION_free(sess);
+        sess = NULL;
+    }
 
     if (sess == NULL) {
         *err = SP_ERR_INVALID;

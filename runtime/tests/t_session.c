@@ -470,6 +470,62 @@ test_store_wrong_answer(void)
 }
 
 
+/*
+ * A store whose answer carries bytes after the session (a framing bug in
+ * the host's store): a miss, as for any answer that is not one session.
+ */
+static void
+test_store_trailing_bytes(void)
+{
+    test_store      st;
+    sp_ctx         *sctx, *cctx;
+    sp_pair        *client, *server;
+    uint8_t         sess[8192], *longer;
+    ssize_t         n;
+    int             junk, err = 0;
+
+    store_init(&st, time(NULL));
+    sctx = store_server("server-ec", NULL, &st);
+    cctx = client_ctx(SP_TLS1_2, NULL);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "trailing: full handshake");
+    n = sp_pair_get_session(client, sess, sizeof(sess));
+    sp_pair_free(client);
+    sp_pair_free(server);
+    ok(n > 0 && st.e[0].used, "trailing: one session stored and exported");
+
+    for (junk = 1; junk >= 0; junk--) {
+        if (junk) {
+            longer = realloc(st.e[0].bytes, st.e[0].len + 3);
+            ok(longer != NULL, "trailing: the store's copy grows");
+            memcpy(longer + st.e[0].len, "\x05\x00\x00", 3);
+            st.e[0].bytes = longer;
+            st.e[0].len += 3;
+        } else {
+            st.e[0].len -= 3;
+        }
+
+        server = sp_pair_new(sctx, NULL, NULL);
+        client = sp_pair_new_with_session(cctx, "localhost", sess,
+                                          n > 0 ? (size_t) n : 0, &err);
+        ok(client != NULL && handshake(client, server),
+           "trailing %d: the handshake completes", junk);
+        is_int(sp_pair_session_reused(server), !junk,
+               junk ? "trailing: the server did not resume"
+                    : "trailing: without the junk it resumes");
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    ok(error_queue_empty(), "trailing: OpenSSL error queue empty");
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    store_free(&st);
+}
+
+
 /* ---- the store: resumption by session id -------------------------------- */
 
 static void
@@ -1599,6 +1655,21 @@ test_bad_sessions(void)
        "truncated session: SP_ERR_INVALID (%d)", err);
     sp_pair_free(pair);
 
+    {
+        uint8_t  *longer = malloc(full.len + 4);
+
+        ok(longer != NULL, "trailing bytes: buffer");
+        memcpy(longer, full.session, full.len);
+        memcpy(longer + full.len, "junk", 4);
+        err = 0;
+        pair = sp_pair_new_with_session(cctx, "localhost", longer,
+                                        full.len + 4, &err);
+        ok(pair == NULL && err == SP_ERR_INVALID,
+           "session + trailing bytes: SP_ERR_INVALID (%d)", err);
+        sp_pair_free(pair);
+        free(longer);
+    }
+
     err = 0;
     pair = sp_pair_new_with_session(sctx, NULL, full.session, full.len, &err);
     ok(pair == NULL, "session on a server context: no pair");
@@ -1661,6 +1732,7 @@ main(void)
 
     test_store_tls12();
     test_store_wrong_answer();
+    test_store_trailing_bytes();
     test_store_eviction();
     test_cache_none();
     test_store_tls13();
