@@ -505,6 +505,8 @@ securepair_certificate_key %%CERTS%%/server-rsa.key;
 proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
 --- backend
 sink_source 200000
+--- tls
+read_timeout: 10
 --- stream_request eval
 "u" x 100000
 --- stream_response eval
