@@ -287,6 +287,7 @@ sp_pair_free(sp_pair *pair)
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->ctx, &pair->enc_out);
     sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
+    sp_hs_bufs_trim(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
 
@@ -296,6 +297,56 @@ sp_pair_free(sp_pair *pair)
 
     sp_ctx_unref(pair->ctx);
     free(pair);
+}
+
+
+/*
+ * The handshake buffer reserve (SP_HS_BUF_SIZE): a handshake that ends
+ * takes back the block OpenSSL just freed; one that starts gives a block
+ * back for OpenSSL to take.
+ */
+static void
+hs_buf_keep(sp_ctx *ctx)
+{
+    void  *buf;
+
+    if (ctx->nhs_bufs >= SP_HS_BUF_RESERVE
+        || ctx->nhs_bufs >= ctx->connections)
+    {
+        return;
+    }
+
+    buf = malloc(SP_HS_BUF_SIZE);
+    if (buf == NULL) {
+        return;
+    }
+
+    *(void **) buf = ctx->hs_bufs;
+    ctx->hs_bufs = buf;
+    ctx->nhs_bufs++;
+}
+
+
+static void
+hs_buf_release(sp_ctx *ctx)
+{
+    void  *buf = ctx->hs_bufs;
+
+    if (buf != NULL) {
+        ctx->hs_bufs = *(void **) buf;
+        ctx->nhs_bufs--;
+        free(buf);
+    }
+}
+
+
+/* Frees the context's reserved handshake buffers beyond `keep`. */
+void
+sp_hs_bufs_trim(sp_ctx *ctx, unsigned keep)
+{
+    while (ctx->nhs_bufs > keep) {
+        hs_buf_release(ctx);
+    }
 }
 
 
@@ -309,6 +360,8 @@ handshake_done(sp_pair *pair)
 
     pair->state = SP_STATE_SECURE;
     pair->events |= SP_EVENT_SECURE;
+
+    hs_buf_keep(pair->ctx);
 
     /*
      * OpenSSL forgets the server name when a renegotiation hello arrives,
@@ -436,6 +489,12 @@ static int
 do_handshake(sp_pair *pair)
 {
     int  n, e;
+
+    /* the first call: OpenSSL allocates its handshake buffer now */
+    if (!pair->hs_started) {
+        pair->hs_started = 1;
+        hs_buf_release(pair->ctx);
+    }
 
     ERR_clear_error();
     n = SSL_do_handshake(pair->ssl);
