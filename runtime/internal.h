@@ -238,14 +238,14 @@ struct sp_pair {
     int                  error;
     int                  alert_sent;
     int                  alert_received;
-    char                 error_message[SP_ERRLEN];
+    char                *error_message;  /* allocated when it fails */
 
     int                  authorized;
     const char          *authorization_error;
     const char          *authorization_reason;
     int                  npn_no_overlap;
-    char                 npn[256];
-    char                 alpn[256];
+    char                *npn;            /* as negotiated, or NULL */
+    char                *alpn;
 
     time_t               now;
     time_t               reneg_window_start;

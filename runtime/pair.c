@@ -63,9 +63,14 @@ pair_fail(sp_pair *pair, int code, const char *fmt, ...)
     pair->events |= SP_EVENT_ERROR;
     pair->state &= ~SP_STATE_HANDSHAKING;
 
-    va_start(ap, fmt);
-    vsnprintf(pair->error_message, SP_ERRLEN, fmt, ap);
-    va_end(ap);
+    /* without room for it, the message is the code's (sp_strerror) */
+    pair->error_message = malloc(SP_ERRLEN);
+
+    if (pair->error_message != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(pair->error_message, SP_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
 
     sp_bytes_free(&pair->enc_in);
     sp_bytes_free(&pair->clear_queue);
@@ -290,6 +295,9 @@ sp_pair_free(sp_pair *pair)
     sp_hs_bufs_trim(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
+    free(pair->npn);
+    free(pair->alpn);
+    free(pair->error_message);
 
     if (pair->creds_held) {
         sp_creds_unref(pair->creds);
@@ -381,14 +389,18 @@ handshake_done(sp_pair *pair)
 
     SSL_get0_next_proto_negotiated(pair->ssl, &data, &len);
     if (len && !pair->npn_none) {
-        memcpy(pair->npn, data, len);
-        pair->npn[len] = '\0';
+        pair->npn = strndup((const char *) data, len);
+        if (pair->npn == NULL) {
+            return pair_fail(pair, SP_ERR_NOMEM, "out of memory");
+        }
     }
 
     SSL_get0_alpn_selected(pair->ssl, &data, &len);
     if (len) {
-        memcpy(pair->alpn, data, len);
-        pair->alpn[len] = '\0';
+        pair->alpn = strndup((const char *) data, len);
+        if (pair->alpn == NULL) {
+            return pair_fail(pair, SP_ERR_NOMEM, "out of memory");
+        }
     }
 
     rc = sp_verify_authorize(pair);
@@ -1162,7 +1174,11 @@ sp_pair_error(const sp_pair *pair)
 const char *
 sp_pair_error_message(const sp_pair *pair)
 {
-    return pair->error_message;
+    if (pair->error_message != NULL) {
+        return pair->error_message;
+    }
+
+    return pair->error ? sp_strerror(pair->error) : "";
 }
 
 
