@@ -31,7 +31,7 @@ sp_pair_authorization_reason(const sp_pair *pair)
 const char *
 sp_pair_npn_protocol(const sp_pair *pair)
 {
-    return pair->npn[0] ? pair->npn : NULL;
+    return pair->npn;
 }
 
 
@@ -45,7 +45,7 @@ sp_pair_npn_no_overlap(const sp_pair *pair)
 const char *
 sp_pair_alpn_protocol(const sp_pair *pair)
 {
-    return pair->alpn[0] ? pair->alpn : NULL;
+    return pair->alpn;
 }
 
 

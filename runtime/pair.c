@@ -63,9 +63,14 @@ pair_fail(sp_pair *pair, int code, const char *fmt, ...)
     pair->events |= SP_EVENT_ERROR;
     pair->state &= ~SP_STATE_HANDSHAKING;
 
-    va_start(ap, fmt);
-    vsnprintf(pair->error_message, SP_ERRLEN, fmt, ap);
-    va_end(ap);
+    /* without room for it, the message is the code's (sp_strerror) */
+    pair->error_message = malloc(SP_ERRLEN);
+
+    if (pair->error_message != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(pair->error_message, SP_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
 
     sp_bytes_free(&pair->enc_in);
     sp_bytes_free(&pair->clear_queue);
@@ -288,8 +293,12 @@ sp_pair_free(sp_pair *pair)
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->ctx, &pair->enc_out);
     sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
+    sp_hs_bufs_trim(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
+    free(pair->npn);
+    free(pair->alpn);
+    free(pair->error_message);
 
     if (pair->creds_held) {
         sp_creds_unref(pair->creds);
@@ -297,6 +306,56 @@ sp_pair_free(sp_pair *pair)
 
     sp_ctx_unref(pair->ctx);
     free(pair);
+}
+
+
+/*
+ * The handshake buffer reserve (SP_HS_BUF_SIZE): a handshake that ends
+ * takes back the block OpenSSL just freed; one that starts gives a block
+ * back for OpenSSL to take.
+ */
+static void
+hs_buf_keep(sp_ctx *ctx)
+{
+    void  *buf;
+
+    if (ctx->nhs_bufs >= SP_HS_BUF_RESERVE
+        || ctx->nhs_bufs >= ctx->connections)
+    {
+        return;
+    }
+
+    buf = malloc(SP_HS_BUF_SIZE);
+    if (buf == NULL) {
+        return;
+    }
+
+    *(void **) buf = ctx->hs_bufs;
+    ctx->hs_bufs = buf;
+    ctx->nhs_bufs++;
+}
+
+
+static void
+hs_buf_release(sp_ctx *ctx)
+{
+    void  *buf = ctx->hs_bufs;
+
+    if (buf != NULL) {
+        ctx->hs_bufs = *(void **) buf;
+        ctx->nhs_bufs--;
+        free(buf);
+    }
+}
+
+
+/* Frees the context's reserved handshake buffers beyond `keep`. */
+void
+sp_hs_bufs_trim(sp_ctx *ctx, unsigned keep)
+{
+    while (ctx->nhs_bufs > keep) {
+        hs_buf_release(ctx);
+    }
 }
 
 
@@ -311,6 +370,8 @@ handshake_done(sp_pair *pair)
     pair->state = SP_STATE_SECURE;
     pair->events |= SP_EVENT_SECURE;
     pair->cipher = SSL_get_current_cipher(pair->ssl);
+
+    hs_buf_keep(pair->ctx);
 
     /*
      * OpenSSL forgets the server name when a renegotiation hello arrives,
@@ -330,14 +391,18 @@ handshake_done(sp_pair *pair)
 
     SSL_get0_next_proto_negotiated(pair->ssl, &data, &len);
     if (len && !pair->npn_none) {
-        memcpy(pair->npn, data, len);
-        pair->npn[len] = '\0';
+        pair->npn = strndup((const char *) data, len);
+        if (pair->npn == NULL) {
+            return pair_fail(pair, SP_ERR_NOMEM, "out of memory");
+        }
     }
 
     SSL_get0_alpn_selected(pair->ssl, &data, &len);
     if (len) {
-        memcpy(pair->alpn, data, len);
-        pair->alpn[len] = '\0';
+        pair->alpn = strndup((const char *) data, len);
+        if (pair->alpn == NULL) {
+            return pair_fail(pair, SP_ERR_NOMEM, "out of memory");
+        }
     }
 
     rc = sp_verify_authorize(pair);
@@ -438,6 +503,12 @@ static int
 do_handshake(sp_pair *pair)
 {
     int  n, e;
+
+    /* the first call: OpenSSL allocates its handshake buffer now */
+    if (!pair->hs_started) {
+        pair->hs_started = 1;
+        hs_buf_release(pair->ctx);
+    }
 
     ERR_clear_error();
     n = SSL_do_handshake(pair->ssl);
@@ -1105,7 +1176,11 @@ sp_pair_error(const sp_pair *pair)
 const char *
 sp_pair_error_message(const sp_pair *pair)
 {
-    return pair->error_message;
+    if (pair->error_message != NULL) {
+        return pair->error_message;
+    }
+
+    return pair->error ? sp_strerror(pair->error) : "";
 }
 
 
