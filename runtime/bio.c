@@ -151,6 +151,62 @@ sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep)
 }
 
 
+/* An emptied receive buffer: kept by the context (full size), or freed. */
+void
+sp_enc_in_release(sp_ctx *ctx, sp_bytes *b)
+{
+    if (b->size == SP_ENC_IN_SIZE && ctx->nin_spares < SP_ENC_IN_SPARES
+        && ctx->nin_spares < ctx->connections)
+    {
+        *(void **) b->data = ctx->in_spares;
+        ctx->in_spares = b->data;
+        ctx->nin_spares++;
+
+        b->data = NULL;
+        b->start = 0;
+        b->end = 0;
+        b->size = 0;
+        return;
+    }
+
+    sp_bytes_free(b);
+}
+
+
+/* An empty receive buffer of full size from the context; 0 when it had one. */
+int
+sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b)
+{
+    if (b->data != NULL || ctx->in_spares == NULL) {
+        return -1;
+    }
+
+    b->data = ctx->in_spares;
+    ctx->in_spares = *(void **) b->data;
+    ctx->nin_spares--;
+
+    b->start = 0;
+    b->end = 0;
+    b->size = SP_ENC_IN_SIZE;
+    return 0;
+}
+
+
+/* Frees the context's spare receive buffers beyond `keep`. */
+void
+sp_enc_in_trim_spares(sp_ctx *ctx, unsigned keep)
+{
+    void  *data;
+
+    while (ctx->nin_spares > keep) {
+        data = ctx->in_spares;
+        ctx->in_spares = *(void **) data;
+        ctx->nin_spares--;
+        free(data);
+    }
+}
+
+
 /*
  * Appends to the last block when the bytes fit, else to a new block.
  * Bytes written together stay together.

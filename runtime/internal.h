@@ -27,6 +27,17 @@
 #define SP_ENC_IN_SIZE  (128 * 1024)
 
 /*
+ * A receive buffer is released whenever OpenSSL has read all of it, so an
+ * idle connection holds none.  A busy one would then get its 128 KiB back
+ * from malloc at each receive: at that size glibc maps it afresh or trims
+ * and regrows its heap, and the pages fault in again (~14 us each on these
+ * virtual machines, 1-2 % of a bulk upload's CPU).  Full-size buffers go
+ * to the context instead, a few at most and never more than its live
+ * pairs: one event loop serves its busy connections one after another.
+ */
+#define SP_ENC_IN_SPARES  4
+
+/*
  * Records for the network wait in blocks of this size, one record each
  * at most (fewer, smaller ones share): the allocations stay the size of
  * OpenSSL's own record buffer, and the host sends several at once.
@@ -188,6 +199,10 @@ struct sp_ctx {
     size_t               clear_queue_limit;
     sp_block            *spares;            /* drained output blocks */
     unsigned             nspares;
+    void                *in_spares;         /* SP_ENC_IN_SIZE each, a
+                                               list through their first
+                                               word */
+    unsigned             nin_spares;
     void                *hs_bufs;           /* SP_HS_BUF_SIZE each, a
                                                list through their first
                                                word */
@@ -318,6 +333,9 @@ int sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data,
 void sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n);
 void sp_blocks_free(sp_ctx *ctx, sp_blocks *q);
 void sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep);
+void sp_enc_in_release(sp_ctx *ctx, sp_bytes *b);
+int sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b);
+void sp_enc_in_trim_spares(sp_ctx *ctx, unsigned keep);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)

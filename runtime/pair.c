@@ -293,6 +293,7 @@ sp_pair_free(sp_pair *pair)
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->ctx, &pair->enc_out);
     sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
+    sp_enc_in_trim_spares(pair->ctx, pair->ctx->connections);
     sp_hs_bufs_trim(pair->ctx, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
@@ -727,7 +728,10 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
         b->start = 0;
     }
 
-    if (b->size < pair->in_size) {
+    if (b->size < pair->in_size
+        && (pair->in_size != SP_ENC_IN_SIZE
+            || sp_enc_in_spare(pair->ctx, b) != 0))
+    {
         data = realloc(b->data, pair->in_size);
         if (data == NULL) {
             return NULL;
@@ -767,7 +771,7 @@ sp_enc_in_commit(sp_pair *pair, size_t n)
     rc = pair_drive(pair);
 
     if (sp_bytes_len(&pair->enc_in) == 0) {
-        sp_bytes_free(&pair->enc_in);
+        sp_enc_in_release(pair->ctx, &pair->enc_in);
     }
 
     return rc;

@@ -324,6 +324,118 @@ test_enc_in_growth(void)
 }
 
 
+/*
+ * Moves `total` bytes of `seed`'s pattern from client to server, filling
+ * each receive room while records wait (so the room grows to its most);
+ * 1 when the server read exactly that pattern.
+ */
+static int
+transfer(sp_pair *client, sp_pair *server, unsigned seed, size_t total)
+{
+    uint8_t   *data, *in, buf[16384];
+    size_t     sent = 0, got = 0, room, len, j;
+    ssize_t    n;
+    int        i, same = 1;
+
+    data = malloc(total);
+    if (data == NULL) {
+        return 0;
+    }
+
+    for (j = 0; j < total; j++) {
+        data[j] = (uint8_t) (j * 7 + seed);
+    }
+
+    for (i = 0; i < 10000 && got < total; i++) {
+        while (sent < total
+               && (n = sp_clear_write(client, data + sent, total - sent)) > 0)
+        {
+            sent += (size_t) n;
+        }
+
+        while (sp_enc_out_pending(client)
+               && (in = sp_enc_in_buf(server, &room)) != NULL)
+        {
+            len = sp_enc_out(client, in, room);
+            if (sp_enc_in_commit(server, len) != SP_OK || len < room) {
+                break;
+            }
+        }
+
+        while ((n = sp_clear_read(server, buf, sizeof(buf))) > 0) {
+            if (got + (size_t) n > total
+                || memcmp(buf, data + got, (size_t) n) != 0)
+            {
+                same = 0;
+            }
+            got += (size_t) n;
+        }
+
+        /* as a host does: one more receive, which finds nothing */
+        if (sp_enc_in_buf(server, &room) != NULL) {
+            sp_enc_in_commit(server, 0);
+        }
+    }
+
+    free(data);
+    return same && got == total;
+}
+
+
+/*
+ * Busy connections hand their emptied full-size receive buffers to one
+ * another through the context: what each reads is still its own stream.
+ */
+static void
+test_enc_in_spares(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server[3], *client[3];
+    int        i, round, all = 1;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+
+    for (i = 0; i < 3; i++) {
+        server[i] = sp_pair_new(sctx, NULL, NULL);
+        client[i] = sp_pair_new(cctx, "localhost", NULL);
+        ok(handshake(client[i], server[i]), "spares: handshake %d", i);
+    }
+
+    for (round = 0; round < 4; round++) {
+        for (i = 0; i < 3; i++) {
+            if (!transfer(client[i], server[i], (unsigned) (round * 3 + i),
+                          384 * 1024))
+            {
+                all = 0;
+                diag("spares: round %d, connection %d differs", round, i);
+            }
+        }
+
+        if (round == 1) {
+            /* one leaves while the others go on */
+            sp_pair_free(client[0]);
+            sp_pair_free(server[0]);
+            server[0] = sp_pair_new(sctx, NULL, NULL);
+            client[0] = sp_pair_new(cctx, "localhost", NULL);
+            ok(handshake(client[0], server[0]), "spares: a new connection");
+        }
+    }
+
+    ok(all, "spares: 4 rounds x 3 connections x 384 KiB, each its own bytes");
+
+    for (i = 0; i < 3; i++) {
+        ok(!sp_pair_error(server[i]), "spares: server %d fine", i);
+        sp_pair_free(client[i]);
+        sp_pair_free(server[i]);
+    }
+
+    is_int(sp_ctx_connections(sctx), 0, "spares: no connections left");
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
 static void
 test_queued_cleartext(void)
 {
@@ -545,6 +657,7 @@ main(void)
     test_bulk();
     test_enc_out_blocks();
     test_enc_in_growth();
+    test_enc_in_spares();
     test_queued_cleartext();
     test_close();
     test_garbage();
