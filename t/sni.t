@@ -395,3 +395,55 @@ welcome!
 x
 --- tls_expect
 peer_cn: *.example.com
+
+
+
+=== TEST 13: contexts on the same files (credentials shared): a name after a stricter one on those files still asks for nothing
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
+securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_echo "welcome!\n";
+--- tls
+servername: b.example.com
+version: TLSv1.2
+--- stream_request
+x
+--- stream_response
+welcome!
+x
+--- tls_expect
+peer_cn: a.example.com
+--- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|
+--- access_log
+|authorized=false|error=-|
+
+
+
+=== TEST 14: contexts on the same files (credentials shared): the stricter one among them keeps its own policy
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
+securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_echo "welcome!\n";
+--- tls
+servername: strict.example.com
+version: TLSv1.2
+--- stream_request
+x
+--- stream_response
+--- tls_expect
+handshake: fail
+alert: handshake failure
+--- error_log
+qr/\[info\].*securepair: .*\(servername "strict\.example\.com"\)/
+--- no_error_log
+welcome
