@@ -151,16 +151,47 @@ sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep)
 }
 
 
+void
+sp_stash_push(sp_stash *s, void *buf)
+{
+    *(void **) buf = s->head;
+    s->head = buf;
+    s->n++;
+}
+
+
+void *
+sp_stash_pop(sp_stash *s)
+{
+    void  *buf = s->head;
+
+    if (buf != NULL) {
+        s->head = *(void **) buf;
+        s->n--;
+    }
+
+    return buf;
+}
+
+
+/* Frees the buffers beyond `keep`. */
+void
+sp_stash_trim(sp_stash *s, unsigned keep)
+{
+    while (s->n > keep) {
+        free(sp_stash_pop(s));
+    }
+}
+
+
 /* An emptied receive buffer: kept by the context (full size), or freed. */
 void
 sp_enc_in_release(sp_ctx *ctx, sp_bytes *b)
 {
-    if (b->size == SP_ENC_IN_SIZE && ctx->nin_spares < SP_ENC_IN_SPARES
-        && ctx->nin_spares < ctx->connections)
+    if (b->size == SP_ENC_IN_SIZE && ctx->in_spares.n < SP_ENC_IN_SPARES
+        && ctx->in_spares.n < ctx->connections)
     {
-        *(void **) b->data = ctx->in_spares;
-        ctx->in_spares = b->data;
-        ctx->nin_spares++;
+        sp_stash_push(&ctx->in_spares, b->data);
 
         b->data = NULL;
         b->start = 0;
@@ -177,33 +208,15 @@ sp_enc_in_release(sp_ctx *ctx, sp_bytes *b)
 int
 sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b)
 {
-    if (b->data != NULL || ctx->in_spares == NULL) {
+    if (b->data != NULL || ctx->in_spares.head == NULL) {
         return -1;
     }
 
-    b->data = ctx->in_spares;
-    ctx->in_spares = *(void **) b->data;
-    ctx->nin_spares--;
-
+    b->data = sp_stash_pop(&ctx->in_spares);
     b->start = 0;
     b->end = 0;
     b->size = SP_ENC_IN_SIZE;
     return 0;
-}
-
-
-/* Frees the context's spare receive buffers beyond `keep`. */
-void
-sp_enc_in_trim_spares(sp_ctx *ctx, unsigned keep)
-{
-    void  *data;
-
-    while (ctx->nin_spares > keep) {
-        data = ctx->in_spares;
-        ctx->in_spares = *(void **) data;
-        ctx->nin_spares--;
-        free(data);
-    }
 }
 
 

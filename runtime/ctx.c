@@ -74,8 +74,8 @@ sp_ctx_unref(sp_ctx *ctx)
     sp_proto_list_free(&ctx->alpn);
     sp_session_ctx_free(ctx);
     sp_blocks_trim_spares(ctx, 0);
-    sp_enc_in_trim_spares(ctx, 0);
-    sp_hs_bufs_trim(ctx, 0);
+    sp_stash_trim(&ctx->in_spares, 0);
+    sp_stash_trim(&ctx->hs_bufs, 0);
     sp_creds_unref(ctx->creds);
     free(ctx);
 }

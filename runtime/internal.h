@@ -123,6 +123,12 @@ typedef struct {
 
 
 /* A queue of blocks: bytes live in each block's data[start, end). */
+/* Buffers of one size kept for reuse: a list through their first word. */
+typedef struct {
+    void                *head;
+    unsigned             n;
+} sp_stash;
+
 typedef struct sp_block  sp_block;
 
 struct sp_block {
@@ -199,14 +205,8 @@ struct sp_ctx {
     size_t               clear_queue_limit;
     sp_block            *spares;            /* drained output blocks */
     unsigned             nspares;
-    void                *in_spares;         /* SP_ENC_IN_SIZE each, a
-                                               list through their first
-                                               word */
-    unsigned             nin_spares;
-    void                *hs_bufs;           /* SP_HS_BUF_SIZE each, a
-                                               list through their first
-                                               word */
-    unsigned             nhs_bufs;
+    sp_stash             in_spares;         /* SP_ENC_IN_SIZE each */
+    sp_stash             hs_bufs;           /* SP_HS_BUF_SIZE each */
 
     int                  session_cache;     /* SP_SESSION_CACHE_* */
     sp_session_store     store;
@@ -333,9 +333,11 @@ int sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data,
 void sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n);
 void sp_blocks_free(sp_ctx *ctx, sp_blocks *q);
 void sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep);
+void sp_stash_push(sp_stash *s, void *buf);
+void *sp_stash_pop(sp_stash *s);
+void sp_stash_trim(sp_stash *s, unsigned keep);
 void sp_enc_in_release(sp_ctx *ctx, sp_bytes *b);
 int sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b);
-void sp_enc_in_trim_spares(sp_ctx *ctx, unsigned keep);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
@@ -343,8 +345,6 @@ sp_bytes_len(const sp_bytes *b)
     return b->end - b->start;
 }
 
-/* pair.c */
-void sp_hs_bufs_trim(sp_ctx *ctx, unsigned keep);
 
 /* pair.c: the SSL ex_data slot pointing back at the pair */
 int sp_pair_index(void);

@@ -293,8 +293,8 @@ sp_pair_free(sp_pair *pair)
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->ctx, &pair->enc_out);
     sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
-    sp_enc_in_trim_spares(pair->ctx, pair->ctx->connections);
-    sp_hs_bufs_trim(pair->ctx, pair->ctx->connections);
+    sp_stash_trim(&pair->ctx->in_spares, pair->ctx->connections);
+    sp_stash_trim(&pair->ctx->hs_bufs, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
     free(pair->servername);
     free(pair->npn);
@@ -320,42 +320,15 @@ hs_buf_keep(sp_ctx *ctx)
 {
     void  *buf;
 
-    if (ctx->nhs_bufs >= SP_HS_BUF_RESERVE
-        || ctx->nhs_bufs >= ctx->connections)
+    if (ctx->hs_bufs.n >= SP_HS_BUF_RESERVE
+        || ctx->hs_bufs.n >= ctx->connections)
     {
         return;
     }
 
     buf = malloc(SP_HS_BUF_SIZE);
-    if (buf == NULL) {
-        return;
-    }
-
-    *(void **) buf = ctx->hs_bufs;
-    ctx->hs_bufs = buf;
-    ctx->nhs_bufs++;
-}
-
-
-static void
-hs_buf_release(sp_ctx *ctx)
-{
-    void  *buf = ctx->hs_bufs;
-
     if (buf != NULL) {
-        ctx->hs_bufs = *(void **) buf;
-        ctx->nhs_bufs--;
-        free(buf);
-    }
-}
-
-
-/* Frees the context's reserved handshake buffers beyond `keep`. */
-void
-sp_hs_bufs_trim(sp_ctx *ctx, unsigned keep)
-{
-    while (ctx->nhs_bufs > keep) {
-        hs_buf_release(ctx);
+        sp_stash_push(&ctx->hs_bufs, buf);
     }
 }
 
@@ -508,7 +481,7 @@ do_handshake(sp_pair *pair)
     /* the first call: OpenSSL allocates its handshake buffer now */
     if (!pair->hs_started) {
         pair->hs_started = 1;
-        hs_buf_release(pair->ctx);
+        free(sp_stash_pop(&pair->ctx->hs_bufs));
     }
 
     ERR_clear_error();
