@@ -316,6 +316,24 @@ hm_print_site(FILE *f, const hm_site *s)
 }
 
 
+/* Blocks of at least HM_BIG bytes: pages first written in their life. */
+static void
+hm_print_fresh(FILE *f, const char *which, const hm_site *sites, size_t n)
+{
+    size_t  i;
+
+    fprintf(f, "--- blocks >= %lu B %s: pages first written in their "
+            "life\n", HM_BIG, which);
+
+    for (i = 0; i < n; i++) {
+        fprintf(f, "%8zu x %7zu B  fresh pages %6ld (%.2f each) |",
+                sites[i].count, sites[i].n, sites[i].fresh,
+                (double) sites[i].fresh / sites[i].count);
+        hm_print_site(f, &sites[i]);
+    }
+}
+
+
 void
 heapmap_dump(const char *path)
 {
@@ -419,25 +437,8 @@ heapmap_dump(const char *path)
         hm_print_site(f, &sites[i]);
     }
 
-    fprintf(f, "--- blocks >= %lu B freed: pages first written in their "
-            "life\n", HM_BIG);
-
-    for (i = 0; i < hm_nfreed; i++) {
-        fprintf(f, "%8zu x %7zu B  fresh pages %6ld (%.2f each) |",
-                hm_freed[i].count, hm_freed[i].n, hm_freed[i].fresh,
-                (double) hm_freed[i].fresh / hm_freed[i].count);
-        hm_print_site(f, &hm_freed[i]);
-    }
-
-    fprintf(f, "--- blocks >= %lu B live: pages first written in their "
-            "life\n", HM_BIG);
-
-    for (i = 0; i < nbig; i++) {
-        fprintf(f, "%8zu x %7zu B  fresh pages %6ld (%.2f each) |",
-                big[i].count, big[i].n, big[i].fresh,
-                (double) big[i].fresh / big[i].count);
-        hm_print_site(f, &big[i]);
-    }
+    hm_print_fresh(f, "freed", hm_freed, hm_nfreed);
+    hm_print_fresh(f, "live", big, nbig);
 
     fclose(f);
 
