@@ -49,14 +49,15 @@ sp_pair_alpn_protocol(const sp_pair *pair)
 }
 
 
+/*
+ * The first ClientHello's name, as the contexts saw it (sni_select.c),
+ * also while the handshake runs or after it failed: OpenSSL's own holds a
+ * second hello's name, and a final dot.
+ */
 const char *
 sp_pair_servername(const sp_pair *pair)
 {
-    if (pair->ctx->role == SP_CLIENT || (pair->state & SP_STATE_SECURE)) {
-        return pair->servername;
-    }
-
-    return SSL_get_servername(pair->ssl, TLSEXT_NAMETYPE_host_name);
+    return pair->servername;
 }
 
 

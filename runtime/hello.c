@@ -31,8 +31,19 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
         return SSL_CLIENT_HELLO_SUCCESS;
     }
 
-    /* Only a hello on an established connection is a renegotiation. */
+    /*
+     * Only a hello on an established connection is a renegotiation.  The
+     * first one chooses the credentials; a second one before the end of
+     * the handshake answers a HelloRetryRequest.
+     */
     if (!(pair->state & SP_STATE_SECURE)) {
+        if (pair->hello_seen) {
+            return sp_sni_check_retry(pair, alert) ? SSL_CLIENT_HELLO_SUCCESS
+                                                   : SSL_CLIENT_HELLO_ERROR;
+        }
+
+        pair->hello_seen = 1;
+
         return sp_sni_select(pair, alert) ? SSL_CLIENT_HELLO_SUCCESS
                                           : SSL_CLIENT_HELLO_ERROR;
     }

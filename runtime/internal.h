@@ -258,6 +258,9 @@ struct sp_pair {
     int                  alert_sent;
     int                  alert_received;
     char                *error_message;  /* allocated when it fails */
+    const char          *hello_refused;  /* why our ClientHello callback
+                                            refused a hello, reported
+                                            once OpenSSL returns */
 
     int                  authorized;
     const char          *authorization_error;
@@ -283,6 +286,7 @@ struct sp_pair {
     unsigned             creds_held:1;   /* a reference: from the SNI
                                             callback */
     unsigned             hs_started:1;   /* SSL_do_handshake called */
+    unsigned             hello_seen:1;   /* the first ClientHello came */
 };
 
 
@@ -357,6 +361,7 @@ sp_pair_from_ssl(const SSL *ssl)
 
 /* sni_select.c */
 int sp_sni_select(sp_pair *pair, int *alert);
+int sp_sni_check_retry(sp_pair *pair, int *alert);
 void sp_sni_install(SSL_CTX *ssl_ctx);
 
 /* verify.c */

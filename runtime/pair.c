@@ -422,6 +422,13 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
                          name ? name : "");
     }
 
+    if (pair->hello_refused != NULL) {
+        return pair_fail(pair, SP_ERR_HANDSHAKE, "%s; sent alert \"%s\" (%d)",
+                         pair->hello_refused,
+                         SSL_alert_desc_string_long(pair->alert_sent),
+                         pair->alert_sent);
+    }
+
     if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING
         || (e == SSL_ERROR_SYSCALL && code == 0)
         || (e == SSL_ERROR_ZERO_RETURN && (pair->state & SP_STATE_HANDSHAKING)))

@@ -7,6 +7,8 @@
  * default credentials'.  The user's callback is asked first,
  * then the table; no match keeps the default credentials, or ends the
  * handshake with unrecognized_name when the context rejects unknown names.
+ * The choice is made once, on the first ClientHello: a second one (after a
+ * HelloRetryRequest) must name the same.
  */
 
 #include <string.h>
@@ -16,11 +18,15 @@
 
 /*
  * The host_name entry of a ClientHello's server_name extension, copied
- * into name[256].  0 when absent or malformed (OpenSSL refuses a malformed
- * extension itself, later).
+ * into name[256] as a name to look up: one final dot stripped, the way
+ * DNS and nginx's server_name matching read "example.com." (so that it
+ * cannot step around the contexts of "example.com").  1 with a name; 0
+ * when absent or malformed (OpenSSL refuses a malformed extension itself,
+ * later); -1 for a name of empty labels ("..", ".a", "a..b", "."), with
+ * the reason in *why.
  */
 static int
-client_hello_servername(SSL *ssl, char *name)
+client_hello_servername(SSL *ssl, char *name, const char **why)
 {
     size_t                len, list, n;
     const unsigned char  *p;
@@ -48,7 +54,20 @@ client_hello_servername(SSL *ssl, char *name)
     }
 
     memcpy(name, p + 3, n);
+
+    if (name[n - 1] == '.') {
+        n--;
+    }
+
     name[n] = '\0';
+
+    if (n == 0 || name[0] == '.' || name[n - 1] == '.'
+        || strstr(name, "..") != NULL)
+    {
+        *why = "invalid server name in ClientHello: empty label";
+        return -1;
+    }
+
     return 1;
 }
 
@@ -101,21 +120,24 @@ sp_sni_select(sp_pair *pair, int *alert)
     char         name[256];
     int          has_name, hold = 0;
 
-    has_name = client_hello_servername(pair->ssl, name);
+    has_name = client_hello_servername(pair->ssl, name, &pair->hello_refused);
+
+    if (has_name < 0) {
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return 0;
+    }
 
     /*
      * The name the client sent now: OpenSSL reports a resumed TLS 1.2
      * session's original name instead.
      */
-    if (has_name && pair->servername == NULL) {
+    if (has_name) {
         pair->servername = strdup(name);
         if (pair->servername == NULL) {
             *alert = SSL_AD_INTERNAL_ERROR;
             return 0;
         }
-    }
 
-    if (has_name) {
         if (ctx->sni_fn) {
             creds = ctx->sni_fn(name, ctx->sni_arg);
             matched = creds ? "(callback)" : NULL;
@@ -145,6 +167,41 @@ sp_sni_select(sp_pair *pair, int *alert)
     pair->context_name = matched;
     sp_verify_apply(pair);
     return 1;
+}
+
+
+/*
+ * The second ClientHello of a TLS 1.3 handshake, after a
+ * HelloRetryRequest: RFC 8446 lets it change only its key share, cookie
+ * and early data, and OpenSSL 3.0 does not check the server name.  The
+ * credentials and verification policy of the first hello's name are
+ * installed and its name is reported, so a second hello that names
+ * another (or none, or one where there was none) would be served by one
+ * context and described as another: it ends the handshake instead.
+ */
+int
+sp_sni_check_retry(sp_pair *pair, int *alert)
+{
+    char         name[256];
+    int          has_name;
+    const char  *why = NULL;
+
+    has_name = client_hello_servername(pair->ssl, name, &why);
+
+    if (has_name == 0 && pair->servername == NULL) {
+        return 1;
+    }
+
+    if (has_name == 1 && pair->servername != NULL
+        && strcmp(name, pair->servername) == 0)
+    {
+        return 1;
+    }
+
+    pair->hello_refused = "second ClientHello after a HelloRetryRequest "
+                          "changed the server name";
+    *alert = SSL_AD_ILLEGAL_PARAMETER;
+    return 0;
 }
 
 

@@ -447,3 +447,74 @@ alert: handshake failure
 qr/\[info\].*securepair: .*\(servername "strict\.example\.com"\)/
 --- no_error_log
 welcome
+
+
+
+=== TEST 15: a final dot in the SNI is the same name: its context's policy applies (no certificate: refused)
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_context secure.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
+securepair_echo "welcome!\n";
+--- tls
+servername: secure.example.com.
+version: TLSv1.2
+--- stream_request
+x
+--- stream_response
+--- tls_expect
+handshake: fail
+alert: handshake failure
+--- error_log
+qr/\[info\].*securepair: .*\(servername "secure\.example\.com"\)/
+--- no_error_log
+welcome
+
+
+
+=== TEST 16: a final dot in the SNI: a good certificate is authorized under the context, $securepair_servername has no dot
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_context secure.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
+securepair_echo "welcome!\n";
+--- tls
+servername: SECURE.example.com.
+cert: client.crt
+key: client.key
+--- stream_request
+x
+--- stream_response
+welcome!
+x
+--- tls_expect
+peer_cn: a.example.com
+--- log_format: |sni=$securepair_servername|authorized=$securepair_authorized|cn=$securepair_peer_cn|
+--- access_log
+|sni=SECURE.example.com|authorized=true|cn=client|
+
+
+
+=== TEST 17: a server name of empty labels is refused with unrecognized_name, before any certificate
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_echo "welcome!\n";
+--- tls
+servername: a..example.com
+--- stream_request
+x
+--- stream_response
+--- tls_expect
+handshake: fail
+alert: unrecognized name
+--- error_log
+qr/\[info\].*securepair: invalid server name in ClientHello: empty label/
+--- no_error_log
+welcome

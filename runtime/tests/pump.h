@@ -132,7 +132,7 @@ pump(sp_pair *client, sp_pair *server)
 
 
 /* A handshake between two fresh pairs; 1 when both are secure. */
-static int
+static inline int
 handshake(sp_pair *client, sp_pair *server)
 {
     pump(client, server);
@@ -143,7 +143,7 @@ handshake(sp_pair *client, sp_pair *server)
 
 
 /* Reads all cleartext available now into buf; returns the count. */
-static size_t
+static inline size_t
 read_all(sp_pair *pair, char *buf, size_t size)
 {
     ssize_t  n;

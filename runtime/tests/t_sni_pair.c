@@ -223,6 +223,79 @@ test_creds_lifetime(void)
 }
 
 
+/* ---- a final dot, and names of empty labels ---------------------------- */
+
+typedef struct {
+    const char  *sent;         /* what the client sends */
+    const char  *servername;   /* what the server reports, NULL: refused */
+    const char  *context;      /* the context applied */
+} dot_case_t;
+
+
+static const dot_case_t  dot_cases[] = {
+    /* one final dot is the same name: it selects the same context */
+    { "a.example.com.", "a.example.com", "a.example.com" },
+    { "A.EXAMPLE.COM.", "A.EXAMPLE.COM", "a.example.com" },
+    { "x.example.com.", "x.example.com", "*.example.com" },
+    { "www.example.org.", "www.example.org", "www.example.*" },
+    { "api.example.net.", "api.example.net", "~^(api|www)\\.example\\.net$" },
+    { "unknown.org.", "unknown.org", NULL },
+
+    /* only dots, or an empty label: refused like any invalid name */
+    { ".", NULL, NULL },
+    { "..", NULL, NULL },
+    { "a.example.com..", NULL, NULL },
+    { ".a.example.com", NULL, NULL },
+    { "a..example.com", NULL, NULL },
+};
+
+
+static void
+test_trailing_dot(sp_ctx *sctx, int version)
+{
+    int                secure;
+    char               title[128];
+    size_t             i;
+    sp_ctx            *cctx;
+    sp_pair           *client, *server;
+    const dot_case_t  *dc;
+
+    cctx = client_ctx(version, NULL, 0);
+
+    for (i = 0; i < sizeof(dot_cases) / sizeof(dot_cases[0]); i++) {
+        dc = &dot_cases[i];
+
+        snprintf(title, sizeof(title), "%s \"%s\"", vname(version), dc->sent);
+
+        secure = sni_connect(sctx, cctx, dc->sent, &client, &server);
+
+        if (dc->servername != NULL) {
+            ok(secure, "%s: handshake", title);
+            is_str(sp_pair_servername(server), dc->servername,
+                   "the name without its final dot");
+            is_str(sp_pair_context_name(server), dc->context,
+                   "the context of the name without its dot");
+
+        } else {
+            ok(!secure, "%s: refused", title);
+            is_int(sp_pair_error(server), SP_ERR_HANDSHAKE, "handshake error");
+            is_int(sp_pair_alert_sent(server), 112 /* unrecognized_name */,
+                   "unrecognized_name alert");
+            ok(strstr(sp_pair_error_message(server), "empty label") != NULL,
+               "says why: %s", sp_pair_error_message(server));
+            is_str(sp_pair_servername(server), NULL, "no name reported");
+        }
+
+        ok(error_queue_empty(), "%s: error queue empty", title);
+
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
+
+    sp_ctx_unref(cctx);
+}
+
+
 /* ---- precedence through handshakes -------------------------------------- */
 
 typedef struct {
@@ -1122,6 +1195,8 @@ main(void)
     sctx = sni_server();
     test_precedence(sctx, SP_TLS1_2);
     test_precedence(sctx, SP_TLS1_3);
+    test_trailing_dot(sctx, SP_TLS1_2);
+    test_trailing_dot(sctx, SP_TLS1_3);
     sp_ctx_unref(sctx);
 
     test_reject_unknown(SP_TLS1_2);
