@@ -15,6 +15,8 @@ static ngx_int_t ngx_stream_securepair_start(ngx_stream_session_t *s,
 static ngx_int_t ngx_stream_securepair_handshake(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 static void ngx_stream_securepair_handshake_handler(ngx_event_t *ev);
+static void ngx_stream_securepair_log_sni_limit(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
 static void ngx_stream_securepair_cleanup(void *data);
 
 
@@ -158,6 +160,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
         }
 
         if (sp_pair_error(ctx->pair)) {
+            ngx_stream_securepair_log_sni_limit(c, ctx);
             ngx_stream_securepair_log_failure(c, ctx);
             return NGX_ERROR;
         }
@@ -196,6 +199,8 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
     /* secure: what is left goes with the data */
 
     ctx->secure = 1;
+
+    ngx_stream_securepair_log_sni_limit(c, ctx);
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
@@ -281,6 +286,31 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     c->write->handler = ngx_stream_session_handler;
 
     ngx_stream_core_run_phases(s);
+}
+
+
+/*
+ * A regex context that gave up on the client's name (its match limit) did
+ * not match: the operator hears of it, as of any misbehaving client.
+ */
+static void
+ngx_stream_securepair_log_sni_limit(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    const char  *regex, *sni;
+
+    regex = sp_pair_sni_gave_up(ctx->pair);
+
+    if (regex == NULL) {
+        return;
+    }
+
+    sni = sp_pair_servername(ctx->pair);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "securepair: securepair_context \"%s\" reached its regex "
+                  "match limit on servername \"%s\": taken as no match",
+                  regex, sni ? sni : "");
 }
 
 

@@ -177,7 +177,7 @@ sp_ctx_find_context(sp_ctx *ctx, const char *servername)
         return NULL;
     }
 
-    return sp_sni_table_find(ctx->sni, servername, NULL);
+    return sp_sni_table_find(ctx->sni, servername, NULL, NULL);
 }
 
 

@@ -109,3 +109,10 @@ sp_pair_peer_cert(const sp_pair *pair)
 {
     return sp_cert_snapshot(SSL_get0_peer_certificate(pair->ssl));
 }
+
+
+const char *
+sp_pair_sni_gave_up(const sp_pair *pair)
+{
+    return pair->sni_gave_up;
+}

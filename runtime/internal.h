@@ -245,6 +245,8 @@ struct sp_pair {
                                             borrowed from the context
                                             unless creds_held */
     const char          *context_name;   /* as added, or "(callback)" */
+    const char          *sni_gave_up;    /* a regex context that reached
+                                            its match limit on the name */
     const SSL_CIPHER    *cipher;         /* of the last completed
                                             handshake: a refused
                                             renegotiation leaves OpenSSL's

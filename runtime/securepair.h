@@ -482,13 +482,22 @@ const char *sp_pair_npn_protocol(const sp_pair *pair);
 int sp_pair_npn_no_overlap(const sp_pair *pair);
 const char *sp_pair_alpn_protocol(const sp_pair *pair);
 
-/* SNI: what the client sent (server) or asked for (client), or NULL. */
+/*
+ * SNI: what the client sent (server: without a final dot, from its first
+ * ClientHello, also during and after a failed handshake) or asked for
+ * (client), or NULL.
+ */
 const char *sp_pair_servername(const sp_pair *pair);
 /*
  * The SNI context that was selected: its name as added, "(callback)" when
  * the SNI callback chose, NULL for the default credentials.
  */
 const char *sp_pair_context_name(const sp_pair *pair);
+/*
+ * A regex context ("~...", as added) that gave up on the client's name at
+ * its match limit and so did not match, or NULL: for the host's log.
+ */
+const char *sp_pair_sni_gave_up(const sp_pair *pair);
 
 const char *sp_pair_protocol(const sp_pair *pair);   /* "TLSv1.3" */
 const char *sp_pair_cipher(const sp_pair *pair);     /* OpenSSL name */

@@ -14,7 +14,13 @@
  * suffix, and a lookup costs O(length) whatever the number of labels.
  *
  * Regexes are a plain array tried in order; they share one match data block
- * (the table is single-threaded) so a lookup never allocates.
+ * (the table is single-threaded) so a lookup never allocates.  A regex
+ * runs under match and depth limits far below PCRE2's defaults: the names
+ * come from the network, and a pattern that backtracks badly would
+ * otherwise let one ClientHello of 255 bytes take tens of milliseconds
+ * of the worker (`^(a|aa)+$`: 21 ms with JIT at PCRE2's limit of ten
+ * million, 0.2 ms at ours).  A regex that reaches a limit does not match;
+ * the caller hears which one gave up.
  */
 
 #include <stdarg.h>
@@ -32,6 +38,13 @@
 #define SNI_NAME_MAX    255
 #define SNI_FNV_BASIS   2166136261u
 #define SNI_FNV_PRIME   16777619u
+
+/*
+ * A name of 255 bytes against any sensible pattern needs a few thousand
+ * steps at most: these stop only runaway backtracking.
+ */
+#define SNI_MATCH_LIMIT  100000
+#define SNI_DEPTH_LIMIT  10000
 
 
 typedef struct {
@@ -62,6 +75,7 @@ struct sp_sni_table {
     size_t               nregexes;
     size_t               nalloc;
     pcre2_match_data    *match_data;
+    pcre2_match_context *match_ctx;     /* the limits */
     void               (*free_value)(void *value);
 };
 
@@ -268,6 +282,7 @@ sp_sni_table_free(sp_sni_table *table)
 
     free(table->regexes);
     pcre2_match_data_free(table->match_data);
+    pcre2_match_context_free(table->match_ctx);
     free(table);
 }
 
@@ -322,6 +337,16 @@ sni_add_regex(sp_sni_table *table, const char *name, void *value, char *err,
         if (table->match_data == NULL) {
             goto nomem;
         }
+    }
+
+    if (table->match_ctx == NULL) {
+        table->match_ctx = pcre2_match_context_create(NULL);
+        if (table->match_ctx == NULL) {
+            goto nomem;
+        }
+
+        pcre2_set_match_limit(table->match_ctx, SNI_MATCH_LIMIT);
+        pcre2_set_depth_limit(table->match_ctx, SNI_DEPTH_LIMIT);
     }
 
     if (table->nregexes == table->nalloc) {
@@ -510,8 +535,9 @@ nomem:
 
 void *
 sp_sni_table_find(const sp_sni_table *table, const char *servername,
-    const char **matched)
+    const char **matched, const char **gave_up)
 {
+    int                rc;
     char               buf[SNI_NAME_MAX];
     size_t             i, j, len, ndots;
     uint32_t           h, fwd[SNI_NAME_MAX], rev[SNI_NAME_MAX];
@@ -520,6 +546,10 @@ sp_sni_table_find(const sp_sni_table *table, const char *servername,
 
     if (matched != NULL) {
         *matched = NULL;
+    }
+
+    if (gave_up != NULL) {
+        *gave_up = NULL;
     }
 
     if (servername == NULL) {
@@ -597,15 +627,22 @@ sp_sni_table_find(const sp_sni_table *table, const char *servername,
     }
 
     for (i = 0; i < table->nregexes; i++) {
+        rc = pcre2_match(table->regexes[i].code, (PCRE2_SPTR) servername, len,
+                         0, 0, table->match_data, table->match_ctx);
+
         /* 0 means "matched, ovector too small": still a match */
-        if (pcre2_match(table->regexes[i].code, (PCRE2_SPTR) servername, len,
-                        0, 0, table->match_data, NULL) >= 0)
-        {
+        if (rc >= 0) {
             if (matched != NULL) {
                 *matched = table->regexes[i].name;
             }
 
             return table->regexes[i].value;
+        }
+
+        /* a limit reached (or any failure to decide) is no match */
+        if (rc != PCRE2_ERROR_NOMATCH && gave_up != NULL && *gave_up == NULL)
+        {
+            *gave_up = table->regexes[i].name;
         }
     }
 

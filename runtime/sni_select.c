@@ -145,7 +145,8 @@ sp_sni_select(sp_pair *pair, int *alert)
         }
 
         if (creds == NULL && ctx->sni) {
-            creds = sp_sni_table_find(ctx->sni, name, &matched);
+            creds = sp_sni_table_find(ctx->sni, name, &matched,
+                                      &pair->sni_gave_up);
         }
     }
 

@@ -518,3 +518,45 @@ alert: unrecognized name
 qr/\[info\].*securepair: invalid server name in ClientHello: empty label/
 --- no_error_log
 welcome
+
+
+
+=== TEST 18: a regex context that backtracks badly gives up at its match limit: no match, the default certificate, an info line
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_echo "welcome!\n";
+--- tls
+servername: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!.example.com
+--- stream_request
+x
+--- stream_response
+welcome!
+x
+--- tls_expect
+peer_cn: localhost
+--- error_log
+qr/\[info\].*securepair: securepair_context "~\^\(\[a-z\]\|\[a-z\]\[a-z\]\)\+\\.example\\.com\$" reached its regex match limit on servername "a{230}!\.example\.com": taken as no match/
+
+
+
+=== TEST 19: the same regex context still matches a plain name
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_echo "welcome!\n";
+--- tls
+servername: abc.example.com
+--- stream_request
+x
+--- stream_response
+welcome!
+x
+--- tls_expect
+peer_cn: a.example.com
+--- no_error_log
+match limit

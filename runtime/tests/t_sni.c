@@ -35,7 +35,7 @@ check(sp_sni_table *t, const char *servername, const char *want)
     const char  *matched;
 
     matched = "not touched";
-    v = sp_sni_table_find(t, servername, &matched);
+    v = sp_sni_table_find(t, servername, &matched, NULL);
 
     if (want == NULL) {
         ok(v == NULL && matched == NULL, "\"%s\" matches nothing",
@@ -111,9 +111,9 @@ test_kinds(void)
     check(t, "api.example.net.evil", NULL);
 
     check(t, "", NULL);
-    ok(sp_sni_table_find(t, "api.example.net", NULL) != NULL,
+    ok(sp_sni_table_find(t, "api.example.net", NULL, NULL) != NULL,
        "matched may be NULL");
-    ok(sp_sni_table_find(t, NULL, NULL) == NULL, "NULL servername");
+    ok(sp_sni_table_find(t, NULL, NULL, NULL) == NULL, "NULL servername");
 
     sp_sni_table_free(t);
 }
@@ -314,7 +314,7 @@ test_duplicates_and_free(void)
        "duplicate message names both: %s", err);
 
     check(t, "a.com", "a.com");
-    ok(sp_sni_table_find(t, "A.com", NULL) == &vals[0],
+    ok(sp_sni_table_find(t, "A.com", NULL, NULL) == &vals[0],
        "first value kept");
     is_int(sp_sni_table_count(t), 6, "count 6");
 
@@ -363,7 +363,7 @@ time_lookups(sp_sni_table *t, unsigned long *hits)
         start = cpu_now();
 
         for (i = 0; i < 200000; i++) {
-            *hits += sp_sni_table_find(t, queries[i & 1023], NULL) != NULL;
+            *hits += sp_sni_table_find(t, queries[i & 1023], NULL, NULL) != NULL;
         }
 
         d = cpu_now() - start;
@@ -417,13 +417,13 @@ test_scale(void)
     for (i = 0; i < 1000; i++) {
         rnd = rnd * 1103515245u + 12345u;
         snprintf(name, sizeof(name), "n%u.example.com", (rnd >> 8) % BIG);
-        v = sp_sni_table_find(big, name, &matched);
+        v = sp_sni_table_find(big, name, &matched, NULL);
         bad += v != (void *) (uintptr_t) ((rnd >> 8) % BIG + 1)
                || strcmp(matched, name) != 0;
 
         snprintf(name, sizeof(name), "h%d.n%u.example.com", i,
                  (rnd >> 8) % BIG);
-        v = sp_sni_table_find(big, name, NULL);
+        v = sp_sni_table_find(big, name, NULL, NULL);
         bad += v != (void *) (uintptr_t) (BIG + (rnd >> 8) % BIG + 1);
     }
 
@@ -464,6 +464,61 @@ test_scale(void)
 }
 
 
+/*
+ * A regex that backtracks badly runs under a match limit far below
+ * PCRE2's: on a name that needs some hundreds of thousands of steps it
+ * gives up (no match, and the caller hears which regex), where PCRE2's
+ * default would have said "no match" only after that work; the next
+ * regexes are still tried.
+ */
+static void
+test_regex_limit(void)
+{
+    char           err[256], name[256];
+    const char    *matched, *gave_up;
+    sp_sni_table  *t;
+
+    static const char  slow[] = "~^([a-z]|[a-z][a-z])+\\.example\\.com$";
+
+    t = sp_sni_table_new(NULL);
+    is_int(add(t, slow, err, sizeof(err)), 0, "add a backtracking regex");
+
+    matched = gave_up = "not touched";
+    ok(sp_sni_table_find(t, "ab.example.com", &matched, &gave_up) != NULL,
+       "it matches a plain name");
+    is_str(matched, slow, "matched");
+    is_str(gave_up, NULL, "nothing gave up");
+
+    check(t, "a-b.example.com", NULL);
+
+    /* 28 letters and a bad one: fib(28) ways to split them */
+    snprintf(name, sizeof(name), "%s!.example.com",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+    matched = gave_up = "not touched";
+    ok(sp_sni_table_find(t, name, &matched, &gave_up) == NULL,
+       "a hostile name: no match");
+    is_str(matched, NULL, "nothing matched");
+    is_str(gave_up, slow, "the regex gave up at its limit");
+
+    /* the longest a name can be: still cut short */
+    memset(name, 'a', 241);
+    strcpy(name + 241, "!.example.com");
+    ok(sp_sni_table_find(t, name, NULL, &gave_up) == NULL
+       && gave_up != NULL && strcmp(gave_up, slow) == 0,
+       "a hostile name of 254 bytes: the regex gave up");
+
+    is_int(add(t, "~example\\.com$", err, sizeof(err)), 0,
+           "add a second regex");
+    ok(sp_sni_table_find(t, name, &matched, &gave_up) != NULL,
+       "the next regex is still tried");
+    is_str(matched, "~example\\.com$", "and matches");
+    is_str(gave_up, slow, "the first one gave up");
+
+    sp_sni_table_free(t);
+}
+
+
 int
 main(void)
 {
@@ -472,6 +527,7 @@ main(void)
     test_case();
     test_invalid();
     test_duplicates_and_free();
+    test_regex_limit();
     test_scale();
 
     return done_testing();

@@ -106,10 +106,11 @@ hello_to_server(sp_ctx *sctx, const char *name, int reject_unknown)
     fz_track      tc, ts;
     const char   *matched = NULL;
     const void   *want;
+    char          norm[256];
     uint8_t       buf[4096];
-    size_t        n;
+    size_t        n, len;
     ssize_t       r;
-    int           err, sent_sni;
+    int           err, sent_sni, invalid;
 
     c = sp_pair_new(client_ctx, name, &err);
     fz_check_err_queue("client sp_pair_new");
@@ -141,9 +142,35 @@ hello_to_server(sp_ctx *sctx, const char *name, int reject_unknown)
                && SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name)
                   != NULL;
 
+    /*
+     * The server reads the name as DNS does: one final dot dropped, a
+     * name of empty labels refused (sni_select.c).
+     */
     want = NULL;
+    invalid = 0;
+
     if (sent_sni) {
-        want = sp_sni_table_find(sctx->sni, name, &matched);
+        len = strlen(name);
+        FZ_ASSERT(len < sizeof(norm), "SNI of %zu bytes sent", len);
+        memcpy(norm, name, len + 1);
+
+        if (len > 0 && norm[len - 1] == '.') {
+            norm[--len] = '\0';
+        }
+
+        invalid = len == 0 || norm[0] == '.' || norm[len - 1] == '.'
+                  || strstr(norm, "..") != NULL;
+
+        if (!invalid) {
+            want = sp_sni_table_find(sctx->sni, norm, &matched, NULL);
+        }
+    }
+
+    if (invalid) {
+        FZ_ASSERT(sp_pair_error(s) == SP_ERR_HANDSHAKE
+                  && sp_pair_alert_sent(s) == SSL_AD_UNRECOGNIZED_NAME,
+                  "SNI \"%.64s\" of empty labels: server error %d (%s)",
+                  name, sp_pair_error(s), sp_pair_error_message(s));
     }
 
     FZ_ASSERT(sp_pair_context_name(s) == (want ? matched : NULL),
@@ -152,7 +179,7 @@ hello_to_server(sp_ctx *sctx, const char *name, int reject_unknown)
                                                       : "(default)",
               want ? matched : "(default)");
 
-    if (reject_unknown) {
+    if (reject_unknown && !invalid) {
         FZ_ASSERT((sp_pair_error(s) == SP_ERR_UNKNOWN_NAME) == (want == NULL),
                   "SNI \"%.64s\" (%s): server error %d (%s)", name,
                   want ? "known" : "unknown", sp_pair_error(s),
