@@ -1071,6 +1071,9 @@ ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
                                                     sc[i].file, sc[i].line);
             }
 
+            /* the key is in: its passphrases are of no more use */
+            sp_creds_wipe_passphrases(creds);
+
             if (rc == NGX_OK) {
                 rc = ngx_stream_securepair_settings(cf, conf, creds,
                          sc[i].ca.name.len ? &sc[i].ca
@@ -1208,6 +1211,12 @@ ngx_stream_securepair_default_creds(ngx_conf_t *cf,
             return NGX_ERROR;
         }
     }
+
+    /*
+     * The keys are in: the runtime's copy of the passphrases is wiped, as
+     * the module's own is with the temporary pool.
+     */
+    sp_creds_wipe_passphrases(creds);
 
     return ngx_stream_securepair_settings(cf, conf, creds,
                                           conf->ca ? conf->ca->elts : NULL);

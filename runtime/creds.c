@@ -62,8 +62,8 @@ sp_creds_ref(sp_creds *creds)
 }
 
 
-static void
-creds_clear_passphrases(sp_creds *creds)
+void
+sp_creds_wipe_passphrases(sp_creds *creds)
 {
     size_t  i;
 
@@ -87,7 +87,7 @@ sp_creds_unref(sp_creds *creds)
         return;
     }
 
-    creds_clear_passphrases(creds);
+    sp_creds_wipe_passphrases(creds);
 
     for (i = 0; i < creds->nkeycerts; i++) {
         sp_shared_unref(&creds->keycerts[i]->shared);
@@ -118,7 +118,7 @@ sp_creds_set_passphrases(sp_creds *creds, const char *const *list, size_t n)
 {
     size_t  i;
 
-    creds_clear_passphrases(creds);
+    sp_creds_wipe_passphrases(creds);
 
     if (n == 0) {
         return SP_OK;
@@ -133,7 +133,7 @@ sp_creds_set_passphrases(sp_creds *creds, const char *const *list, size_t n)
         creds->passphrases[i] = strdup(list[i]);
         if (creds->passphrases[i] == NULL) {
             creds->npassphrases = i;
-            creds_clear_passphrases(creds);
+            sp_creds_wipe_passphrases(creds);
             return SP_ERR_NOMEM;
         }
     }

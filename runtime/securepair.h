@@ -106,6 +106,14 @@ int sp_creds_set_passphrases(sp_creds *creds, const char *const *list,
     size_t n);
 
 /*
+ * Overwrites the passphrases with zeros and forgets them.  Call it once
+ * the keys they unlock are added, so that no copy outlives its use (the
+ * credentials would keep them until freed, and a server process for its
+ * lifetime); a key added later needs them set again.
+ */
+void sp_creds_wipe_passphrases(sp_creds *creds);
+
+/*
  * Add a private key and its certificate chain (leaf first, then
  * intermediates), from PEM files or from PEM in memory.  Call once per key
  * type: an RSA and an ECDSA pair may live on the same credentials and

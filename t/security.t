@@ -53,6 +53,54 @@ sub access_lines {
     return @l;
 }
 
+# The processes whose parent is $pid.
+sub child_pids {
+    my ($pid) = @_;
+    my @kids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $line = slurp($stat) // next;
+        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $pid;
+    }
+
+    return @kids;
+}
+
+# Searches every readable mapping of process $pid for each string; returns
+# the bytes searched and the strings found.
+sub memory_hits {
+    my ($pid, @strings) = @_;
+    my ($scanned, %found) = (0);
+
+    open my $maps, '<', "/proc/$pid/maps" or return 0;
+    open my $mem, '<:raw', "/proc/$pid/mem" or return 0;
+
+    while (my $line = <$maps>) {
+        my ($from, $to, $perm, $what) =
+            $line =~ /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/
+            or next;
+        next if $perm !~ /^r/ || $what =~ /^\[(?:vvar|vsyscall)\]/;
+
+        my ($at, $end) = (hex $from, hex $to);
+        my $tail = '';
+
+        while ($at < $end) {
+            my $want = $end - $at > 1 << 20 ? 1 << 20 : $end - $at;
+            sysseek($mem, $at, 0) or last;
+            my $got = sysread($mem, my $buf, $want) or last;
+            $scanned += $got;
+            $buf = $tail . $buf;
+            for my $s (@strings) {
+                $found{$s} = 1 if index($buf, $s) >= 0;
+            }
+            $tail = substr($buf, -64);
+            $at += $got;
+        }
+    }
+
+    return ($scanned, sort keys %found);
+}
+
 sub parse_line {
     my ($line) = @_;
     return { map { /^(\w+)=(.*)$/ ? ($1, $2) : () } split /\|/, $line // '' };
@@ -323,6 +371,20 @@ EOF
                               . "handshake timeout");
     my ($reused) = grep { $_->[0] eq 'session in' } @r;
     like($reused->[2]{stdout}, qr/^Reused,/m, "$name: a session is resumed");
+
+    # the passphrases are wiped once the keys are loaded: no copy is left
+    # in the memory of the master or of its worker, after handshakes
+    my @procs = ([master => $t->{pid}],
+                 map { [worker => $_] } child_pids($t->{pid}));
+    is(scalar @procs, 2, "$name: a master and a worker to search");
+    for my $p (@procs) {
+        my ($who, $pid) = @$p;
+        my ($scanned, @found) = memory_hits($pid, $PASS_RSA, $PASS_EC,
+                                            $PASS_WRONG);
+        ok($scanned > 1 << 20 && !@found, "$name: no passphrase in the "
+           . "${who}'s memory ($scanned bytes searched)")
+            or diag("found: @found");
+    }
 
     # a configuration whose key cannot be unlocked: nginx -t says so without
     # saying what it tried

@@ -1056,6 +1056,39 @@ test_refcount(void)
 }
 
 
+/*
+ * Passphrases wiped once the keys are in: the key serves, and a key added
+ * afterwards has no passphrase to be opened with.
+ */
+static void
+test_wipe_passphrases(void)
+{
+    sp_creds                 *creds;
+    static const char *const  right[] = { "secret" };
+
+    creds = sp_creds_new();
+    sp_creds_set_passphrases(creds, right, 1);
+    is_int(sp_creds_add_key_cert_file(creds,
+                                      cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_OK, "wipe: encrypted key opened");
+
+    sp_creds_wipe_passphrases(creds);
+    ok(serves(creds), "wipe: the key serves after its passphrases went");
+
+    is_int(sp_creds_add_key_cert_file(creds,
+                                      cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_ERR_LOAD, "wipe: a key added afterwards has no passphrase");
+    ok(strstr(sp_creds_error(creds), "no passphrase") != NULL, "%s",
+       sp_creds_error(creds));
+
+    sp_creds_wipe_passphrases(creds);
+    ok(1, "wipe: twice is harmless");
+    sp_creds_unref(creds);
+}
+
+
 int
 main(void)
 {
@@ -1074,6 +1107,7 @@ main(void)
     test_server_ciphers();
     test_versions();
     test_same_bytes();
+    test_wipe_passphrases();
     test_refcount();
 
     return done_testing();
