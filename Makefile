@@ -36,6 +36,9 @@ CERTS     := $(BUILD)/certs/.done
 # the load generator and backend of bench/, also driven by t/stress
 STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 
+# clients of t/ that no packaged client can play (t/tools/)
+T_TOOLS   := $(BUILD)/t/tools/hello_retry_client
+
 NGX_SRC   ?= /usr/share/nginx/src
 MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
 MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
@@ -85,6 +88,10 @@ $(BUILD)/examples/%: runtime/examples/%.c $(BUILD)/libsecurepair.a
 
 examples: $(EXAMPLES)
 
+$(BUILD)/t/tools/%: t/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto
+
 # The nginx module, built against Debian's nginx-dev (or NGX_SRC).
 module: $(BUILD)/.deps-module $(MODULE)
 
@@ -113,7 +120,8 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	prove -f --exec '' $(SAN_TESTS)
 
 # The Perl suites in t/ drive real clients against the built programs.
-test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN)
+test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN) \
+        $(T_TOOLS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
 
 # The same suites with nginx under valgrind memcheck (t/lib/SecurePair/
@@ -124,7 +132,7 @@ test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN)
 .PHONY: test-valgrind
 
 test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
-               $(STRESS_BIN)
+               $(STRESS_BIN) $(T_TOOLS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) TEST_NGINX_VALGRIND=1 \
 	prove -f t/
 

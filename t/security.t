@@ -13,7 +13,10 @@
 #      alert record and nothing else: no certificate is ever sent;
 #   5. an authorization failure under securepair_reject_unauthorized sends
 #      no cleartext byte to the upstream (no connection at all), even when
-#      the client writes right after its Finished.
+#      the client writes right after its Finished;
+#   6. a TLS 1.3 client that answers a HelloRetryRequest with a second
+#      ClientHello naming another server is refused: it never reaches the
+#      backend routed for the first name under the second one's policy.
 
 use strict;
 use warnings;
@@ -70,6 +73,7 @@ sub child_pids {
 # the bytes searched and the strings found.
 sub memory_hits {
     my ($pid, @strings) = @_;
+    no warnings 'portable';     # 64-bit addresses
     my ($scanned, %found) = (0);
 
     open my $maps, '<', "/proc/$pid/maps" or return 0;
@@ -1047,6 +1051,117 @@ EOF
                                   . scalar(@good) . " good clients only");
     like(slurp($log), qr/\Q${\ unpack('H*', 'good data TLS 1.3')}\E/,
          "$name: and logged their bytes");
+
+    done_nginx($t, $name);
+}
+
+
+# ==== 6. a second ClientHello must name the first one's server =============
+
+# The server takes P-256 only (OpenSSL's system configuration, as an
+# operator may set it), so the client's X25519 share gets a retry request,
+# and t/tools/hello_retry_client names another server in its second hello.
+sub hello_retry {
+    my ($t, $first, $second, $cert) = @_;
+    my @args = ("$SecurePair::Test::BUILD/t/tools/hello_retry_client",
+                $t->{port}, $first // '-', $second // '-');
+    push @args, "$CERTS/$cert.crt", "$CERTS/$cert.key" if $cert;
+
+    my ($st, $out, $err) = run_cmd(\@args, timeout => 30);
+    die "hello_retry_client: $err" if $st != 0;
+    return { map { /^(\w+): ?(.*)$/ ? ($1, $2) : () } split /\n/, $out };
+}
+
+for my $shape (
+    ['two CAs', <<'EOF', 'a.example.com',
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key ca=%%CERTS%%/ca.crt request_cert=on reject_unauthorized=on;
+securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt request_cert=on reject_unauthorized=on;
+EOF
+     # the client's first name, its second, its certificate, refused?
+     [['a.example.com', 'a.example.com', 'client', 0],
+      ['b.example.com', 'b.example.com', 'client-wrongca', 0],
+      ['a.example.com', 'b.example.com', 'client-wrongca', 1],
+      ['a.example.com', undef, 'client-wrongca', 1]]],
+    ['a public context', <<'EOF', 'admin.example.com',
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_reject_unauthorized on;
+securepair_context public.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key request_cert=off;
+EOF
+     [['admin.example.com', 'admin.example.com', 'client', 0],
+      ['public.example.com', 'public.example.com', undef, 0],
+      ['admin.example.com', 'public.example.com', undef, 1],
+      [undef, 'public.example.com', undef, 1]]])
+{
+    my ($what, $contexts, $private, $cases) = @$shape;
+    my $name = "second ClientHello, $what";
+
+    my %cfg = (name => $name,
+        stream_config => "map \$securepair_servername \$route {\n"
+                         . "    $private private;\n    default public;\n}\n",
+        stream_server_config => "securepair on;\n"
+            . "securepair_certificate %%CERTS%%/server-rsa.crt;\n"
+            . "securepair_certificate_key %%CERTS%%/server-rsa.key;\n"
+            . $contexts . "return \"\$route\\n\";\n",
+        log_format => 'sni=$securepair_servername|auth=$securepair_authorized'
+                      . '|cn=$securepair_peer_cn|route=$route');
+    my $t = start_nginx(%cfg, no_start => 1);
+
+    spew("$t->{dir}/openssl.cnf", <<'EOF');
+openssl_conf = conf
+[conf]
+ssl_conf = ssl
+[ssl]
+system_default = groups
+[groups]
+Groups = P-256
+EOF
+
+    {
+        local $ENV{OPENSSL_CONF} = "$t->{dir}/openssl.cnf";
+        start_nginx(%cfg, env => $t);
+    }
+
+    ok(!$t->{start_error}, "$name: nginx starts")
+        or diag(($t->{start_error} // '') . "\n" . error_log_text($t));
+
+    for my $c (@$cases) {
+        my ($first, $second, $cert, $refused) = @$c;
+        my $label = sprintf '%s, then %s, %s', $first // 'no name',
+                            $second // 'no name', $cert // 'no certificate';
+        my $r = hello_retry($t, $first, $second, $cert);
+
+        is($r->{hellos}, 2, "$name: $label: the server asked for a second "
+                            . "hello");
+
+        if ($refused) {
+            is($r->{handshake}, 'fail', "$name: $label: refused");
+            is($r->{alert}, 'illegal parameter',
+               "$name: $label: with illegal_parameter");
+            ok(!defined $r->{response}, "$name: $label: no response");
+            next;
+        }
+
+        is($r->{handshake}, 'ok', "$name: $label: handshake");
+        my $route = defined $first && $first eq $private ? 'private'
+                                                         : 'public';
+        is($r->{response}, $route, "$name: $label: routed $route");
+    }
+
+    stop_nginx($t);
+
+    my @refused = grep { $_->[3] } @$cases;
+    my @log = access_lines($t, scalar @$cases);
+    is(scalar @log, scalar @$cases, "$name: every connection is logged");
+
+    my @private = grep { /route=private/ } @log;
+    my $kept = grep { !$_->[3] && defined $_->[0] && $_->[0] eq $private }
+                    @$cases;
+    is(scalar @private, $kept, "$name: only the client that named the "
+                               . "private server twice was routed there");
+
+    my $lines = () = error_log_text($t) =~ /\[info\].*securepair: second ClientHello after a HelloRetryRequest changed the server name; sent alert "illegal parameter"/g;
+    is($lines, scalar @refused, "$name: each refusal has its info line");
 
     done_nginx($t, $name);
 }
