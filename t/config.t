@@ -10,6 +10,7 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 use File::Copy qw(copy);
+use File::Temp ();
 
 
 # ---- a key nginx cannot read (nginx -t as nobody, the key mode 000) -------
@@ -24,11 +25,22 @@ securepair_certificate_key %%TESTDIR%%/server.key;
 securepair_echo;
 EOF
 
-    my $dir = $t->{dir};
+    # nobody must reach every file but the key: the test directory may
+    # lie in a checkout nobody cannot enter, so the configuration, the
+    # module and the files go to a directory of their own in /tmp
+    my $dir = File::Temp::tempdir('securepair-config-t-XXXXXX',
+                                  DIR => '/tmp', CLEANUP => 1);
+    chmod 0755, $dir;
+
+    my $conf = SecurePair::Test::slurp("$t->{dir}/nginx.conf");
+    $conf =~ s/\Q$t->{dir}\E/$dir/g;
+    $conf =~ s/\Q$SecurePair::Test::MODULE\E/$dir\/module.so/g;
+    SecurePair::Test::spew("$dir/nginx.conf", $conf);
+
+    copy($SecurePair::Test::MODULE, "$dir/module.so") or die "copy: $!";
     copy("$CERTS/server-rsa.crt", "$dir/server.crt") or die "copy: $!";
     copy("$CERTS/server-rsa.key", "$dir/server.key") or die "copy: $!";
-    chmod 0755, $dir;
-    chmod 0644, "$dir/nginx.conf", "$dir/server.crt";
+    chmod 0644, "$dir/nginx.conf", "$dir/server.crt", "$dir/module.so";
     chmod 0000, "$dir/server.key";
 
     # nginx -t opens the configured error log: let nobody write it
@@ -43,7 +55,7 @@ EOF
                                     '-c', "$dir/nginx.conf", '-e', 'stderr']);
 
     my $line = 0;
-    my @conf = split /\n/, SecurePair::Test::slurp("$dir/nginx.conf");
+    my @conf = split /\n/, $conf;
     for my $i (0 .. $#conf) {
         $line = $i + 1 if $conf[$i] =~ /securepair_certificate_key/;
     }
