@@ -150,7 +150,7 @@ ngx_stream_securepair_set(ngx_stream_session_t *s,
 }
 
 
-/* The session id in upper-case hex, as nginx's $ssl_session_id. */
+/* The session id in lower-case hex, as nginx's $ssl_session_id. */
 static ngx_int_t
 ngx_stream_securepair_session_id(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, sp_pair *pair)
@@ -176,10 +176,6 @@ ngx_stream_securepair_session_id(ngx_stream_session_t *s,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-
-    for (len = 0; len < v->len; len++) {
-        p[len] = ngx_toupper(p[len]);
-    }
 
     return NGX_OK;
 }
