@@ -104,6 +104,19 @@ sp_sni_select(sp_pair *pair, int *alert)
     has_name = client_hello_servername(pair->ssl, name);
 
     /*
+     * A second ClientHello (after a HelloRetryRequest) must repeat the
+     * first one's name (RFC 8446, 4.1.2), and OpenSSL does not check it:
+     * another name would choose another context, while the name reported
+     * stayed the first one.
+     */
+    if (pair->servername != NULL
+        && (!has_name || strcmp(name, pair->servername) != 0))
+    {
+        *alert = SSL_AD_ILLEGAL_PARAMETER;
+        return 0;
+    }
+
+    /*
      * The name the client sent now: OpenSSL reports a resumed TLS 1.2
      * session's original name instead.
      */

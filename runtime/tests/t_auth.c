@@ -8,6 +8,7 @@
 #include <ctype.h>
 
 #include "pump.h"
+#include "internal.h"       /* groups on the SSL, for a HelloRetryRequest */
 
 
 #define FROM_SERVER  "hello from server"
@@ -852,6 +853,72 @@ test_failed_resumption(int version)
 }
 
 
+/*
+ * A second ClientHello, after a HelloRetryRequest, that names another
+ * server: the context it would choose is not the one the first name
+ * chose, and the name reported would be the first.  The server refuses it
+ * (RFC 8446, 4.1.2: the second hello repeats the first).  The API has no
+ * groups setting: the test sets them on OpenSSL's objects, so that the
+ * client's key share (P-256) is not one the server takes (X25519 only).
+ */
+static void
+test_failed_second_hello(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_creds  *a, *b;
+    sp_pair   *server, *client;
+    uint8_t    buf[4096], *name;
+    size_t     len;
+    int        rc;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", "ca.crt");
+    a = creds_for("sni-a", "ca.crt");
+    b = creds_for("server-rsa", "ca.crt");
+    sp_ctx_add_context(sctx, "a.example.com", a);
+    sp_ctx_add_context(sctx, "b.example.com", b);
+    sp_creds_unref(a);
+    sp_creds_unref(b);
+
+    cctx = client_ctx(NULL, "ca.crt", SP_TLS1_3);
+    SSL_CTX_set1_groups_list(sp_creds_ssl_ctx(cctx->creds), "P-256:X25519");
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "a.example.com", NULL);
+    SSL_set1_groups_list(server->ssl, "X25519");
+
+    move_records(client, server, 0);
+    is_str(sp_pair_context_name(server), "a.example.com",
+           "second hello: the first chose a.example.com");
+    move_records(server, client, 0);
+
+    /* the client's second hello, naming b.example.com instead */
+    len = sp_enc_out(client, buf, sizeof(buf));
+    name = memmem(buf, len, "a.example.com", 13);
+    ok(len > 0 && name != NULL, "second hello: the client answered the "
+       "HelloRetryRequest with its name");
+    if (name != NULL) {
+        *name = 'b';
+    }
+
+    rc = (int) sp_enc_in(server, buf, len);
+    ok(rc < 0 || sp_pair_error(server) == SP_ERR_HANDSHAKE,
+       "second hello: another name fails the handshake: %s",
+       sp_pair_error_message(server));
+    is_int(sp_pair_alert_sent(server), 47,
+           "second hello: with an illegal_parameter alert");
+    is_str(sp_pair_context_name(server), "a.example.com",
+           "second hello: the context is still the first name's");
+    is_str(sp_pair_servername(server), "a.example.com",
+           "second hello: and so is the servername");
+    ok(error_queue_empty(), "second hello: OpenSSL error queue empty");
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
 int
 main(void)
 {
@@ -864,6 +931,7 @@ main(void)
     test_failed_reset(SP_TLS1_3);
     test_failed_resumption(SP_TLS1_2);
     test_failed_resumption(SP_TLS1_3);
+    test_failed_second_hello();
 
     return done_testing();
 }
