@@ -86,12 +86,15 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 
     if (ctx->pair == NULL) {
         if (err == SP_ERR_MAX_CONNECTIONS) {
-            /* Node's server.maxConnections: closed before any byte */
+            /*
+             * Node's server.maxConnections: closed before any byte, with
+             * the $status of nginx's own limits (limit_conn)
+             */
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
                           "securepair: too many connections "
                           "(securepair_max_connections %i), closing",
                           spcf->max_connections);
-            return NGX_ERROR;
+            return NGX_STREAM_SERVICE_UNAVAILABLE;
         }
 
         ngx_log_error(NGX_LOG_ALERT, c->log, 0,
@@ -262,10 +265,12 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     c = ev->data;
     s = c->data;
 
+    /* a failed handshake ends as in nginx's ssl module: $status 500 */
+
     if (ev->timedout) {
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                       "securepair: handshake timed out");
-        ngx_stream_finalize_session(s, NGX_STREAM_BAD_REQUEST);
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -278,7 +283,7 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     }
 
     if (rc == NGX_ERROR) {
-        ngx_stream_finalize_session(s, NGX_STREAM_BAD_REQUEST);
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
 

@@ -1,7 +1,12 @@
 
 /*
  * $securepair_* variables: what the session's pair negotiated, for
- * log_format, map and proxy_pass.  An absent value is "not found".
+ * log_format, map and proxy_pass.  An absent value is "not found".  A
+ * handshake that failed or timed out still tells what it knew, so that the
+ * access log says whom it refused and why: the servername, the verdict,
+ * the peer's certificate, the protocol and cipher once chosen.  What only
+ * a completed handshake has (NPN, ALPN, the session, renegotiations) is
+ * not found then.
  */
 
 
@@ -145,7 +150,7 @@ ngx_stream_securepair_set(ngx_stream_session_t *s,
 }
 
 
-/* The session id in upper-case hex, as nginx's $ssl_session_id. */
+/* The session id in lower-case hex, as nginx's $ssl_session_id. */
 static ngx_int_t
 ngx_stream_securepair_session_id(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, sp_pair *pair)
@@ -171,10 +176,6 @@ ngx_stream_securepair_session_id(ngx_stream_session_t *s,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-
-    for (len = 0; len < v->len; len++) {
-        p[len] = ngx_toupper(p[len]);
-    }
 
     return NGX_OK;
 }
@@ -264,12 +265,25 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
-    if (ctx == NULL || ctx->pair == NULL || !ctx->secure) {
+    if (ctx == NULL || ctx->pair == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     pair = ctx->pair;
+
+    if (!ctx->secure) {
+        switch (data) {
+
+        case NGX_SP_VAR_NPN:
+        case NGX_SP_VAR_ALPN:
+        case NGX_SP_VAR_SESSION_REUSED:
+        case NGX_SP_VAR_SESSION_ID:
+        case NGX_SP_VAR_RENEGOTIATIONS:
+            v->not_found = 1;
+            return NGX_OK;
+        }
+    }
 
     switch (data) {
 

@@ -51,8 +51,9 @@ sp_pair_alpn_protocol(const sp_pair *pair)
 
 /*
  * The first ClientHello's name, as the contexts saw it (sni_select.c),
- * also while the handshake runs or after it failed: OpenSSL's own holds a
- * second hello's name, and a final dot.
+ * also while the handshake runs or after it failed.  Not OpenSSL's: it
+ * keeps a final dot, holds a second hello's name, reports a resumed TLS
+ * 1.2 session's original name and forgets the name at a renegotiation.
  */
 const char *
 sp_pair_servername(const sp_pair *pair)
@@ -68,10 +69,25 @@ sp_pair_context_name(const sp_pair *pair)
 }
 
 
+/*
+ * The cipher suite the running or failed first handshake chose, or NULL
+ * before it chose one: OpenSSL's version is its highest until then, and
+ * the chosen suite becomes "current" only with the keys (a TLS 1.2
+ * server's at the client's ChangeCipherSpec).  Version and suite are
+ * chosen together, from the ClientHello (server) or the ServerHello
+ * (client).
+ */
+static const SSL_CIPHER *
+chosen_cipher(const sp_pair *pair)
+{
+    return SSL_get_pending_cipher(pair->ssl);
+}
+
+
 const char *
 sp_pair_protocol(const sp_pair *pair)
 {
-    if (!(pair->state & SP_STATE_SECURE)) {
+    if (!(pair->state & SP_STATE_SECURE) && chosen_cipher(pair) == NULL) {
         return NULL;
     }
 
@@ -82,11 +98,16 @@ sp_pair_protocol(const sp_pair *pair)
 const char *
 sp_pair_cipher(const sp_pair *pair)
 {
-    if (!(pair->state & SP_STATE_SECURE)) {
-        return NULL;
+    const SSL_CIPHER  *cipher;
+
+    if (pair->state & SP_STATE_SECURE) {
+        return SSL_CIPHER_get_name(pair->cipher);
     }
 
-    return SSL_CIPHER_get_name(pair->cipher);
+    /* (SSL_CIPHER_get_name() would call NULL "(NONE)") */
+    cipher = chosen_cipher(pair);
+
+    return cipher ? SSL_CIPHER_get_name(cipher) : NULL;
 }
 
 
@@ -104,9 +125,24 @@ sp_pair_renegotiations(const sp_pair *pair)
 }
 
 
+/*
+ * The certificate this connection's peer sent.  One refused under
+ * reject_unauthorized is not in OpenSSL's session, so verify.c keeps it.
+ * A handshake that failed while resuming a session has only the
+ * certificate of the connection that made the session, which this peer
+ * never proved it owns: none.
+ */
 sp_peer_cert *
 sp_pair_peer_cert(const sp_pair *pair)
 {
+    if (pair->refused_peer != NULL) {
+        return sp_cert_snapshot(pair->refused_peer);
+    }
+
+    if (!(pair->state & SP_STATE_SECURE) && SSL_session_reused(pair->ssl)) {
+        return NULL;
+    }
+
     return sp_cert_snapshot(SSL_get0_peer_certificate(pair->ssl));
 }
 

@@ -252,7 +252,8 @@ struct sp_pair {
                                             renegotiation leaves OpenSSL's
                                             current session without one */
     char                *servername;     /* client: what we asked for;
-                                            server: SNI once secure */
+                                            server: the first
+                                            ClientHello's SNI */
 
     unsigned             state;
     unsigned             events;
@@ -267,6 +268,9 @@ struct sp_pair {
     int                  authorized;
     const char          *authorization_error;
     const char          *authorization_reason;
+    X509                *refused_peer;   /* the certificate verify_chain
+                                            refused: OpenSSL keeps none
+                                            when it fails the handshake */
     int                  npn_no_overlap;
     char                *npn;            /* as negotiated, or NULL */
     char                *alpn;

@@ -300,6 +300,7 @@ sp_pair_free(sp_pair *pair)
     free(pair->npn);
     free(pair->alpn);
     free(pair->error_message);
+    X509_free(pair->refused_peer);
 
     if (pair->creds_held) {
         sp_creds_unref(pair->creds);

@@ -476,6 +476,15 @@ int sp_pair_renegotiate(sp_pair *pair);
  * or NULL when authorized or not checked; authorization_reason says it in
  * words.  A server that did not request a certificate is never authorized
  * and reports no error, as in Node.
+ *
+ * These facts are there after a failed handshake too, as far as it got,
+ * for the host's log: the verdict that refused the peer under
+ * reject_unauthorized (SP_ERR_UNAUTHORIZED), the servername once the
+ * ClientHello arrived, protocol and cipher once chosen, the certificate
+ * the peer sent (even the refused one).  What the handshake never reached
+ * is NULL, and so are NPN, ALPN, the session and its reuse until secure.
+ * All of them are this connection's: a resumption that failed shows no
+ * certificate, not the one of the session's first connection.
  */
 int sp_pair_authorized(const sp_pair *pair);
 const char *sp_pair_authorization_error(const sp_pair *pair);
@@ -491,9 +500,9 @@ int sp_pair_npn_no_overlap(const sp_pair *pair);
 const char *sp_pair_alpn_protocol(const sp_pair *pair);
 
 /*
- * SNI: what the client sent (server: without a final dot, from its first
- * ClientHello, also during and after a failed handshake) or asked for
- * (client), or NULL.
+ * SNI: what the client sent in its first ClientHello, which chose the SNI
+ * context (server: without a final dot, also during and after a failed
+ * handshake), or what it asked for (client); NULL for none.
  */
 const char *sp_pair_servername(const sp_pair *pair);
 /*
@@ -507,8 +516,9 @@ const char *sp_pair_context_name(const sp_pair *pair);
  */
 const char *sp_pair_sni_gave_up(const sp_pair *pair);
 
-const char *sp_pair_protocol(const sp_pair *pair);   /* "TLSv1.3" */
-const char *sp_pair_cipher(const sp_pair *pair);     /* OpenSSL name */
+/* "TLSv1.3" and OpenSSL's cipher name, or NULL before they are chosen. */
+const char *sp_pair_protocol(const sp_pair *pair);
+const char *sp_pair_cipher(const sp_pair *pair);
 int sp_pair_session_reused(const sp_pair *pair);
 unsigned sp_pair_renegotiations(const sp_pair *pair);
 
@@ -540,7 +550,9 @@ typedef struct {
 
 /*
  * An owned snapshot of the peer's certificate, or NULL when the peer sent
- * none (or out of memory).  Free with sp_peer_cert_free().
+ * none (or out of memory).  After a failed handshake: the certificate the
+ * peer sent, also one refused under reject_unauthorized; NULL when a
+ * resumed session's handshake failed.  Free with sp_peer_cert_free().
  */
 sp_peer_cert *sp_pair_peer_cert(const sp_pair *pair);
 

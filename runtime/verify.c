@@ -56,6 +56,14 @@ verify_chain(X509_STORE_CTX *store, void *arg)
     if (pair != NULL && X509_STORE_CTX_get_error(store) != X509_V_OK
         && sp_creds_effective_reject(pair->creds, pair->ctx))
     {
+        /* kept for sp_pair_peer_cert(): the host logs whom it refused */
+        X509_free(pair->refused_peer);
+        pair->refused_peer = X509_STORE_CTX_get0_cert(store);
+
+        if (pair->refused_peer != NULL) {
+            X509_up_ref(pair->refused_peer);
+        }
+
         return 0;
     }
 

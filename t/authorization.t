@@ -3,8 +3,8 @@
 # t/authorization.t: Node's requestCert x rejectUnauthorized matrix through
 # nginx, for every kind of client certificate, in TLS 1.2 and TLS 1.3:
 # what the client sees, what $securepair_authorized and
-# $securepair_authorization_error say, and that a refused client never
-# gets a byte of cleartext through.
+# $securepair_authorization_error say (for a refused client too), and that
+# a refused client never gets a byte of cleartext through.
 
 use strict;
 use warnings;
@@ -68,6 +68,13 @@ CONF
                 if ($refused) {
                     ok(($r->{response} // '') !~ /welcome|ping/,
                        "$name: refused, not one byte of cleartext");
+
+                    # the log still says who and why
+                    my $cn = $base ? '.+' : '-';
+                    ok(wait_for_log($t,
+                           qr/^\Q$version false $error\E "$cn"$/m),
+                       "$name: the access log says false $error")
+                        or diag(access_log_text($t));
                     next;
                 }
 

@@ -115,7 +115,8 @@ EOF
     my $name = 'handshake timeout';
     my $t = start_nginx(name => $name, stream_server_config => $server
                         . "securepair_handshake_timeout 500ms;\n"
-                        . "securepair_echo;\n");
+                        . "securepair_echo;\n",
+                        log_format => 'status=$status');
 
     my $start = time;
     my $r = raw_client(port => $t->{port}, read_timeout => 4, timeout => 6);
@@ -129,6 +130,8 @@ EOF
     stop_nginx($t);
     like(error_log_text($t), qr/\[info\].*securepair: handshake timed out/,
          "$name: error.log says the handshake timed out");
+    is(access_log_text($t), "status=500\n",
+       "$name: \$status 500, as nginx's ssl_handshake_timeout");
     done_nginx($t, $name);
 }
 
@@ -140,7 +143,8 @@ EOF
     my $t = start_nginx(name => $name, stream_server_config => $server
                         . "securepair_max_connections 1;\n"
                         . "securepair_echo \"hi\\n\";\n",
-                        log_format => 'conns=$securepair_connections');
+                        log_format => 'conns=$securepair_connections '
+                                      . 'status=$status');
 
     my $c1 = tls_connect(port => $t->{port});
     is($c1->exchange("1\n", expect => "hi\n1\n"), "hi\n1\n",
@@ -169,8 +173,10 @@ EOF
     like(error_log_text($t),
          qr/\[info\].*securepair: too many connections \(securepair_max_connections 1\), closing/,
          "$name: error.log says why the second was closed");
-    like(access_log_text($t), qr/^conns=1$/m,
+    like(access_log_text($t), qr/^conns=1 status=200$/m,
          "$name: \$securepair_connections is 1 in the access log");
+    like(access_log_text($t), qr/^conns=1 status=503$/m,
+         "$name: the refused one: \$status 503, as nginx's limit_conn");
     done_nginx($t, $name);
 }
 

@@ -9,6 +9,9 @@ use warnings;
 
 use lib 't/lib';
 use SecurePair::Test;
+use IO::Select;
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time);
 
 my $server = <<'EOF';
@@ -89,6 +92,210 @@ for my $version (qw(TLSv1.2 TLSv1.3)) {
        "$name: the access log says . then r");
     done_nginx($t, $name);
 }
+
+# ---- a refused handshake logs what it knew ---------------------------------
+
+# One log line per session, in the order the sessions end: each client
+# runs alone and its line is awaited before the next one starts.
+sub next_log_line {
+    my ($t, $n) = @_;
+    my $deadline = time + 5 * $SLOW;
+    my @lines;
+
+    while (time < $deadline) {
+        @lines = split /\n/, access_log_text($t) // '';
+        last if @lines >= $n;
+        select undef, undef, undef, 0.02;
+    }
+
+    return $lines[$n - 1] // '';
+}
+
+# The record(s) of a ClientHello for `servername`, from python3's ssl.
+sub client_hello {
+    my ($servername) = @_;
+    my ($st, $out, $err) = run_cmd(['python3', '-c', <<'PY', $servername]);
+import ssl, sys
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+s = c.wrap_bio(i, o, server_hostname=sys.argv[1])
+try:
+    s.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+sys.stdout.buffer.write(o.read())
+PY
+    diag("python3: $err") if $st != 0;
+    return $out;
+}
+
+{
+    my $name = 'refused';
+    my $vars = 'sni=$securepair_servername|proto=$securepair_protocol'
+               . '|cipher=$securepair_cipher|authorized=$securepair_authorized'
+               . '|error=$securepair_authorization_error'
+               . '|subject=$securepair_peer_subject'
+               . '|issuer=$securepair_peer_issuer|cn=$securepair_peer_cn'
+               . '|from=$securepair_peer_valid_from'
+               . '|to=$securepair_peer_valid_to'
+               . '|fp=$securepair_peer_fingerprint'
+               . '|alpn=$securepair_alpn_protocol'
+               . '|reused=$securepair_session_reused'
+               . '|id=$securepair_session_id'
+               . '|renegs=$securepair_renegotiations|status=$status';
+    my $t = start_nginx(name => $name, log_format => $vars,
+                        stream_server_config => <<'CONF');
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_reject_unauthorized on;
+securepair_alpn_protocols http/1.1;
+securepair_echo "welcome!\n";
+CONF
+    my $n = 0;
+    my $unsent = '|alpn=-|reused=-|id=-|renegs=-|status=500';
+
+    # certificate => Node's name for OpenSSL's verdict
+    my @cases = (
+        [ undef,            'UNABLE_TO_GET_ISSUER_CERT' ],
+        [ 'client-wrongca', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ],
+        [ 'client-expired', 'CERT_HAS_EXPIRED' ],
+        [ 'client-self',    'DEPTH_ZERO_SELF_SIGNED_CERT' ],
+    );
+
+    for my $version (qw(TLSv1.2 TLSv1.3)) {
+        for my $c (@cases) {
+            my ($base, $error) = @$c;
+            my $case = ($base // 'no certificate') . ", $version";
+
+            my $r = tls_client(port => $t->{port},
+                               servername => 'a.example.com',
+                               version => $version, alpn => 'http/1.1',
+                               $base ? (cert => "$base.crt",
+                                        key => "$base.key") : (),
+                               request => "ping\n", read_timeout => 1);
+            ok(($r->{response} // '') !~ /welcome|ping/,
+               "$name: $case: refused");
+
+            my $line = next_log_line($t, ++$n);
+            my $peer = join '', map {
+                my ($var, $field) = @$_;
+                "|$var=" . ($base ? cert_field("$base.crt", $field) : '-')
+            } [ subject => 'subject' ], [ issuer => 'issuer' ];
+
+            like($line, qr/^sni=a\.example\.com\|proto=\Q$version\E
+                           \|cipher=[A-Z0-9_-]+\|authorized=false
+                           \|error=\Q$error\E\|/x,
+                 "$name: $case: the log has the servername, protocol, "
+                 . "cipher and verdict");
+            like($line, qr/\Q$peer\E\|/,
+                 "$name: $case: the subject and issuer of the certificate "
+                 . "sent");
+
+            my $more = $base
+                ? '|cn=' . (split /CN=/, cert_field("$base.crt", 'subject'))[-1]
+                  . '|from=' . cert_field("$base.crt", 'startdate')
+                  . '|to=' . cert_field("$base.crt", 'enddate')
+                  . '|fp=' . cert_fingerprint("$base.crt")
+                : '|cn=-|from=-|to=-|fp=-';
+            like($line, qr/\Q$more$unsent\E$/,
+                 "$name: $case: its CN, dates and fingerprint; no "
+                 . "ALPN or session; \$status 500")
+                or diag($line);
+        }
+    }
+
+    # reset once the server answered the ClientHello: the name it sent
+    # and what the server chose, no certificate, no verdict
+    my $hello = client_hello('reset.example.com');
+    ok(length $hello > 100, "$name: a ClientHello from python3's ssl");
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->{port}, Proto => 'tcp')
+        or die "connect: $!";
+    syswrite($s, $hello);
+    my $answer = '';
+    while (IO::Select->new($s)->can_read(2 * $SLOW)) {
+        last unless sysread($s, my $buf, 65536);
+        $answer .= $buf;
+        last if length $answer > 1000;
+    }
+    ok(length $answer > 0, "$name: reset: the server answered");
+    setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    close $s;
+
+    is(next_log_line($t, ++$n),
+       'sni=reset.example.com|proto=TLSv1.3|cipher=TLS_AES_256_GCM_SHA384'
+       . '|authorized=false|error=-|subject=-|issuer=-|cn=-|from=-|to=-|fp=-'
+       . $unsent,
+       "$name: reset mid-handshake: the servername and protocol, "
+       . "nothing else");
+
+    # garbage: nothing was said
+    my $r = raw_client(port => $t->{port}, request => "GET / HTTP/1.0\r\n\r\n",
+                       read_timeout => 1);
+    is(next_log_line($t, ++$n),
+       'sni=-|proto=-|cipher=-|authorized=false|error=-|subject=-|issuer=-'
+       . '|cn=-|from=-|to=-|fp=-' . $unsent,
+       "$name: garbage: only authorized=false and \$status 500");
+
+    like(error_log_text($t),
+         qr/\[info\].*securepair: peer certificate not authorized: CERT_HAS_EXPIRED .*servername "a\.example\.com"/,
+         "$name: error.log says why, as before");
+
+    done_nginx($t, $name);
+}
+
+
+# ---- the policy applied is the one of the context the SNI chose ----------
+
+{
+    my $name = 'contexts';
+    my $t = start_nginx(name => $name,
+        log_format => 'sni=$securepair_servername'
+                      . '|authorized=$securepair_authorized'
+                      . '|error=$securepair_authorization_error'
+                      . '|cn=$securepair_peer_cn|status=$status',
+        stream_server_config => <<'CONF');
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_context api.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key
+                   ca=%%CERTS%%/ca.crt request_cert=on reject_unauthorized=on;
+securepair_echo "welcome!\n";
+CONF
+    my @cases = (
+        # servername, certificate, log line
+        [ 'api.example.com', 'client-wrongca',
+          'sni=api.example.com|authorized=false'
+          . '|error=UNABLE_TO_VERIFY_LEAF_SIGNATURE|cn=wrong CA client'
+          . '|status=500' ],
+        [ 'api.example.com', 'client',
+          'sni=api.example.com|authorized=true|error=-|cn=client'
+          . '|status=200' ],
+        # the default asks for no certificate: none is judged or shown
+        [ 'www.example.com', 'client-wrongca',
+          'sni=www.example.com|authorized=false|error=-|cn=-|status=200' ],
+    );
+    my $n = 0;
+
+    for my $c (@cases) {
+        my ($sni, $base, $want) = @$c;
+
+        tls_client(port => $t->{port}, servername => $sni,
+                   cert => "$base.crt", key => "$base.key",
+                   request => "x\n", expect => "welcome!\nx\n",
+                   read_timeout => 1);
+        is(next_log_line($t, ++$n), $want, "$name: $sni, $base");
+    }
+
+    done_nginx($t, $name);
+}
+
 
 run_tests();
 
@@ -351,7 +558,7 @@ x
 
 
 
-=== TEST 10: a handshake that fails logs "-" for every negotiated value
+=== TEST 10: a handshake that fails logs what it knew, "-" for what it never reached
 --- stream_server_config
 securepair on;
 securepair_certificate %%CERTS%%/server-rsa.crt;
@@ -364,7 +571,7 @@ securepair_echo "welcome!\n";
 |alpn=$securepair_alpn_protocol|proto=$securepair_protocol
 |cipher=$securepair_cipher|reused=$securepair_session_reused
 |cn=$securepair_peer_cn|renegs=$securepair_renegotiations
-|conns=$securepair_connections|
+|conns=$securepair_connections|status=$status|
 --- tls
 servername: localhost
 alpn: spdy/1
@@ -373,7 +580,9 @@ alpn: spdy/1
 handshake: fail
 alert: no application protocol
 --- access_log
-|authorized=-|error=-|sni=-|npn=-|alpn=-|proto=-|cipher=-|reused=-|cn=-|renegs=-|conns=1|
+|authorized=false|error=-|sni=localhost|npn=-|alpn=-|proto=TLSv1.3|
+|reused=-|cn=-|renegs=-|conns=1|status=500|
+qr/\|cipher=TLS_[A-Z0-9_]+\|/
 
 
 

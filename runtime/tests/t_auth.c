@@ -8,10 +8,14 @@
 #include <ctype.h>
 
 #include "pump.h"
+#include "internal.h"       /* groups on the SSL, for a HelloRetryRequest */
 
 
 #define FROM_SERVER  "hello from server"
 #define FROM_CLIENT  "hello from client"
+
+
+static const char *openssl_says(const char *args, const char *file);
 
 
 /* ---- the server's matrix ----------------------------------------------- */
@@ -196,10 +200,47 @@ check_accepted(const char *name, const client_case *cc, int request,
 }
 
 
+/*
+ * The SHA-1 fingerprint of the leaf in `base`.crt, as openssl prints it;
+ * NULL for no base.
+ */
+static const char *
+fingerprint_of(const char *base)
+{
+    char  file[64];
+
+    if (base == NULL) {
+        return NULL;
+    }
+
+    snprintf(file, sizeof(file), "%s.crt", base);
+    return openssl_says("-fingerprint -sha1", file);
+}
+
+
+/* The fingerprint of the pair's peer certificate, or NULL (static). */
+static const char *
+peer_fingerprint(const sp_pair *pair)
+{
+    static char    buf[128];
+    sp_peer_cert  *peer;
+
+    peer = sp_pair_peer_cert(pair);
+    if (peer == NULL || peer->fingerprint == NULL) {
+        sp_peer_cert_free(peer);
+        return NULL;
+    }
+
+    snprintf(buf, sizeof(buf), "%s", peer->fingerprint);
+    sp_peer_cert_free(peer);
+    return buf;
+}
+
+
 /* The server refused the client: check both ends of the failure. */
 static void
-check_rejected(const char *name, const client_case *cc, sp_pair *client,
-    sp_pair *server, unsigned events, int secure)
+check_rejected(const char *name, const client_case *cc, int version,
+    sp_pair *client, sp_pair *server, unsigned events, int secure)
 {
     char         buf[256];
     const char  *msg;
@@ -233,6 +274,16 @@ check_rejected(const char *name, const client_case *cc, sp_pair *client,
        "%s: client never reads the server's queued data", name);
     ok(sp_clear_read(server, buf, sizeof(buf)) == SP_ERR_UNAUTHORIZED,
        "%s: server never reads what the client wrote", name);
+
+    /* what the refusal knew, for the host's log */
+    is_str(sp_pair_servername(server), "localhost",
+           at(name, "refused: the servername the client sent"));
+    is_str(sp_pair_protocol(server), version_name(version),
+           at(name, "refused: the protocol chosen"));
+    ok(sp_pair_cipher(server) != NULL, "%s: refused: the cipher chosen: %s",
+       name, sp_pair_cipher(server) ? sp_pair_cipher(server) : "(null)");
+    is_str(peer_fingerprint(server), fingerprint_of(cc->cert),
+           at(name, "refused: the certificate the client sent"));
 }
 
 
@@ -267,7 +318,7 @@ test_server_case(int version, int request, int reject, const client_case *cc)
     pump_watch(client, server, &events, &secure);
 
     if (request && reject && cc->error) {
-        check_rejected(name, cc, client, server, events, secure);
+        check_rejected(name, cc, version, client, server, events, secure);
 
     } else {
         check_accepted(name, cc, request, client, server, events, version);
@@ -381,6 +432,10 @@ test_client_case(int version, const server_case *sc)
         ok(sp_clear_read(client, buf, sizeof(buf)) < 0
            && sp_clear_read(server, buf, sizeof(buf)) < 0,
            "%s: no data crossed", name);
+        is_str(peer_fingerprint(client), fingerprint_of("server-ec"),
+               at(name, "refused: the certificate the server sent"));
+        is_str(sp_pair_protocol(client), version_name(version),
+               at(name, "refused: the protocol chosen"));
 
     } else {
         ok(handshake(client, server), "%s: handshake completes", name);
@@ -665,6 +720,205 @@ test_peer_cert(int version)
 }
 
 
+/* ---- what a handshake that failed still knows ---------------------------- */
+
+/* Not TLS at all: nothing was said, so nothing is known. */
+static void
+test_failed_garbage(void)
+{
+    static const char  junk[] = "GET / HTTP/1.0\r\n\r\n";
+    sp_ctx            *sctx;
+    sp_pair           *server;
+
+    sctx = server_ctx(1, 1);
+    server = sp_pair_new(sctx, NULL, NULL);
+
+    sp_enc_in(server, junk, sizeof(junk) - 1);
+
+    is_int(sp_pair_error(server), SP_ERR_HANDSHAKE,
+           "garbage: the handshake fails");
+    is_str(sp_pair_servername(server), NULL, "garbage: no servername");
+    is_str(sp_pair_protocol(server), NULL, "garbage: no protocol");
+    is_str(sp_pair_cipher(server), NULL, "garbage: no cipher");
+    is_str(peer_fingerprint(server), NULL, "garbage: no certificate");
+    is_str(sp_pair_authorization_error(server), NULL,
+           "garbage: no authorization error");
+    ok(!sp_pair_authorized(server), "garbage: not authorized");
+    ok(error_queue_empty(), "garbage: OpenSSL error queue empty");
+
+    sp_pair_free(server);
+    sp_ctx_unref(sctx);
+}
+
+
+/*
+ * The client goes away after its ClientHello: the server knows the name
+ * asked for and what it chose itself, not the client's certificate.
+ */
+static void
+test_failed_reset(int version)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    char       name[64];
+
+    snprintf(name, sizeof(name), "%s reset after the ClientHello",
+             version_name(version));
+
+    sctx = server_ctx(1, 1);
+    cctx = client_ctx("client", "ca.crt", version);
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "a.example.com", NULL);
+
+    move_records(client, server, 0);
+    ok(sp_enc_out_pending(server) > 0, "%s: the server answered", name);
+    sp_enc_in_eof(server);
+
+    is_int(sp_pair_error(server), SP_ERR_TRUNCATED,
+           at(name, "the handshake fails"));
+    is_str(sp_pair_servername(server), "a.example.com",
+           at(name, "the servername sent"));
+    is_str(sp_pair_protocol(server), version_name(version),
+           at(name, "the protocol the server chose"));
+    ok(sp_pair_cipher(server) != NULL, "%s: the cipher the server chose: %s",
+       name, sp_pair_cipher(server) ? sp_pair_cipher(server) : "(null)");
+    is_str(peer_fingerprint(server), NULL, at(name, "no certificate yet"));
+    is_str(sp_pair_authorization_error(server), NULL,
+           at(name, "not judged: no authorization error"));
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+/*
+ * A client resumes a session made by another client with a certificate
+ * and another name, then goes away before its Finished: the server must
+ * not show that other connection's certificate or name as this one's.
+ */
+static void
+test_failed_resumption(int version)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_pair   *server, *client;
+    uint8_t    sess[8192];
+    ssize_t    len;
+    char       buf[64], name[64];
+
+    snprintf(name, sizeof(name), "%s resumption cut short",
+             version_name(version));
+
+    sctx = server_ctx(1, 1);
+    cctx = client_ctx("client", "ca.crt", version);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "%s: the first handshake", name);
+    sp_clear_write(server, FROM_SERVER, strlen(FROM_SERVER));
+    pump(client, server);
+    read_all(client, buf, sizeof(buf));
+    len = sp_pair_get_session(client, sess, sizeof(sess));
+    ok(len > 0, "%s: the first client's session", name);
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new_with_session(cctx, "a.example.com", sess,
+                                      len > 0 ? (size_t) len : 0, NULL);
+
+    move_records(client, server, 0);
+    move_records(server, client, 0);
+    ok((sp_pair_state(client) & SP_STATE_SECURE)
+       && sp_pair_session_reused(client),
+       "%s: the server resumed the session", name);
+
+    /* the client's Finished never arrives */
+    sp_enc_in_eof(server);
+
+    is_int(sp_pair_error(server), SP_ERR_TRUNCATED,
+           at(name, "the handshake fails"));
+    is_str(sp_pair_servername(server), "a.example.com",
+           at(name, "the servername this client sent"));
+    is_str(peer_fingerprint(server), NULL,
+           at(name, "not the first client's certificate"));
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
+/*
+ * A second ClientHello, after a HelloRetryRequest, that names another
+ * server: the context it would choose is not the one the first name
+ * chose, and the name reported would be the first.  The server refuses it
+ * (RFC 8446, 4.1.2: the second hello repeats the first).  The API has no
+ * groups setting: the test sets them on OpenSSL's objects, so that the
+ * client's key share (P-256) is not one the server takes (X25519 only).
+ */
+static void
+test_failed_second_hello(void)
+{
+    sp_ctx    *sctx, *cctx;
+    sp_creds  *a, *b;
+    sp_pair   *server, *client;
+    uint8_t    buf[4096], *name;
+    size_t     len;
+    int        rc;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", "ca.crt");
+    a = creds_for("sni-a", "ca.crt");
+    b = creds_for("server-rsa", "ca.crt");
+    sp_ctx_add_context(sctx, "a.example.com", a);
+    sp_ctx_add_context(sctx, "b.example.com", b);
+    sp_creds_unref(a);
+    sp_creds_unref(b);
+
+    cctx = client_ctx(NULL, "ca.crt", SP_TLS1_3);
+    SSL_CTX_set1_groups_list(sp_creds_ssl_ctx(cctx->creds), "P-256:X25519");
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "a.example.com", NULL);
+    SSL_set1_groups_list(server->ssl, "X25519");
+
+    move_records(client, server, 0);
+    is_str(sp_pair_context_name(server), "a.example.com",
+           "second hello: the first chose a.example.com");
+    move_records(server, client, 0);
+
+    /* the client's second hello, naming b.example.com instead */
+    len = sp_enc_out(client, buf, sizeof(buf));
+    name = memmem(buf, len, "a.example.com", 13);
+    ok(len > 0 && name != NULL, "second hello: the client answered the "
+       "HelloRetryRequest with its name");
+    if (name != NULL) {
+        *name = 'b';
+    }
+
+    rc = (int) sp_enc_in(server, buf, len);
+    ok(rc < 0 || sp_pair_error(server) == SP_ERR_HANDSHAKE,
+       "second hello: another name fails the handshake: %s",
+       sp_pair_error_message(server));
+    is_int(sp_pair_alert_sent(server), 47,
+           "second hello: with an illegal_parameter alert");
+    is_str(sp_pair_context_name(server), "a.example.com",
+           "second hello: the context is still the first name's");
+    is_str(sp_pair_servername(server), "a.example.com",
+           "second hello: and so is the servername");
+    ok(error_queue_empty(), "second hello: OpenSSL error queue empty");
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+}
+
+
 int
 main(void)
 {
@@ -672,6 +926,12 @@ main(void)
     test_client_checks();
     test_peer_cert(SP_TLS1_2);
     test_peer_cert(SP_TLS1_3);
+    test_failed_garbage();
+    test_failed_reset(SP_TLS1_2);
+    test_failed_reset(SP_TLS1_3);
+    test_failed_resumption(SP_TLS1_2);
+    test_failed_resumption(SP_TLS1_3);
+    test_failed_second_hello();
 
     return done_testing();
 }
