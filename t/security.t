@@ -1104,7 +1104,8 @@ EOF
             . "securepair_certificate_key %%CERTS%%/server-rsa.key;\n"
             . $contexts . "return \"\$route\\n\";\n",
         log_format => 'sni=$securepair_servername|auth=$securepair_authorized'
-                      . '|cn=$securepair_peer_cn|route=$route');
+                      . '|cn=$securepair_peer_cn|route=$route'
+                      . '|status=$status');
     my $t = start_nginx(%cfg, no_start => 1);
 
     spew("$t->{dir}/openssl.cnf", <<'EOF');
@@ -1154,7 +1155,12 @@ EOF
     my @log = access_lines($t, scalar @$cases);
     is(scalar @log, scalar @$cases, "$name: every connection is logged");
 
-    my @private = grep { /route=private/ } @log;
+    # a refused handshake logs what it knew (the first name, so its
+    # route) with $status 500: only a served session has 200
+    my @private = grep { /route=private\|status=200$/ } @log;
+    my @served = grep { /status=200$/ } @log;
+    is(scalar @served, @$cases - @refused, "$name: the refused sessions "
+                                           . "were not served");
     my $kept = grep { !$_->[3] && defined $_->[0] && $_->[0] eq $private }
                     @$cases;
     is(scalar @private, $kept, "$name: only the client that named the "
