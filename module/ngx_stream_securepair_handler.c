@@ -17,6 +17,7 @@ static ngx_int_t ngx_stream_securepair_handshake(ngx_connection_t *c,
 static void ngx_stream_securepair_handshake_handler(ngx_event_t *ev);
 static void ngx_stream_securepair_log_sni_limit(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
+static ngx_uint_t ngx_stream_securepair_can_send(ngx_connection_t *c);
 static void ngx_stream_securepair_cleanup(void *data);
 
 
@@ -345,8 +346,14 @@ ngx_stream_securepair_log_failure(ngx_connection_t *c,
 
 
 /*
- * LOG phase: the socket is still open, so a secure session says goodbye
- * with close_notify, best effort and without waiting.
+ * LOG phase: the socket is still open, so a secure session that really
+ * ended says goodbye with close_notify, best effort and without waiting.
+ * A session cut short says nothing, as with nginx's own SSL: then a client
+ * tells a truncated stream by the missing close_notify.  Cut short are a
+ * timeout, an error, data still waiting (in the pair, or in the stream
+ * write filter), a reset by the peer, and a write side already shut down
+ * (proxy_half_close does so on the socket itself, where the write would
+ * only fail).
  */
 ngx_int_t
 ngx_stream_securepair_log_handler(ngx_stream_session_t *s)
@@ -362,17 +369,61 @@ ngx_stream_securepair_log_handler(ngx_stream_session_t *s)
 
     c = s->connection;
 
-    if (ctx->secure && !sp_pair_error(ctx->pair) && !c->error
-        && !c->write->error)
-    {
-        sp_pair_shutdown(ctx->pair);
+    if (c->error || c->write->error || !ngx_stream_securepair_can_send(c)) {
+        return NGX_OK;
     }
 
-    if (!c->error && !c->write->error) {
+    /* what the session wrote (or a failed pair's alert) goes first */
+
+    if (ngx_stream_securepair_flush(c, ctx) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (!ctx->secure || sp_pair_error(ctx->pair) || c->timedout
+        || c->read->error || (c->buffered & ~NGX_SSL_BUFFERED))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "securepair: no close_notify");
+        return NGX_OK;
+    }
+
+    if (sp_pair_shutdown(ctx->pair) == SP_OK) {
         (void) ngx_stream_securepair_flush(c, ctx);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether our side of the TCP connection may still send: not after a
+ * shutdown(SHUT_WR) (the proxy's, which we do not see) or a reset.  On
+ * Linux the connection's state says so; elsewhere a send of nothing
+ * fails with EPIPE (or the reset's error) on such a socket.
+ */
+static ngx_uint_t
+ngx_stream_securepair_can_send(ngx_connection_t *c)
+{
+#if (NGX_HAVE_TCP_INFO && NGX_LINUX)
+
+    socklen_t        len;
+    struct tcp_info  ti;
+
+    len = sizeof(struct tcp_info);
+
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1) {
+        return 1;
+    }
+
+    /* FIN_WAIT1/2, CLOSING, TIME_WAIT, LAST_ACK: our FIN went; CLOSE */
+    return ti.tcpi_state == TCP_ESTABLISHED
+           || ti.tcpi_state == TCP_CLOSE_WAIT;
+
+#else
+
+    return send(c->fd, NULL, 0, 0) != -1;
+
+#endif
 }
 
 

@@ -288,6 +288,19 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
 
         if (got == 0) {
             sp_enc_in_eof(ctx->pair);
+
+            /*
+             * Many clients just close the socket, or only its write side,
+             * and still read the answer: to the cleartext side that is
+             * the end of the stream, as for nginx's own SSL, and the
+             * session goes on writing.
+             */
+            if (sp_pair_truncated(ctx->pair)) {
+                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                              "securepair: peer closed the connection "
+                              "without close_notify");
+            }
+
             c->read->ready = 1;
             continue;
         }
@@ -314,18 +327,6 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
     }
 
     if (n == 0) {
-        c->read->ready = 0;
-        c->read->eof = 1;
-        return 0;
-    }
-
-    if (n == SP_ERR_TRUNCATED) {
-        /*
-         * Most clients just close the socket: to the cleartext side that
-         * is the end of the stream, as for nginx's own SSL.
-         */
-        ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                       "securepair: %s", sp_pair_error_message(ctx->pair));
         c->read->ready = 0;
         c->read->eof = 1;
         return 0;

@@ -558,6 +558,15 @@ sp_creds_ssl_ctx(sp_creds *creds)
                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                               | SSL_MODE_RELEASE_BUFFERS);
 
+    /*
+     * A transport that ends without close_notify is the end of the
+     * peer's data, not a fatal error: our side may still write (a TCP
+     * half-close) and the pair says the end was unclean
+     * (sp_pair_truncated).  Without it OpenSSL sends a decode_error alert
+     * and refuses every later write.
+     */
+    SSL_CTX_set_options(ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+
     sp_sni_install(ssl_ctx);
     sp_protocols_install(ssl_ctx);
     sp_hello_install(ssl_ctx);

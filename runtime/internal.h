@@ -281,7 +281,10 @@ struct sp_pair {
     unsigned             reneg_in_window;
 
     unsigned             in_eof:1;
-    unsigned             peer_closed:1;
+    unsigned             peer_closed:1;  /* no more data from the peer */
+    unsigned             close_notify:1; /* the peer's close_notify came */
+    unsigned             truncated:1;    /* the peer's data ended without
+                                            one */
     unsigned             shutdown_wanted:1;
     unsigned             shutdown_sent:1;
     unsigned             reneg_exceeded:1;

@@ -98,6 +98,11 @@ info_callback(const SSL *ssl, int where, int ret)
         }
     }
 
+    /* OpenSSL reports a bare transport end as a close_notify too */
+    if (where == SSL_CB_READ_ALERT && (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+        pair->close_notify = 1;
+    }
+
     /*
      * Renegotiations (TLS <= 1.2 only) are counted when the peers really
      * exchange hellos: OpenSSL also reports a handshake start and end when
@@ -572,12 +577,26 @@ flush_queue(sp_pair *pair)
 }
 
 
+/*
+ * The end of the peer's data: its close_notify, or (once secure) the
+ * transport's end without one.  The latter is no failure, as in nginx and
+ * Node: our side may still write, but the host hears that it was unclean.
+ * A peer need not answer our own close_notify, so after it a bare end is
+ * just the end.
+ */
 static void
 peer_closed(sp_pair *pair)
 {
-    if (!pair->peer_closed) {
-        pair->peer_closed = 1;
-        pair->events |= SP_EVENT_END;
+    if (pair->peer_closed) {
+        return;
+    }
+
+    pair->peer_closed = 1;
+    pair->events |= SP_EVENT_END;
+
+    if (!pair->close_notify && !pair->shutdown_sent) {
+        pair->truncated = 1;
+        pair->events |= SP_EVENT_TRUNCATED;
     }
 }
 
@@ -806,15 +825,13 @@ sp_enc_in_eof(sp_pair *pair)
         return rc;
     }
 
-    /* Nothing left to read and no close_notify: the stream was cut. */
-    if (!pair->peer_closed && !pair->shutdown_sent
-        && sp_bytes_len(&pair->enc_in) == 0
-        && (!(pair->state & SP_STATE_SECURE) || SSL_pending(pair->ssl) == 0))
-    {
+    /*
+     * The handshake was cut.  Once secure, the pump has read to the end
+     * already, or leaves it for sp_clear_read() behind decrypted bytes.
+     */
+    if (!(pair->state & SP_STATE_SECURE)) {
         return pair_fail(pair, SP_ERR_TRUNCATED,
-                         "peer closed the connection %s",
-                         (pair->state & SP_STATE_SECURE)
-                         ? "without close_notify" : "during the handshake");
+                         "peer closed the connection during the handshake");
     }
 
     return SP_OK;
@@ -940,19 +957,6 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     }
 
     if (e == SSL_ERROR_ZERO_RETURN) {
-        ERR_clear_error();
-        peer_closed(pair);
-        return 0;
-    }
-
-    /*
-     * We said goodbye first and the peer just closed the transport: that
-     * is the end sp_enc_in_eof() accepted, not a truncation.
-     */
-    if (pair->shutdown_sent && pair->in_eof
-        && ERR_GET_REASON(ERR_peek_error())
-           == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-    {
         ERR_clear_error();
         peer_closed(pair);
         return 0;
@@ -1166,6 +1170,13 @@ sp_pair_error_message(const sp_pair *pair)
     }
 
     return pair->error ? sp_strerror(pair->error) : "";
+}
+
+
+int
+sp_pair_truncated(const sp_pair *pair)
+{
+    return pair->truncated;
 }
 
 

@@ -62,7 +62,9 @@ typedef enum {
     SP_ERR_UNAUTHORIZED = -7,     /* peer certificate refused under
                                      reject_unauthorized */
     SP_ERR_RENEG_LIMIT = -8,      /* too many renegotiations in the window */
-    SP_ERR_TRUNCATED = -9,        /* transport ended without close_notify */
+    SP_ERR_TRUNCATED = -9,        /* transport ended during the handshake
+                                     (after it, a bare end is the end of
+                                     input: sp_pair_truncated()) */
     SP_ERR_CLOSED = -10,          /* the pair is shut down: no more data */
     SP_ERR_MAX_CONNECTIONS = -11, /* sp_pair_new refused: context is full */
     SP_ERR_UNKNOWN_NAME = -12,    /* SNI matched no context and the server
@@ -335,8 +337,12 @@ typedef struct sp_pair sp_pair;
 /* sp_pair_events() bits: what happened since the previous call. */
 #define SP_EVENT_SECURE       0x01  /* handshake done (Node 'secure') */
 #define SP_EVENT_ERROR        0x02  /* the pair failed (Node 'error') */
-#define SP_EVENT_END          0x04  /* peer's close_notify (Node 'end') */
+#define SP_EVENT_END          0x04  /* the end of the peer's data (Node
+                                       'end'): close_notify, or a bare
+                                       transport end once secure */
 #define SP_EVENT_RENEGOTIATED 0x08  /* a renegotiation completed */
+#define SP_EVENT_TRUNCATED    0x10  /* with SP_EVENT_END: it came without
+                                       close_notify (sp_pair_truncated) */
 
 /*
  * A new pair.  A server pair waits for a ClientHello; a client pair has its
@@ -372,6 +378,14 @@ const uint8_t *sp_pair_session_id(const sp_pair *pair, size_t *len);
 unsigned sp_pair_state(const sp_pair *pair);
 unsigned sp_pair_events(sp_pair *pair);   /* returns and clears */
 
+/*
+ * 1 when the peer's data ended, after the handshake, with the transport's
+ * end and no close_notify, while ours was not sent: the peer may have been
+ * cut off (or just closed its TCP write side, as many clients do).  The
+ * pair has not failed: sp_clear_read() returned 0 and writes go on.
+ */
+int sp_pair_truncated(const sp_pair *pair);
+
 /* Sticky error: 0 or an sp_err; the message is never NULL. */
 int sp_pair_error(const sp_pair *pair);
 const char *sp_pair_error_message(const sp_pair *pair);
@@ -404,8 +418,12 @@ void *sp_pair_get_data(const sp_pair *pair);
  * sp_enc_in() copies from the host's buffer instead, returning how many
  * bytes it took (0 when full) or a negative sp_err.
  *
- * sp_enc_in_eof() says the transport has no more bytes.  After the peer's
- * close_notify this is a clean end; otherwise SP_ERR_TRUNCATED.
+ * sp_enc_in_eof() says the transport has no more bytes.  During the
+ * handshake that is SP_ERR_TRUNCATED.  Once secure it is the end of the
+ * peer's data, clean after its close_notify, otherwise marked by
+ * sp_pair_truncated() (a half-closed TCP connection): sp_clear_read()
+ * gives what was decrypted, then 0, and sp_clear_write() still works
+ * until the host ends the pair.
  */
 uint8_t *sp_enc_in_buf(sp_pair *pair, size_t *len);
 int sp_enc_in_commit(sp_pair *pair, size_t n);
@@ -431,8 +449,9 @@ size_t sp_enc_out_pending(const sp_pair *pair);
 
 /*
  * Cleartext out: decrypt into the host's buffer.  Returns bytes (> 0), 0 at
- * a clean end (close_notify received), SP_ERR_AGAIN when more records are
- * needed, or the sticky error.  sp_clear_pending() is how many decrypted
+ * the end of the peer's data (close_notify received, or the transport's
+ * end after the handshake: see sp_pair_truncated()), SP_ERR_AGAIN when
+ * more records are needed, or the sticky error.  sp_clear_pending() is how many decrypted
  * bytes are ready without more input.
  */
 ssize_t sp_clear_read(sp_pair *pair, void *buf, size_t len);

@@ -209,7 +209,8 @@ run(int fd, sp_pair *pair, const char *msg)
             echoed = 1;
         }
 
-        /* Done, or the server ended first (n == 0: its close_notify). */
+        /* Done, or the server ended first (n == 0: its close_notify, or
+           the transport's end). */
         if ((echoed || n == 0) && !shut) {
             shut = 1;
             (void) sp_pair_shutdown(pair);

@@ -296,7 +296,8 @@ accept_clients(int lfd, sp_ctx *ctx, client_t **clients)
 /*
  * Records from the socket go straight into the pair's input buffer: no copy
  * on our side.  recv() == 0 is the transport's end, which the pair judges
- * (a clean end after close_notify, otherwise a truncation).
+ * (a cut handshake fails; once secure it is the end of the client's data,
+ * with or without close_notify: sp_pair_truncated() tells).
  */
 static void
 client_recv(client_t *c)
@@ -401,7 +402,7 @@ client_echo(client_t *c)
             c->held_end = (size_t) n;
 
         } else if (n == 0) {
-            c->ended = 1;       /* close_notify */
+            c->ended = 1;       /* close_notify, or the transport's end */
 
         } else {
             return;             /* SP_ERR_AGAIN, or the pair failed */

@@ -500,34 +500,69 @@ test_close(void)
     sp_pair_free(client);
     sp_pair_free(server);
 
-    /* truncation: eof without close_notify */
+    /* a bare transport end once secure: the end of input, not a failure */
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(cctx, "localhost", NULL);
     handshake(client, server);
     sp_pair_events(server);
     sp_clear_write(client, "partial", 7);
     pump(client, server);
-    is_int(sp_enc_in_eof(server), SP_OK, "eof with data unread: deferred");
+    is_int(sp_enc_in_eof(server), SP_OK, "eof without close_notify: no error");
+    is_int(sp_pair_truncated(server), 0, "not ended while data is unread");
     is_int(read_all(server, buf, sizeof(buf)), 7, "data still read");
-    is_int(sp_clear_read(server, buf, sizeof(buf)), SP_ERR_TRUNCATED,
-           "then truncated");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), 0,
+           "then read gives 0: the end of input");
     ev = sp_pair_events(server);
-    ok((ev & SP_EVENT_ERROR) && !(ev & SP_EVENT_END),
-       "truncation is an error, not an end");
-    ok(strstr(sp_pair_error_message(server), "close_notify") != NULL,
-       "message: %s", sp_pair_error_message(server));
-    is_int(sp_pair_error(server), SP_ERR_TRUNCATED, "error is sticky");
-    is_int(sp_clear_write(server, "x", 1), SP_ERR_TRUNCATED,
-           "writes fail with the sticky error");
-    ok(sp_pair_state(server) & SP_STATE_SEND_RECORDS,
-       "truncated pair still has its alert to send");
-    {
-        char  sink[256];
+    ok((ev & SP_EVENT_END) && (ev & SP_EVENT_TRUNCATED)
+       && !(ev & SP_EVENT_ERROR),
+       "an end, marked truncated, not an error (events 0x%x)", ev);
+    is_int(sp_pair_truncated(server), 1, "sp_pair_truncated says so");
+    is_int(sp_pair_error(server), 0, "no sticky error");
+    is_int(sp_pair_alert_sent(server), -1, "no alert sent");
+    ok(sp_enc_out_pending(server) == 0, "nothing to send: no alert");
+    ok(!(sp_pair_state(server) & SP_STATE_RECV_RECORDS),
+       "no more input wanted");
+    ok(sp_pair_state(server) & SP_STATE_CLEAR_WRITE, "still writable");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), 0, "the end stays 0");
+    sp_pair_free(client);
+    sp_pair_free(server);
 
-        while (sp_enc_out(server, sink, sizeof(sink))) { /* drain */ }
+    /* a record cut in the middle by the transport's end: the same end */
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    handshake(client, server);
+    sp_clear_write(client, "lost in transit", 15);
+    {
+        const uint8_t  *out;
+        size_t          len;
+
+        out = sp_enc_out_buf(client, &len);
+        ok(out != NULL && len > 10, "client has a record");
+        is_int((int) sp_enc_in(server, out, len - 10), (int) len - 10,
+               "part of it arrives");
     }
-    ok(sp_pair_state(server) == SP_STATE_CLOSED,
-       "truncated pair closed once drained");
+    is_int(sp_enc_in_eof(server), SP_OK, "then eof: no error");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), 0,
+           "the cut record is not data: read gives 0");
+    is_int(sp_pair_truncated(server), 1, "truncated");
+    ok(sp_enc_out_pending(server) == 0, "no alert");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* our close_notify first, then the peer just closes: a clean end */
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    handshake(client, server);
+    is_int(sp_pair_shutdown(server), SP_OK, "server says goodbye first");
+    pump(client, server);
+    is_int(sp_enc_in_eof(server), SP_OK, "client closes the transport");
+    is_int(sp_clear_read(server, buf, sizeof(buf)), 0, "read gives 0");
+    is_int(sp_pair_truncated(server), 0,
+           "no answer to our close_notify is no truncation");
+    ok(sp_pair_state(server) == SP_STATE_CLOSED, "server closed");
+    is_int(sp_clear_read(client, buf, sizeof(buf)), 0,
+           "client read its close_notify");
+    is_int(sp_pair_truncated(client), 0, "client saw a clean end");
     sp_pair_free(client);
     sp_pair_free(server);
 
@@ -543,6 +578,94 @@ test_close(void)
     sp_ctx_unref(cctx);
     sp_ctx_unref(sctx);
     ok(error_queue_empty(), "close: error queue empty");
+}
+
+
+/*
+ * A TCP half-close: the client sends its request and shuts down its write
+ * side with no close_notify; the server still answers, the client reads
+ * the whole answer, then the server's close_notify.
+ */
+static void
+test_half_close(int version)
+{
+    sp_ctx      *sctx, *cctx;
+    sp_pair     *server, *client;
+    sp_creds    *creds;
+    char         name[64], buf[64];
+    static char  big[100000], got[100000];
+    ssize_t      n;
+    size_t       i, sent, total;
+
+    snprintf(name, sizeof(name), "half-close %s",
+             version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2");
+
+    for (i = 0; i < sizeof(big); i++) {
+        big[i] = (char) ('a' + i % 26);
+    }
+
+    sctx = ctx_for(SP_SERVER, "server-rsa", NULL);
+    creds = creds_for(NULL, "ca.crt");
+    sp_creds_set_versions(creds, version, version);
+    cctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "localhost", NULL);
+    ok(handshake(client, server), "%s: handshake", name);
+
+    sp_clear_write(client, "request", 7);
+    pump(client, server);
+    ok(sp_enc_in_eof(server) == SP_OK, "%s: bare eof, no error", name);
+    ok(read_all(server, buf, sizeof(buf)) == 7, "%s: request read", name);
+    ok(sp_clear_read(server, buf, sizeof(buf)) == 0,
+           "%s: then the end of input", name);
+    ok(sp_pair_truncated(server) == 1, "%s: truncated", name);
+
+    /* the answer, more than the pair holds at once */
+    sent = 0;
+    total = 0;
+
+    while (sent < sizeof(big)) {
+        n = sp_clear_write(server, big + sent, sizeof(big) - sent);
+
+        if (n == SP_ERR_AGAIN) {
+            move_records(server, client, 0);
+            total += read_all(client, got + total, sizeof(got) - total);
+            continue;
+        }
+
+        if (n < 0) {
+            break;
+        }
+
+        sent += (size_t) n;
+    }
+
+    ok((int) sent == (int) sizeof(big), "%s: the server writes it all",
+           name);
+    ok(sp_pair_shutdown(server) == SP_OK,
+           "%s: then says goodbye", name);
+    move_records(server, client, 0);
+    total += read_all(client, got + total, sizeof(got) - total);
+
+    ok(total == sizeof(big) && memcmp(got, big, sizeof(big)) == 0,
+       "%s: the client reads the whole answer (%zu bytes)", name, total);
+    ok(sp_clear_read(client, buf, sizeof(buf)) == 0,
+           "%s: then the server's close_notify", name);
+    ok(sp_pair_truncated(client) == 0, "%s: a clean end for the client",
+           name);
+    ok(sp_pair_error(client) == 0, "%s: client: no error", name);
+    ok(sp_pair_alert_received(client) == -1, "%s: client: no alert",
+           name);
+    ok(sp_pair_error(server) == 0, "%s: server: no error", name);
+    ok(sp_pair_state(server) == SP_STATE_CLOSED, "%s: server closed", name);
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    ok(error_queue_empty(), "%s: error queue empty", name);
 }
 
 
@@ -639,6 +762,8 @@ main(void)
     test_enc_in_spares();
     test_queued_cleartext();
     test_close();
+    test_half_close(SP_TLS1_2);
+    test_half_close(SP_TLS1_3);
     test_garbage();
     test_max_connections();
 

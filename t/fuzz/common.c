@@ -938,7 +938,14 @@ fz_check(fz_track *t, const char *op, long ret)
         FZ_ASSERT(t->was_secure, "%s: RENEGOTIATED before SECURE", op);
     }
 
-    FZ_ASSERT((ev & ~0x0fu) == 0, "%s: unknown event bits 0x%x", op, ev);
+    /* a bare transport end: an end, marked as such */
+    if (ev & SP_EVENT_TRUNCATED) {
+        FZ_ASSERT((ev & SP_EVENT_END) && sp_pair_truncated(p),
+                  "%s: SP_EVENT_TRUNCATED without END, or unmarked (0x%x)",
+                  op, ev);
+    }
+
+    FZ_ASSERT((ev & ~0x1fu) == 0, "%s: unknown event bits 0x%x", op, ev);
     t->events |= ev;
 
     /* bounds */
@@ -1352,7 +1359,7 @@ fz_read_all(fz_track *t, fz_prng *prng)
 
         if (r == 0) {
             FZ_ASSERT(t->events & SP_EVENT_END, "sp_clear_read returned 0 "
-                      "(clean end) without SP_EVENT_END");
+                      "(the end) without SP_EVENT_END");
         }
 
         if (r <= 0) {

@@ -56,7 +56,8 @@ package SecurePair::Test;
 #   must_die               nginx -t must fail
 #   nginx_t                nginx -t must pass (then the client runs, if any)
 #   backend                one backend per line: echo | sink_source N |
-#                          banner TEXT; ports %%BACKEND_PORT%%,
+#                          banner TEXT | reply TEXT (reads to the end,
+#                          then answers TEXT); ports %%BACKEND_PORT%%,
 #                          %%BACKEND_PORT2%%, ...
 #   backend_log            lines that must be in the backends' log
 #   user_files             files made in the test directory first:
@@ -810,7 +811,12 @@ sub check_nginx_clean {
 #   sink_source N     sends N bytes of sink_pattern(N) while reading and
 #                     counting everything until the client's end
 #   banner TEXT       sends TEXT (\n, \r, \t understood), then echoes
+#   reply TEXT        reads until the client's end, then sends TEXT
 # Each connection logs "backendN SPEC: received=R sent=S" to LOGFILE.
+
+# a sink_source backend's bytes, made by its listener for every connection
+my $source_out;
+
 sub start_backend {
     my ($spec, $logfile, $n) = @_;
     $n ||= 1;
@@ -824,7 +830,7 @@ sub start_backend {
 
     $spec =~ s/^\s+|\s+$//g;
     die "unknown backend \"$spec\"\n"
-        unless $spec =~ /^(echo|sink_source\s+\d+|banner\s.*)$/;
+        unless $spec =~ /^(echo|sink_source\s+\d+|(banner|reply)\s.*)$/;
 
     my $pid = fork;
     die "fork: $!" unless defined $pid;
@@ -834,6 +840,9 @@ sub start_backend {
         $SIG{CHLD} = 'IGNORE';
         $SIG{TERM} = 'DEFAULT';
         my $end = time + 120;
+
+        # made once, before any connection: a big source starts at once
+        $source_out = sink_pattern($1) if $spec =~ /^sink_source\s+(\d+)/;
 
         while (time < $end) {
             my $c = $l->accept or next;
@@ -866,14 +875,23 @@ sub _serve_backend {
     my ($received, $sent, $eof) = (0, 0, 0);
     my $source = 0;
     my $echo = 1;
+    my $reply;
 
     if ($spec =~ /^sink_source\s+(\d+)/) {
-        $out = sink_pattern($1);
+        $out = $source_out;
         $echo = 0;
         $source = 1;
-    } elsif ($spec =~ /^banner\s(.*)/) {
-        ($out = $1) =~ s/\\([nrt\\])/{n => "\n", r => "\r", t => "\t",
-                                       '\\' => '\\'}->{$1}/ge;
+    } elsif ($spec =~ /^(banner|reply)\s(.*)/) {
+        my $kind = $1;
+        (my $text = $2) =~ s/\\([nrt\\])/{n => "\n", r => "\r", t => "\t",
+                                          '\\' => '\\'}->{$1}/ge;
+
+        if ($kind eq 'banner') {
+            $out = $text;
+        } else {
+            $reply = $text;
+            $echo = 0;
+        }
     }
 
     my $end = time + 60;
@@ -903,6 +921,7 @@ sub _serve_backend {
                 $out .= $buf if $echo;
             } elsif (defined $k) {
                 $eof = 1;
+                $out .= $reply if defined $reply;
             } elsif ($! != EAGAIN && $! != EINTR) {
                 $eof = 1;
             }
