@@ -331,6 +331,13 @@ bio_read(BIO *bio, char *buf, int len)
 
     n = sp_bytes_len(&pair->enc_in);
 
+    /* past the renegotiation limit the pair is about to fail: OpenSSL
+       reads no further hello to answer */
+    if (pair->reneg_exceeded) {
+        BIO_set_retry_read(bio);
+        return -1;
+    }
+
     if (n == 0) {
         if (pair->in_eof) {
             return 0;

@@ -377,5 +377,6 @@ sp_pair *sp_pair_create(sp_ctx *ctx, const char *servername,
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);
+int sp_reneg_count(sp_pair *pair);
 
 #endif /* SP_INTERNAL_H */

@@ -99,6 +99,23 @@ info_callback(const SSL *ssl, int where, int ret)
     }
 
     /*
+     * A renegotiation hello OpenSSL refused by itself (limit 0, or a
+     * client without secure renegotiation): it only answers with this
+     * warning and reads on, so the hello callback never counts it.  It
+     * counts here, or a client could send such hellos forever.
+     */
+    if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT
+        && ret == (SSL3_AL_WARNING << 8 | SSL_AD_NO_RENEGOTIATION)
+        && pair->ctx->role == SP_SERVER && (pair->state & SP_STATE_SECURE))
+    {
+        pair->renegotiations++;
+
+        if (sp_reneg_count(pair) != SP_OK && pair->alert_sent < 0) {
+            pair->alert_sent = SSL_AD_NO_RENEGOTIATION;
+        }
+    }
+
+    /*
      * Renegotiations (TLS <= 1.2 only) are counted when the peers really
      * exchange hellos: OpenSSL also reports a handshake start and end when
      * it merely sends a HelloRequest or refuses a renegotiation.  A server

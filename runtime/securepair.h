@@ -235,7 +235,11 @@ int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
 /*
  * Server: client-initiated renegotiations allowed per window (Node:
  * CLIENT_RENEG_LIMIT 3, CLIENT_RENEG_WINDOW 600 s).  Limit 0 refuses every
- * renegotiation.  Only TLS <= 1.2 renegotiates.
+ * renegotiation.  Only TLS <= 1.2 renegotiates.  Every renegotiation
+ * hello counts, those OpenSSL refuses by itself too (under limit 0, or
+ * from a client without secure renegotiation, answered with a warning
+ * no_renegotiation alert); the one past the limit fails the pair with
+ * SP_ERR_RENEG_LIMIT, so under limit 0 the first one does.
  */
 int sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window);
 
