@@ -306,7 +306,9 @@ bio_write(BIO *bio, const char *data, int len)
     /*
      * Never a short or retried write: the queue grows instead, so a record
      * is never half written and sp_clear_write() can promise that what it
-     * took is in records.  Its callers bound the growth.
+     * took is in records.  Its callers bound the growth: sp_clear_write()
+     * at SP_ENC_OUT_HIGH, and the input that makes records of its own
+     * stops at SP_ENC_IN_STOP (sp_enc_in_buf).
      */
     if (len <= 0) {
         return 0;

@@ -61,6 +61,19 @@
 #define SP_ENC_OUT_HIGH  (64 * 1024)
 
 /*
+ * The pair takes no records from the network while this many wait to be
+ * sent (sp_enc_in_buf offers no room, SP_STATE_RECV_RECORDS is clear):
+ * each record in may make records out (an answer to a renegotiation
+ * hello, a key update, an alert), and a peer that sends them without
+ * reading would otherwise grow enc_out without end.  Twice the write
+ * side's mark: sp_clear_write() alone stops below SP_ENC_OUT_HIGH plus
+ * one record, so a writer waiting for a slow reader never stops the
+ * input, and traffic both ways flows as before.  The queue stays under
+ * this plus what one receive's records make.
+ */
+#define SP_ENC_IN_STOP  (2 * SP_ENC_OUT_HIGH)
+
+/*
  * OpenSSL gives each handshake a message buffer (the state machine's
  * init_buf: BUF_MEM_grow(SSL3_RT_MAX_PLAIN_LENGTH), a 21,848-byte block
  * with its first 16 KiB zero-filled) and frees it when the handshake

@@ -701,7 +701,9 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
 
     *len = 0;
 
-    if (pair->error || pair->in_eof || pair->peer_closed) {
+    if (pair->error || pair->in_eof || pair->peer_closed
+        || pair->enc_out.len >= SP_ENC_IN_STOP)
+    {
         return NULL;
     }
 
@@ -1121,6 +1123,7 @@ sp_pair_state(const sp_pair *pair)
     s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
 
     if (!pair->in_eof && !pair->peer_closed
+        && pair->enc_out.len < SP_ENC_IN_STOP
         && sp_bytes_len(&pair->enc_in)
            < (pair->in_size ? pair->in_size : SP_ENC_IN_MIN))
     {

@@ -595,6 +595,133 @@ test_refused_flood(void)
 }
 
 
+/*
+ * TLS 1.3 key updates that request one back, sent without reading: each
+ * makes the server write a record.  Once 128 KiB of them wait to be sent
+ * the pair offers no room for input, until the host sends them.
+ */
+static void
+test_enc_out_mark(void)
+{
+    raw_t      r;
+    sp_ctx    *sctx;
+    sp_pair   *server;
+    uint8_t   *in, sink[16384];
+    size_t     room, pending, fed = 0;
+    unsigned   i, state, stops = 0, nupdates = 12000;
+    int        n, stopped = 0;
+    char       got[64];
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    server = sctx ? sp_pair_new(sctx, NULL, NULL) : NULL;
+    ok(raw_new(&r, TLS1_3_VERSION, NULL) && server != NULL,
+       "mark: a raw TLS 1.3 client and a server pair");
+
+    raw_pump(&r, server, NULL, 0);
+    ok(SSL_is_init_finished(r.ssl)
+       && (sp_pair_state(server) & SP_STATE_SECURE),
+       "mark: handshake");
+
+    for (i = 0; i < nupdates; i++) {
+        if (SSL_key_update(r.ssl, SSL_KEY_UPDATE_REQUESTED) != 1
+            || SSL_do_handshake(r.ssl) != 1)
+        {
+            break;
+        }
+    }
+
+    is_int(i, nupdates, tn("mark: the client made %u key updates", i));
+    diag("mark: %zu bytes of them", (size_t) BIO_pending(r.wbio));
+
+    /* the host only receives, never sends */
+    for ( ;; ) {
+        in = sp_enc_in_buf(server, &room);
+        if (in == NULL) {
+            stopped = 1;
+            break;
+        }
+
+        n = BIO_read(r.wbio, in, (int) room);
+        if (n <= 0) {
+            sp_enc_in_commit(server, 0);
+            break;
+        }
+
+        fed += (size_t) n;
+        sp_enc_in_commit(server, (size_t) n);
+    }
+
+    pending = sp_enc_out_pending(server);
+    state = sp_pair_state(server);
+
+    ok(stopped, "mark: the pair stops offering room (after %zu bytes in, "
+       "%zu out waiting)", fed, pending);
+    is_int(room, 0, "mark: no room");
+    ok(BIO_pending(r.wbio) > 0, "mark: the client's records wait (%d bytes)",
+       (int) BIO_pending(r.wbio));
+    ok(pending >= 128 * 1024, "mark: at 128 KiB or more of output (%zu)",
+       pending);
+    ok(pending < (128 + 128 + 64) * 1024,
+       "mark: and not far beyond it (%zu)", pending);
+    ok(!(state & SP_STATE_RECV_RECORDS) && (state & SP_STATE_SEND_RECORDS),
+       "mark: state says send, not receive (0x%x)", state);
+    is_int(sp_enc_in(server, "x", 1), 0, "mark: sp_enc_in takes nothing");
+    is_int(sp_pair_error(server), 0, "mark: no error");
+
+    /* the host sends: input resumes, and everything gets through */
+    while (sp_enc_out_pending(server) > 0) {
+        n = (int) sp_enc_out(server, sink, sizeof(sink));
+        BIO_write(r.rbio, sink, n);
+    }
+
+    ok(sp_pair_state(server) & SP_STATE_RECV_RECORDS,
+       "mark: once sent, the pair wants records again");
+    in = sp_enc_in_buf(server, &room);
+    ok(in != NULL && room > 0, "mark: and offers room (%zu)", room);
+    sp_enc_in_commit(server, 0);
+
+    for ( ;; ) {
+        in = sp_enc_in_buf(server, &room);
+
+        if (in == NULL) {
+            stops++;
+            while (sp_enc_out_pending(server) > 0) {
+                n = (int) sp_enc_out(server, sink, sizeof(sink));
+                BIO_write(r.rbio, sink, n);
+            }
+
+            continue;
+        }
+
+        n = BIO_read(r.wbio, in, (int) room);
+        if (n <= 0) {
+            sp_enc_in_commit(server, 0);
+            break;
+        }
+
+        sp_enc_in_commit(server, (size_t) n);
+    }
+
+    diag("mark: stopped %u more times on the way", stops);
+    is_int(sp_pair_error(server), 0, "mark: every key update went in");
+
+    ok(SSL_write(r.ssl, "ping", 4) == 4, "mark: the client writes");
+    raw_pump(&r, server, NULL, 0);
+    ok(read_all(server, got, sizeof(got)) == 4 && memcmp(got, "ping", 4) == 0,
+       "mark: the server reads it");
+    ok(sp_clear_write(server, "pong", 4) == 4, "mark: and answers");
+    got[0] = '\0';
+    raw_pump(&r, server, got, sizeof(got));
+    is_str(got, "pong", "mark: the client, past all the server's key "
+                        "updates, reads the answer");
+
+    sp_pair_free(server);
+    sp_ctx_unref(sctx);
+    raw_free(&r);
+    ok(error_queue_empty(), "mark: error queue empty");
+}
+
+
 /* No clock: the pair's time is what sp_pair_set_time() said. */
 static void
 test_set_time(void)
@@ -847,6 +974,7 @@ main(void)
     test_custom_limit();
     test_limit_zero();
     test_refused_flood();
+    test_enc_out_mark();
     test_set_time();
     test_server_initiated();
     test_event_timing();
