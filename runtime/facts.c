@@ -103,8 +103,17 @@ sp_pair_renegotiations(const sp_pair *pair)
 }
 
 
+/*
+ * Once secure, the certificate of the last completed handshake, the one
+ * `authorized` speaks of (an unfinished renegotiation has none yet);
+ * before that, what OpenSSL has (the certificate of a refused peer).
+ */
 sp_peer_cert *
 sp_pair_peer_cert(const sp_pair *pair)
 {
+    if (pair->state & SP_STATE_SECURE) {
+        return sp_cert_snapshot(pair->peer);
+    }
+
     return sp_cert_snapshot(SSL_get0_peer_certificate(pair->ssl));
 }

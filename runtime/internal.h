@@ -272,6 +272,9 @@ struct sp_pair {
     int                  alert_received;
     char                *error_message;  /* allocated when it fails */
 
+    X509                *peer;           /* the peer's certificate in
+                                            the last completed
+                                            handshake, or NULL */
     int                  authorized;
     const char          *authorization_error;
     const char          *authorization_reason;
@@ -292,6 +295,9 @@ struct sp_pair {
     unsigned             unknown_name:1;
     unsigned             we_renegotiate:1;
     unsigned             reneg_pending:1;
+    unsigned             reneg_done:1;   /* completed in the OpenSSL call
+                                            under way: judge the peer
+                                            once it returns */
     unsigned             npn_none:1;
     unsigned             creds_held:1;   /* a reference: from the SNI
                                             callback */

@@ -135,6 +135,7 @@ info_callback(const SSL *ssl, int where, int ret)
 
     if ((where & SSL_CB_HANDSHAKE_DONE) && pair->reneg_pending) {
         pair->reneg_pending = 0;
+        pair->reneg_done = 1;
         pair->cipher = SSL_get_current_cipher(ssl);
         pair->events |= SP_EVENT_RENEGOTIATED;
     }
@@ -261,6 +262,11 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
     if (ctx->role == SP_SERVER) {
         SSL_set_accept_state(pair->ssl);
 
+        /* a renegotiation is a full handshake: never another session,
+           whose certificate was judged on another connection */
+        SSL_set_options(pair->ssl,
+                        SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+
         /* OpenSSL 3 refuses client renegotiation unless told otherwise;
            the limit is ours to enforce. */
         if (ctx->reneg_limit) {
@@ -313,6 +319,7 @@ sp_pair_free(sp_pair *pair)
     sp_stash_trim(&pair->ctx->in_spares, pair->ctx->connections);
     sp_stash_trim(&pair->ctx->hs_bufs, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
+    X509_free(pair->peer);
     free(pair->servername);
     free(pair->npn);
     free(pair->alpn);
@@ -350,11 +357,52 @@ hs_buf_keep(sp_ctx *ctx)
 }
 
 
+/*
+ * Keeps the peer's certificate of the handshake that just completed and
+ * judges it: after the first handshake and after every renegotiation,
+ * which may bring another certificate or none, so `authorized` and the
+ * peer's facts always speak of the same handshake.
+ */
+static int
+authorize(sp_pair *pair)
+{
+    int  rc;
+
+    X509_free(pair->peer);
+    pair->peer = SSL_get1_peer_certificate(pair->ssl);
+
+    rc = sp_verify_authorize(pair);
+    if (rc != SP_OK) {
+        return pair_fail(pair, rc, "peer certificate not authorized: %s (%s)",
+                         pair->authorization_error,
+                         pair->authorization_reason);
+    }
+
+    return SP_OK;
+}
+
+
+/*
+ * A renegotiation completed inside the OpenSSL call that just returned
+ * (the info callback said so): judge the peer again, now that OpenSSL
+ * is out of the way.
+ */
+static int
+renegotiated(sp_pair *pair)
+{
+    if (!pair->reneg_done || pair->error) {
+        return pair->error;
+    }
+
+    pair->reneg_done = 0;
+    return authorize(pair);
+}
+
+
 /* Snapshots what the handshake negotiated, then judges the peer. */
 static int
 handshake_done(sp_pair *pair)
 {
-    int                   rc;
     unsigned              len;
     const unsigned char  *data;
 
@@ -396,14 +444,7 @@ handshake_done(sp_pair *pair)
         }
     }
 
-    rc = sp_verify_authorize(pair);
-    if (rc != SP_OK) {
-        return pair_fail(pair, rc, "peer certificate not authorized: %s (%s)",
-                         pair->authorization_error,
-                         pair->authorization_reason);
-    }
-
-    return SP_OK;
+    return authorize(pair);
 }
 
 
@@ -450,6 +491,8 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     }
 
     if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        /* (a renegotiation: the first handshake may have authorized) */
+        pair->authorized = 0;
         pair->authorization_error = "UNABLE_TO_GET_ISSUER_CERT";
         pair->authorization_reason = "peer sent no certificate";
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,
@@ -463,6 +506,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED
         && result != X509_V_OK)
     {
+        pair->authorized = 0;
         pair->authorization_error = sp_verify_error_name(result);
         pair->authorization_reason = X509_verify_cert_error_string(result);
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,
@@ -680,6 +724,10 @@ pair_drive(sp_pair *pair)
 
     if (rc == SP_OK) {
         rc = process_records(pair);
+    }
+
+    if (rc == SP_OK) {
+        rc = renegotiated(pair);
     }
 
     if (rc == SP_OK && pair->reneg_exceeded) {
@@ -934,6 +982,13 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     ERR_clear_error();
     n = SSL_read(pair->ssl, buf, (int) len);
 
+    /* bytes that came after a renegotiation the peer now fails are
+       not handed on */
+    rc = renegotiated(pair);
+    if (rc != SP_OK) {
+        return rc;
+    }
+
     if (n > 0) {
         return n;
     }
@@ -1093,7 +1148,7 @@ sp_pair_renegotiate(sp_pair *pair)
     }
 
     ERR_clear_error();
-    return SP_OK;
+    return renegotiated(pair);
 }
 
 

@@ -5,6 +5,9 @@
  * test-controlled clock, or from sp_pair_set_time() when there is none.
  */
 
+/* TLSv1_2_client_method(): see test_reauth_no_resumption() */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "pump.h"
 #include "records.h"
 
@@ -402,13 +405,14 @@ typedef struct {
 
 /* `cert`: "<name>" of a key and certificate in the certs, or NULL. */
 static int
-raw_new(raw_t *r, int version, const char *cert)
+raw_new_method(raw_t *r, const SSL_METHOD *method, int version,
+    const char *cert)
 {
     char  name[64];
 
     memset(r, 0, sizeof(raw_t));
 
-    r->ctx = SSL_CTX_new(TLS_client_method());
+    r->ctx = SSL_CTX_new(method);
     if (r->ctx == NULL) {
         return 0;
     }
@@ -445,6 +449,13 @@ raw_new(raw_t *r, int version, const char *cert)
     SSL_set_connect_state(r->ssl);
 
     return 1;
+}
+
+
+static int
+raw_new(raw_t *r, int version, const char *cert)
+{
+    return raw_new_method(r, TLS_client_method(), version, cert);
 }
 
 
@@ -722,6 +733,201 @@ test_enc_out_mark(void)
 }
 
 
+/* A server context asking for client certificates of ca.crt. */
+static sp_ctx *
+auth_ctx(int reject)
+{
+    sp_ctx  *ctx = ctx_for(SP_SERVER, "server-ec", "ca.crt");
+
+    if (ctx != NULL) {
+        sp_ctx_set_request_cert(ctx, 1);
+        sp_ctx_set_reject_unauthorized(ctx, reject);
+    }
+
+    return ctx;
+}
+
+
+/* The server's view of the client certificate's CN, "" when none. */
+static const char *
+peer_cn(sp_pair *server)
+{
+    static char    buf[128];
+    sp_peer_cert  *cert = sp_pair_peer_cert(server);
+    const char    *cn;
+
+    buf[0] = '\0';
+
+    if (cert != NULL) {
+        cn = sp_peer_cert_get(cert->subject, cert->subject_count, "CN");
+        snprintf(buf, sizeof(buf), "%s", cn ? cn : "");
+        sp_peer_cert_free(cert);
+    }
+
+    return buf;
+}
+
+
+/* A client with a good certificate renegotiates: still authorized. */
+static void
+test_reauth_good(void)
+{
+    conn_t      c;
+    sp_creds   *creds;
+    unsigned    i;
+
+    memset(&c, 0, sizeof(c));
+    c.sctx = auth_ctx(0);
+    creds = creds_for("client", "ca.crt");
+    sp_creds_set_versions(creds, SP_TLS1_2, SP_TLS1_2);
+    c.cctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    ok(c.sctx != NULL && c.cctx != NULL && conn_open(&c),
+       "reauth good: handshake");
+    is_int(sp_pair_authorized(c.server), 1, "reauth good: authorized");
+    is_str(peer_cn(c.server), "client", "reauth good: peer CN");
+
+    for (i = 0; i < 2; i++) {
+        reneg_ok(&c, i ? c.server : c.client,
+                 i ? "reauth good: server renegotiates"
+                   : "reauth good: client renegotiates");
+        is_int(sp_pair_authorized(c.server), 1,
+               tn("reauth good: still authorized after #%u", i + 1));
+        is_str(peer_cn(c.server), "client",
+               tn("reauth good: the same peer after #%u", i + 1));
+        ok(sp_pair_authorization_error(c.server) == NULL,
+           "reauth good: no error after #%u", i + 1);
+    }
+
+    conn_free(&c);
+    ok(error_queue_empty(), "reauth good: error queue empty");
+}
+
+
+/*
+ * A client authorized by its first handshake renegotiates without its
+ * certificate: no longer authorized, no peer; under reject_unauthorized
+ * the pair fails.
+ */
+static void
+test_reauth_dropped(void)
+{
+    raw_t       r;
+    sp_ctx     *sctx;
+    sp_pair    *server;
+    unsigned    ev;
+    int         reject;
+    const char  *name;
+
+    for (reject = 0; reject <= 1; reject++) {
+        name = reject ? "reauth dropped, reject" : "reauth dropped";
+
+        sctx = auth_ctx(reject);
+        server = sctx ? sp_pair_new(sctx, NULL, NULL) : NULL;
+        ok(raw_new(&r, TLS1_2_VERSION, "client") && server != NULL,
+           "%s: a raw client with a certificate", name);
+
+        raw_pump(&r, server, NULL, 0);
+        ok(sp_pair_state(server) & SP_STATE_SECURE, "%s: handshake", name);
+        is_int(sp_pair_authorized(server), 1, tn("%s: authorized", name));
+        is_str(peer_cn(server), "client", tn("%s: peer CN", name));
+        sp_pair_events(server);
+
+        /* the client forgets its certificate and renegotiates */
+        SSL_certs_clear(r.ssl);
+        ok(SSL_renegotiate(r.ssl) == 1, "%s: the client renegotiates", name);
+        raw_pump(&r, server, NULL, 0);
+        ev = sp_pair_events(server);
+
+        if (!reject) {
+            ok(ev & SP_EVENT_RENEGOTIATED, "%s: renegotiated", name);
+            is_int(sp_pair_error(server), 0, tn("%s: no error", name));
+            is_int(sp_pair_authorized(server), 0,
+                   tn("%s: no longer authorized", name));
+            is_str(sp_pair_authorization_error(server),
+                   "UNABLE_TO_GET_ISSUER_CERT", tn("%s: error", name));
+            is_str(peer_cn(server), "", tn("%s: no peer certificate", name));
+
+        } else {
+            is_int(sp_pair_error(server), SP_ERR_UNAUTHORIZED,
+                   tn("%s: the pair fails with SP_ERR_UNAUTHORIZED", name));
+            ok(ev & SP_EVENT_ERROR, "%s: error event", name);
+            is_int(sp_pair_authorized(server), 0,
+                   tn("%s: not authorized", name));
+        }
+
+        sp_pair_free(server);
+        sp_ctx_unref(sctx);
+        raw_free(&r);
+    }
+
+    ok(error_queue_empty(), "reauth dropped: error queue empty");
+}
+
+
+/*
+ * A renegotiation offering the session of an earlier connection, whose
+ * self-signed client was not authorized, is a full handshake: the
+ * facts are those of this client's certificate.
+ */
+static void
+test_reauth_no_resumption(void)
+{
+    raw_t          a, b;
+    sp_ctx        *sctx;
+    sp_pair       *first, *second;
+    SSL_SESSION   *sess;
+
+    sctx = auth_ctx(0);
+    first = sctx ? sp_pair_new(sctx, NULL, NULL) : NULL;
+    ok(raw_new(&a, TLS1_2_VERSION, "client-self") && first != NULL,
+       "resume: first client, self-signed");
+    raw_pump(&a, first, NULL, 0);
+    is_int(sp_pair_authorized(first), 0, "resume: first not authorized");
+    is_str(peer_cn(first), "self-signed client", "resume: first peer");
+
+    sess = SSL_get1_session(a.ssl);
+    ok(sess != NULL && SSL_SESSION_is_resumable(sess),
+       "resume: the first client has a resumable session");
+
+    /*
+     * SSL_set_session() on a connection of the version-flexible method
+     * resets it to that method, and with it the renegotiation binding: a
+     * client of one version keeps its connection and offers the session.
+     */
+    second = sp_pair_new(sctx, NULL, NULL);
+    ok(raw_new_method(&b, TLSv1_2_client_method(), TLS1_2_VERSION, "client")
+       && second != NULL, "resume: second client, good certificate");
+    raw_pump(&b, second, NULL, 0);
+    is_int(sp_pair_authorized(second), 1, "resume: second authorized");
+    sp_pair_events(second);
+
+    /* it offers the first connection's session in a renegotiation */
+    ok(SSL_set_session(b.ssl, sess) == 1
+       && SSL_renegotiate_abbreviated(b.ssl) == 1,
+       "resume: renegotiation offering the first session");
+    raw_pump(&b, second, NULL, 0);
+
+    ok(sp_pair_events(second) & SP_EVENT_RENEGOTIATED,
+       "resume: renegotiated");
+    is_int(sp_pair_error(second), 0, "resume: no error");
+    is_int(SSL_session_reused(b.ssl), 0,
+           "resume: the server did not resume the other session");
+    is_int(sp_pair_authorized(second), 1, "resume: still authorized");
+    is_str(peer_cn(second), "client",
+           "resume: the peer is this connection's client");
+
+    SSL_SESSION_free(sess);
+    sp_pair_free(first);
+    sp_pair_free(second);
+    sp_ctx_unref(sctx);
+    raw_free(&a);
+    raw_free(&b);
+    ok(error_queue_empty(), "resume: error queue empty");
+}
+
+
 /* No clock: the pair's time is what sp_pair_set_time() said. */
 static void
 test_set_time(void)
@@ -975,6 +1181,9 @@ main(void)
     test_limit_zero();
     test_refused_flood();
     test_enc_out_mark();
+    test_reauth_good();
+    test_reauth_dropped();
+    test_reauth_no_resumption();
     test_set_time();
     test_server_initiated();
     test_event_timing();
