@@ -449,6 +449,23 @@ handshake_done(sp_pair *pair)
 
 
 /*
+ * OpenSSL refused the peer's certificate (or its lack of one) in a
+ * handshake: after a renegotiation, what the first handshake authorized
+ * is not the peer any more.
+ */
+static void
+unauthorized(sp_pair *pair)
+{
+    pair->authorized = 0;
+
+    if (pair->state & SP_STATE_SECURE) {
+        X509_free(pair->peer);
+        pair->peer = SSL_get1_peer_certificate(pair->ssl);
+    }
+}
+
+
+/*
  * Turns a failed OpenSSL call into the pair's error.  Our own flags come
  * first: they know more than OpenSSL's reason code.
  */
@@ -491,8 +508,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     }
 
     if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-        /* (a renegotiation: the first handshake may have authorized) */
-        pair->authorized = 0;
+        unauthorized(pair);
         pair->authorization_error = "UNABLE_TO_GET_ISSUER_CERT";
         pair->authorization_reason = "peer sent no certificate";
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,
@@ -506,7 +522,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED
         && result != X509_V_OK)
     {
-        pair->authorized = 0;
+        unauthorized(pair);
         pair->authorization_error = sp_verify_error_name(result);
         pair->authorization_reason = X509_verify_cert_error_string(result);
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,

@@ -855,6 +855,8 @@ test_reauth_dropped(void)
             ok(ev & SP_EVENT_ERROR, "%s: error event", name);
             is_int(sp_pair_authorized(server), 0,
                    tn("%s: not authorized", name));
+            is_str(peer_cn(server), "",
+                   tn("%s: and the first handshake's peer is gone", name));
         }
 
         sp_pair_free(server);
