@@ -112,8 +112,16 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	prove -f --exec '' $(SAN_TESTS)
 
+# Clients no library offers, for the Perl suites (t/tools/).
+T_TOOLS   := $(BUILD)/t/flood
+
+$(BUILD)/t/flood: t/tools/flood.c runtime/tests/records.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -Iruntime/tests $< -o $@ -lssl -lcrypto
+
 # The Perl suites in t/ drive real clients against the built programs.
-test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN)
+test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN) \
+        $(T_TOOLS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/
 
 # The same suites with nginx under valgrind memcheck (t/lib/SecurePair/
@@ -124,7 +132,7 @@ test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN)
 .PHONY: test-valgrind
 
 test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
-               $(STRESS_BIN)
+               $(STRESS_BIN) $(T_TOOLS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) TEST_NGINX_VALGRIND=1 \
 	prove -f t/
 
