@@ -102,14 +102,14 @@ info_callback(const SSL *ssl, int where, int ret)
      * A renegotiation hello OpenSSL refused by itself (limit 0, or a
      * client without secure renegotiation): it only answers with this
      * warning and reads on, so the hello callback never counts it.  It
-     * counts here, or a client could send such hellos forever.
+     * counts toward the limit here, or a client could send such hellos
+     * forever; sp_pair_renegotiations() still counts only the hellos
+     * OpenSSL took up.
      */
     if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT
         && ret == (SSL3_AL_WARNING << 8 | SSL_AD_NO_RENEGOTIATION)
         && pair->ctx->role == SP_SERVER && (pair->state & SP_STATE_SECURE))
     {
-        pair->renegotiations++;
-
         if (sp_reneg_count(pair) != SP_OK && pair->alert_sent < 0) {
             pair->alert_sent = SSL_AD_NO_RENEGOTIATION;
         }
