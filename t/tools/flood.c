@@ -11,15 +11,15 @@
  *
  *   flood keyupdate PORT N SECONDS
  *       TLS 1.3, then up to N key updates that request one back, never
- *       reading, until N are sent, SECONDS pass, or the socket takes
+ *       reading, until N are made, SECONDS pass, or the socket takes
  *       nothing for a second (the server stopped reading).
- *       Prints: updates=<sent> stalled=<0|1> pending=<1: one more was
- *       half sent> ms=<elapsed>, then holds the connection open until a
- *       line on stdin.  "resume" reads until the server has answered
- *       every key update but the last (OpenSSL answers one when it next
- *       reads or writes), sends "ping\n", reads until it comes back and
- *       prints answers=<key updates answered> echo=<0|1>.  Then waits for
- *       stdin to end.
+ *       Prints: updates=<made> stalled=<0|1> unsent=<bytes of them not
+ *       yet sent> ms=<elapsed>, then holds the connection open until a
+ *       line on stdin.  "resume" reads (and sends the rest) until the
+ *       server has answered every key update but the last (OpenSSL
+ *       answers one when it next reads or writes), sends "ping\n", reads
+ *       until it comes back and prints answers=<key updates answered>
+ *       echo=<0|1>.  Then waits for stdin to end.
  */
 
 #include <arpa/inet.h>
@@ -240,59 +240,102 @@ flood_hello(int fd, unsigned count, double deadline, double start)
 
 
 /*
- * Finishes the last key update and reads what the server sent until it
- * has answered all `updates`, then sends "ping\n" and reads on until it
- * comes back: 1, or 0 at the deadline or on an error.
+ * In keyupdate mode OpenSSL writes records into memory and they go to the
+ * socket from here: OpenSSL's own client finishes a half-written record
+ * before it reads, and at the stall that record waits for a server that
+ * waits for the client to read.
+ */
+typedef struct {
+    BIO      *mem;              /* what OpenSSL wrote */
+    uint8_t   buf[16384];       /* taken from it, not yet sent */
+    size_t    pos;
+    size_t    len;
+} out_t;
+
+
+/* Sends what it can; returns bytes still unsent, or -1 on an error. */
+static long
+out_flush(out_t *o, int fd)
+{
+    int      n;
+    ssize_t  w;
+
+    for ( ;; ) {
+        if (o->pos == o->len) {
+            n = BIO_read(o->mem, o->buf, sizeof(o->buf));
+            if (n <= 0) {
+                return 0;
+            }
+
+            o->pos = 0;
+            o->len = (size_t) n;
+        }
+
+        w = write(fd, o->buf + o->pos, o->len - o->pos);
+
+        if (w < 0) {
+            return errno == EAGAIN ? (long) (o->len - o->pos
+                                             + BIO_pending(o->mem))
+                                   : -1;
+        }
+
+        o->pos += (size_t) w;
+    }
+}
+
+
+/*
+ * Reads what the server sent until it has answered `want` key updates,
+ * then sends "ping\n" and reads on until it comes back: 1, or 0 at the
+ * deadline or on an error.
  */
 static int
-echo(SSL *ssl, int fd, unsigned updates, double deadline)
+echo(SSL *ssl, int fd, out_t *o, unsigned want, double deadline)
 {
     int             rc, e, sent = 0;
+    long            unsent;
     char            got[256];
     size_t          have = 0;
     struct pollfd   pfd;
 
     while (now_ms() < deadline) {
-        if (SSL_in_init(ssl)) {
-            rc = SSL_do_handshake(ssl);
-
-        } else if (!sent && answers >= updates) {
-            rc = SSL_write(ssl, "ping\n", 5);
-            sent = rc == 5;
-
-        } else {
-            /* application data is only the greeting and the echo */
-            rc = SSL_read(ssl, got + have, sizeof(got) - 1 - have);
-
-            if (rc > 0) {
-                have += (size_t) rc;
-                got[have] = '\0';
-
-                if (strstr(got, "ping\n") != NULL) {
-                    return 1;
-                }
-
-                if (have == sizeof(got) - 1) {
-                    return 0;
-                }
-
-                continue;
-            }
+        unsent = out_flush(o, fd);
+        if (unsent < 0) {
+            return 0;
         }
 
+        if (!sent && answers >= want) {
+            sent = SSL_write(ssl, "ping\n", 5) == 5;
+            continue;
+        }
+
+        /* application data is only the greeting and the echo */
+        rc = SSL_read(ssl, got + have, sizeof(got) - 1 - have);
+
         if (rc > 0) {
+            have += (size_t) rc;
+            got[have] = '\0';
+
+            if (strstr(got, "ping\n") != NULL) {
+                return 1;
+            }
+
+            if (have == sizeof(got) - 1) {
+                return 0;
+            }
+
             continue;
         }
 
         e = SSL_get_error(ssl, rc);
 
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        if (e != SSL_ERROR_WANT_READ) {
             ERR_print_errors_fp(stderr);
             return 0;
         }
 
         pfd.fd = fd;
-        pfd.events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+        pfd.events = POLLIN | (unsent ? POLLOUT : 0);
         poll(&pfd, 1, 100);
     }
 
@@ -304,8 +347,10 @@ static int
 flood_keyupdate(int fd, unsigned count, double deadline, double start)
 {
     SSL            *ssl;
-    int             rc, ok, stalled = 0, pending = 0;
+    int             ok, stalled = 0;
+    long            unsent = 0;
     char            line[64];
+    out_t           out;
     unsigned        updates = 0;
     struct pollfd   pfd;
 
@@ -315,29 +360,33 @@ flood_keyupdate(int fd, unsigned count, double deadline, double start)
         return 1;
     }
 
+    memset(&out, 0, sizeof(out_t));
+    out.mem = BIO_new(BIO_s_mem());
+    if (out.mem == NULL) {
+        return 1;
+    }
+
+    SSL_set0_wbio(ssl, out.mem);
     SSL_set_msg_callback(ssl, count_answers);
 
     while (updates < count && now_ms() < deadline) {
-        if (!pending) {
-            if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1) {
+        unsent = out_flush(&out, fd);
+        if (unsent < 0) {
+            perror("flood: write");
+            break;
+        }
+
+        /* a few records ahead of the socket, no more */
+        if (unsent < 4096) {
+            if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1
+                || SSL_do_handshake(ssl) != 1)
+            {
                 ERR_print_errors_fp(stderr);
                 break;
             }
 
-            pending = 1;
-        }
-
-        rc = SSL_do_handshake(ssl);
-
-        if (rc == 1) {
-            pending = 0;
             updates++;
             continue;
-        }
-
-        if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_WRITE) {
-            ERR_print_errors_fp(stderr);
-            break;
         }
 
         pfd.fd = fd;
@@ -349,8 +398,8 @@ flood_keyupdate(int fd, unsigned count, double deadline, double start)
         }
     }
 
-    printf("updates=%u stalled=%d pending=%d ms=%.0f\n", updates, stalled,
-           pending, now_ms() - start);
+    printf("updates=%u stalled=%d unsent=%ld ms=%.0f\n", updates, stalled,
+           unsent, now_ms() - start);
     fflush(stdout);
 
     if (fgets(line, sizeof(line), stdin) != NULL
@@ -358,8 +407,8 @@ flood_keyupdate(int fd, unsigned count, double deadline, double start)
     {
         /* OpenSSL sends its answer to a key update when it next reads or
            writes: the answer to the last one waits for the ping */
-        updates += pending;
-        ok = echo(ssl, fd, updates ? updates - 1 : 0, now_ms() + 10000);
+        ok = echo(ssl, fd, &out, updates ? updates - 1 : 0,
+                  now_ms() + 10000);
         printf("answers=%u echo=%d\n", answers, ok);
         fflush(stdout);
     }
