@@ -37,7 +37,7 @@ CERTS     := $(BUILD)/certs/.done
 STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 
 # clients of t/ that no packaged client can play (t/tools/)
-T_TOOLS   := $(BUILD)/t/tools/hello_retry_client
+T_TOOLS   := $(BUILD)/t/tools/hello_retry_client $(BUILD)/t/flood
 
 NGX_SRC   ?= /usr/share/nginx/src
 MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
@@ -118,6 +118,10 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	prove -f --exec '' $(SAN_TESTS)
+
+$(BUILD)/t/flood: t/tools/flood.c runtime/tests/records.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) -Iruntime/tests $< -o $@ -lssl -lcrypto
 
 # The Perl suites in t/ drive real clients against the built programs.
 test-t: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) $(STRESS_BIN) \

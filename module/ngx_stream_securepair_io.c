@@ -19,6 +19,13 @@
  * While records wait the connection is marked NGX_SSL_BUFFERED, so the
  * stream write filter calls send_chain again and nobody closes the socket
  * under them; a writer that was told so hears when they are out.
+ *
+ * Records in may make records out with no cleartext to show for them
+ * (answers to key updates and renegotiation hellos, alerts).  While too
+ * many of those wait, the pair takes no input (sp_enc_in_buf gives no
+ * room): recv then says NGX_AGAIN and leaves the socket alone, and the
+ * flush that sends them wakes the reader, so a peer that writes and never
+ * reads is held to what its socket buffers take.
  */
 
 
@@ -55,6 +62,24 @@ ngx_stream_securepair_get_ctx(ngx_connection_t *c)
     ngx_stream_session_t  *s = c->data;
 
     return ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+}
+
+
+/*
+ * A reader the pair had stopped (records waiting) may go on once they
+ * are out: its socket may still hold bytes that no event will announce.
+ */
+static ngx_inline void
+ngx_stream_securepair_read_resume(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    if (ctx->read_blocked
+        && (sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS))
+    {
+        ctx->read_blocked = 0;
+        c->read->ready = 1;
+        ngx_post_event(c->read, &ngx_posted_events);
+    }
 }
 
 
@@ -110,6 +135,7 @@ ngx_stream_securepair_flush(ngx_connection_t *c,
                 /* the socket took what it had room for */
                 c->write->ready = 0;
                 c->buffered |= NGX_SSL_BUFFERED;
+                ngx_stream_securepair_read_resume(c, ctx);
                 return NGX_AGAIN;
             }
 
@@ -129,6 +155,8 @@ ngx_stream_securepair_flush(ngx_connection_t *c,
     if (ctx->push.posted) {
         ngx_delete_posted_event(&ctx->push);
     }
+
+    ngx_stream_securepair_read_resume(c, ctx);
 
     if (ctx->writer_waits) {
         /*
@@ -275,6 +303,30 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
         /* the pair needs records: take them from the socket */
 
         in = sp_enc_in_buf(ctx->pair, &room);
+
+        if (in == NULL && sp_enc_out_pending(ctx->pair)
+            && !sp_pair_error(ctx->pair))
+        {
+            /* too many records wait to go out: send them first */
+
+            if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+                c->read->error = 1;
+                return NGX_ERROR;
+            }
+
+            in = sp_enc_in_buf(ctx->pair, &room);
+
+            if (in == NULL
+                && (sp_pair_state(ctx->pair) & SP_STATE_SEND_RECORDS))
+            {
+                /* the flush that sends them wakes us */
+                ctx->read_blocked = 1;
+                c->read->ready = 0;
+                ngx_stream_securepair_read_done(c, ctx);
+                return NGX_AGAIN;
+            }
+        }
+
         if (in == NULL) {
             break;
         }

@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                 failed;        /* unsigned  failed:1; */
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
     ngx_uint_t                 writer_waits;  /* unsigned  writer_waits:1; */
+    ngx_uint_t                 read_blocked;  /* unsigned  read_blocked:1; */
 } ngx_stream_securepair_ctx_t;
 
 

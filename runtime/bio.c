@@ -306,7 +306,9 @@ bio_write(BIO *bio, const char *data, int len)
     /*
      * Never a short or retried write: the queue grows instead, so a record
      * is never half written and sp_clear_write() can promise that what it
-     * took is in records.  Its callers bound the growth.
+     * took is in records.  Its callers bound the growth: sp_clear_write()
+     * at SP_ENC_OUT_HIGH, and the input that makes records of its own
+     * stops at SP_ENC_IN_STOP (sp_enc_in_buf).
      */
     if (len <= 0) {
         return 0;
@@ -330,6 +332,13 @@ bio_read(BIO *bio, char *buf, int len)
     BIO_clear_retry_flags(bio);
 
     n = sp_bytes_len(&pair->enc_in);
+
+    /* past the renegotiation limit the pair is about to fail: OpenSSL
+       reads no further hello to answer */
+    if (pair->reneg_exceeded) {
+        BIO_set_retry_read(bio);
+        return -1;
+    }
 
     if (n == 0) {
         if (pair->in_eof) {

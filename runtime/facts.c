@@ -126,11 +126,12 @@ sp_pair_renegotiations(const sp_pair *pair)
 
 
 /*
- * The certificate this connection's peer sent.  One refused under
- * reject_unauthorized is not in OpenSSL's session, so verify.c keeps it.
- * A handshake that failed while resuming a session has only the
- * certificate of the connection that made the session, which this peer
- * never proved it owns: none.
+ * The certificate this connection's peer sent.  Once secure, that of the
+ * last completed handshake, the one `authorized` speaks of (an unfinished
+ * renegotiation has none yet).  One refused under reject_unauthorized is
+ * not in OpenSSL's session, so verify.c keeps it.  A handshake that failed
+ * while resuming a session has only the certificate of the connection
+ * that made the session, which this peer never proved it owns: none.
  */
 sp_peer_cert *
 sp_pair_peer_cert(const sp_pair *pair)
@@ -139,7 +140,11 @@ sp_pair_peer_cert(const sp_pair *pair)
         return sp_cert_snapshot(pair->refused_peer);
     }
 
-    if (!(pair->state & SP_STATE_SECURE) && SSL_session_reused(pair->ssl)) {
+    if (pair->state & SP_STATE_SECURE) {
+        return sp_cert_snapshot(pair->peer);
+    }
+
+    if (SSL_session_reused(pair->ssl)) {
         return NULL;
     }
 

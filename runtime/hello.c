@@ -1,10 +1,17 @@
 /*
  * Client-initiated renegotiation, limited as Node limits it: at most
  * `limit` renegotiations in any window of `window` seconds that starts at
- * the first one.  Every ClientHello passes here: the first goes on to
- * SNI selection, a later one is a renegotiation, counted and, past the
- * limit, refused (OpenSSL then sends a fatal handshake_failure alert); the
- * pair raises SP_ERR_RENEG_LIMIT itself once OpenSSL has returned.
+ * the first one.  Every ClientHello OpenSSL accepts passes here: the
+ * first goes on to SNI selection, a later one is a renegotiation, counted
+ * and, past the limit, refused (OpenSSL then sends a fatal
+ * handshake_failure alert); the pair raises SP_ERR_RENEG_LIMIT itself
+ * once OpenSSL has returned.
+ *
+ * A hello OpenSSL refuses on its own (limit 0, or a client without secure
+ * renegotiation) never gets here: OpenSSL answers it with a warning
+ * no_renegotiation alert and carries on, so a client could send them
+ * forever.  The pair's info callback counts those here too, as Node
+ * counts every handshake start.
  */
 
 #include "internal.h"
@@ -23,7 +30,6 @@ static int
 client_hello_callback(SSL *ssl, int *alert, void *arg)
 {
     sp_pair  *pair = sp_pair_from_ssl(ssl);
-    time_t    now;
 
     (void) arg;
 
@@ -57,6 +63,25 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
         return SSL_CLIENT_HELLO_SUCCESS;
     }
 
+    if (sp_reneg_count(pair) != SP_OK) {
+        *alert = SSL_AD_HANDSHAKE_FAILURE;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+
+/*
+ * Counts one renegotiation the client started, accepted or not, in the
+ * current window; SP_ERR_RENEG_LIMIT (and reneg_exceeded set) past the
+ * limit.
+ */
+int
+sp_reneg_count(sp_pair *pair)
+{
+    time_t  now;
+
     now = pair_now(pair);
 
     if (pair->reneg_in_window == 0
@@ -68,11 +93,10 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
 
     if (++pair->reneg_in_window > pair->ctx->reneg_limit) {
         pair->reneg_exceeded = 1;
-        *alert = SSL_AD_HANDSHAKE_FAILURE;
-        return SSL_CLIENT_HELLO_ERROR;
+        return SP_ERR_RENEG_LIMIT;
     }
 
-    return SSL_CLIENT_HELLO_SUCCESS;
+    return SP_OK;
 }
 
 

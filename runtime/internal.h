@@ -61,6 +61,19 @@
 #define SP_ENC_OUT_HIGH  (64 * 1024)
 
 /*
+ * The pair takes no records from the network while this many wait to be
+ * sent (sp_enc_in_buf offers no room, SP_STATE_RECV_RECORDS is clear):
+ * each record in may make records out (an answer to a renegotiation
+ * hello, a key update, an alert), and a peer that sends them without
+ * reading would otherwise grow enc_out without end.  Twice the write
+ * side's mark: sp_clear_write() alone stops below SP_ENC_OUT_HIGH plus
+ * one record, so a writer waiting for a slow reader never stops the
+ * input, and traffic both ways flows as before.  The queue stays under
+ * this plus what one receive's records make.
+ */
+#define SP_ENC_IN_STOP  (2 * SP_ENC_OUT_HIGH)
+
+/*
  * OpenSSL gives each handshake a message buffer (the state machine's
  * init_buf: BUF_MEM_grow(SSL3_RT_MAX_PLAIN_LENGTH), a 21,848-byte block
  * with its first 16 KiB zero-filled) and frees it when the handshake
@@ -265,6 +278,9 @@ struct sp_pair {
                                             refused a hello, reported
                                             once OpenSSL returns */
 
+    X509                *peer;           /* the peer's certificate in
+                                            the last completed
+                                            handshake, or NULL */
     int                  authorized;
     const char          *authorization_error;
     const char          *authorization_reason;
@@ -291,6 +307,9 @@ struct sp_pair {
     unsigned             unknown_name:1;
     unsigned             we_renegotiate:1;
     unsigned             reneg_pending:1;
+    unsigned             reneg_done:1;   /* completed in the OpenSSL call
+                                            under way: judge the peer
+                                            once it returns */
     unsigned             npn_none:1;
     unsigned             creds_held:1;   /* a reference: from the SNI
                                             callback */
@@ -391,5 +410,6 @@ sp_pair *sp_pair_create(sp_ctx *ctx, const char *servername,
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);
+int sp_reneg_count(sp_pair *pair);
 
 #endif /* SP_INTERNAL_H */

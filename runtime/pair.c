@@ -104,6 +104,23 @@ info_callback(const SSL *ssl, int where, int ret)
     }
 
     /*
+     * A renegotiation hello OpenSSL refused by itself (limit 0, or a
+     * client without secure renegotiation): it only answers with this
+     * warning and reads on, so the hello callback never counts it.  It
+     * counts toward the limit here, or a client could send such hellos
+     * forever; sp_pair_renegotiations() still counts only the hellos
+     * OpenSSL took up.
+     */
+    if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT
+        && ret == (SSL3_AL_WARNING << 8 | SSL_AD_NO_RENEGOTIATION)
+        && pair->ctx->role == SP_SERVER && (pair->state & SP_STATE_SECURE))
+    {
+        if (sp_reneg_count(pair) != SP_OK && pair->alert_sent < 0) {
+            pair->alert_sent = SSL_AD_NO_RENEGOTIATION;
+        }
+    }
+
+    /*
      * Renegotiations (TLS <= 1.2 only) are counted when the peers really
      * exchange hellos: OpenSSL also reports a handshake start and end when
      * it merely sends a HelloRequest or refuses a renegotiation.  A server
@@ -123,6 +140,7 @@ info_callback(const SSL *ssl, int where, int ret)
 
     if ((where & SSL_CB_HANDSHAKE_DONE) && pair->reneg_pending) {
         pair->reneg_pending = 0;
+        pair->reneg_done = 1;
         pair->cipher = SSL_get_current_cipher(ssl);
         pair->events |= SP_EVENT_RENEGOTIATED;
     }
@@ -249,6 +267,11 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
     if (ctx->role == SP_SERVER) {
         SSL_set_accept_state(pair->ssl);
 
+        /* a renegotiation is a full handshake: never another session,
+           whose certificate was judged on another connection */
+        SSL_set_options(pair->ssl,
+                        SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+
         /* OpenSSL 3 refuses client renegotiation unless told otherwise;
            the limit is ours to enforce. */
         if (ctx->reneg_limit) {
@@ -301,6 +324,7 @@ sp_pair_free(sp_pair *pair)
     sp_stash_trim(&pair->ctx->in_spares, pair->ctx->connections);
     sp_stash_trim(&pair->ctx->hs_bufs, pair->ctx->connections);
     sp_bytes_free(&pair->clear_queue);
+    X509_free(pair->peer);
     free(pair->servername);
     free(pair->npn);
     free(pair->alpn);
@@ -339,11 +363,52 @@ hs_buf_keep(sp_ctx *ctx)
 }
 
 
+/*
+ * Keeps the peer's certificate of the handshake that just completed and
+ * judges it: after the first handshake and after every renegotiation,
+ * which may bring another certificate or none, so `authorized` and the
+ * peer's facts always speak of the same handshake.
+ */
+static int
+authorize(sp_pair *pair)
+{
+    int  rc;
+
+    X509_free(pair->peer);
+    pair->peer = SSL_get1_peer_certificate(pair->ssl);
+
+    rc = sp_verify_authorize(pair);
+    if (rc != SP_OK) {
+        return pair_fail(pair, rc, "peer certificate not authorized: %s (%s)",
+                         pair->authorization_error,
+                         pair->authorization_reason);
+    }
+
+    return SP_OK;
+}
+
+
+/*
+ * A renegotiation completed inside the OpenSSL call that just returned
+ * (the info callback said so): judge the peer again, now that OpenSSL
+ * is out of the way.
+ */
+static int
+renegotiated(sp_pair *pair)
+{
+    if (!pair->reneg_done || pair->error) {
+        return pair->error;
+    }
+
+    pair->reneg_done = 0;
+    return authorize(pair);
+}
+
+
 /* Snapshots what the handshake negotiated, then judges the peer. */
 static int
 handshake_done(sp_pair *pair)
 {
-    int                   rc;
     unsigned              len;
     const unsigned char  *data;
 
@@ -385,14 +450,24 @@ handshake_done(sp_pair *pair)
         }
     }
 
-    rc = sp_verify_authorize(pair);
-    if (rc != SP_OK) {
-        return pair_fail(pair, rc, "peer certificate not authorized: %s (%s)",
-                         pair->authorization_error,
-                         pair->authorization_reason);
-    }
+    return authorize(pair);
+}
 
-    return SP_OK;
+
+/*
+ * OpenSSL refused the peer's certificate (or its lack of one) in a
+ * handshake: after a renegotiation, what the first handshake authorized
+ * is not the peer any more.
+ */
+static void
+unauthorized(sp_pair *pair)
+{
+    pair->authorized = 0;
+
+    if (pair->state & SP_STATE_SECURE) {
+        X509_free(pair->peer);
+        pair->peer = SSL_get1_peer_certificate(pair->ssl);
+    }
 }
 
 
@@ -446,6 +521,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     }
 
     if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        unauthorized(pair);
         pair->authorization_error = "UNABLE_TO_GET_ISSUER_CERT";
         pair->authorization_reason = "peer sent no certificate";
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,
@@ -459,6 +535,7 @@ ssl_failure(sp_pair *pair, int ret, const char *doing)
     if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED
         && result != X509_V_OK)
     {
+        unauthorized(pair);
         pair->authorization_error = sp_verify_error_name(result);
         pair->authorization_reason = X509_verify_cert_error_string(result);
         return pair_fail(pair, SP_ERR_UNAUTHORIZED,
@@ -692,6 +769,10 @@ pair_drive(sp_pair *pair)
         rc = process_records(pair);
     }
 
+    if (rc == SP_OK) {
+        rc = renegotiated(pair);
+    }
+
     if (rc == SP_OK && pair->reneg_exceeded) {
         rc = ssl_failure(pair, -1, "renegotiation");
     }
@@ -711,7 +792,9 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
 
     *len = 0;
 
-    if (pair->error || pair->in_eof || pair->peer_closed) {
+    if (pair->error || pair->in_eof || pair->peer_closed
+        || pair->enc_out.len >= SP_ENC_IN_STOP)
+    {
         return NULL;
     }
 
@@ -940,6 +1023,13 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     ERR_clear_error();
     n = SSL_read(pair->ssl, buf, (int) len);
 
+    /* bytes that came after a renegotiation the peer now fails are
+       not handed on */
+    rc = renegotiated(pair);
+    if (rc != SP_OK) {
+        return rc;
+    }
+
     if (n > 0) {
         return n;
     }
@@ -1086,7 +1176,7 @@ sp_pair_renegotiate(sp_pair *pair)
     }
 
     ERR_clear_error();
-    return SP_OK;
+    return renegotiated(pair);
 }
 
 
@@ -1116,6 +1206,7 @@ sp_pair_state(const sp_pair *pair)
     s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
 
     if (!pair->in_eof && !pair->peer_closed
+        && pair->enc_out.len < SP_ENC_IN_STOP
         && sp_bytes_len(&pair->enc_in)
            < (pair->in_size ? pair->in_size : SP_ENC_IN_MIN))
     {

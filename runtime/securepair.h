@@ -245,7 +245,11 @@ int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
 /*
  * Server: client-initiated renegotiations allowed per window (Node:
  * CLIENT_RENEG_LIMIT 3, CLIENT_RENEG_WINDOW 600 s).  Limit 0 refuses every
- * renegotiation.  Only TLS <= 1.2 renegotiates.
+ * renegotiation.  Only TLS <= 1.2 renegotiates.  Every renegotiation
+ * hello counts, those OpenSSL refuses by itself too (under limit 0, or
+ * from a client without secure renegotiation, answered with a warning
+ * no_renegotiation alert); the one past the limit fails the pair with
+ * SP_ERR_RENEG_LIMIT, so under limit 0 the first one does.
  */
 int sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window);
 
@@ -328,7 +332,9 @@ typedef struct sp_pair sp_pair;
 #define SP_STATE_HANDSHAKING  0x01  /* the (first) handshake is running */
 #define SP_STATE_SECURE       0x02  /* the handshake completed */
 #define SP_STATE_SEND_RECORDS 0x04  /* sp_enc_out_* has bytes to send */
-#define SP_STATE_RECV_RECORDS 0x08  /* the pair wants encrypted input */
+#define SP_STATE_RECV_RECORDS 0x08  /* the pair wants encrypted input;
+                                       clear while 128 KiB or more of
+                                       records wait to be sent */
 #define SP_STATE_CLEAR_READ   0x10  /* sp_clear_read() has bytes now */
 #define SP_STATE_CLEAR_WRITE  0x20  /* sp_clear_write() accepts bytes */
 #define SP_STATE_CLOSED       0x40  /* done: failed, or closed both ways,
@@ -408,8 +414,13 @@ void *sp_pair_get_data(const sp_pair *pair);
 /*
  * Encrypted in, zero-copy: sp_enc_in_buf() gives space to receive records
  * into (*len > 0 bytes; NULL with *len 0 when the pair cannot take input:
- * read cleartext first, or the pair is closed); after writing n <= *len
+ * read cleartext first, or the pair is closed, or 128 KiB or more of
+ * records wait in sp_enc_out_*: the host sends them first, then offers
+ * input again); after writing n <= *len
  * bytes there, sp_enc_in_commit() hands them to TLS and runs the engine.
+ * Records in may make records out (answers to renegotiation hellos and
+ * key updates, alerts): so a peer that sends and never reads cannot make
+ * the pair hold more than that mark and what one receive's records make.
  * Returns SP_OK or the sticky error.  Commit 0 when the transport had
  * nothing: an empty buffer is then released, so idle pairs hold none.
  * Offer all the room to one receive: it starts at 16 KiB and doubles, up

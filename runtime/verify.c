@@ -116,8 +116,14 @@ sp_verify_apply(sp_pair *pair)
     reject = sp_creds_effective_reject(pair->creds, pair->ctx);
 
     if (request) {
-        /* Node: requestCert with rejectUnauthorized insists on a cert. */
-        mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+        /*
+         * Asked again in every renegotiation, as Node asks (no
+         * SSL_VERIFY_CLIENT_ONCE): the peer is judged again after each
+         * handshake, and a client asked for nothing would lose its
+         * authorization.  Node: requestCert with rejectUnauthorized
+         * insists on a cert.
+         */
+        mode = SSL_VERIFY_PEER;
 
         if (reject) {
             mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
@@ -133,9 +139,10 @@ sp_verify_apply(sp_pair *pair)
 
 
 /*
- * Decides `authorized` after a handshake (and after a renegotiation, which
- * may bring a new certificate).  Returns SP_ERR_UNAUTHORIZED when the peer
- * is to be rejected.
+ * Decides `authorized` after a handshake (and after every renegotiation,
+ * which may bring another certificate or none) from pair->peer, the
+ * certificate that handshake brought.  Returns SP_ERR_UNAUTHORIZED when
+ * the peer is to be rejected.
  */
 int
 sp_verify_authorize(sp_pair *pair)
@@ -157,7 +164,7 @@ sp_verify_authorize(sp_pair *pair)
         return SP_OK;
     }
 
-    peer = SSL_get0_peer_certificate(pair->ssl);
+    peer = pair->peer;
 
     if (peer == NULL) {
         /* Node's own word for "we asked and got no certificate". */

@@ -99,6 +99,96 @@ CONF
     }
 }
 
+
+# Renegotiation (TLS 1.2): authorization is decided again after every
+# handshake, and every handshake asks for the certificate.  The client
+# changes its certificate between handshakes; the access log says what
+# the server thought at the end.
+for my $reject (qw(off on)) {
+    my $t = start_nginx(
+        log_format => '$securepair_authorized $securepair_authorization_error '
+                      . '"$securepair_peer_cn" $securepair_renegotiations',
+        stream_server_config => <<"CONF");
+securepair on;
+securepair_certificate %%CERTS%%/server-ec.crt;
+securepair_certificate_key %%CERTS%%/server-ec.key;
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_reject_unauthorized $reject;
+securepair_echo "welcome!\\n";
+CONF
+    my $setting = "renegotiation, reject_unauthorized $reject";
+
+    ok(!$t->{start_error}, "$setting: nginx starts")
+        or diag($t->{start_error});
+
+    # first certificate, certificate for the renegotiation, the verdict
+    my @cases = (
+        [ 'client', 'client', 'true - "client" 1' ],
+        [ 'client', 'client-self',
+          'false DEPTH_ZERO_SELF_SIGNED_CERT "self-signed client" 1' ],
+        [ undef, 'client', 'true - "client" 1' ],
+    );
+
+    for my $c (@cases) {
+        my ($first, $then, $want) = @$c;
+        my $name = ($first // 'no certificate') . " then $then, $setting";
+        my $refused = $reject eq 'on' && $want =~ /^false/;
+
+        next if $reject eq 'on' && !defined $first;
+
+        truncate("$t->{dir}/access.log", 0);
+
+        my $conn = tls_connect(port => $t->{port}, version => 'TLSv1.2',
+                               $first ? (cert => "$first.crt",
+                                         key => "$first.key") : ());
+        is($conn->r->{handshake}, 'ok', "$name: handshake");
+        is($conn->exchange("one\n", expect => "welcome!\none\n"),
+           "welcome!\none\n", "$name: echo");
+
+        my $ssl = $conn->{ssl};
+        Net::SSLeay::use_certificate_file($ssl, cert_path("$then.crt"),
+                                          Net::SSLeay::FILETYPE_PEM());
+        Net::SSLeay::use_PrivateKey_file($ssl, cert_path("$then.key"),
+                                         Net::SSLeay::FILETYPE_PEM());
+
+        my $done = $conn->renegotiate(time + 5 * $SLOW);
+
+        if ($refused) {
+            ok(!$done, "$name: the renegotiation ends the connection");
+            is($conn->exchange("two\n", timeout => 2), '',
+               "$name: not one byte more");
+
+        } else {
+            ok($done, "$name: renegotiated") or diag($conn->r->{error});
+            is($conn->exchange("two\n", expect => "two\n"), "two\n",
+               "$name: echo afterwards");
+        }
+
+        $conn->close;
+
+        my $line = wait_for_log($t, qr/./) ? access_log_text($t) : '';
+        chomp $line;
+
+        if ($refused) {
+            # the peer is the refused certificate or none, never the
+            # first handshake's
+            like($line, qr/^false DEPTH_ZERO_SELF_SIGNED_CERT "(-|self-signed client)" 1$/,
+                 "$name: not authorized") or diag("got: $line");
+        } else {
+            is($line, $want, "$name: $want");
+        }
+    }
+
+    if ($reject eq 'on') {
+        like(error_log_text($t),
+             qr/\[info\].*securepair: peer certificate not authorized: DEPTH_ZERO_SELF_SIGNED_CERT/,
+             "$setting: the refusal is logged");
+    }
+
+    done_nginx($t, $setting);
+}
+
 done_testing();
 
 

@@ -16,7 +16,13 @@
 #      the client writes right after its Finished;
 #   6. a TLS 1.3 client that answers a HelloRetryRequest with a second
 #      ClientHello naming another server is refused: it never reaches the
-#      backend routed for the first name under the second one's policy.
+#      backend routed for the first name under the second one's policy;
+#   7. renegotiation hellos OpenSSL refuses by itself count toward
+#      securepair_reneg_limit: a client that floods them is closed at the
+#      limit, not answered forever (issue 17);
+#   8. a client that sends records the server must answer and never reads
+#      is held to its socket buffers: the server stops reading, its
+#      memory stays put (issue 17).
 
 use strict;
 use warnings;
@@ -1168,6 +1174,151 @@ EOF
 
     my $lines = () = error_log_text($t) =~ /\[info\].*securepair: second ClientHello after a HelloRetryRequest changed the server name; sent alert "illegal parameter"/g;
     is($lines, scalar @refused, "$name: each refusal has its info line");
+
+# ==== 7. refused renegotiations end the connection at the limit ===========
+
+# build/t/flood: the records no OpenSSL client sends (t/tools/flood.c)
+sub flood {
+    my (@args) = @_;
+    my ($st, $out, $err) = run_cmd(["$BUILD/t/flood", @args],
+                                   timeout => 30 * $SLOW);
+    my %r = $out =~ /(\w+)=(\d+)/g;
+    $r{status} = $st;
+    $r{stderr} = $err;
+    return \%r;
+}
+
+{
+    my $name = 'refused renegotiation flood';
+
+    # limit 0: OpenSSL refuses each hello itself, with a warning alert,
+    # and never asks the hello callback
+    my $t = start_nginx(
+        log_format => 'reneg=$securepair_renegotiations',
+        stream_server_config => <<'EOF');
+securepair on;
+securepair_certificate %%CERTS%%/server-ec.crt;
+securepair_certificate_key %%CERTS%%/server-ec.key;
+securepair_reneg_limit 0;
+securepair_echo "welcome!\n";
+EOF
+    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+
+    my $r = flood('hello', $t->{port}, 500, 5 * $SLOW);
+    is($r->{status}, 0, "$name: the client ran") or diag($r->{stderr});
+    ok($r->{hellos} >= 1, "$name: it sent hellos ($r->{hellos} of 500)");
+    is($r->{closed}, 1, "$name: the server closed the connection")
+        or diag(explain($r));
+    ok($r->{ms} < 4000 * $SLOW, "$name: at once ($r->{ms} ms), not at a "
+                                . "timeout");
+    ok($r->{alerts} <= 1, "$name: after limit + 1 = 1 refusal at most "
+                          . "($r->{alerts} alerts)");
+
+    # (the variable counts renegotiations taken up: none)
+    my @access = access_lines($t, 1);
+    is($access[0], 'reneg=0', "$name: no renegotiation taken up");
+
+    like(error_log_text($t),
+         qr/\[info\].*securepair: renegotiation limit exceeded: more than 0 in 600 s/,
+         "$name: the log names the limit");
+
+    done_nginx($t, $name);
+}
+
+
+# ==== 8. a client that never reads is held to its socket buffers ==========
+
+# The resident set (kB) of the worker of a master (or of a lone process).
+sub worker_rss {
+    my ($master) = @_;
+    my $pid = $master;
+
+    opendir(my $d, '/proc') or return 0;
+    for my $p (grep { /^\d+$/ } readdir($d)) {
+        my $stat = slurp("/proc/$p/stat");
+        next unless $stat =~ /^\d+ \(.*\) \S (\d+)/s && $1 == $master;
+        $pid = $p if slurp("/proc/$p/cmdline") =~ /worker process/;
+    }
+    closedir($d);
+
+    my ($rss) = slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+)/m;
+    return $rss // 0;
+}
+
+# A TLS 1.3 client sends key updates that each request one back, and
+# reads nothing: the server must stop reading.  Then the client reads all
+# the answers, and the connection goes on.  Through securepair_echo and
+# through the proxy (whose write events flush the records).
+for my $content ('securepair_echo "welcome!\n";',
+                 'proxy_pass 127.0.0.1:%%BACKEND_PORT%%;')
+{
+    my $via = $content =~ /proxy/ ? 'proxy' : 'echo';
+    my $name = "key update flood, $via";
+    my $greeting = $via eq 'echo' ? "welcome!\n" : '';
+
+    my $t = start_nginx(backend => 'echo', stream_server_config => <<"EOF");
+securepair on;
+securepair_certificate %%CERTS%%/server-ec.crt;
+securepair_certificate_key %%CERTS%%/server-ec.key;
+$content
+EOF
+    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+
+    # one connection first, so that the worker's own start-up is in the
+    # baseline
+    my $warm = tls_client(port => $t->{port}, request => "hi\n",
+                          expect => "${greeting}hi\n");
+    is($warm->{response}, "${greeting}hi\n", "$name: the server echoes");
+
+    my $before = worker_rss($t->{pid});
+
+    # the client holds the connection open until told on its stdin
+    pipe(my $hold, my $tell) or die "pipe: $!";
+    my $pid = open(my $out, '-|') // die "fork: $!";
+
+    if ($pid == 0) {
+        close $tell;
+        open(STDIN, '<&', $hold) or POSIX::_exit(1);
+        exec("$BUILD/t/flood", 'keyupdate', $t->{port}, 2000000, 15 * $SLOW)
+            or POSIX::_exit(1);
+    }
+
+    close $hold;
+    $tell->autoflush(1);
+
+    my $line = <$out> // '';
+    my %r = $line =~ /(\w+)=(\d+)/g;
+    my $after = worker_rss($t->{pid});
+    chomp $line;
+
+    ok(($r{updates} // 0) > 0, "$name: the client sent key updates "
+                               . "($line)");
+    is($r{stalled}, 1, "$name: until the server stopped reading")
+        or diag($line);
+    my $growth = $after - $before;
+    ok($growth < 4096, "$name: the worker grew by $growth kB "
+                       . "($before -> $after kB), under 4 MB");
+
+    # the client reads and sends nothing new: each time the server's
+    # records are out its reader must be woken, until every key update
+    # is answered (OpenSSL answers the last one when it next reads: the
+    # client's ping)
+    print $tell "resume\n";
+    my $echo = <$out> // '';
+    my %e = $echo =~ /(\w+)=(\d+)/g;
+    chomp $echo;
+    is($e{echo}, 1, "$name: once the client reads, the connection goes "
+                    . "on ($echo)");
+    is($e{answers}, $r{updates}, "$name: and every key update was "
+                                 . "answered");
+
+    close $tell;
+    close $out;
+
+    my $again = tls_client(port => $t->{port}, request => "more\n",
+                           expect => "${greeting}more\n");
+    is($again->{response}, "${greeting}more\n", "$name: a new client is "
+                                                . "served");
 
     done_nginx($t, $name);
 }
