@@ -1175,6 +1175,10 @@ EOF
     my $lines = () = error_log_text($t) =~ /\[info\].*securepair: second ClientHello after a HelloRetryRequest changed the server name; sent alert "illegal parameter"/g;
     is($lines, scalar @refused, "$name: each refusal has its info line");
 
+    done_nginx($t, $name);
+}
+
+
 # ==== 7. refused renegotiations end the connection at the limit ===========
 
 # build/t/flood: the records no OpenSSL client sends (t/tools/flood.c)
