@@ -22,20 +22,6 @@
 #define SP_MEMORY   "<memory>"
 
 
-/* Sets the credentials' error from fmt (origin, then what or OpenSSL's
-   reason) and returns rc. */
-int
-sp_creds_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
-    const char *what)
-{
-    char  reason[256];
-
-    sp_openssl_reason(reason, sizeof(reason));
-    snprintf(creds->error, SP_ERRLEN, fmt, origin, what ? what : reason);
-    return rc;
-}
-
-
 sp_creds *
 sp_creds_new(void)
 {
@@ -102,6 +88,7 @@ sp_creds_unref(sp_creds *creds)
     SSL_CTX_free(creds->ssl_ctx);
     free(creds->ciphers);
     free(creds->ciphersuites);
+    sp_error_clear(&creds->error);
     free(creds);
 }
 
@@ -109,7 +96,14 @@ sp_creds_unref(sp_creds *creds)
 const char *
 sp_creds_error(const sp_creds *creds)
 {
-    return creds->error;
+    return sp_error_get(&creds->error)->message;
+}
+
+
+const sp_error *
+sp_creds_error_info(const sp_creds *creds)
+{
+    return sp_error_get(&creds->error);
 }
 
 
@@ -167,8 +161,8 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
                                      kc->chain, 1))
     {
         sp_shared_unref(&kc->shared);
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                             cert_origin, NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
+                            cert_origin, 0, "certificate refused");
     }
 
     for (i = 0; i < creds->nkeycerts; i++) {
@@ -201,13 +195,16 @@ sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
     size_t   key_len = 0, cert_len = 0;
 
     if (key_file == NULL || cert_file == NULL) {
-        snprintf(creds->error, SP_ERRLEN, "key and certificate are required");
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            key_file ? SP_FIELD_CERT : SP_FIELD_KEY, NULL, 0,
+                            "key and certificate are required");
     }
 
-    rc = sp_read_file(creds, key_file, &key, &key_len);
+    rc = sp_read_file(&creds->error, SP_FIELD_KEY, key_file, SP_PEM_MAX,
+                      &key, &key_len);
     if (rc == SP_OK) {
-        rc = sp_read_file(creds, cert_file, &cert, &cert_len);
+        rc = sp_read_file(&creds->error, SP_FIELD_CERT, cert_file,
+                          SP_PEM_MAX, &cert, &cert_len);
     }
 
     if (rc == SP_OK) {
@@ -228,8 +225,10 @@ sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
     if (key_pem == NULL || cert_pem == NULL
         || key_len > SP_PEM_MAX || cert_len > SP_PEM_MAX)
     {
-        snprintf(creds->error, SP_ERRLEN, "key and certificate are required");
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            key_pem == NULL || key_len > SP_PEM_MAX
+                            ? SP_FIELD_KEY : SP_FIELD_CERT, NULL, 0,
+                            "key and certificate are required");
     }
 
     return add_key_cert(creds, key_pem, key_len, SP_MEMORY, cert_pem,
@@ -284,10 +283,12 @@ sp_creds_add_ca_file(sp_creds *creds, const char *file)
     size_t   len;
 
     if (file == NULL) {
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
+                            0, "a CA file is required");
     }
 
-    rc = sp_read_file(creds, file, &pem, &len);
+    rc = sp_read_file(&creds->error, SP_FIELD_CA, file, SP_PEM_MAX, &pem,
+                      &len);
     if (rc != SP_OK) {
         return rc;
     }
@@ -302,7 +303,9 @@ int
 sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len)
 {
     if (pem == NULL || len > SP_PEM_MAX) {
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
+                            0, "CA PEM is required, at most %d bytes",
+                            SP_PEM_MAX);
     }
 
     return add_ca(creds, pem, len, SP_MEMORY);
@@ -349,9 +352,9 @@ int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
     if (list == NULL || !check_list(creds, list, 0)) {
-        return sp_creds_fail(creds, SP_ERR_INVALID,
-                             "invalid cipher list \"%s\": %s",
-                             list ? list : "", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_CIPHERS,
+                            NULL, 0, "invalid cipher list \"%s\"",
+                            list ? list : "");
     }
 
     return replace_string(&creds->ciphers, list);
@@ -362,9 +365,10 @@ int
 sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
 {
     if (suites == NULL || !check_list(creds, suites, 1)) {
-        return sp_creds_fail(creds, SP_ERR_INVALID,
-                             "invalid TLS 1.3 cipher suites \"%s\": %s",
-                             suites ? suites : "", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID,
+                            SP_FIELD_CIPHERSUITES, NULL, 0,
+                            "invalid TLS 1.3 cipher suites \"%s\"",
+                            suites ? suites : "");
     }
 
     return replace_string(&creds->ciphersuites, suites);
@@ -385,18 +389,17 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
     if (!valid_version(min_version) || !valid_version(max_version)
         || (min_version && max_version && min_version > max_version))
     {
-        snprintf(creds->error, SP_ERRLEN,
-                 "invalid protocol range 0x%04x..0x%04x", min_version,
-                 max_version);
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
+                            NULL, 0, "invalid protocol range 0x%04x..0x%04x",
+                            min_version, max_version);
     }
 
     if (creds->ssl_ctx
         && (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
             || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version)))
     {
-        return sp_creds_fail(creds, SP_ERR_INVALID, "%s%s",
-                             "protocol range refused: ", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
+                            NULL, 0, "protocol range refused");
     }
 
     creds->min_version = min_version;
@@ -410,10 +413,10 @@ int
 sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
 {
     if (sid == NULL || len == 0 || len > SSL_MAX_SID_CTX_LENGTH) {
-        snprintf(creds->error, SP_ERRLEN,
-                 "session id context must be 1 to %d bytes",
-                 SSL_MAX_SID_CTX_LENGTH);
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_ID_CONTEXT, NULL, 0,
+                            "session id context must be 1 to %d bytes",
+                            SSL_MAX_SID_CTX_LENGTH);
     }
 
     /* the context in force mixes it with the credentials' digest */
@@ -505,13 +508,14 @@ sp_creds_prepare(sp_creds *creds)
         digest = creds->ca->digest;
 
     } else if (sp_system_store(&digest) == NULL) {
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: %s",
-                             "system CA store", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_SYSTEM_CA,
+                            NULL, 0, "system CA store");
     }
 
     if (set_sid(creds, digest) != SP_OK) {
-        return sp_creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
-                             "session id context", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INTERNAL,
+                            SP_FIELD_SESSION_ID_CONTEXT, NULL, 0,
+                            "session id context");
     }
 
     if (creds->ssl_ctx) {
@@ -527,13 +531,15 @@ sp_creds_prepare(sp_creds *creds)
 /*
  * The SSL_CTX of credentials that are a context's default: its pairs'
  * SSLs are made from it, and it carries the callbacks OpenSSL asks.
- * Built on first use, from what the credentials hold.
+ * Built on first use, from what the credentials hold; NULL with the
+ * credentials' error set when OpenSSL refuses any of it.
  */
 SSL_CTX *
 sp_creds_ssl_ctx(sp_creds *creds)
 {
     size_t        i;
     SSL_CTX      *ssl_ctx;
+    sp_field      field;
     X509_STORE   *store;
     sp_keycert   *kc;
 
@@ -543,7 +549,8 @@ sp_creds_ssl_ctx(sp_creds *creds)
 
     ssl_ctx = SSL_CTX_new(TLS_method());
     if (ssl_ctx == NULL) {
-        ERR_clear_error();
+        sp_error_ssl(&creds->error, SP_ERR_NOMEM, SP_FIELD_NONE, NULL, 0,
+                     "SSL_CTX_new");
         return NULL;
     }
 
@@ -573,6 +580,8 @@ sp_creds_ssl_ctx(sp_creds *creds)
     sp_verify_install(ssl_ctx);
     sp_session_install(ssl_ctx);
 
+    field = SP_FIELD_CERT;
+
     for (i = 0; i < creds->nkeycerts; i++) {
         kc = creds->keycerts[i];
 
@@ -583,6 +592,8 @@ sp_creds_ssl_ctx(sp_creds *creds)
         }
     }
 
+    field = SP_FIELD_CA;
+
     if (creds->ca) {
         if (ca_install_ctx(creds) != SP_OK) {
             goto failed;
@@ -592,12 +603,16 @@ sp_creds_ssl_ctx(sp_creds *creds)
         SSL_CTX_set1_cert_store(ssl_ctx, store);
     }
 
+    field = SP_FIELD_CIPHERS;
+
     if ((creds->ciphers && !SSL_CTX_set_cipher_list(ssl_ctx, creds->ciphers))
         || (creds->ciphersuites
             && !SSL_CTX_set_ciphersuites(ssl_ctx, creds->ciphersuites)))
     {
         goto failed;
     }
+
+    field = SP_FIELD_VERSIONS;
 
     if (creds->versions_set
         && (!SSL_CTX_set_min_proto_version(ssl_ctx, creds->min_version)
@@ -616,7 +631,8 @@ sp_creds_ssl_ctx(sp_creds *creds)
 
 failed:
 
-    ERR_clear_error();
+    sp_error_ssl(&creds->error, SP_ERR_LOAD, field, NULL, 0,
+                 "credentials refused by OpenSSL");
     SSL_CTX_free(ssl_ctx);
     creds->ssl_ctx = NULL;
     return NULL;

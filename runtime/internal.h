@@ -13,6 +13,13 @@
 
 #define SP_ERRLEN  512
 
+
+/* Where an object keeps its last error (errors.c). */
+typedef struct {
+    sp_error             info;
+    char                *text;          /* message and origin */
+} sp_error_slot;
+
 /*
  * Room for records from the network: SP_ENC_IN_MIN at first, doubled up
  * to SP_ENC_IN_SIZE each time a receive fills all the room offered.  A
@@ -122,7 +129,6 @@ typedef struct {
 } sp_ca_set;
 
 
-/* A queue of blocks: bytes live in each block's data[start, end). */
 /* Buffers of one size kept for reuse: a list through their first word. */
 typedef struct {
     void                *head;
@@ -139,6 +145,7 @@ struct sp_block {
     unsigned char        data[];
 };
 
+/* A queue of blocks: bytes live in each block's data[start, end). */
 typedef struct {
     sp_block            *head;
     sp_block            *tail;
@@ -166,7 +173,7 @@ struct sp_creds {
     size_t               user_sid_len;
     unsigned             versions_set:1;
     unsigned             prepared:1;    /* sid computed */
-    char                 error[SP_ERRLEN];
+    sp_error_slot        error;
 };
 
 
@@ -217,7 +224,7 @@ struct sp_ctx {
     size_t               nticket_keys;
     unsigned             random_ticket_key:1;
 
-    char                 error[SP_ERRLEN];
+    sp_error_slot        error;
 };
 
 
@@ -299,12 +306,23 @@ struct sp_pair {
 };
 
 
-/* errors.c */
-void sp_set_error(char *buf, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * errors.c: the one way to record a loading or configuration error.
+ * sp_error_set() formats the reason; sp_error_ssl() adds ": " and
+ * OpenSSL's reason to it.  Both empty OpenSSL's error queue and return
+ * `code`.  The message is "origin: reason" (the reason alone when origin
+ * is NULL).
+ */
+int sp_error_set(sp_error_slot *e, int code, sp_field field,
+    const char *origin, int item, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+int sp_error_ssl(sp_error_slot *e, int code, sp_field field,
+    const char *origin, int item, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+int sp_error_copy(sp_error_slot *dst, const sp_error *src);
+const sp_error *sp_error_get(const sp_error_slot *e);
+void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
-int sp_creds_fail(sp_creds *creds, int rc, const char *fmt,
-    const char *origin, const char *what);
 
 /* pem.c */
 SSL_CTX *sp_template(void);
@@ -313,8 +331,8 @@ int sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len);
 X509_STORE *sp_system_store(const unsigned char **digest);
 int sp_cipher_list_valid(const char *list, int suites);
 void sp_shared_unref(sp_shared *obj);
-int sp_read_file(sp_creds *creds, const char *path, char **data,
-    size_t *len);
+int sp_read_file(sp_error_slot *e, sp_field field, const char *path,
+    size_t max, char **data, size_t *len);
 void sp_free_pem(char *data, size_t len);
 int sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *key_origin, const char *cert_pem, size_t cert_len,
@@ -331,7 +349,7 @@ int sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx);
 
 /* protocols.c */
 int sp_proto_list_set(sp_proto_list *list, const char *const *names,
-    size_t n, char *err);
+    size_t n, sp_error_slot *err, sp_field field);
 void sp_proto_list_free(sp_proto_list *list);
 void sp_protocols_install(SSL_CTX *ssl_ctx);
 void sp_protocols_install_client(SSL_CTX *ssl_ctx);

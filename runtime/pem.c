@@ -441,11 +441,14 @@ table_free(void)
 
 
 /*
- * Reads a whole PEM file; the message names the file and says why not.
+ * Reads a whole file of at most `max` bytes; the error names the file,
+ * the field it was for, and says why not.  A file over `max` is not
+ * read: *len is its size, for a caller with words of its own for that.
  * Four system calls: thousands of contexts each read two files.
  */
 int
-sp_read_file(sp_creds *creds, const char *path, char **data, size_t *len)
+sp_read_file(sp_error_slot *e, sp_field field, const char *path,
+    size_t max, char **data, size_t *len)
 {
     int           fd;
     char         *buf;
@@ -455,23 +458,21 @@ sp_read_file(sp_creds *creds, const char *path, char **data, size_t *len)
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot open: %s", path,
-                 strerror(errno));
-        return SP_ERR_LOAD;
+        return sp_error_set(e, SP_ERR_LOAD, field, path, 0,
+                            "cannot open: %s", strerror(errno));
     }
 
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(creds->error, SP_ERRLEN, "%s: cannot read: not a regular "
-                 "file", path);
         close(fd);
-        return SP_ERR_LOAD;
+        return sp_error_set(e, SP_ERR_LOAD, field, path, 0,
+                            "cannot read: not a regular file");
     }
 
-    if (st.st_size > SP_PEM_MAX) {
-        snprintf(creds->error, SP_ERRLEN, "%s: file too large for PEM",
-                 path);
+    if ((size_t) st.st_size > max) {
         close(fd);
-        return SP_ERR_LOAD;
+        *len = (size_t) st.st_size;
+        return sp_error_set(e, SP_ERR_LOAD, field, path, 0,
+                            "file too large: over %zu bytes", max);
     }
 
     size = (size_t) st.st_size;
@@ -490,11 +491,10 @@ sp_read_file(sp_creds *creds, const char *path, char **data, size_t *len)
         }
 
         if (n < 0 && errno != EINTR) {
-            snprintf(creds->error, SP_ERRLEN, "%s: cannot read: %s", path,
-                     strerror(errno));
             sp_free_pem(buf, got);
             close(fd);
-            return SP_ERR_LOAD;
+            return sp_error_set(e, SP_ERR_LOAD, field, path, 0,
+                                "cannot read: %s", strerror(errno));
         }
 
         if (n < 0) {
@@ -627,21 +627,19 @@ again:
     }
 
     if (state.asked && creds->npassphrases == 0) {
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: %s", origin,
-                             "private key is encrypted and no passphrase "
-                             "was given");
+        return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_KEY, origin,
+                            0, "private key is encrypted and no passphrase "
+                            "was given");
     }
 
     if (state.asked) {
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: wrong passphrase (tried %zu)", origin,
-                 creds->npassphrases);
-        ERR_clear_error();
-        return SP_ERR_LOAD;
+        return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_KEY, origin,
+                            0, "wrong passphrase (tried %zu)",
+                            creds->npassphrases);
     }
 
-    return sp_creds_fail(creds, SP_ERR_LOAD, "%s: no private key found: %s",
-                         origin, NULL);
+    return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_KEY, origin, 0,
+                        "no private key found");
 }
 
 
@@ -661,8 +659,8 @@ load_chain(sp_creds *creds, const char *pem, size_t len, const char *origin,
     *leaf = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
     if (*leaf == NULL) {
         BIO_free(bio);
-        return sp_creds_fail(creds, SP_ERR_LOAD,
-                             "%s: no certificate found: %s", origin, NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT, origin,
+                            0, "no certificate found");
     }
 
     *chain = sk_X509_new_null();
@@ -729,13 +727,12 @@ check_key_strength(sp_creds *creds, EVP_PKEY *pkey, const char *origin)
         return SP_OK;
     }
 
-    snprintf(creds->error, SP_ERRLEN,
-             "%s: %s key of %d bits is too small for OpenSSL security "
-             "level %d (needs %d bits of security, e.g. RSA 2048 or "
-             "ECDSA P-256)",
-             origin, EVP_PKEY_get0_type_name(pkey), EVP_PKEY_get_bits(pkey),
-             level, need);
-    return SP_ERR_LOAD;
+    return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT, origin, 0,
+                        "%s key of %d bits is too small for OpenSSL security "
+                        "level %d (needs %d bits of security, e.g. RSA 2048 "
+                        "or ECDSA P-256)",
+                        EVP_PKEY_get0_type_name(pkey),
+                        EVP_PKEY_get_bits(pkey), level, need);
 }
 
 
@@ -802,8 +799,8 @@ keycert_check(sp_creds *creds, sp_keycert *kc, const char *cert_origin)
     SSL_free(ssl);
 
     if (!ok) {
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                             cert_origin, NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
+                            cert_origin, 0, "certificate refused");
     }
 
     ERR_clear_error();
@@ -869,11 +866,10 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
     }
 
     if (!X509_check_private_key(kc->leaf, kc->pkey)) {
-        ERR_clear_error();
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: private key does not match certificate %s",
-                 key_origin, cert_origin);
-        return SP_ERR_LOAD;
+        return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_KEY,
+                            key_origin, 0,
+                            "private key does not match certificate %s",
+                            cert_origin);
     }
 
     rc = check_key_strength(creds, kc->pkey, cert_origin);
@@ -883,21 +879,19 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
 
     /* OpenSSL notes a broken extension and carries on: we do not */
     if (X509_get_extension_flags(kc->leaf) & EXFLAG_INVALID) {
-        ERR_clear_error();
-        snprintf(creds->error, SP_ERRLEN,
-                 "%s: certificate has invalid extensions", cert_origin);
-        return SP_ERR_LOAD;
+        return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
+                            cert_origin, 0,
+                            "certificate has invalid extensions");
     }
 
     for (i = 0; i < sk_X509_num(kc->chain); i++) {
         if (X509_get_extension_flags(sk_X509_value(kc->chain, i))
             & EXFLAG_INVALID)
         {
-            ERR_clear_error();
-            snprintf(creds->error, SP_ERRLEN,
-                     "%s: chain certificate #%d has invalid extensions",
-                     cert_origin, i + 1);
-            return SP_ERR_LOAD;
+            return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
+                                cert_origin, i + 1,
+                                "chain certificate #%d has invalid "
+                                "extensions", i + 1);
         }
     }
 
@@ -917,7 +911,7 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
 
 /*
  * A checked key/certificate pair for these PEM texts: the one already
- * shared, or a new one.  On failure the message is in creds->error.
+ * shared, or a new one.  On failure creds->error says why.
  */
 int
 sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
@@ -1071,8 +1065,8 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, const char *pem,
         if (!ca_set_push(ca, x)) {
             X509_free(x);
             BIO_free(bio);
-            return sp_creds_fail(creds, SP_ERR_LOAD, "%s: CA refused: %s",
-                                 origin, NULL);
+            return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CA,
+                                origin, count + 1, "CA refused");
         }
 
         X509_free(x);
@@ -1082,8 +1076,8 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, const char *pem,
     BIO_free(bio);
 
     if (count == 0) {
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: no certificate found: %s",
-                             origin, NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CA, origin,
+                            0, "no certificate found");
     }
 
     ERR_clear_error();

@@ -330,9 +330,10 @@ sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
         || (mode == SP_SESSION_CACHE_STORE
             && (store == NULL || store->add == NULL || store->find == NULL)))
     {
-        sp_set_error(ctx->error, "a session cache needs a server context "
-                     "and, for a store, its add and find functions");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_CACHE, NULL, 0,
+                            "a session cache needs a server context and, "
+                            "for a store, its add and find functions");
     }
 
     ctx->session_cache = mode;
@@ -349,8 +350,9 @@ int
 sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
 {
     if (seconds <= 0) {
-        sp_set_error(ctx->error, "session timeout must be positive");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_TIMEOUT, NULL, 0,
+                            "session timeout must be positive");
     }
 
     ctx->session_timeout = seconds;
@@ -424,9 +426,9 @@ int
 sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
 {
     if (len != 48 && len != 80) {
-        sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
-                     "not %zu", len);
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_TICKET_KEY,
+                            NULL, 0, "a session ticket key is 48 or 80 "
+                            "bytes, not %zu", len);
     }
 
     if (ctx->random_ticket_key) {
@@ -442,32 +444,31 @@ sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
 int
 sp_ctx_add_ticket_key_file(sp_ctx *ctx, const char *file)
 {
-    FILE           *f;
-    unsigned char   buf[81];
-    size_t          n;
-    int             rc;
+    int      rc;
+    char    *buf = NULL;
+    size_t   n = 0;
 
-    f = fopen(file, "rb");
-    if (f == NULL) {
-        sp_set_error(ctx->error, "%s: cannot open: %s", file,
-                     strerror(errno));
-        return SP_ERR_LOAD;
+    if (file == NULL) {
+        return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_TICKET_KEY,
+                            NULL, 0, "a ticket key file is required");
     }
 
-    n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    rc = sp_read_file(&ctx->error, SP_FIELD_TICKET_KEY, file, 80, &buf, &n);
 
-    if (n != 48 && n != 80) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        sp_set_error(ctx->error, "%s: a session ticket key file must be 48 "
-                     "or 80 bytes (openssl rand 80 > file), not %s%zu",
-                     file, n == sizeof(buf) ? "over " : "",
-                     n == sizeof(buf) ? (size_t) 80 : n);
-        return SP_ERR_LOAD;
+    if (rc == SP_OK ? n != 48 && n != 80 : n > 80) {
+        sp_free_pem(buf, n);
+        return sp_error_set(&ctx->error, SP_ERR_LOAD, SP_FIELD_TICKET_KEY,
+                            file, 0, "a session ticket key file must be 48 "
+                            "or 80 bytes (openssl rand 80 > file), not %s%zu",
+                            n > 80 ? "over " : "", n > 80 ? (size_t) 80 : n);
+    }
+
+    if (rc != SP_OK) {
+        return rc;
     }
 
     rc = sp_ctx_add_ticket_key(ctx, buf, n);
-    OPENSSL_cleanse(buf, sizeof(buf));
+    sp_free_pem(buf, n);
     return rc;
 }
 
