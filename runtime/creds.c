@@ -3,7 +3,7 @@
  * ciphers, versions and the session-id context.
  *
  * Credentials keep parsed objects, shared with every other credentials
- * loaded from the same bytes (pem.c), and the settings that differ.  An
+ * loaded from the same bytes (shared.c), and the settings that differ.  An
  * SSL_CTX is built only for credentials that become a context's default,
  * whose pairs start from it; credentials chosen by SNI are installed on
  * the pair's SSL instead (sp_creds_install), so a context costs what it

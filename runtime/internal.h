@@ -94,7 +94,7 @@ typedef struct {
 
 /*
  * An object parsed from PEM and shared by every credentials loaded from
- * the same bytes (pem.c): found by `id`, a digest of those bytes, freed
+ * the same bytes (shared.c): found by `id`, a digest of those bytes, freed
  * with its last reference.
  */
 typedef struct sp_shared  sp_shared;
@@ -324,19 +324,37 @@ const sp_error *sp_error_get(const sp_error_slot *e);
 void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
 
-/* pem.c */
+/* template.c */
 SSL_CTX *sp_template(void);
+
+/* digest.c */
 int sp_digest_init(EVP_MD_CTX *md);
 int sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len);
+int sp_store_digest(X509_STORE *store, unsigned char *digest);
+
+/* system_ca.c */
 X509_STORE *sp_system_store(const unsigned char **digest);
+
+/* cipher_list.c */
 int sp_cipher_list_valid(const char *list, int suites);
+
+/* shared.c */
+int sp_shared_get(const unsigned char *id, size_t size,
+    void (*free_obj)(sp_shared *obj), int (*parse)(sp_shared *obj, void *arg),
+    void *arg, sp_shared **out);
 void sp_shared_unref(sp_shared *obj);
+
+/* file.c */
 int sp_read_file(sp_error_slot *e, sp_field field, const char *path,
     size_t max, char **data, size_t *len);
 void sp_free_pem(char *data, size_t len);
+
+/* keycert.c */
 int sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *key_origin, const char *cert_pem, size_t cert_len,
     const char *cert_origin, sp_keycert **out);
+
+/* ca_set.c */
 int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
     size_t len, const char *origin, sp_ca_set **out);
 
