@@ -492,6 +492,58 @@ set_sid(sp_creds *creds, const unsigned char *ca_digest)
 
 
 /*
+ * What decides how credentials serve, as a digest: the parsed keys and
+ * certificates and the CA set (each named by the digest of the bytes it
+ * was loaded from, passphrases included), cipher lists, versions, the
+ * verification policy and the host's session id context.  Equal digests
+ * serve alike: a context shares one of them (creds_index.c).
+ */
+int
+sp_creds_content_id(const sp_creds *creds, unsigned char *id)
+{
+    EVP_MD_CTX     *md;
+    size_t          i;
+    int             ok;
+    unsigned char   none[SP_ID_LEN];
+    long            settings[5];
+
+    memset(none, 0, sizeof(none));
+
+    settings[0] = creds->versions_set;
+    settings[1] = creds->min_version;
+    settings[2] = creds->max_version;
+    settings[3] = creds->request_cert;
+    settings[4] = creds->reject_unauthorized;
+
+    md = EVP_MD_CTX_new();
+
+    ok = md != NULL && sp_digest_init(md)
+         && sp_digest_bytes(md, "credentials", 11)
+         && sp_digest_bytes(md, NULL, creds->nkeycerts);
+
+    for (i = 0; ok && i < creds->nkeycerts; i++) {
+        ok = sp_digest_bytes(md, creds->keycerts[i]->shared.id, SP_ID_LEN);
+    }
+
+    ok = ok
+         && sp_digest_bytes(md, creds->ca ? creds->ca->shared.id : none,
+                            SP_ID_LEN)
+         && sp_digest_bytes(md, creds->ciphers,
+                            creds->ciphers ? strlen(creds->ciphers) + 1 : 0)
+         && sp_digest_bytes(md, creds->ciphersuites,
+                            creds->ciphersuites
+                            ? strlen(creds->ciphersuites) + 1 : 0)
+         && sp_digest_bytes(md, settings, sizeof(settings))
+         && sp_digest_bytes(md, creds->user_sid, creds->user_sid_len)
+         && EVP_DigestFinal_ex(md, id, NULL);
+
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    return ok;
+}
+
+
+/*
  * Called when credentials start serving a context: without a `ca` of their
  * own they trust the system store, as Node does.
  */

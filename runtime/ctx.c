@@ -71,6 +71,7 @@ sp_ctx_unref(sp_ctx *ctx)
     }
 
     sp_sni_table_free(ctx->sni);
+    sp_creds_index_free(ctx->creds_index);
     sp_proto_list_free(&ctx->npn);
     sp_proto_list_free(&ctx->alpn);
     sp_session_ctx_free(ctx);
@@ -146,8 +147,9 @@ release_creds(void *creds)
 int
 sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
 {
-    int   rc;
-    char  err[SP_ERRLEN];
+    int            rc;
+    char           err[SP_ERRLEN];
+    unsigned char  id[SP_ID_LEN];
 
     if (ctx->role != SP_SERVER || name == NULL || creds == NULL) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID,
@@ -182,7 +184,26 @@ sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
     }
 
     sp_creds_ref(creds);
+
+    /* held by the table now; an index that cannot grow only shares less */
+    if (sp_creds_content_id(creds, id)) {
+        (void) sp_creds_index_add(&ctx->creds_index, id, creds);
+    }
+
     return SP_OK;
+}
+
+
+sp_creds *
+sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds)
+{
+    unsigned char  id[SP_ID_LEN];
+
+    if (ctx->creds_index == NULL || !sp_creds_content_id(creds, id)) {
+        return NULL;
+    }
+
+    return sp_creds_index_find(ctx->creds_index, id);
 }
 
 

@@ -196,6 +196,8 @@ struct sp_ctx {
     sp_role              role;
     sp_creds            *creds;
     sp_sni_table        *sni;
+    struct sp_creds_index  *creds_index;    /* the SNI table's credentials,
+                                               by content */
     sp_sni_fn            sni_fn;
     void                *sni_arg;
     sp_clock_fn          clock_fn;
@@ -360,10 +362,20 @@ int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
 
 /* creds.c */
 int sp_creds_prepare(sp_creds *creds);
+int sp_creds_content_id(const sp_creds *creds, unsigned char *id);
 SSL_CTX *sp_creds_ssl_ctx(sp_creds *creds);
 int sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl);
 int sp_creds_effective_request_cert(const sp_creds *creds, const sp_ctx *ctx);
 int sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx);
+
+/* creds_index.c */
+typedef struct sp_creds_index  sp_creds_index;
+
+sp_creds *sp_creds_index_find(const sp_creds_index *ix,
+    const unsigned char *id);
+int sp_creds_index_add(sp_creds_index **ixp, const unsigned char *id,
+    sp_creds *creds);
+void sp_creds_index_free(sp_creds_index *ix);
 
 /* protocols.c */
 int sp_proto_list_set(sp_proto_list *list, const char *const *names,

@@ -299,6 +299,16 @@ int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);
  */
 int sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds);
 
+/*
+ * Credentials this context already serves under some name that are equal
+ * in content to `creds` (the same keys and certificates, CAs, ciphers,
+ * versions, policy and session id context, loaded from the same bytes),
+ * or NULL; borrowed.  A host that makes credentials per name adds these
+ * instead, so that names on the same files share one credentials.
+ * Credentials must not change once added.
+ */
+sp_creds *sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds);
+
 /* Credentials the table gives for a servername, or NULL (borrowed). */
 sp_creds *sp_ctx_find_context(sp_ctx *ctx, const char *servername);
 
