@@ -109,6 +109,27 @@ void ngx_stream_securepair_log_failure(ngx_connection_t *c,
 
 ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
 
+char *ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_stream_securepair_protocol_names(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_stream_securepair_password_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_session_id_context(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+char *ngx_stream_securepair_cstr(ngx_pool_t *pool, ngx_str_t *s);
+char *ngx_stream_securepair_path(ngx_conf_t *cf, ngx_str_t *name);
+ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds,
+    ngx_array_t **passphrases);
+ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
+
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
