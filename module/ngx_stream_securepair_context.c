@@ -9,6 +9,10 @@
 #include "ngx_stream_securepair_module.h"
 
 
+static ngx_int_t ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+static ngx_int_t ngx_stream_securepair_protocol_lists(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
 static ngx_int_t ngx_stream_securepair_sessions(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
 static time_t ngx_stream_securepair_clock(void *arg);
@@ -45,7 +49,6 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf)
 {
     sp_creds            *creds;
-    const char         **names;
     ngx_array_t         *passphrases;
     ngx_pool_cleanup_t  *cln;
 
@@ -62,11 +65,16 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     }
 
     conf->ctx = sp_ctx_new(SP_SERVER, creds);
-    sp_creds_unref(creds);
 
     if (conf->ctx == NULL) {
+        /* the credentials say why they cannot serve */
+        (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
+                                           conf->file, conf->line);
+        sp_creds_unref(creds);
         return NGX_ERROR;
     }
+
+    sp_creds_unref(creds);
 
     /* freed with the configuration: on reload, once the old cycle ends */
     cln = ngx_pool_cleanup_add(cf->pool, 0);
@@ -78,57 +86,91 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     cln->handler = ngx_stream_securepair_cleanup_ctx;
     cln->data = conf->ctx;
 
-    sp_ctx_set_request_cert(conf->ctx, (int) conf->request_cert);
-    sp_ctx_set_reject_unauthorized(conf->ctx, (int) conf->reject_unauthorized);
-    sp_ctx_set_reject_unknown_name(conf->ctx,
-                                   (int) conf->reject_unknown_servername);
-    sp_ctx_set_max_connections(conf->ctx, (unsigned) conf->max_connections);
-    sp_ctx_set_clock(conf->ctx, ngx_stream_securepair_clock, NULL);
-
-    if (conf->reneg_window <= 0
-        || sp_ctx_set_reneg_limit(conf->ctx, (unsigned) conf->reneg_limit,
-                                  conf->reneg_window)
-           != SP_OK)
+    if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
+        || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK
+        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    return ngx_stream_securepair_add_contexts(cf, conf, passphrases);
+}
+
+
+/* The server's policy and limits: a value the runtime refuses is said. */
+static ngx_int_t
+ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    sp_ctx  *ctx = conf->ctx;
+
+    if (conf->reneg_window <= 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"securepair_reneg_window\" must be positive "
                       "for the server in %s:%ui", conf->file, conf->line);
         return NGX_ERROR;
     }
 
-    if (conf->npn_protocols) {
-        names = ngx_stream_securepair_names(cf, conf->npn_protocols);
+    sp_ctx_set_clock(ctx, ngx_stream_securepair_clock, NULL);
 
-        if (names == NULL
-            || sp_ctx_set_npn(conf->ctx, names, conf->npn_protocols->nelts)
-               != SP_OK)
-        {
+    if (sp_ctx_set_request_cert(ctx, (int) conf->request_cert) != SP_OK
+        || sp_ctx_set_reject_unauthorized(ctx,
+                                          (int) conf->reject_unauthorized)
+           != SP_OK
+        || sp_ctx_set_reject_unknown_name(ctx,
+                                      (int) conf->reject_unknown_servername)
+           != SP_OK
+        || sp_ctx_set_max_connections(ctx, (unsigned) conf->max_connections)
+           != SP_OK
+        || sp_ctx_set_reneg_limit(ctx, (unsigned) conf->reneg_limit,
+                                  conf->reneg_window)
+           != SP_OK)
+    {
+        return ngx_stream_securepair_error(cf, sp_ctx_error_info(ctx),
+                                           conf->file, conf->line);
+    }
+
+    return NGX_OK;
+}
+
+
+/* NPN and ALPN: the runtime checks the lists and says which name fails. */
+static ngx_int_t
+ngx_stream_securepair_protocol_lists(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    int           rc;
+    ngx_uint_t    i;
+    ngx_array_t  *lists[2];
+    const char  **names;
+
+    lists[0] = conf->npn_protocols;
+    lists[1] = conf->alpn_protocols;
+
+    for (i = 0; i < 2; i++) {
+        if (lists[i] == NULL) {
+            continue;
+        }
+
+        names = ngx_stream_securepair_names(cf, lists[i]);
+        if (names == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = i == 0 ? sp_ctx_set_npn(conf->ctx, names, lists[i]->nelts)
+                    : sp_ctx_set_alpn(conf->ctx, names, lists[i]->nelts);
+
+        if (rc != SP_OK) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "securepair: NPN protocols: %s in %s:%ui",
-                          sp_ctx_error(conf->ctx), conf->file, conf->line);
+                          "securepair: %s protocols: %s in %s:%ui",
+                          i == 0 ? "NPN" : "ALPN",
+                          sp_ctx_error_info(conf->ctx)->reason, conf->file,
+                          conf->line);
             return NGX_ERROR;
         }
     }
 
-    if (conf->alpn_protocols) {
-        names = ngx_stream_securepair_names(cf, conf->alpn_protocols);
-
-        if (names == NULL
-            || sp_ctx_set_alpn(conf->ctx, names, conf->alpn_protocols->nelts)
-               != SP_OK)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "securepair: ALPN protocols: %s in %s:%ui",
-                          sp_ctx_error(conf->ctx), conf->file, conf->line);
-            return NGX_ERROR;
-        }
-    }
-
-    if (ngx_stream_securepair_sessions(cf, conf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_stream_securepair_add_contexts(cf, conf, passphrases);
+    return NGX_OK;
 }
 
 
@@ -138,30 +180,36 @@ ngx_stream_securepair_sessions(ngx_conf_t *cf,
 {
     char                          *path;
     ngx_uint_t                     i;
-    sp_session_store               store;
+    sp_session_store               store, *sp;
     ngx_stream_securepair_file_t  *key;
+
+    sp = NULL;
 
     if (conf->session_cache == SP_SESSION_CACHE_STORE) {
         ngx_stream_securepair_cache_store(conf->session_zone, &store);
-        sp_ctx_set_session_cache(conf->ctx, SP_SESSION_CACHE_STORE, &store);
-
-    } else {
-        sp_ctx_set_session_cache(conf->ctx, (int) conf->session_cache, NULL);
+        sp = &store;
     }
 
-    if (conf->session_timeout <= 0
-        || sp_ctx_set_session_timeout(conf->ctx, conf->session_timeout)
-           != SP_OK)
-    {
+    if (conf->session_timeout <= 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"securepair_session_timeout\" must be positive "
                       "for the server in %s:%ui", conf->file, conf->line);
         return NGX_ERROR;
     }
 
-    sp_ctx_set_session_tickets(conf->ctx, (int) conf->session_tickets);
-    sp_ctx_set_ticket_count(conf->ctx,
-                            (unsigned) conf->session_ticket_count);
+    if (sp_ctx_set_session_cache(conf->ctx, (int) conf->session_cache, sp)
+        != SP_OK
+        || sp_ctx_set_session_timeout(conf->ctx, conf->session_timeout)
+           != SP_OK
+        || sp_ctx_set_session_tickets(conf->ctx, (int) conf->session_tickets)
+           != SP_OK
+        || sp_ctx_set_ticket_count(conf->ctx,
+                                   (unsigned) conf->session_ticket_count)
+           != SP_OK)
+    {
+        return ngx_stream_securepair_error(cf, sp_ctx_error_info(conf->ctx),
+                                           conf->file, conf->line);
+    }
 
     if (conf->session_ticket_keys == NULL) {
         return NGX_OK;
@@ -176,10 +224,9 @@ ngx_stream_securepair_sessions(ngx_conf_t *cf,
         }
 
         if (sp_ctx_add_ticket_key_file(conf->ctx, path) != SP_OK) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "securepair: %s in %s:%ui",
-                          sp_ctx_error(conf->ctx), key[i].file, key[i].line);
-            return NGX_ERROR;
+            return ngx_stream_securepair_error(cf,
+                                               sp_ctx_error_info(conf->ctx),
+                                               key[i].file, key[i].line);
         }
     }
 

@@ -42,19 +42,40 @@ ngx_stream_securepair_path(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-static ngx_int_t
-ngx_stream_securepair_creds_error(ngx_conf_t *cf, sp_creds *creds,
+/*
+ * A runtime error as an `nginx -t` line: the file it is about, why, and
+ * the line of the directive that named it.
+ */
+ngx_int_t
+ngx_stream_securepair_error(ngx_conf_t *cf, const sp_error *err,
     u_char *file, ngx_uint_t line)
 {
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "securepair: %s in %s:%ui",
-                  sp_creds_error(creds), file, line);
+    if (err->origin != NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "securepair: %s: %s in %s:%ui", err->origin,
+                      err->reason, file, line);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "securepair: %s in %s:%ui",
+                      err->reason, file, line);
+    }
+
     return NGX_ERROR;
 }
 
 
+static ngx_int_t
+ngx_stream_securepair_creds_error(ngx_conf_t *cf, sp_creds *creds,
+    u_char *file, ngx_uint_t line)
+{
+    return ngx_stream_securepair_error(cf, sp_creds_error_info(creds), file,
+                                       line);
+}
+
+
 /*
- * One key/certificate pair.  The runtime's message starts with the file it
- * is about, which tells whose line to name.
+ * One key/certificate pair.  The runtime says which of the two failed:
+ * its directive's line is the one to name.
  */
 static ngx_int_t
 ngx_stream_securepair_add_pair(ngx_conf_t *cf, sp_creds *creds,
@@ -74,7 +95,7 @@ ngx_stream_securepair_add_pair(ngx_conf_t *cf, sp_creds *creds,
         return NGX_OK;
     }
 
-    if (ngx_strncmp(sp_creds_error(creds), key, ngx_strlen(key)) == 0) {
+    if (sp_creds_error_info(creds)->field == SP_FIELD_KEY) {
         return ngx_stream_securepair_creds_error(cf, creds, key_file,
                                                  key_line);
     }
@@ -111,7 +132,10 @@ ngx_stream_securepair_settings(ngx_conf_t *cf,
                                                  conf->line);
     }
 
-    /* the runtime takes a range: from the oldest to the newest named */
+    /*
+     * The runtime takes a range, from the oldest to the newest named:
+     * securepair_protocols refuses a gap, so it is exactly those named.
+     */
     min = 0;
     max = 0;
 

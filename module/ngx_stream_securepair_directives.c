@@ -275,3 +275,53 @@ ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * securepair_protocols: the runtime serves a range of versions, from a
+ * minimum to a maximum, so a list with a gap ("TLSv1 TLSv1.2") could only
+ * become more than was named.  It is refused, naming what is missing.
+ */
+char *
+ngx_stream_securepair_protocols_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    char                *rv;
+    ngx_uint_t           i, first, last, mask;
+    ngx_conf_bitmask_t  *names;
+
+    rv = ngx_conf_set_bitmask_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    mask = *(ngx_uint_t *) (p + cmd->offset);
+    names = cmd->post;
+
+    /* the table lists the versions from the oldest to the newest */
+    first = 0;
+    last = 0;
+
+    for (i = 0; names[i].name.len; i++) {
+        if (mask & names[i].mask) {
+            first = first ? first : i + 1;
+            last = i + 1;
+        }
+    }
+
+    for (i = first; first && i < last - 1; i++) {
+        if (!(mask & names[i].mask)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" names %V and %V but not %V: "
+                               "securepair serves a range of versions "
+                               "without gaps", &cmd->name,
+                               &names[first - 1].name, &names[last - 1].name,
+                               &names[i].name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}

@@ -94,7 +94,7 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
 
     { ngx_string("securepair_protocols"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_stream_securepair_protocols_set,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_securepair_srv_conf_t, protocols),
       &ngx_stream_securepair_protocols },

@@ -119,9 +119,13 @@ char *ngx_stream_securepair_password_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_stream_securepair_session_id_context(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_protocols_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
+ngx_int_t ngx_stream_securepair_error(ngx_conf_t *cf, const sp_error *err,
+    u_char *file, ngx_uint_t line);
 char *ngx_stream_securepair_cstr(ngx_pool_t *pool, ngx_str_t *s);
 char *ngx_stream_securepair_path(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
