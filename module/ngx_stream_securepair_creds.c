@@ -304,161 +304,96 @@ ngx_stream_securepair_set_passphrases(sp_creds *creds, ngx_array_t *list)
 }
 
 
-/*
- * Contexts that name the same certificate, key and CA files with the same
- * verification settings share one set of credentials, added under each
- * name.  The runtime already shares parsed keys and certificates by
- * content, and the rest of a context's credentials (the server's ciphers,
- * versions, passphrases and session id context) is the same for all the
- * contexts of a server: a copy per name only cost memory and load time,
- * and spread what a handshake reads after the lookup over the whole table.
- */
-typedef struct {
-    ngx_str_node_t                    sn;    /* the files and settings */
-    sp_creds                         *creds; /* held by the SNI table */
-} ngx_stream_securepair_shared_creds_t;
-
-
+/* The credentials of one SNI context: its files, the server's settings. */
 static ngx_int_t
-ngx_stream_securepair_context_key(ngx_conf_t *cf,
+ngx_stream_securepair_context_creds(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf,
-    ngx_stream_securepair_context_t *sc, ngx_str_t *key)
+    ngx_stream_securepair_context_t *sc, ngx_array_t *passphrases,
+    sp_creds *creds)
 {
-    u_char                        *p;
-    ngx_str_t                     *ca;
-    ngx_stream_securepair_file_t  *dflt;
+    ngx_int_t  rc;
 
-    if (sc->ca.name.len) {
-        ca = &sc->ca.name;
+    rc = ngx_stream_securepair_set_passphrases(creds, passphrases);
 
-    } else if (conf->ca) {
-        dflt = conf->ca->elts;
-        ca = &dflt->name;
-
-    } else {
-        ca = NULL;
+    if (rc == NGX_OK) {
+        rc = ngx_stream_securepair_add_pair(cf, creds, &sc->certificate,
+                                            sc->file, sc->line,
+                                            &sc->certificate_key, sc->file,
+                                            sc->line);
     }
 
-    key->len = sc->certificate.len + 1 + sc->certificate_key.len + 1
-               + (ca ? ca->len : 0) + 1 + 2 * NGX_INT_T_LEN + 1;
+    /* the key is in: its passphrases are of no more use */
+    sp_creds_wipe_passphrases(creds);
 
-    key->data = ngx_pnalloc(cf->temp_pool, key->len);
-    if (key->data == NULL) {
+    if (rc != NGX_OK
+        || ngx_stream_securepair_settings(cf, conf, creds,
+                                          sc->ca.name.len ? &sc->ca
+                                          : (conf->ca ? conf->ca->elts
+                                                      : NULL))
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    /* NUL cannot be in a directive's argument: the fields stay apart */
-    p = ngx_sprintf(key->data, "%V%Z%V%Z", &sc->certificate,
-                    &sc->certificate_key);
-
-    if (ca) {
-        p = ngx_cpymem(p, ca->data, ca->len);
+    if (sp_creds_set_request_cert(creds, (int) sc->request_cert) != SP_OK
+        || sp_creds_set_reject_unauthorized(creds,
+                                            (int) sc->reject_unauthorized)
+           != SP_OK)
+    {
+        return ngx_stream_securepair_creds_error(cf, creds, sc->file,
+                                                 sc->line);
     }
-
-    p = ngx_sprintf(p, "%Z%i %i", sc->request_cert, sc->reject_unauthorized);
-    key->len = p - key->data;
 
     return NGX_OK;
 }
 
 
+/*
+ * Contexts on the same files with the same settings share one set of
+ * credentials, added under each name: the runtime knows credentials by
+ * content (sp_ctx_find_same_creds), so a name costs its entry in the SNI
+ * table and not a copy, whatever path names the files.
+ */
 ngx_int_t
 ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases)
 {
-    char                                  *name;
-    uint32_t                               hash;
-    ngx_int_t                              rc;
-    ngx_str_t                              key;
-    ngx_uint_t                             i;
-    sp_creds                              *creds;
-    ngx_rbtree_t                           shared;
-    ngx_rbtree_node_t                      sentinel;
-    ngx_stream_securepair_context_t       *sc;
-    ngx_stream_securepair_shared_creds_t  *sh;
+    char                             *name;
+    sp_creds                         *creds, *same;
+    ngx_int_t                         rc;
+    ngx_uint_t                        i;
+    ngx_stream_securepair_context_t  *sc;
 
     if (conf->contexts == NULL) {
         return NGX_OK;
     }
 
-    ngx_rbtree_init(&shared, &sentinel, ngx_str_rbtree_insert_value);
-
     sc = conf->contexts->elts;
 
     for (i = 0; i < conf->contexts->nelts; i++) {
 
-        if (ngx_stream_securepair_context_key(cf, conf, &sc[i], &key)
-            != NGX_OK)
-        {
+        creds = sp_creds_new();
+        if (creds == NULL) {
             return NGX_ERROR;
         }
 
-        hash = ngx_crc32_long(key.data, key.len);
-        sh = (ngx_stream_securepair_shared_creds_t *)
-                 ngx_str_rbtree_lookup(&shared, &key, hash);
-
-        if (sh != NULL) {
-            creds = sh->creds;
-            sp_creds_ref(creds);
-            rc = NGX_OK;
-
-        } else {
-            creds = sp_creds_new();
-            if (creds == NULL) {
-                return NGX_ERROR;
-            }
-
-            rc = ngx_stream_securepair_set_passphrases(creds, passphrases);
-
-            if (rc == NGX_OK) {
-                rc = ngx_stream_securepair_add_pair(cf, creds,
-                                                    &sc[i].certificate,
-                                                    sc[i].file, sc[i].line,
-                                                    &sc[i].certificate_key,
-                                                    sc[i].file, sc[i].line);
-            }
-
-            /* the key is in: its passphrases are of no more use */
-            sp_creds_wipe_passphrases(creds);
-
-            if (rc == NGX_OK) {
-                rc = ngx_stream_securepair_settings(cf, conf, creds,
-                         sc[i].ca.name.len ? &sc[i].ca
-                         : (conf->ca ? conf->ca->elts : NULL));
-            }
-
-            if (rc == NGX_OK) {
-                sp_creds_set_request_cert(creds, (int) sc[i].request_cert);
-                sp_creds_set_reject_unauthorized(creds,
-                                             (int) sc[i].reject_unauthorized);
-            }
-        }
+        rc = ngx_stream_securepair_context_creds(cf, conf, &sc[i],
+                                                 passphrases, creds);
 
         if (rc == NGX_OK) {
             name = ngx_stream_securepair_cstr(cf->temp_pool, &sc[i].name);
+            same = sp_ctx_find_same_creds(conf->ctx, creds);
 
-            if (name == NULL
-                || sp_ctx_add_context(conf->ctx, name, creds) != SP_OK)
+            if (name == NULL) {
+                rc = NGX_ERROR;
+
+            } else if (sp_ctx_add_context(conf->ctx, name,
+                                          same ? same : creds)
+                       != SP_OK)
             {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "securepair: %s in %s:%ui",
-                              sp_ctx_error(conf->ctx), sc[i].file,
-                              sc[i].line);
-                rc = NGX_ERROR;
-            }
-        }
-
-        if (rc == NGX_OK && sh == NULL) {
-            sh = ngx_palloc(cf->temp_pool,
-                            sizeof(ngx_stream_securepair_shared_creds_t));
-            if (sh == NULL) {
-                rc = NGX_ERROR;
-
-            } else {
-                sh->sn.node.key = hash;
-                sh->sn.str = key;
-                sh->creds = creds;
-                ngx_rbtree_insert(&shared, &sh->sn.node);
+                rc = ngx_stream_securepair_error(cf,
+                                                 sp_ctx_error_info(conf->ctx),
+                                                 sc[i].file, sc[i].line);
             }
         }
 
@@ -471,7 +406,6 @@ ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
 
     return NGX_OK;
 }
-
 
 
 /* The server's own credentials; the passphrases are read for its
