@@ -436,5 +436,6 @@ ngx_stream_securepair_cleanup(void *data)
         ngx_delete_posted_event(&ctx->push);
     }
 
+    sp_peer_cert_free(ctx->peer);
     sp_pair_free(ctx->pair);
 }

@@ -85,6 +85,15 @@ typedef struct {
     ngx_uint_t                 failed;        /* unsigned  failed:1; */
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
     ngx_uint_t                 writer_waits;  /* unsigned  writer_waits:1; */
+
+    /*
+     * The peer's certificate, taken once for every $securepair_peer_*
+     * variable (NULL: none), freed with the session; taken again when a
+     * renegotiation may have changed the peer.
+     */
+    sp_peer_cert              *peer;
+    ngx_uint_t                 peer_taken;    /* unsigned  peer_taken:1; */
+    ngx_uint_t                 peer_renegotiations;
 } ngx_stream_securepair_ctx_t;
 
 

@@ -181,15 +181,41 @@ ngx_stream_securepair_session_id(ngx_stream_session_t *s,
 }
 
 
+/*
+ * The session's snapshot of the peer's certificate: a snapshot parses the
+ * certificate and takes two digests, once for all the variables a log
+ * line reads, not once for each.  A renegotiation may bring another.
+ */
+static sp_peer_cert *
+ngx_stream_securepair_peer(ngx_stream_securepair_ctx_t *ctx)
+{
+    ngx_uint_t  n;
+
+    n = sp_pair_renegotiations(ctx->pair);
+
+    if (ctx->peer_taken && ctx->peer_renegotiations == n) {
+        return ctx->peer;
+    }
+
+    sp_peer_cert_free(ctx->peer);
+
+    ctx->peer = sp_pair_peer_cert(ctx->pair);
+    ctx->peer_taken = 1;
+    ctx->peer_renegotiations = n;
+
+    return ctx->peer;
+}
+
+
 static ngx_int_t
 ngx_stream_securepair_peer_variable(ngx_stream_session_t *s,
-    ngx_stream_variable_value_t *v, sp_pair *pair, uintptr_t data)
+    ngx_stream_variable_value_t *v, ngx_stream_securepair_ctx_t *ctx,
+    uintptr_t data)
 {
-    ngx_int_t      rc;
     const char    *value;
     sp_peer_cert  *cert;
 
-    cert = sp_pair_peer_cert(pair);
+    cert = ngx_stream_securepair_peer(ctx);
 
     if (cert == NULL) {
         v->not_found = 1;
@@ -223,10 +249,7 @@ ngx_stream_securepair_peer_variable(ngx_stream_session_t *s,
         break;
     }
 
-    rc = ngx_stream_securepair_set(s, v, value);
-    sp_peer_cert_free(cert);
-
-    return rc;
+    return ngx_stream_securepair_set(s, v, value);
 }
 
 
@@ -337,7 +360,7 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
         return NGX_OK;
 
     default:
-        return ngx_stream_securepair_peer_variable(s, v, pair, data);
+        return ngx_stream_securepair_peer_variable(s, v, ctx, data);
     }
 
     return ngx_stream_securepair_set(s, v, value);
