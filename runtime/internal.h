@@ -37,10 +37,10 @@ typedef struct {
  * A receive buffer is released whenever OpenSSL has read all of it, so an
  * idle connection holds none.  A busy one would then get its 128 KiB back
  * from malloc at each receive: at that size glibc maps it afresh or trims
- * and regrows its heap, and the pages fault in again (~14 us each on these
- * virtual machines, 1-2 % of a bulk upload's CPU).  Full-size buffers go
- * to the context instead, a few at most and never more than its live
- * pairs: one event loop serves its busy connections one after another.
+ * and regrows its heap, and the pages fault in again at every receive.
+ * Full-size buffers go to the context instead, a few at most and never
+ * more than its live pairs: one event loop serves its busy connections
+ * one after another.
  */
 #define SP_ENC_IN_SPARES  4
 
@@ -55,7 +55,7 @@ typedef struct {
  * Drained blocks go back to their context, one per live pair at most and
  * this many in all, for the next records: freeing them at once would let
  * malloc trim the top of the heap, and the next records grow it again,
- * their pages faulted in (2% of bulk CPU in faults, 3% in brk()).
+ * their pages faulted in again, brk() called for each.
  */
 #define SP_ENC_OUT_SPARES  16
 

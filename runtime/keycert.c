@@ -49,9 +49,9 @@ pass_callback(char *buf, int size, int rwflag, void *arg)
 
 /*
  * One try at a PEM private key.  With its type known (from the
- * certificate) OpenSSL 3.0 assembles decoders for that type only: about
- * 95 us where a key of unknown type costs 400, most of loading a context
- * with a key of its own.
+ * certificate) OpenSSL 3.0 assembles decoders for that type only, a
+ * fraction of the decoders it tries for a key of unknown type: those are
+ * most of loading a context with a key of its own.
  */
 static EVP_PKEY *
 read_key(const char *pem, size_t len, const char *keytype,

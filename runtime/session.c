@@ -489,7 +489,7 @@ sp_session_ctx_init(sp_ctx *ctx)
     /*
      * One TLS 1.3 ticket per handshake, not OpenSSL's two: a ticket costs
      * a session encode, decode and re-encode inside OpenSSL (with a client
-     * certificate, a certificate parse: ~1.6M instructions), and the
+     * certificate, a certificate parse too), and the
      * clients we know keep one session per server and get a fresh ticket
      * with each resumption.  Hosts that open parallel connections from one
      * full handshake can ask for more.

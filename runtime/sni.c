@@ -17,9 +17,9 @@
  * (the table is single-threaded) so a lookup never allocates.  A regex
  * runs under match and depth limits far below PCRE2's defaults: the names
  * come from the network, and a pattern that backtracks badly would
- * otherwise let one ClientHello of 255 bytes take tens of milliseconds
- * of the worker (`^(a|aa)+$`: 21 ms with JIT at PCRE2's limit of ten
- * million, 0.2 ms at ours).  A regex that reaches a limit does not match;
+ * otherwise let one ClientHello of 255 bytes hold the worker (`^(a|aa)+$`
+ * backtracks until PCRE2's limit of ten million steps; ours stops it a
+ * hundred times sooner).  A regex that reaches a limit does not match;
  * the caller hears which one gave up.
  */
 
