@@ -361,6 +361,9 @@ int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
     size_t len, const char *origin, sp_ca_set **out);
 
 /* creds.c */
+int sp_creds_ca_install_ctx(sp_creds *creds);
+
+/* creds_serve.c */
 int sp_creds_prepare(sp_creds *creds);
 int sp_creds_content_id(const sp_creds *creds, unsigned char *id);
 SSL_CTX *sp_creds_ssl_ctx(sp_creds *creds);
