@@ -292,19 +292,83 @@ sp_cert_san(X509 *x, char **out)
 }
 
 
+/* As OpenSSL and Node print them: IPv6 uncompressed, upper hex. */
+static void
+sp_cert_ip_address(sp_cert_str *s, const ASN1_OCTET_STRING *str)
+{
+    int             i;
+    char            buf[64];
+    unsigned char  *p;
+
+    sp_cert_str_adds(s, "IP Address:");
+    p = (str != NULL) ? str->data : NULL;
+
+    if (p == NULL) {
+        sp_cert_str_adds(s, "<invalid>");
+
+    } else if (str->length == 4) {
+        snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+        sp_cert_str_adds(s, buf);
+
+    } else if (str->length == 16) {
+        for (i = 0; i < 8; i++) {
+            snprintf(buf, sizeof(buf), i ? ":%X" : "%X",
+                     (unsigned) ((p[2 * i] << 8) | p[2 * i + 1]));
+            sp_cert_str_adds(s, buf);
+        }
+
+    } else {
+        sp_cert_str_adds(s, "<invalid>");
+    }
+}
+
+
+static void
+sp_cert_registered_id(sp_cert_str *s, const ASN1_OBJECT *obj)
+{
+    char  *text;
+
+    sp_cert_str_adds(s, "Registered ID:");
+
+    text = sp_cert_obj_text(obj, 0);
+    if (text == NULL) {
+        sp_cert_str_adds(s, "<invalid>");
+        return;
+    }
+
+    sp_cert_str_quoted(s, (unsigned char *) text, strlen(text), 0);
+    free(text);
+}
+
+
+static void
+sp_cert_dir_name(sp_cert_str *s, const X509_NAME *name)
+{
+    size_t       n;
+    sp_cert_str  dn;
+
+    sp_cert_str_adds(s, "DirName:");
+    memset(&dn, 0, sizeof(sp_cert_str));
+    n = 0;
+
+    if (name == NULL || sp_cert_name_line(name, &dn, NULL, &n) != 0
+        || dn.nomem)
+    {
+        free(dn.data);
+        sp_cert_str_adds(s, "<invalid>");
+        return;
+    }
+
+    sp_cert_str_quoted(s, (unsigned char *) dn.data, dn.len, 1);
+    free(dn.data);
+}
+
+
 static void
 sp_cert_general_name(sp_cert_str *s, const GENERAL_NAME *gen)
 {
-    const ASN1_STRING  *str;
     const char         *prefix;
-    sp_cert_str         dn;
-    unsigned char      *p;
-    size_t              n;
-    char                buf[64], *text;
-    int                 i;
-
-    prefix = NULL;
-    str = NULL;
+    const ASN1_STRING  *str;
 
     switch (gen->type) {
 
@@ -324,59 +388,15 @@ sp_cert_general_name(sp_cert_str *s, const GENERAL_NAME *gen)
         break;
 
     case GEN_IPADD:
-        sp_cert_str_adds(s, "IP Address:");
-        str = gen->d.iPAddress;
-        p = (str != NULL) ? str->data : NULL;
-
-        /* As OpenSSL and Node print them: IPv6 uncompressed, upper hex. */
-        if (p == NULL) {
-            sp_cert_str_adds(s, "<invalid>");
-
-        } else if (str->length == 4) {
-            snprintf(buf, sizeof(buf), "%u.%u.%u.%u",
-                     p[0], p[1], p[2], p[3]);
-            sp_cert_str_adds(s, buf);
-
-        } else if (str->length == 16) {
-            for (i = 0; i < 8; i++) {
-                snprintf(buf, sizeof(buf), i ? ":%X" : "%X",
-                         (unsigned) ((p[2 * i] << 8) | p[2 * i + 1]));
-                sp_cert_str_adds(s, buf);
-            }
-
-        } else {
-            sp_cert_str_adds(s, "<invalid>");
-        }
-
+        sp_cert_ip_address(s, gen->d.iPAddress);
         return;
 
     case GEN_RID:
-        sp_cert_str_adds(s, "Registered ID:");
-        text = sp_cert_obj_text(gen->d.registeredID, 0);
-        if (text == NULL) {
-            sp_cert_str_adds(s, "<invalid>");
-            return;
-        }
-        sp_cert_str_quoted(s, (unsigned char *) text, strlen(text), 0);
-        free(text);
+        sp_cert_registered_id(s, gen->d.registeredID);
         return;
 
     case GEN_DIRNAME:
-        sp_cert_str_adds(s, "DirName:");
-        memset(&dn, 0, sizeof(sp_cert_str));
-        n = 0;
-
-        if (gen->d.directoryName == NULL
-            || sp_cert_name_line(gen->d.directoryName, &dn, NULL, &n) != 0
-            || dn.nomem)
-        {
-            free(dn.data);
-            sp_cert_str_adds(s, "<invalid>");
-            return;
-        }
-
-        sp_cert_str_quoted(s, (unsigned char *) dn.data, dn.len, 1);
-        free(dn.data);
+        sp_cert_dir_name(s, gen->d.directoryName);
         return;
 
     case GEN_OTHERNAME:
