@@ -430,6 +430,11 @@ void sp_verify_apply(sp_pair *pair);
 void sp_verify_install(SSL_CTX *ssl_ctx);
 int sp_verify_authorize(sp_pair *pair);
 
+/* tickets.c */
+void sp_tickets_install(SSL_CTX *ssl_ctx);
+int sp_tickets_init(sp_ctx *ctx);
+void sp_tickets_free(sp_ctx *ctx);
+
 /* session.c */
 void sp_session_install(SSL_CTX *ssl_ctx);
 int sp_session_ctx_init(sp_ctx *ctx);
