@@ -196,6 +196,52 @@ ngx_stream_securepair_passphrases_cleanup(void *data)
 
 
 /*
+ * nginx's passwords as the C strings the runtime takes, in the temporary
+ * pool, wiped when it goes.
+ */
+static ngx_array_t *
+ngx_stream_securepair_passphrase_list(ngx_conf_t *cf, ngx_array_t *passwords)
+{
+    ngx_str_t           *pwd;
+    ngx_uint_t           i;
+    ngx_array_t         *list;
+    const char         **p;
+    ngx_pool_cleanup_t  *cln;
+
+    list = ngx_array_create(cf->temp_pool, passwords->nelts,
+                            sizeof(const char *));
+    if (list == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_stream_securepair_passphrases_cleanup;
+    cln->data = list;
+
+    pwd = passwords->elts;
+
+    for (i = 0; i < passwords->nelts; i++) {
+        p = ngx_array_push(list);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        *p = ngx_stream_securepair_cstr(cf->temp_pool, &pwd[i]);
+        if (*p == NULL) {
+            list->nelts--;
+            return NULL;
+        }
+    }
+
+    return list;
+}
+
+
+/*
  * The passphrases of securepair_password_file as the runtime takes them,
  * read once for the server and each of its contexts (NULL: no file).
  * They live in the temporary pool, wiped when it goes, as nginx wipes
@@ -207,11 +253,8 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
 {
     ngx_fd_t                       fd;
     ngx_err_t                      err;
-    ngx_str_t                     *pwd, name;
-    ngx_uint_t                     i;
-    ngx_array_t                   *passwords, *list;
-    const char                   **p;
-    ngx_pool_cleanup_t            *cln;
+    ngx_str_t                      name;
+    ngx_array_t                   *passwords;
     ngx_stream_securepair_file_t  *f;
 
     *out = NULL;
@@ -253,38 +296,9 @@ ngx_stream_securepair_passphrases(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    list = ngx_array_create(cf->temp_pool, passwords->nelts,
-                            sizeof(const char *));
-    if (list == NULL) {
-        return NGX_ERROR;
-    }
+    *out = ngx_stream_securepair_passphrase_list(cf, passwords);
 
-    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_stream_securepair_passphrases_cleanup;
-    cln->data = list;
-
-    pwd = passwords->elts;
-
-    for (i = 0; i < passwords->nelts; i++) {
-        p = ngx_array_push(list);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        *p = ngx_stream_securepair_cstr(cf->temp_pool, &pwd[i]);
-        if (*p == NULL) {
-            list->nelts--;
-            return NGX_ERROR;
-        }
-    }
-
-    *out = list;
-
-    return NGX_OK;
+    return *out ? NGX_OK : NGX_ERROR;
 }
 
 

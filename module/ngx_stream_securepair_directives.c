@@ -181,6 +181,41 @@ ngx_stream_securepair_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
+/* One of securepair_context's optional parameters. */
+static ngx_int_t
+ngx_stream_securepair_context_param(ngx_conf_t *cf,
+    ngx_stream_securepair_context_t *sc, ngx_str_t *value)
+{
+    if (ngx_strncmp(value->data, "ca=", 3) == 0) {
+        sc->ca.name.data = value->data + 3;
+        sc->ca.name.len = value->len - 3;
+
+        if (sc->ca.name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty \"ca=\" in \"securepair_context\"");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "request_cert=", 13) == 0) {
+        return ngx_stream_securepair_parse_flag(cf, value, 13,
+                                                &sc->request_cert);
+    }
+
+    if (ngx_strncmp(value->data, "reject_unauthorized=", 20) == 0) {
+        return ngx_stream_securepair_parse_flag(cf, value, 20,
+                                                &sc->reject_unauthorized);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"securepair_context\"",
+                       value);
+    return NGX_ERROR;
+}
+
+
 /*
  * securepair_context name certificate key [ca=file] [request_cert=on|off]
  *     [reject_unauthorized=on|off];
@@ -231,46 +266,11 @@ ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     sc->line = cf->conf_file->line;
 
     for (i = 4; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "ca=", 3) == 0) {
-            sc->ca.name.data = value[i].data + 3;
-            sc->ca.name.len = value[i].len - 3;
-
-            if (sc->ca.name.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty \"ca=\" in \"securepair_context\"");
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (ngx_stream_securepair_context_param(cf, sc, &value[i])
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "request_cert=", 13) == 0) {
-            if (ngx_stream_securepair_parse_flag(cf, &value[i], 13,
-                                                 &sc->request_cert)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "reject_unauthorized=", 20) == 0) {
-            if (ngx_stream_securepair_parse_flag(cf, &value[i], 20,
-                                                 &sc->reject_unauthorized)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" in "
-                           "\"securepair_context\"", &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
