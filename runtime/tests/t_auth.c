@@ -73,19 +73,7 @@ at(const char *name, const char *what)
 static sp_ctx *
 client_ctx(const char *cert, const char *ca, int version)
 {
-    sp_creds  *creds;
-    sp_ctx    *ctx;
-
-    creds = creds_for(cert, ca);
-    if (creds == NULL) {
-        return NULL;
-    }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-
-    return ctx;
+    return client_for(cert, ca, version);
 }
 
 

@@ -95,19 +95,12 @@ sni_server(void)
 static sp_ctx *
 client_ctx(int version, const char *base, int reject)
 {
-    sp_ctx    *ctx;
-    sp_creds  *creds;
+    sp_ctx  *ctx;
 
-    creds = creds_for(base, "ca.crt");
-    if (creds == NULL) {
-        return NULL;
+    ctx = client_for(base, "ca.crt", version);
+    if (ctx != NULL) {
+        sp_ctx_set_reject_unauthorized(ctx, reject);
     }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-
-    sp_ctx_set_reject_unauthorized(ctx, reject);
 
     return ctx;
 }
