@@ -121,6 +121,35 @@ sp_cert_name(const X509_NAME *name, sp_name_entry **entries, size_t *count,
 }
 
 
+/* A name entry in one block, "key\0value\0": 0, or -1 out of memory. */
+static int
+sp_cert_entry_set(sp_name_entry *entry, const char *key,
+    const unsigned char *value, size_t vlen)
+{
+    char    *block;
+    size_t   klen;
+
+    klen = strlen(key);
+
+    block = malloc(klen + 1 + vlen + 1);
+    if (block == NULL) {
+        return -1;
+    }
+
+    memcpy(block, key, klen + 1);
+
+    if (vlen > 0) {
+        memcpy(block + klen + 1, value, vlen);
+    }
+
+    block[klen + 1 + vlen] = '\0';
+
+    entry->key = block;
+    entry->value = block + klen + 1;
+    return 0;
+}
+
+
 /*
  * The entries of a name into `entries` (room for all of them; NULL when
  * the caller only wants the line) and the line into `line`.  *count is how
@@ -135,8 +164,7 @@ sp_cert_name_line(const X509_NAME *name, sp_cert_str *line,
     const ASN1_OBJECT      *obj;
     const char             *sn;
     unsigned char          *utf8;
-    size_t                  klen;
-    char                   *key, *block;
+    char                   *key;
     int                     i, total, vlen, nid;
 
     total = X509_NAME_entry_count(name);
@@ -183,24 +211,14 @@ sp_cert_name_line(const X509_NAME *name, sp_cert_str *line,
         sp_cert_str_add(line, utf8, (size_t) vlen);
 
         if (entries != NULL) {
-            /* One block per entry: "key\0value\0". */
-            klen = strlen(sn);
-            block = malloc(klen + 1 + (size_t) vlen + 1);
-
-            if (block == NULL) {
+            if (sp_cert_entry_set(&entries[*count], sn, utf8, (size_t) vlen)
+                != 0)
+            {
                 OPENSSL_free(utf8);
                 free(key);
                 return -1;
             }
 
-            memcpy(block, sn, klen + 1);
-            if (vlen > 0) {
-                memcpy(block + klen + 1, utf8, (size_t) vlen);
-            }
-            block[klen + 1 + vlen] = '\0';
-
-            entries[*count].key = block;
-            entries[*count].value = block + klen + 1;
             (*count)++;
         }
 
