@@ -67,9 +67,12 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     conf->ctx = sp_ctx_new(SP_SERVER, creds);
 
     if (conf->ctx == NULL) {
-        /* the credentials say why they cannot serve */
-        (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
-                                           conf->file, conf->line);
+        /* the credentials say why they cannot serve; else memory ran out */
+        if (sp_creds_error_info(creds)->code != SP_OK) {
+            (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
+                                               conf->file, conf->line);
+        }
+
         sp_creds_unref(creds);
         return NGX_ERROR;
     }
