@@ -1,4 +1,4 @@
-# securepair: the runtime library, its tests and (later) the nginx module.
+# securepair: the runtime library, the nginx module and their tests.
 #
 #   make          build build/libsecurepair.a, .so and securepair.pc
 #   make test     install missing Debian packages, build, run every test

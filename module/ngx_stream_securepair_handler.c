@@ -14,6 +14,8 @@ static ngx_int_t ngx_stream_securepair_start(ngx_stream_session_t *s,
     ngx_stream_securepair_srv_conf_t *spcf);
 static ngx_int_t ngx_stream_securepair_handshake(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
+static void ngx_stream_securepair_handshake_done(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
 static void ngx_stream_securepair_handshake_handler(ngx_event_t *ev);
 static void ngx_stream_securepair_log_sni_limit(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
@@ -133,6 +135,50 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 }
 
 
+/* Secure: what is left goes with the data, through our recv and send. */
+static void
+ngx_stream_securepair_handshake_done(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    ctx->secure = 1;
+
+    ngx_stream_securepair_log_sni_limit(c, ctx);
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    ngx_stream_securepair_install_io(c);
+
+    if (c->write->handler == NULL) {
+        /* the handshake ended at the first try: until a content handler
+           takes the write events, they send what the pair holds */
+        c->write->handler = ngx_stream_securepair_write_handler;
+    }
+
+    /*
+     * Records that came with the client's Finished are decrypted already
+     * and no read event will announce them: tell the content handler.
+     */
+    if (sp_pair_state(ctx->pair) & (SP_STATE_CLEAR_READ|SP_STATE_CLOSED)
+        || !(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS))
+    {
+        c->read->ready = 1;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "securepair handshake: %s %s sni:\"%s\" authorized:%d",
+                   sp_pair_protocol(ctx->pair), sp_pair_cipher(ctx->pair),
+                   sp_pair_servername(ctx->pair) ? sp_pair_servername(ctx->pair)
+                                                 : "",
+                   sp_pair_authorized(ctx->pair));
+
+    c->log->action = NULL;
+
+    ngx_stream_securepair_hold(c, ctx);
+}
+
+
 /*
  * One flight at a time: send what the pair wrote, feed it what the socket
  * has, until the pair is secure, fails, or the socket would block.  What
@@ -200,44 +246,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
         return NGX_ERROR;
     }
 
-    /* secure: what is left goes with the data */
-
-    ctx->secure = 1;
-
-    ngx_stream_securepair_log_sni_limit(c, ctx);
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    ngx_stream_securepair_install_io(c);
-
-    if (c->write->handler == NULL) {
-        /* the handshake ended at the first try: until a content handler
-           takes the write events, they send what the pair holds */
-        c->write->handler = ngx_stream_securepair_write_handler;
-    }
-
-    /*
-     * Records that came with the client's Finished are decrypted already
-     * and no read event will announce them: tell the content handler.
-     */
-    if (sp_pair_state(ctx->pair) & (SP_STATE_CLEAR_READ|SP_STATE_CLOSED)
-        || !(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS))
-    {
-        c->read->ready = 1;
-    }
-
-    ngx_log_debug4(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                   "securepair handshake: %s %s sni:\"%s\" authorized:%d",
-                   sp_pair_protocol(ctx->pair), sp_pair_cipher(ctx->pair),
-                   sp_pair_servername(ctx->pair) ? sp_pair_servername(ctx->pair)
-                                                 : "",
-                   sp_pair_authorized(ctx->pair));
-
-    c->log->action = NULL;
-
-    ngx_stream_securepair_hold(c, ctx);
+    ngx_stream_securepair_handshake_done(c, ctx);
 
     return NGX_OK;
 
@@ -436,5 +445,6 @@ ngx_stream_securepair_cleanup(void *data)
         ngx_delete_posted_event(&ctx->push);
     }
 
+    sp_peer_cert_free(ctx->peer);
     sp_pair_free(ctx->pair);
 }

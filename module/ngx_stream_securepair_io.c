@@ -515,13 +515,77 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 }
 
 
+/*
+ * Encrypts a buffer's bytes, up to the limit, sending records as they
+ * pile up: NGX_OK when the pair took them (or the limit is reached),
+ * NGX_AGAIN when the pair or the socket takes no more now, NGX_ERROR.
+ */
+static ngx_int_t
+ngx_stream_securepair_write_buf(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx, ngx_buf_t *b, off_t limit, off_t *sent)
+{
+    size_t     size;
+    ssize_t    n;
+    ngx_int_t  rc;
+
+    while (b->pos < b->last && *sent < limit) {
+        size = b->last - b->pos;
+
+        if ((off_t) size > limit - *sent) {
+            size = (size_t) (limit - *sent);
+        }
+
+        n = sp_clear_write(ctx->pair, b->pos, size);
+
+        if (n == SP_ERR_AGAIN) {
+
+            if (sp_enc_out_pending(ctx->pair) == 0) {
+                /* the pair takes no more and has nothing to send:
+                   renegotiating, the reader wakes us */
+                ctx->write_blocked = 1;
+                c->write->ready = 0;
+                return NGX_AGAIN;
+            }
+
+            /* the pair holds all it may: send, then go on */
+
+            rc = ngx_stream_securepair_flush(c, ctx);
+
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
+            }
+
+            continue;
+        }
+
+        if (n < 0) {
+            ngx_stream_securepair_log_failure(c, ctx);
+            c->write->error = 1;
+            return NGX_ERROR;
+        }
+
+        b->pos += n;
+        *sent += n;
+        c->sent += n;
+
+        if (sp_enc_out_pending(ctx->pair) >= NGX_STREAM_SECUREPAIR_SEND_SIZE) {
+            rc = ngx_stream_securepair_flush(c, ctx);
+
+            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
+                return rc;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_chain_t *
 ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
     off_t limit)
 {
     off_t                         sent;
-    size_t                        size;
-    ssize_t                       n;
     ngx_int_t                     rc;
     ngx_stream_securepair_ctx_t  *ctx;
 
@@ -546,63 +610,14 @@ ngx_stream_securepair_send_chain(ngx_connection_t *c, ngx_chain_t *in,
             return NGX_CHAIN_ERROR;
         }
 
-        while (in->buf->pos < in->buf->last && sent < limit) {
-            size = in->buf->last - in->buf->pos;
+        rc = ngx_stream_securepair_write_buf(c, ctx, in->buf, limit, &sent);
 
-            if ((off_t) size > limit - sent) {
-                size = (size_t) (limit - sent);
-            }
+        if (rc == NGX_ERROR) {
+            return NGX_CHAIN_ERROR;
+        }
 
-            n = sp_clear_write(ctx->pair, in->buf->pos, size);
-
-            if (n == SP_ERR_AGAIN) {
-
-                if (sp_enc_out_pending(ctx->pair) == 0) {
-                    /* the pair takes no more and has nothing to send:
-                       renegotiating, the reader wakes us */
-                    ctx->write_blocked = 1;
-                    c->write->ready = 0;
-                    goto done;
-                }
-
-                /* the pair holds all it may: send, then go on */
-
-                rc = ngx_stream_securepair_flush(c, ctx);
-
-                if (rc == NGX_ERROR) {
-                    return NGX_CHAIN_ERROR;
-                }
-
-                if (rc == NGX_AGAIN) {
-                    goto done;
-                }
-
-                continue;
-            }
-
-            if (n < 0) {
-                ngx_stream_securepair_log_failure(c, ctx);
-                c->write->error = 1;
-                return NGX_CHAIN_ERROR;
-            }
-
-            in->buf->pos += n;
-            sent += n;
-            c->sent += n;
-
-            if (sp_enc_out_pending(ctx->pair)
-                >= NGX_STREAM_SECUREPAIR_SEND_SIZE)
-            {
-                rc = ngx_stream_securepair_flush(c, ctx);
-
-                if (rc == NGX_ERROR) {
-                    return NGX_CHAIN_ERROR;
-                }
-
-                if (rc == NGX_AGAIN) {
-                    goto done;
-                }
-            }
+        if (rc == NGX_AGAIN) {
+            goto done;
         }
 
         if (in->buf->pos < in->buf->last) {

@@ -86,6 +86,15 @@ typedef struct {
     ngx_uint_t                 write_blocked; /* unsigned  write_blocked:1; */
     ngx_uint_t                 writer_waits;  /* unsigned  writer_waits:1; */
     ngx_uint_t                 read_blocked;  /* unsigned  read_blocked:1; */
+
+    /*
+     * The peer's certificate, taken once for every $securepair_peer_*
+     * variable (NULL: none), freed with the session; taken again when a
+     * renegotiation may have changed the peer.
+     */
+    sp_peer_cert              *peer;
+    ngx_uint_t                 peer_taken;    /* unsigned  peer_taken:1; */
+    ngx_uint_t                 peer_renegotiations;
 } ngx_stream_securepair_ctx_t;
 
 
@@ -109,6 +118,31 @@ void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 
 ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
+
+char *ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_stream_securepair_protocol_names(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_stream_securepair_password_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_session_id_context(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_stream_securepair_protocols_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+ngx_int_t ngx_stream_securepair_error(ngx_conf_t *cf, const sp_error *err,
+    u_char *file, ngx_uint_t line);
+char *ngx_stream_securepair_cstr(ngx_pool_t *pool, ngx_str_t *s);
+char *ngx_stream_securepair_path(ngx_conf_t *cf, ngx_str_t *name);
+ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds,
+    ngx_array_t **passphrases);
+ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
 
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -181,15 +181,41 @@ ngx_stream_securepair_session_id(ngx_stream_session_t *s,
 }
 
 
+/*
+ * The session's snapshot of the peer's certificate: a snapshot parses the
+ * certificate and takes two digests, once for all the variables a log
+ * line reads, not once for each.  A renegotiation may bring another.
+ */
+static sp_peer_cert *
+ngx_stream_securepair_peer(ngx_stream_securepair_ctx_t *ctx)
+{
+    ngx_uint_t  n;
+
+    n = sp_pair_renegotiations(ctx->pair);
+
+    if (ctx->peer_taken && ctx->peer_renegotiations == n) {
+        return ctx->peer;
+    }
+
+    sp_peer_cert_free(ctx->peer);
+
+    ctx->peer = sp_pair_peer_cert(ctx->pair);
+    ctx->peer_taken = 1;
+    ctx->peer_renegotiations = n;
+
+    return ctx->peer;
+}
+
+
 static ngx_int_t
 ngx_stream_securepair_peer_variable(ngx_stream_session_t *s,
-    ngx_stream_variable_value_t *v, sp_pair *pair, uintptr_t data)
+    ngx_stream_variable_value_t *v, ngx_stream_securepair_ctx_t *ctx,
+    uintptr_t data)
 {
-    ngx_int_t      rc;
     const char    *value;
     sp_peer_cert  *cert;
 
-    cert = sp_pair_peer_cert(pair);
+    cert = ngx_stream_securepair_peer(ctx);
 
     if (cert == NULL) {
         v->not_found = 1;
@@ -223,10 +249,80 @@ ngx_stream_securepair_peer_variable(ngx_stream_session_t *s,
         break;
     }
 
-    rc = ngx_stream_securepair_set(s, v, value);
-    sp_peer_cert_free(cert);
+    return ngx_stream_securepair_set(s, v, value);
+}
 
-    return rc;
+
+/* A count, read afresh each time: it changes while the session lives. */
+static ngx_int_t
+ngx_stream_securepair_set_count(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, ngx_uint_t n)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", n) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* What only a completed handshake has: not found after a failed one. */
+static ngx_uint_t
+ngx_stream_securepair_needs_secure(uintptr_t data)
+{
+    switch (data) {
+
+    case NGX_SP_VAR_NPN:
+    case NGX_SP_VAR_ALPN:
+    case NGX_SP_VAR_SESSION_REUSED:
+    case NGX_SP_VAR_SESSION_ID:
+    case NGX_SP_VAR_RENEGOTIATIONS:
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* The facts the pair gives as strings (NULL: none). */
+static const char *
+ngx_stream_securepair_fact(sp_pair *pair, uintptr_t data)
+{
+    switch (data) {
+
+    case NGX_SP_VAR_AUTHORIZED:
+        return sp_pair_authorized(pair) ? "true" : "false";
+
+    case NGX_SP_VAR_AUTHORIZATION_ERROR:
+        return sp_pair_authorization_error(pair);
+
+    case NGX_SP_VAR_SERVERNAME:
+        return sp_pair_servername(pair);
+
+    case NGX_SP_VAR_NPN:
+        return sp_pair_npn_protocol(pair);
+
+    case NGX_SP_VAR_ALPN:
+        return sp_pair_alpn_protocol(pair);
+
+    case NGX_SP_VAR_PROTOCOL:
+        return sp_pair_protocol(pair);
+
+    case NGX_SP_VAR_CIPHER:
+        return sp_pair_cipher(pair);
+
+    default: /* NGX_SP_VAR_SESSION_REUSED */
+        return sp_pair_session_reused(pair) ? "r" : ".";
+    }
 }
 
 
@@ -234,9 +330,6 @@ static ngx_int_t
 ngx_stream_securepair_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data)
 {
-    u_char                            *p;
-    sp_pair                           *pair;
-    const char                        *value;
     ngx_stream_securepair_ctx_t       *ctx;
     ngx_stream_securepair_srv_conf_t  *spcf;
 
@@ -249,96 +342,38 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
             return NGX_OK;
         }
 
-        p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->len = ngx_sprintf(p, "%ui",
-                             (ngx_uint_t) sp_ctx_connections(spcf->ctx)) - p;
-        v->data = p;
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 0;
-        return NGX_OK;
+        return ngx_stream_securepair_set_count(s, v,
+                                               sp_ctx_connections(spcf->ctx));
     }
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
-    if (ctx == NULL || ctx->pair == NULL) {
+    if (ctx == NULL || ctx->pair == NULL
+        || (!ctx->secure && ngx_stream_securepair_needs_secure(data)))
+    {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    pair = ctx->pair;
-
-    if (!ctx->secure) {
-        switch (data) {
-
-        case NGX_SP_VAR_NPN:
-        case NGX_SP_VAR_ALPN:
-        case NGX_SP_VAR_SESSION_REUSED:
-        case NGX_SP_VAR_SESSION_ID:
-        case NGX_SP_VAR_RENEGOTIATIONS:
-            v->not_found = 1;
-            return NGX_OK;
-        }
-    }
-
     switch (data) {
 
-    case NGX_SP_VAR_AUTHORIZED:
-        value = sp_pair_authorized(pair) ? "true" : "false";
-        break;
-
-    case NGX_SP_VAR_AUTHORIZATION_ERROR:
-        value = sp_pair_authorization_error(pair);
-        break;
-
-    case NGX_SP_VAR_SERVERNAME:
-        value = sp_pair_servername(pair);
-        break;
-
-    case NGX_SP_VAR_NPN:
-        value = sp_pair_npn_protocol(pair);
-        break;
-
-    case NGX_SP_VAR_ALPN:
-        value = sp_pair_alpn_protocol(pair);
-        break;
-
-    case NGX_SP_VAR_PROTOCOL:
-        value = sp_pair_protocol(pair);
-        break;
-
-    case NGX_SP_VAR_CIPHER:
-        value = sp_pair_cipher(pair);
-        break;
-
-    case NGX_SP_VAR_SESSION_REUSED:
-        value = sp_pair_session_reused(pair) ? "r" : ".";
-        break;
-
     case NGX_SP_VAR_SESSION_ID:
-        return ngx_stream_securepair_session_id(s, v, pair);
+        return ngx_stream_securepair_session_id(s, v, ctx->pair);
 
     case NGX_SP_VAR_RENEGOTIATIONS:
-        p = ngx_pnalloc(s->connection->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+        return ngx_stream_securepair_set_count(s, v,
+                                      sp_pair_renegotiations(ctx->pair));
 
-        v->len = ngx_sprintf(p, "%ui",
-                             (ngx_uint_t) sp_pair_renegotiations(pair)) - p;
-        v->data = p;
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 0;
-        return NGX_OK;
-
-    default:
-        return ngx_stream_securepair_peer_variable(s, v, pair, data);
+    case NGX_SP_VAR_PEER_SUBJECT:
+    case NGX_SP_VAR_PEER_ISSUER:
+    case NGX_SP_VAR_PEER_CN:
+    case NGX_SP_VAR_PEER_VALID_FROM:
+    case NGX_SP_VAR_PEER_VALID_TO:
+    case NGX_SP_VAR_PEER_FINGERPRINT:
+        return ngx_stream_securepair_peer_variable(s, v, ctx, data);
     }
 
-    return ngx_stream_securepair_set(s, v, value);
+    return ngx_stream_securepair_set(s, v,
+                                     ngx_stream_securepair_fact(ctx->pair,
+                                                                data));
 }

@@ -3,10 +3,10 @@
  * ciphers, versions and the session-id context.
  *
  * Credentials keep parsed objects, shared with every other credentials
- * loaded from the same bytes (pem.c), and the settings that differ.  An
+ * loaded from the same bytes (shared.c), and the settings that differ.  An
  * SSL_CTX is built only for credentials that become a context's default,
  * whose pairs start from it; credentials chosen by SNI are installed on
- * the pair's SSL instead (sp_creds_install), so a context costs what it
+ * the pair's SSL instead (creds_serve.c), so a context costs what it
  * holds of its own, not an SSL_CTX.
  */
 
@@ -20,20 +20,6 @@
 
 
 #define SP_MEMORY   "<memory>"
-
-
-/* Sets the credentials' error from fmt (origin, then what or OpenSSL's
-   reason) and returns rc. */
-int
-sp_creds_fail(sp_creds *creds, int rc, const char *fmt, const char *origin,
-    const char *what)
-{
-    char  reason[256];
-
-    sp_openssl_reason(reason, sizeof(reason));
-    snprintf(creds->error, SP_ERRLEN, fmt, origin, what ? what : reason);
-    return rc;
-}
 
 
 sp_creds *
@@ -102,6 +88,7 @@ sp_creds_unref(sp_creds *creds)
     SSL_CTX_free(creds->ssl_ctx);
     free(creds->ciphers);
     free(creds->ciphersuites);
+    sp_error_clear(&creds->error);
     free(creds);
 }
 
@@ -109,7 +96,14 @@ sp_creds_unref(sp_creds *creds)
 const char *
 sp_creds_error(const sp_creds *creds)
 {
-    return creds->error;
+    return sp_error_get(&creds->error)->message;
+}
+
+
+const sp_error *
+sp_creds_error_info(const sp_creds *creds)
+{
+    return sp_error_get(&creds->error);
 }
 
 
@@ -167,8 +161,8 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
                                      kc->chain, 1))
     {
         sp_shared_unref(&kc->shared);
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: certificate refused: %s",
-                             cert_origin, NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
+                            cert_origin, 0, "certificate refused");
     }
 
     for (i = 0; i < creds->nkeycerts; i++) {
@@ -201,13 +195,16 @@ sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
     size_t   key_len = 0, cert_len = 0;
 
     if (key_file == NULL || cert_file == NULL) {
-        snprintf(creds->error, SP_ERRLEN, "key and certificate are required");
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            key_file ? SP_FIELD_CERT : SP_FIELD_KEY, NULL, 0,
+                            "key and certificate are required");
     }
 
-    rc = sp_read_file(creds, key_file, &key, &key_len);
+    rc = sp_read_file(&creds->error, SP_FIELD_KEY, key_file, SP_PEM_MAX,
+                      &key, &key_len);
     if (rc == SP_OK) {
-        rc = sp_read_file(creds, cert_file, &cert, &cert_len);
+        rc = sp_read_file(&creds->error, SP_FIELD_CERT, cert_file,
+                          SP_PEM_MAX, &cert, &cert_len);
     }
 
     if (rc == SP_OK) {
@@ -228,8 +225,10 @@ sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
     if (key_pem == NULL || cert_pem == NULL
         || key_len > SP_PEM_MAX || cert_len > SP_PEM_MAX)
     {
-        snprintf(creds->error, SP_ERRLEN, "key and certificate are required");
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            key_pem == NULL || key_len > SP_PEM_MAX
+                            ? SP_FIELD_KEY : SP_FIELD_CERT, NULL, 0,
+                            "key and certificate are required");
     }
 
     return add_key_cert(creds, key_pem, key_len, SP_MEMORY, cert_pem,
@@ -238,8 +237,8 @@ sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
 
 
 /* The CA set's store verifies; its names go in CertificateRequest. */
-static int
-ca_install_ctx(sp_creds *creds)
+int
+sp_creds_ca_install_ctx(sp_creds *creds)
 {
     STACK_OF(X509_NAME)  *names;
 
@@ -272,7 +271,7 @@ add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
 
     creds->ca = ca;
 
-    return creds->ssl_ctx ? ca_install_ctx(creds) : SP_OK;
+    return creds->ssl_ctx ? sp_creds_ca_install_ctx(creds) : SP_OK;
 }
 
 
@@ -284,10 +283,12 @@ sp_creds_add_ca_file(sp_creds *creds, const char *file)
     size_t   len;
 
     if (file == NULL) {
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
+                            0, "a CA file is required");
     }
 
-    rc = sp_read_file(creds, file, &pem, &len);
+    rc = sp_read_file(&creds->error, SP_FIELD_CA, file, SP_PEM_MAX, &pem,
+                      &len);
     if (rc != SP_OK) {
         return rc;
     }
@@ -302,7 +303,9 @@ int
 sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len)
 {
     if (pem == NULL || len > SP_PEM_MAX) {
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
+                            0, "CA PEM is required, at most %d bytes",
+                            SP_PEM_MAX);
     }
 
     return add_ca(creds, pem, len, SP_MEMORY);
@@ -349,9 +352,9 @@ int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
     if (list == NULL || !check_list(creds, list, 0)) {
-        return sp_creds_fail(creds, SP_ERR_INVALID,
-                             "invalid cipher list \"%s\": %s",
-                             list ? list : "", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_CIPHERS,
+                            NULL, 0, "invalid cipher list \"%s\"",
+                            list ? list : "");
     }
 
     return replace_string(&creds->ciphers, list);
@@ -362,9 +365,10 @@ int
 sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
 {
     if (suites == NULL || !check_list(creds, suites, 1)) {
-        return sp_creds_fail(creds, SP_ERR_INVALID,
-                             "invalid TLS 1.3 cipher suites \"%s\": %s",
-                             suites ? suites : "", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID,
+                            SP_FIELD_CIPHERSUITES, NULL, 0,
+                            "invalid TLS 1.3 cipher suites \"%s\"",
+                            suites ? suites : "");
     }
 
     return replace_string(&creds->ciphersuites, suites);
@@ -385,18 +389,17 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
     if (!valid_version(min_version) || !valid_version(max_version)
         || (min_version && max_version && min_version > max_version))
     {
-        snprintf(creds->error, SP_ERRLEN,
-                 "invalid protocol range 0x%04x..0x%04x", min_version,
-                 max_version);
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
+                            NULL, 0, "invalid protocol range 0x%04x..0x%04x",
+                            min_version, max_version);
     }
 
     if (creds->ssl_ctx
         && (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
             || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version)))
     {
-        return sp_creds_fail(creds, SP_ERR_INVALID, "%s%s",
-                             "protocol range refused: ", NULL);
+        return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
+                            NULL, 0, "protocol range refused");
     }
 
     creds->min_version = min_version;
@@ -410,10 +413,10 @@ int
 sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
 {
     if (sid == NULL || len == 0 || len > SSL_MAX_SID_CTX_LENGTH) {
-        snprintf(creds->error, SP_ERRLEN,
-                 "session id context must be 1 to %d bytes",
-                 SSL_MAX_SID_CTX_LENGTH);
-        return SP_ERR_INVALID;
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_ID_CONTEXT, NULL, 0,
+                            "session id context must be 1 to %d bytes",
+                            SSL_MAX_SID_CTX_LENGTH);
     }
 
     /* the context in force mixes it with the credentials' digest */
@@ -436,303 +439,4 @@ sp_creds_set_reject_unauthorized(sp_creds *creds, int on)
 {
     creds->reject_unauthorized = on < 0 ? -1 : !!on;
     return SP_OK;
-}
-
-
-/*
- * The session-id context is a digest of what a session's authority rests
- * on: the certificates, the trusted CAs (each by its SHA-1), the
- * verification policy, and the host's own session id context (Node's
- * sessionIdContext) if any.  So a session made under one SNI context
- * never resumes under another that would judge the client differently,
- * even with a CA of the same name or the same sessionIdContext, while the
- * same configuration in another worker, or after a reload, resumes.  The
- * certificates' and CAs' digests are taken once, when they are parsed.
- */
-static int
-set_sid(sp_creds *creds, const unsigned char *ca_digest)
-{
-    EVP_MD_CTX     *md;
-    unsigned char   digest[EVP_MAX_MD_SIZE], policy[2];
-    unsigned        len;
-    size_t          i;
-    int             ok;
-
-    md = EVP_MD_CTX_new();
-
-    ok = md != NULL && sp_digest_init(md);
-
-    for (i = 0; ok && i < creds->nkeycerts; i++) {
-        ok = EVP_DigestUpdate(md, creds->keycerts[i]->digest, SP_ID_LEN);
-    }
-
-    policy[0] = (unsigned char) (creds->request_cert + 1);
-    policy[1] = (unsigned char) (creds->reject_unauthorized + 1);
-
-    ok = ok && EVP_DigestUpdate(md, ca_digest, SP_ID_LEN)
-         && EVP_DigestUpdate(md, policy, sizeof(policy))
-         && EVP_DigestUpdate(md, creds->user_sid, creds->user_sid_len)
-         && EVP_DigestFinal_ex(md, digest, &len);
-    EVP_MD_CTX_free(md);
-
-    if (!ok) {
-        return SP_ERR_INTERNAL;
-    }
-
-    ERR_clear_error();
-
-    creds->sid_len = len > SSL_MAX_SID_CTX_LENGTH ? SSL_MAX_SID_CTX_LENGTH
-                                                  : len;
-    memcpy(creds->sid, digest, creds->sid_len);
-    return SP_OK;
-}
-
-
-/*
- * Called when credentials start serving a context: without a `ca` of their
- * own they trust the system store, as Node does.
- */
-int
-sp_creds_prepare(sp_creds *creds)
-{
-    const unsigned char  *digest;
-
-    if (creds->prepared) {
-        return SP_OK;
-    }
-
-    if (creds->ca) {
-        digest = creds->ca->digest;
-
-    } else if (sp_system_store(&digest) == NULL) {
-        return sp_creds_fail(creds, SP_ERR_LOAD, "%s: %s",
-                             "system CA store", NULL);
-    }
-
-    if (set_sid(creds, digest) != SP_OK) {
-        return sp_creds_fail(creds, SP_ERR_INTERNAL, "%s: %s",
-                             "session id context", NULL);
-    }
-
-    if (creds->ssl_ctx) {
-        SSL_CTX_set_session_id_context(creds->ssl_ctx, creds->sid,
-                                       (unsigned) creds->sid_len);
-    }
-
-    creds->prepared = 1;
-    return SP_OK;
-}
-
-
-/*
- * The SSL_CTX of credentials that are a context's default: its pairs'
- * SSLs are made from it, and it carries the callbacks OpenSSL asks.
- * Built on first use, from what the credentials hold.
- */
-SSL_CTX *
-sp_creds_ssl_ctx(sp_creds *creds)
-{
-    size_t        i;
-    SSL_CTX      *ssl_ctx;
-    X509_STORE   *store;
-    sp_keycert   *kc;
-
-    if (creds->ssl_ctx) {
-        return creds->ssl_ctx;
-    }
-
-    ssl_ctx = SSL_CTX_new(TLS_method());
-    if (ssl_ctx == NULL) {
-        ERR_clear_error();
-        return NULL;
-    }
-
-    creds->ssl_ctx = ssl_ctx;
-
-    /*
-     * Records may be written in parts and retried from another address,
-     * and OpenSSL's own buffers go back to the heap while a connection is
-     * idle: an idle pair should cost next to nothing.
-     */
-    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                              | SSL_MODE_RELEASE_BUFFERS);
-
-    /*
-     * A transport that ends without close_notify is the end of the
-     * peer's data, not a fatal error: our side may still write (a TCP
-     * half-close) and the pair says the end was unclean
-     * (sp_pair_truncated).  Without it OpenSSL sends a decode_error alert
-     * and refuses every later write.
-     */
-    SSL_CTX_set_options(ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-
-    sp_sni_install(ssl_ctx);
-    sp_protocols_install(ssl_ctx);
-    sp_hello_install(ssl_ctx);
-    sp_verify_install(ssl_ctx);
-    sp_session_install(ssl_ctx);
-
-    for (i = 0; i < creds->nkeycerts; i++) {
-        kc = creds->keycerts[i];
-
-        if (!SSL_CTX_use_cert_and_key(ssl_ctx, kc->leaf, kc->pkey, kc->chain,
-                                      1))
-        {
-            goto failed;
-        }
-    }
-
-    if (creds->ca) {
-        if (ca_install_ctx(creds) != SP_OK) {
-            goto failed;
-        }
-
-    } else if ((store = sp_system_store(NULL)) != NULL) {
-        SSL_CTX_set1_cert_store(ssl_ctx, store);
-    }
-
-    if ((creds->ciphers && !SSL_CTX_set_cipher_list(ssl_ctx, creds->ciphers))
-        || (creds->ciphersuites
-            && !SSL_CTX_set_ciphersuites(ssl_ctx, creds->ciphersuites)))
-    {
-        goto failed;
-    }
-
-    if (creds->versions_set
-        && (!SSL_CTX_set_min_proto_version(ssl_ctx, creds->min_version)
-            || !SSL_CTX_set_max_proto_version(ssl_ctx, creds->max_version)))
-    {
-        goto failed;
-    }
-
-    if (creds->prepared) {
-        SSL_CTX_set_session_id_context(ssl_ctx, creds->sid,
-                                       (unsigned) creds->sid_len);
-    }
-
-    ERR_clear_error();
-    return ssl_ctx;
-
-failed:
-
-    ERR_clear_error();
-    SSL_CTX_free(ssl_ctx);
-    creds->ssl_ctx = NULL;
-    return NULL;
-}
-
-
-static int
-same_keycerts(const sp_creds *a, const sp_creds *b)
-{
-    return a->nkeycerts == b->nkeycerts
-           && (a->nkeycerts == 0
-               || memcmp(a->keycerts, b->keycerts,
-                         a->nkeycerts * sizeof(sp_keycert *)) == 0);
-}
-
-
-static int
-differs(const char *a, const char *b)
-{
-    return a != NULL && (b == NULL || strcmp(a, b) != 0);
-}
-
-
-/*
- * Server: puts credentials chosen by SNI on a pair's SSL, which holds
- * `from`'s.  Only what differs is touched, so contexts that share their
- * certificates, CAs, ciphers and versions with the default cost nothing
- * here.  As before a ClientHello is processed: certificates and keys, the
- * CA store and the names sent when asking for a client certificate, the
- * protocol range (the credentials' own, or a fresh SSL_CTX's) and cipher
- * lists (unset ones stay as they are).  Returns 0 on failure.
- */
-int
-sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl)
-{
-    int                   min, max;
-    size_t                i;
-    sp_keycert           *kc;
-    STACK_OF(X509_NAME)  *names;
-
-    if (sp_template() == NULL) {
-        return 0;
-    }
-
-    if (!same_keycerts(creds, from)) {
-        SSL_certs_clear(ssl);
-
-        for (i = 0; i < creds->nkeycerts; i++) {
-            kc = creds->keycerts[i];
-
-            if (!SSL_use_cert_and_key(ssl, kc->leaf, kc->pkey, kc->chain, 1))
-            {
-                return 0;
-            }
-        }
-    }
-
-    if (creds->ca != from->ca) {
-        names = creds->ca ? SSL_dup_CA_list(creds->ca->names)
-                          : sk_X509_NAME_new_null();
-
-        if (names == NULL
-            || !SSL_set1_verify_cert_store(ssl, creds->ca
-                                                ? creds->ca->store
-                                                : sp_system_store(NULL)))
-        {
-            sk_X509_NAME_pop_free(names, X509_NAME_free);
-            return 0;
-        }
-
-        SSL_set_client_CA_list(ssl, names);
-    }
-
-    if (creds->versions_set) {
-        min = creds->min_version;
-        max = creds->max_version;
-
-    } else {
-        min = SSL_CTX_get_min_proto_version(sp_template());
-        max = SSL_CTX_get_max_proto_version(sp_template());
-    }
-
-    if ((SSL_get_min_proto_version(ssl) != min
-         && !SSL_set_min_proto_version(ssl, min))
-        || (SSL_get_max_proto_version(ssl) != max
-            && !SSL_set_max_proto_version(ssl, max)))
-    {
-        return 0;
-    }
-
-    if (differs(creds->ciphers, from->ciphers)
-        && !SSL_set_cipher_list(ssl, creds->ciphers))
-    {
-        return 0;
-    }
-
-    if (differs(creds->ciphersuites, from->ciphersuites)
-        && !SSL_set_ciphersuites(ssl, creds->ciphersuites))
-    {
-        return 0;
-    }
-
-    return 1;
-}
-
-
-int
-sp_creds_effective_request_cert(const sp_creds *creds, const sp_ctx *ctx)
-{
-    return creds->request_cert >= 0 ? creds->request_cert : ctx->request_cert;
-}
-
-
-int
-sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx)
-{
-    return creds->reject_unauthorized >= 0 ? creds->reject_unauthorized
-                                           : ctx->reject_unauthorized;
 }

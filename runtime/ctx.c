@@ -36,13 +36,14 @@ sp_ctx_new(sp_role role, sp_creds *creds)
     ctx->reneg_window = 600;
     ctx->clear_queue_limit = SP_CLEAR_QUEUE_DEFAULT;
 
-    if (sp_creds_prepare(creds) != SP_OK) {
-        /* The default store is missing: a pair fails to verify, later. */
-        strcpy(ctx->error, creds->error);
-    }
-
-    /* pairs start from the default credentials' SSL_CTX */
-    if (sp_creds_ssl_ctx(creds) == NULL
+    /*
+     * Credentials that cannot serve (no system store to trust, an
+     * SSL_CTX OpenSSL refuses) fail here, with their error, rather than
+     * every handshake later; pairs start from the default credentials'
+     * SSL_CTX.
+     */
+    if (sp_creds_prepare(creds) != SP_OK
+        || sp_creds_ssl_ctx(creds) == NULL
         || (role == SP_SERVER && sp_session_ctx_init(ctx) != SP_OK))
     {
         sp_creds_unref(ctx->creds);
@@ -70,6 +71,7 @@ sp_ctx_unref(sp_ctx *ctx)
     }
 
     sp_sni_table_free(ctx->sni);
+    sp_creds_index_free(ctx->creds_index);
     sp_proto_list_free(&ctx->npn);
     sp_proto_list_free(&ctx->alpn);
     sp_session_ctx_free(ctx);
@@ -77,6 +79,7 @@ sp_ctx_unref(sp_ctx *ctx)
     sp_stash_trim(&ctx->in_spares, 0);
     sp_stash_trim(&ctx->hs_bufs, 0);
     sp_creds_unref(ctx->creds);
+    sp_error_clear(&ctx->error);
     free(ctx);
 }
 
@@ -84,7 +87,14 @@ sp_ctx_unref(sp_ctx *ctx)
 const char *
 sp_ctx_error(const sp_ctx *ctx)
 {
-    return ctx->error;
+    return sp_error_get(&ctx->error)->message;
+}
+
+
+const sp_error *
+sp_ctx_error_info(const sp_ctx *ctx)
+{
+    return sp_error_get(&ctx->error);
 }
 
 
@@ -109,7 +119,7 @@ sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n)
 {
     int  rc;
 
-    rc = sp_proto_list_set(&ctx->npn, names, n, ctx->error);
+    rc = sp_proto_list_set(&ctx->npn, names, n, &ctx->error, SP_FIELD_NPN);
 
     if (rc == SP_OK && ctx->role == SP_CLIENT && n) {
         sp_protocols_install_client(ctx->creds->ssl_ctx);
@@ -122,7 +132,8 @@ sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n)
 int
 sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n)
 {
-    return sp_proto_list_set(&ctx->alpn, names, n, ctx->error);
+    return sp_proto_list_set(&ctx->alpn, names, n, &ctx->error,
+                             SP_FIELD_ALPN);
 }
 
 
@@ -136,12 +147,23 @@ release_creds(void *creds)
 int
 sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
 {
-    int  rc;
+    int            rc;
+    char           err[SP_ERRLEN];
+    unsigned char  id[SP_ID_LEN];
 
     if (ctx->role != SP_SERVER || name == NULL || creds == NULL) {
-        sp_set_error(ctx->error, "SNI contexts need a server, a name and "
-                     "credentials");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            ctx->role != SP_SERVER ? SP_FIELD_ROLE
+                            : SP_FIELD_CONTEXT_NAME, NULL, 0,
+                            "SNI contexts need a server, a name and "
+                            "credentials");
+    }
+
+    /* credentials that cannot serve are refused now, not at handshakes */
+    rc = sp_creds_prepare(creds);
+    if (rc != SP_OK) {
+        sp_error_copy(&ctx->error, sp_creds_error_info(creds));
+        return rc;
     }
 
     if (ctx->sni == NULL) {
@@ -151,22 +173,37 @@ sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
         }
     }
 
-    rc = sp_sni_table_add(ctx->sni, name, creds, ctx->error, SP_ERRLEN);
+    rc = sp_sni_table_add(ctx->sni, name, creds, err, sizeof(err));
     if (rc == -2) {
         return SP_ERR_NOMEM;
     }
 
     if (rc != 0) {
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_CONTEXT_NAME, NULL, 0, "%s", err);
     }
 
     sp_creds_ref(creds);
 
-    if (sp_creds_prepare(creds) != SP_OK) {
-        strcpy(ctx->error, creds->error);
+    /* held by the table now; an index that cannot grow only shares less */
+    if (sp_creds_content_id(creds, id)) {
+        (void) sp_creds_index_add(&ctx->creds_index, id, creds);
     }
 
     return SP_OK;
+}
+
+
+sp_creds *
+sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds)
+{
+    unsigned char  id[SP_ID_LEN];
+
+    if (ctx->creds_index == NULL || !sp_creds_content_id(creds, id)) {
+        return NULL;
+    }
+
+    return sp_creds_index_find(ctx->creds_index, id);
 }
 
 
@@ -201,8 +238,9 @@ int
 sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
 {
     if (window <= 0) {
-        sp_set_error(ctx->error, "renegotiation window must be positive");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_RENEG_WINDOW, NULL, 0,
+                            "renegotiation window must be positive");
     }
 
     ctx->reneg_limit = limit;

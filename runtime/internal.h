@@ -13,6 +13,13 @@
 
 #define SP_ERRLEN  512
 
+
+/* Where an object keeps its last error (errors.c). */
+typedef struct {
+    sp_error             info;
+    char                *text;          /* message and origin */
+} sp_error_slot;
+
 /*
  * Room for records from the network: SP_ENC_IN_MIN at first, doubled up
  * to SP_ENC_IN_SIZE each time a receive fills all the room offered.  A
@@ -30,10 +37,10 @@
  * A receive buffer is released whenever OpenSSL has read all of it, so an
  * idle connection holds none.  A busy one would then get its 128 KiB back
  * from malloc at each receive: at that size glibc maps it afresh or trims
- * and regrows its heap, and the pages fault in again (~14 us each on these
- * virtual machines, 1-2 % of a bulk upload's CPU).  Full-size buffers go
- * to the context instead, a few at most and never more than its live
- * pairs: one event loop serves its busy connections one after another.
+ * and regrows its heap, and the pages fault in again at every receive.
+ * Full-size buffers go to the context instead, a few at most and never
+ * more than its live pairs: one event loop serves its busy connections
+ * one after another.
  */
 #define SP_ENC_IN_SPARES  4
 
@@ -48,7 +55,7 @@
  * Drained blocks go back to their context, one per live pair at most and
  * this many in all, for the next records: freeing them at once would let
  * malloc trim the top of the heap, and the next records grow it again,
- * their pages faulted in (2% of bulk CPU in faults, 3% in brk()).
+ * their pages faulted in again, brk() called for each.
  */
 #define SP_ENC_OUT_SPARES  16
 
@@ -100,7 +107,7 @@
 
 /*
  * An object parsed from PEM and shared by every credentials loaded from
- * the same bytes (pem.c): found by `id`, a digest of those bytes, freed
+ * the same bytes (shared.c): found by `id`, a digest of those bytes, freed
  * with its last reference.
  */
 typedef struct sp_shared  sp_shared;
@@ -135,7 +142,6 @@ typedef struct {
 } sp_ca_set;
 
 
-/* A queue of blocks: bytes live in each block's data[start, end). */
 /* Buffers of one size kept for reuse: a list through their first word. */
 typedef struct {
     void                *head;
@@ -152,6 +158,7 @@ struct sp_block {
     unsigned char        data[];
 };
 
+/* A queue of blocks: bytes live in each block's data[start, end). */
 typedef struct {
     sp_block            *head;
     sp_block            *tail;
@@ -179,7 +186,7 @@ struct sp_creds {
     size_t               user_sid_len;
     unsigned             versions_set:1;
     unsigned             prepared:1;    /* sid computed */
-    char                 error[SP_ERRLEN];
+    sp_error_slot        error;
 };
 
 
@@ -202,6 +209,8 @@ struct sp_ctx {
     sp_role              role;
     sp_creds            *creds;
     sp_sni_table        *sni;
+    struct sp_creds_index  *creds_index;    /* the SNI table's credentials,
+                                               by content */
     sp_sni_fn            sni_fn;
     void                *sni_arg;
     sp_clock_fn          clock_fn;
@@ -230,7 +239,7 @@ struct sp_ctx {
     size_t               nticket_keys;
     unsigned             random_ticket_key:1;
 
-    char                 error[SP_ERRLEN];
+    sp_error_slot        error;
 };
 
 
@@ -318,39 +327,81 @@ struct sp_pair {
 };
 
 
-/* errors.c */
-void sp_set_error(char *buf, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * errors.c: the one way to record a loading or configuration error.
+ * sp_error_set() formats the reason; sp_error_ssl() adds ": " and
+ * OpenSSL's reason to it.  Both empty OpenSSL's error queue and return
+ * `code`.  The message is "origin: reason" (the reason alone when origin
+ * is NULL).
+ */
+int sp_error_set(sp_error_slot *e, int code, sp_field field,
+    const char *origin, int item, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+int sp_error_ssl(sp_error_slot *e, int code, sp_field field,
+    const char *origin, int item, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+int sp_error_copy(sp_error_slot *dst, const sp_error *src);
+const sp_error *sp_error_get(const sp_error_slot *e);
+void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
-int sp_creds_fail(sp_creds *creds, int rc, const char *fmt,
-    const char *origin, const char *what);
 
-/* pem.c */
+/* template.c */
 SSL_CTX *sp_template(void);
+
+/* digest.c */
 int sp_digest_init(EVP_MD_CTX *md);
 int sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len);
+int sp_store_digest(X509_STORE *store, unsigned char *digest);
+
+/* system_ca.c */
 X509_STORE *sp_system_store(const unsigned char **digest);
+
+/* cipher_list.c */
 int sp_cipher_list_valid(const char *list, int suites);
+
+/* shared.c */
+int sp_shared_get(const unsigned char *id, size_t size,
+    void (*free_obj)(sp_shared *obj), int (*parse)(sp_shared *obj, void *arg),
+    void *arg, sp_shared **out);
 void sp_shared_unref(sp_shared *obj);
-int sp_read_file(sp_creds *creds, const char *path, char **data,
-    size_t *len);
+
+/* file.c */
+int sp_read_file(sp_error_slot *e, sp_field field, const char *path,
+    size_t max, char **data, size_t *len);
 void sp_free_pem(char *data, size_t len);
+
+/* keycert.c */
 int sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *key_origin, const char *cert_pem, size_t cert_len,
     const char *cert_origin, sp_keycert **out);
+
+/* ca_set.c */
 int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
     size_t len, const char *origin, sp_ca_set **out);
 
 /* creds.c */
+int sp_creds_ca_install_ctx(sp_creds *creds);
+
+/* creds_serve.c */
 int sp_creds_prepare(sp_creds *creds);
+int sp_creds_content_id(const sp_creds *creds, unsigned char *id);
 SSL_CTX *sp_creds_ssl_ctx(sp_creds *creds);
 int sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl);
 int sp_creds_effective_request_cert(const sp_creds *creds, const sp_ctx *ctx);
 int sp_creds_effective_reject(const sp_creds *creds, const sp_ctx *ctx);
 
+/* creds_index.c */
+typedef struct sp_creds_index  sp_creds_index;
+
+sp_creds *sp_creds_index_find(const sp_creds_index *ix,
+    const unsigned char *id);
+int sp_creds_index_add(sp_creds_index **ixp, const unsigned char *id,
+    sp_creds *creds);
+void sp_creds_index_free(sp_creds_index *ix);
+
 /* protocols.c */
 int sp_proto_list_set(sp_proto_list *list, const char *const *names,
-    size_t n, char *err);
+    size_t n, sp_error_slot *err, sp_field field);
 void sp_proto_list_free(sp_proto_list *list);
 void sp_protocols_install(SSL_CTX *ssl_ctx);
 void sp_protocols_install_client(SSL_CTX *ssl_ctx);
@@ -397,6 +448,11 @@ int sp_verify_callback(int preverify_ok, X509_STORE_CTX *store);
 void sp_verify_apply(sp_pair *pair);
 void sp_verify_install(SSL_CTX *ssl_ctx);
 int sp_verify_authorize(sp_pair *pair);
+
+/* tickets.c */
+void sp_tickets_install(SSL_CTX *ssl_ctx);
+int sp_tickets_init(sp_ctx *ctx);
+void sp_tickets_free(sp_ctx *ctx);
 
 /* session.c */
 void sp_session_install(SSL_CTX *ssl_ctx);

@@ -124,7 +124,7 @@ info_callback(const SSL *ssl, int where, int ret)
      * Renegotiations (TLS <= 1.2 only) are counted when the peers really
      * exchange hellos: OpenSSL also reports a handshake start and end when
      * it merely sends a HelloRequest or refuses a renegotiation.  A server
-     * counts in its ClientHello callback (reneg.c), a client here.
+     * counts in its ClientHello callback (hello.c), a client here.
      */
     if (!(pair->state & SP_STATE_SECURE) || SSL_version(ssl) >= TLS1_3_VERSION)
     {

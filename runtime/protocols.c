@@ -9,9 +9,10 @@
 #include "internal.h"
 
 
+/* A list in wire format; `field` (NPN or ALPN) says which, in errors. */
 int
 sp_proto_list_set(sp_proto_list *list, const char *const *names, size_t n,
-    char *err)
+    sp_error_slot *err, sp_field field)
 {
     size_t          i, len, total = 0;
     unsigned char  *wire, *p;
@@ -20,17 +21,18 @@ sp_proto_list_set(sp_proto_list *list, const char *const *names, size_t n,
         len = names[i] ? strlen(names[i]) : 0;
 
         if (len == 0 || len > 255) {
-            sp_set_error(err, "protocol name #%zu is %s: each must be 1 to "
-                         "255 bytes", i + 1, len ? "too long" : "empty");
-            return SP_ERR_INVALID;
+            return sp_error_set(err, SP_ERR_INVALID, field, NULL, (int) i + 1,
+                                "protocol name #%zu is %s: each must be 1 "
+                                "to 255 bytes", i + 1,
+                                len ? "too long" : "empty");
         }
 
         total += 1 + len;
     }
 
     if (total > 0xffff) {
-        sp_set_error(err, "protocol list is longer than 65535 bytes");
-        return SP_ERR_INVALID;
+        return sp_error_set(err, SP_ERR_INVALID, field, NULL, 0,
+                            "protocol list is longer than 65535 bytes");
     }
 
     wire = NULL;

@@ -24,7 +24,9 @@
  *     network <-- sp_enc_out_* <-- [ pair ] <-- sp_clear_write <-- application
  *
  * Calls that can fail return SP_OK (0) or a negative sp_err code; the message
- * behind it is sp_creds_error(), sp_ctx_error() or sp_pair_error().  Pair
+ * behind it is sp_creds_error(), sp_ctx_error() or sp_pair_error(), and
+ * for credentials and contexts sp_*_error_info() says which input failed
+ * (file, field, item) as data.  Pair
  * errors are sticky: once a pair has failed every later call returns the same
  * error, but records already produced (a fatal alert) stay readable through
  * sp_enc_out_* and must still be sent by the host.  Every call leaves
@@ -75,6 +77,56 @@ typedef enum {
 /* A static English name for an sp_err ("renegotiation limit exceeded"). */
 const char *sp_strerror(int err);
 
+/* Which input of a loading or configuration call failed. */
+typedef enum {
+    SP_FIELD_NONE = 0,
+    SP_FIELD_KEY,                 /* a private key (file or memory) */
+    SP_FIELD_CERT,                /* a certificate chain */
+    SP_FIELD_CA,                  /* trusted CAs */
+    SP_FIELD_SYSTEM_CA,           /* the system's CA store */
+    SP_FIELD_PASSPHRASES,
+    SP_FIELD_CIPHERS,
+    SP_FIELD_CIPHERSUITES,
+    SP_FIELD_VERSIONS,
+    SP_FIELD_SESSION_ID_CONTEXT,
+    SP_FIELD_NPN,                 /* item: the protocol name, from 1 */
+    SP_FIELD_ALPN,                /* item: the protocol name, from 1 */
+    SP_FIELD_CONTEXT_NAME,        /* an SNI context's name */
+    SP_FIELD_ROLE,                /* the call needs the other role */
+    SP_FIELD_RENEG_WINDOW,
+    SP_FIELD_SESSION_CACHE,
+    SP_FIELD_SESSION_TIMEOUT,
+    SP_FIELD_TICKET_KEY
+} sp_field;
+
+/*
+ * The last error of a loading or configuration call, as data, so that a
+ * host can say where its configuration named the input that failed
+ * without reading the message:
+ *
+ *   code     the sp_err the call returned (SP_OK: no error yet)
+ *   field    which input failed
+ *   item     its place, from 1, when the input is a list (the second
+ *            protocol name; the first chain certificate after the leaf),
+ *            else 0
+ *   origin   the file as given, "<memory>" for PEM in memory, or NULL
+ *            when the input is a value rather than a file
+ *   reason   what is wrong with it ("wrong passphrase (tried 2)")
+ *   message  "origin: reason", or the reason alone: what sp_creds_error()
+ *            and sp_ctx_error() return
+ *
+ * Strings are never NULL except origin; all of it stays valid until the
+ * next failing call on the same object, or its end.
+ */
+typedef struct {
+    int          code;
+    sp_field     field;
+    int          item;
+    const char  *origin;
+    const char  *reason;
+    const char  *message;
+} sp_error;
+
 
 /* ---- credentials (Node: crypto.createCredentials) ---------------------- */
 
@@ -98,6 +150,7 @@ void sp_creds_unref(sp_creds *creds);
  * OpenSSL security level 2 (needs 112 bits of security, e.g. RSA 2048 ...)".  Never NULL; "" when none.
  */
 const char *sp_creds_error(const sp_creds *creds);
+const sp_error *sp_creds_error_info(const sp_creds *creds);
 
 /*
  * Passphrases for encrypted keys, tried in order (Node: passphrase).  The
@@ -186,12 +239,22 @@ typedef sp_creds *(*sp_sni_fn)(const char *servername, void *arg);
 /*
  * A context of the given role using `creds` as its default credentials
  * (takes a reference; a client may pass credentials with no key).  NULL when
- * out of memory or creds is NULL.
+ * creds is NULL, out of memory, or when the credentials cannot serve (no
+ * system CA store to trust, a certificate OpenSSL refuses): then
+ * sp_creds_error_info(creds) says why.  A fault in the configuration
+ * fails here, never later on every handshake.
  */
 sp_ctx *sp_ctx_new(sp_role role, sp_creds *creds);
 sp_ctx *sp_ctx_ref(sp_ctx *ctx);
 void sp_ctx_unref(sp_ctx *ctx);
+
+/*
+ * The last configuration error: the message, and the same as data (see
+ * sp_error).  A call that fails because of credentials given to it
+ * (sp_ctx_add_context) copies their error here.
+ */
 const char *sp_ctx_error(const sp_ctx *ctx);
+const sp_error *sp_ctx_error_info(const sp_ctx *ctx);
 
 /*
  * Server: ask the client for a certificate (Node: requestCert, default off).
@@ -227,12 +290,24 @@ int sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n);
  * precedence: exact, the
  * longest leading wildcard, the longest trailing wildcard, then regexes in
  * the order added.  Invalid names ("", "*", "foo*bar", "a.*.com", a bad
- * regex) and a name added twice are SP_ERR_INVALID with a message.
+ * regex) and a name added twice are SP_ERR_INVALID with a message;
+ * credentials that cannot serve (see sp_ctx_new) fail with their error,
+ * copied to the context's, and are not added.
  * A context is no SSL_CTX of its own: the chosen credentials are put on
  * the connection, and credentials loaded from the same bytes share one
  * parsed copy of their keys, certificates and CAs.
  */
 int sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds);
+
+/*
+ * Credentials this context already serves under some name that are equal
+ * in content to `creds` (the same keys and certificates, CAs, ciphers,
+ * versions, policy and session id context, loaded from the same bytes),
+ * or NULL; borrowed.  A host that makes credentials per name adds these
+ * instead, so that names on the same files share one credentials.
+ * Credentials must not change once added.
+ */
+sp_creds *sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds);
 
 /* Credentials the table gives for a servername, or NULL (borrowed). */
 sp_creds *sp_ctx_find_context(sp_ctx *ctx, const char *servername);

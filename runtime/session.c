@@ -1,7 +1,7 @@
 /*
  * Session resumption: the server's session cache (by id) through a store
- * the host implements, session tickets under a rotating list of keys, and
- * a client's exported sessions.
+ * the host implements, a context's session settings, and a client's
+ * exported sessions; tickets are in tickets.c.
  *
  * Everything lives on the session context OpenSSL consults, the SSL_CTX
  * of the context's default credentials; the callbacks find the pair, and
@@ -190,115 +190,6 @@ remove_session(SSL_CTX *ssl_ctx, SSL_SESSION *sess)
 }
 
 
-/* ---- tickets ------------------------------------------------------------ */
-
-
-/*
- * Keys in nginx's ssl_session_ticket_key format, so a fleet can share
- * them: 48 bytes (name, AES-128 key, HMAC key) or 80 bytes (name, HMAC
- * key, AES-256 key); HMAC-SHA256.  The first key encrypts, all decrypt.
- */
-static int
-ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
-    EVP_CIPHER_CTX *cipher_ctx, EVP_MAC_CTX *mac_ctx, int enc)
-{
-    sp_pair           *pair = sp_pair_from_ssl(ssl);
-    sp_ctx            *ctx;
-    sp_ticket_key     *key;
-    const EVP_CIPHER  *cipher;
-    OSSL_PARAM         params[3];
-    size_t             i;
-
-    /* 0: no ticket issued, or the ticket is not ours */
-    if (pair == NULL || pair->ctx->nticket_keys == 0) {
-        return 0;
-    }
-
-    ctx = pair->ctx;
-
-    if (enc) {
-        key = &ctx->ticket_keys[0];
-        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
-
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1) {
-            return -1;
-        }
-
-        memcpy(name, key->name, 16);
-
-    } else {
-        for (i = 0; i < ctx->nticket_keys; i++) {
-            if (memcmp(name, ctx->ticket_keys[i].name, 16) == 0) {
-                break;
-            }
-        }
-
-        if (i == ctx->nticket_keys) {
-            /* an unknown or retired key: a full handshake, a new ticket */
-            return 0;
-        }
-
-        key = &ctx->ticket_keys[i];
-        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
-    }
-
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
-                                                  key->hmac_key,
-                                                  key->size == 48 ? 16 : 32);
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) "SHA256", 0);
-    params[2] = OSSL_PARAM_construct_end();
-
-    if (!EVP_MAC_CTX_set_params(mac_ctx, params)) {
-        return -1;
-    }
-
-    if (enc) {
-        return EVP_EncryptInit_ex(cipher_ctx, cipher, NULL, key->aes_key, iv)
-               == 1 ? 1 : -1;
-    }
-
-    if (EVP_DecryptInit_ex(cipher_ctx, cipher, NULL, key->aes_key, iv) != 1) {
-        return -1;
-    }
-
-    /* an older key, or TLS 1.3 (tickets are single use): issue a new one */
-    return (key != &ctx->ticket_keys[0]
-            || SSL_version(ssl) >= TLS1_3_VERSION) ? 2 : 1;
-}
-
-
-/*
- * A ticket that cannot be used means a full handshake, never a failure.
- * OpenSSL 3.0 leaves "bad decrypt" on the error queue when a ticket's
- * HMAC verifies but its decryption fails (a key set sharing a name and
- * HMAC key but not the AES key): it goes on with a full handshake, but
- * the stale error makes the next SSL_get_error() report one.
- */
-static SSL_TICKET_RETURN
-ticket_decrypted(SSL *ssl, SSL_SESSION *session, const unsigned char *name,
-    size_t name_len, SSL_TICKET_STATUS status, void *arg)
-{
-    (void) ssl;
-    (void) session;
-    (void) name;
-    (void) name_len;
-    (void) arg;
-
-    switch (status) {
-
-    case SSL_TICKET_SUCCESS:
-        return SSL_TICKET_RETURN_USE;
-
-    case SSL_TICKET_SUCCESS_RENEW:
-        return SSL_TICKET_RETURN_USE_RENEW;
-
-    default:    /* SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT */
-        ERR_clear_error();
-        return SSL_TICKET_RETURN_IGNORE_RENEW;
-    }
-}
-
 
 void
 sp_session_install(SSL_CTX *ssl_ctx)
@@ -313,8 +204,7 @@ sp_session_install(SSL_CTX *ssl_ctx)
     SSL_CTX_sess_set_new_cb(ssl_ctx, new_session);
     SSL_CTX_sess_set_get_cb(ssl_ctx, get_session);
     SSL_CTX_sess_set_remove_cb(ssl_ctx, remove_session);
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ssl_ctx, ticket_callback);
-    SSL_CTX_set_session_ticket_cb(ssl_ctx, NULL, ticket_decrypted, NULL);
+    sp_tickets_install(ssl_ctx);
 }
 
 
@@ -330,9 +220,10 @@ sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
         || (mode == SP_SESSION_CACHE_STORE
             && (store == NULL || store->add == NULL || store->find == NULL)))
     {
-        sp_set_error(ctx->error, "a session cache needs a server context "
-                     "and, for a store, its add and find functions");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_CACHE, NULL, 0,
+                            "a session cache needs a server context and, "
+                            "for a store, its add and find functions");
     }
 
     ctx->session_cache = mode;
@@ -349,8 +240,9 @@ int
 sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
 {
     if (seconds <= 0) {
-        sp_set_error(ctx->error, "session timeout must be positive");
-        return SP_ERR_INVALID;
+        return sp_error_set(&ctx->error, SP_ERR_INVALID,
+                            SP_FIELD_SESSION_TIMEOUT, NULL, 0,
+                            "session timeout must be positive");
     }
 
     ctx->session_timeout = seconds;
@@ -360,165 +252,31 @@ sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
 
 
 int
-sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
-{
-    ctx->tickets = !!on;
-    return SP_OK;
-}
-
-
-int
-sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n)
-{
-    ctx->ticket_count = n;
-    return SP_OK;
-}
-
-
-static int
-ticket_key_parse(sp_ticket_key *key, const unsigned char *buf, size_t len)
-{
-    if (len == 48) {
-        memcpy(key->name, buf, 16);
-        memcpy(key->aes_key, buf + 16, 16);
-        memcpy(key->hmac_key, buf + 32, 16);
-
-    } else if (len == 80) {
-        memcpy(key->name, buf, 16);
-        memcpy(key->hmac_key, buf + 16, 32);
-        memcpy(key->aes_key, buf + 48, 32);
-
-    } else {
-        return SP_ERR_INVALID;
-    }
-
-    key->size = len;
-    return SP_OK;
-}
-
-
-static int
-ticket_key_add(sp_ctx *ctx, const unsigned char *buf, size_t len)
-{
-    sp_ticket_key  *keys;
-
-    keys = realloc(ctx->ticket_keys,
-                   (ctx->nticket_keys + 1) * sizeof(sp_ticket_key));
-    if (keys == NULL) {
-        return SP_ERR_NOMEM;
-    }
-
-    ctx->ticket_keys = keys;
-
-    if (ticket_key_parse(&keys[ctx->nticket_keys], buf, len) != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->nticket_keys++;
-    ctx->random_ticket_key = 0;
-    return SP_OK;
-}
-
-
-int
-sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
-{
-    if (len != 48 && len != 80) {
-        sp_set_error(ctx->error, "a session ticket key is 48 or 80 bytes, "
-                     "not %zu", len);
-        return SP_ERR_INVALID;
-    }
-
-    if (ctx->random_ticket_key) {
-        /* the first key the host gives replaces the random one */
-        OPENSSL_cleanse(ctx->ticket_keys, sizeof(sp_ticket_key));
-        ctx->nticket_keys = 0;
-    }
-
-    return ticket_key_add(ctx, key, len);
-}
-
-
-int
-sp_ctx_add_ticket_key_file(sp_ctx *ctx, const char *file)
-{
-    FILE           *f;
-    unsigned char   buf[81];
-    size_t          n;
-    int             rc;
-
-    f = fopen(file, "rb");
-    if (f == NULL) {
-        sp_set_error(ctx->error, "%s: cannot open: %s", file,
-                     strerror(errno));
-        return SP_ERR_LOAD;
-    }
-
-    n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
-
-    if (n != 48 && n != 80) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        sp_set_error(ctx->error, "%s: a session ticket key file must be 48 "
-                     "or 80 bytes (openssl rand 80 > file), not %s%zu",
-                     file, n == sizeof(buf) ? "over " : "",
-                     n == sizeof(buf) ? (size_t) 80 : n);
-        return SP_ERR_LOAD;
-    }
-
-    rc = sp_ctx_add_ticket_key(ctx, buf, n);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return rc;
-}
-
-
-/*
- * A context starts with one random key, as OpenSSL would: tickets then
- * work for the processes that share this context (an nginx master's
- * workers), until the host gives keys of its own.
- */
-int
 sp_session_ctx_init(sp_ctx *ctx)
 {
-    unsigned char  buf[80];
-    int            rc;
-
     ctx->tickets = 1;
 
     /*
      * One TLS 1.3 ticket per handshake, not OpenSSL's two: a ticket costs
      * a session encode, decode and re-encode inside OpenSSL (with a client
-     * certificate, a certificate parse: ~1.6M instructions), and the
-     * clients we know keep one session per server and get a fresh ticket
-     * with each resumption.  Hosts that open parallel connections from one
-     * full handshake can ask for more.
+     * certificate, a certificate parse too), and the clients we know keep
+     * one session per server and get a fresh ticket with each resumption.
+     * Hosts that open parallel connections from one full handshake can
+     * ask for more.
      */
     ctx->ticket_count = 1;
     ctx->session_timeout = 300;
     ctx->session_cache = SP_SESSION_CACHE_NONE;
 
-    if (RAND_bytes(buf, sizeof(buf)) != 1) {
-        ERR_clear_error();
-        return SP_ERR_INTERNAL;
-    }
-
-    rc = ticket_key_add(ctx, buf, sizeof(buf));
-    OPENSSL_cleanse(buf, sizeof(buf));
-    ctx->random_ticket_key = 1;
-
     SSL_CTX_set_timeout(ctx->creds->ssl_ctx, (long) ctx->session_timeout);
-    return rc;
+    return sp_tickets_init(ctx);
 }
 
 
 void
 sp_session_ctx_free(sp_ctx *ctx)
 {
-    if (ctx->ticket_keys) {
-        OPENSSL_cleanse(ctx->ticket_keys,
-                        ctx->nticket_keys * sizeof(sp_ticket_key));
-        free(ctx->ticket_keys);
-    }
+    sp_tickets_free(ctx);
 }
 
 

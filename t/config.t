@@ -848,3 +848,49 @@ unlocked
 x
 --- tls_expect
 peer_key: RSA
+
+
+
+=== TEST 54: securepair_protocols with a gap is refused, naming what is missing
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_protocols TLSv1 TLSv1.2;
+securepair_echo;
+--- must_die
+--- error_log
+qr{\[emerg\] "securepair_protocols" names TLSv1 and TLSv1\.2 but not TLSv1\.1: securepair serves a range of versions without gaps in %%CONF%%:%%LINE(securepair_protocols)%%$}m
+
+
+
+=== TEST 55: securepair_protocols TLSv1.1 TLSv1.3: the first version missing is named
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_protocols TLSv1.3 TLSv1.1;
+securepair_echo;
+--- must_die
+--- error_log
+qr{\[emerg\] "securepair_protocols" names TLSv1\.1 and TLSv1\.3 but not TLSv1\.2: securepair serves a range of versions without gaps in %%CONF%%:%%LINE(securepair_protocols)%%$}m
+
+
+
+=== TEST 56: good: securepair_protocols without a gap, in any order
+--- stream_server_config
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+securepair_protocols TLSv1.3 TLSv1.1 TLSv1.2;
+securepair_echo "ok\n";
+--- nginx_t
+--- tls
+version: TLSv1.2
+--- stream_request
+x
+--- stream_response
+ok
+x
+--- tls_expect
+protocol: TLSv1.2

@@ -79,6 +79,29 @@ ctx_for(sp_role role, const char *base, const char *ca)
 }
 
 
+/*
+ * A client context trusting `ca`, with `base` as its identity (NULL:
+ * none), at one protocol version (0: OpenSSL's range).
+ */
+static inline sp_ctx *
+client_for(const char *base, const char *ca, int version)
+{
+    sp_creds  *creds;
+    sp_ctx    *ctx;
+
+    creds = creds_for(base, ca);
+    if (creds == NULL) {
+        return NULL;
+    }
+
+    sp_creds_set_versions(creds, version, version);
+    ctx = sp_ctx_new(SP_CLIENT, creds);
+    sp_creds_unref(creds);
+
+    return ctx;
+}
+
+
 /* Moves records from one pair to the other; returns bytes moved. */
 static size_t
 move_records(sp_pair *from, sp_pair *to, size_t chunk)

@@ -8,6 +8,7 @@
 #include <ctype.h>
 
 #include "pump.h"
+#include "x509_cli.h"
 #include "internal.h"       /* groups on the SSL, for a HelloRetryRequest */
 
 
@@ -73,19 +74,7 @@ at(const char *name, const char *what)
 static sp_ctx *
 client_ctx(const char *cert, const char *ca, int version)
 {
-    sp_creds  *creds;
-    sp_ctx    *ctx;
-
-    creds = creds_for(cert, ca);
-    if (creds == NULL) {
-        return NULL;
-    }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-
-    return ctx;
+    return client_for(cert, ca, version);
 }
 
 
@@ -485,30 +474,7 @@ test_client_checks(void)
 static const char *
 openssl_says(const char *args, const char *file)
 {
-    static char   out[1024];
-    char          cmd[1024], *p;
-    FILE         *f;
-    size_t        n;
-
-    snprintf(cmd, sizeof(cmd), "openssl x509 -noout %s -in '%s' 2>/dev/null",
-             args, cert_path(file));
-
-    f = popen(cmd, "r");
-    if (f == NULL) {
-        return "(popen failed)";
-    }
-
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    pclose(f);
-
-    p = strchr(out, '\n');
-    if (p != NULL) {
-        *p = '\0';
-    }
-
-    p = strchr(out, '=');
-    return p ? p + 1 : out;
+    return x509_cli_says(args, cert_path(file));
 }
 
 

@@ -21,6 +21,7 @@
 #include "securepair.h"
 #include "cert.h"
 #include "tap.h"
+#include "x509_cli.h"
 
 
 static const char  *certs;
@@ -61,30 +62,7 @@ load(const char *name)
 static const char *
 openssl_says(const char *args, const char *name)
 {
-    static char   out[1024];
-    char          cmd[8192], *p;
-    FILE         *f;
-    size_t        n;
-
-    snprintf(cmd, sizeof(cmd), "openssl x509 -noout %s -in '%s' 2>/dev/null",
-             args, path_of(name));
-
-    f = popen(cmd, "r");
-    if (f == NULL) {
-        return "(popen failed)";
-    }
-
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    pclose(f);
-
-    p = strchr(out, '\n');
-    if (p != NULL) {
-        *p = '\0';
-    }
-
-    p = strchr(out, '=');
-    return p ? p + 1 : out;
+    return x509_cli_says(args, path_of(name));
 }
 
 

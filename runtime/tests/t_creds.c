@@ -1089,6 +1089,111 @@ test_wipe_passphrases(void)
 }
 
 
+/* ---- errors as data ---------------------------------------------------- */
+
+/*
+ * Which input failed comes as fields, so that a host can point at the line
+ * that named it without reading the message.
+ */
+
+static void
+check_info(const char *title, const sp_error *e, int code, sp_field field,
+    const char *origin, int item, const char *reason_words)
+{
+    char  message[1024];
+
+    ok(e->code == code, "%s: code %d (got %d)", title, code, e->code);
+    ok((int) e->field == (int) field, "%s: field %d (got %d)", title,
+       (int) field, (int) e->field);
+    ok(e->item == item, "%s: item %d (got %d)", title, item, e->item);
+
+    if (origin == NULL) {
+        ok(e->origin == NULL, "%s: no origin (got %s)", title,
+           e->origin ? e->origin : "NULL");
+        snprintf(message, sizeof(message), "%s", e->reason);
+
+    } else {
+        ok(e->origin != NULL && strcmp(e->origin, origin) == 0,
+           "%s: origin %s", title, origin);
+        snprintf(message, sizeof(message), "%s: %s", origin, e->reason);
+    }
+
+    ok(strstr(e->reason, reason_words) != NULL, "%s: reason says \"%s\": %s",
+       title, reason_words, e->reason);
+    ok(strcmp(e->message, message) == 0, "%s: message is origin: reason: %s",
+       title, e->message);
+}
+
+
+static void
+test_error_info(void)
+{
+    char         key[512], crt[512], missing[512];
+    sp_ctx      *ctx;
+    sp_creds    *creds;
+    const char  *names[] = { "h2", "", "http/1.1" };
+
+    creds = sp_creds_new();
+
+    check_info("new credentials", sp_creds_error_info(creds), SP_OK,
+               SP_FIELD_NONE, NULL, 0, "");
+
+    snprintf(key, sizeof(key), "%s", cert_path("server-rsa.key"));
+    snprintf(crt, sizeof(crt), "%s", cert_path("server-rsa.crt"));
+    snprintf(missing, sizeof(missing), "%s", cert_path(NO_FILE));
+
+    sp_creds_add_key_cert_file(creds, missing, crt);
+    check_info("missing key file", sp_creds_error_info(creds), SP_ERR_LOAD,
+               SP_FIELD_KEY, missing, 0, "cannot open");
+
+    sp_creds_add_key_cert_file(creds, key, missing);
+    check_info("missing certificate file", sp_creds_error_info(creds),
+               SP_ERR_LOAD, SP_FIELD_CERT, missing, 0, "cannot open");
+
+    snprintf(crt, sizeof(crt), "%s", cert_path("server-ec.crt"));
+    sp_creds_add_key_cert_file(creds, key, crt);
+    check_info("key of another certificate", sp_creds_error_info(creds),
+               SP_ERR_LOAD, SP_FIELD_KEY, key, 0, "does not match");
+
+    snprintf(crt, sizeof(crt), "%s", cert_path("weak-rsa1024.crt"));
+    snprintf(key, sizeof(key), "%s", cert_path("weak-rsa1024.key"));
+    sp_creds_add_key_cert_file(creds, key, crt);
+    check_info("weak key", sp_creds_error_info(creds), SP_ERR_LOAD,
+               SP_FIELD_CERT, crt, 0, "too small");
+
+    snprintf(crt, sizeof(crt), "%s", cert_path("garbage.pem"));
+    sp_creds_add_ca_file(creds, crt);
+    check_info("CA file without a certificate", sp_creds_error_info(creds),
+               SP_ERR_LOAD, SP_FIELD_CA, crt, 0, "no certificate found");
+
+    sp_creds_set_ciphers(creds, "NO-SUCH-CIPHER");
+    check_info("cipher list", sp_creds_error_info(creds), SP_ERR_INVALID,
+               SP_FIELD_CIPHERS, NULL, 0, "NO-SUCH-CIPHER");
+    ok(error_queue_empty(), "errors as data: error queue empty");
+
+    sp_creds_unref(creds);
+
+    ctx = ctx_for(SP_SERVER, "server-rsa", NULL);
+
+    sp_ctx_set_alpn(ctx, names, 3);
+    check_info("second ALPN name", sp_ctx_error_info(ctx), SP_ERR_INVALID,
+               SP_FIELD_ALPN, NULL, 2, "#2");
+
+    sp_ctx_add_ticket_key_file(ctx, missing);
+    check_info("ticket key file", sp_ctx_error_info(ctx), SP_ERR_LOAD,
+               SP_FIELD_TICKET_KEY, missing, 0, "cannot open");
+
+    creds = creds_for("sni-a", NULL);
+    sp_ctx_add_context(ctx, "a.*.com", creds);
+    check_info("SNI name", sp_ctx_error_info(ctx), SP_ERR_INVALID,
+               SP_FIELD_CONTEXT_NAME, NULL, 0, "a.*.com");
+    sp_creds_unref(creds);
+
+    sp_ctx_unref(ctx);
+}
+
+
+
 int
 main(void)
 {
@@ -1109,6 +1214,7 @@ main(void)
     test_same_bytes();
     test_wipe_passphrases();
     test_refcount();
+    test_error_info();
 
     return done_testing();
 }

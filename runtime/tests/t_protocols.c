@@ -146,39 +146,10 @@ static const proto_case  both_cases[] = {
 };
 
 
-/* A formatted test name; a few rotating buffers are enough. */
-static const char *
-tn(const char *fmt, ...)
-{
-    static char  buf[8][256];
-    static int   next;
-    char        *p = buf[next++ % 8];
-    va_list      ap;
-
-    va_start(ap, fmt);
-    vsnprintf(p, 256, fmt, ap);
-    va_end(ap);
-
-    return p;
-}
-
-
 static sp_ctx *
 client_ctx(int version)
 {
-    sp_creds  *creds;
-    sp_ctx    *ctx;
-
-    creds = creds_for(NULL, "ca.crt");
-    if (creds == NULL) {
-        return NULL;
-    }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-
-    return ctx;
+    return client_for(NULL, "ca.crt", version);
 }
 
 

@@ -34,23 +34,6 @@ fake_clock(void *arg)
 }
 
 
-/* A formatted test name; a few rotating buffers are enough. */
-static const char *
-tn(const char *fmt, ...)
-{
-    static char  buf[4][256];
-    static int   next;
-    char        *p = buf[next++ % 4];
-    va_list      ap;
-
-    va_start(ap, fmt);
-    vsnprintf(p, 256, fmt, ap);
-    va_end(ap);
-
-    return p;
-}
-
-
 /*
  * A server context (default versions, so TLS 1.3 is possible) and a client
  * context held to `version`.  With `clock` the server reads fake_clock.

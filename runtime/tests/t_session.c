@@ -226,17 +226,7 @@ store_server(const char *base, const char *ca, test_store *st)
 static sp_ctx *
 client_ctx(int version, const char *cert)
 {
-    sp_creds  *creds = creds_for(cert, "ca.crt");
-    sp_ctx    *ctx;
-
-    if (creds == NULL) {
-        return NULL;
-    }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-    return ctx;
+    return client_for(cert, "ca.crt", version);
 }
 
 

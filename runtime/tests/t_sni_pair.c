@@ -95,19 +95,12 @@ sni_server(void)
 static sp_ctx *
 client_ctx(int version, const char *base, int reject)
 {
-    sp_ctx    *ctx;
-    sp_creds  *creds;
+    sp_ctx  *ctx;
 
-    creds = creds_for(base, "ca.crt");
-    if (creds == NULL) {
-        return NULL;
+    ctx = client_for(base, "ca.crt", version);
+    if (ctx != NULL) {
+        sp_ctx_set_reject_unauthorized(ctx, reject);
     }
-
-    sp_creds_set_versions(creds, version, version);
-    ctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
-
-    sp_ctx_set_reject_unauthorized(ctx, reject);
 
     return ctx;
 }
@@ -1181,6 +1174,67 @@ test_many(void)
 }
 
 
+/* ---- credentials shared by content -------------------------------------- */
+
+/*
+ * Names whose credentials were loaded from the same files with the same
+ * settings find one credentials to share; another policy, CA or key does
+ * not.
+ */
+
+static void
+test_same_creds(void)
+{
+    sp_ctx    *sctx;
+    sp_creds  *first, *again, *strict, *other_ca, *other_key;
+
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    first = creds_for("sni-a", NULL);
+    again = creds_for("sni-a", NULL);
+    strict = creds_for("sni-a", NULL);
+    other_ca = creds_for("sni-a", "ca.crt");
+    other_key = creds_for("sni-wild", NULL);
+
+    sp_creds_set_request_cert(strict, 1);
+
+    ok(sp_ctx_find_same_creds(sctx, first) == NULL,
+       "same creds: none before any name");
+
+    is_int(sp_ctx_add_context(sctx, "a.example.com", first), SP_OK,
+           "same creds: first name added");
+
+    ok(sp_ctx_find_same_creds(sctx, again) == first,
+       "same creds: the same files share the first credentials");
+    ok(sp_ctx_find_same_creds(sctx, strict) == NULL,
+       "same creds: another policy does not");
+    ok(sp_ctx_find_same_creds(sctx, other_ca) == NULL,
+       "same creds: another CA does not");
+    ok(sp_ctx_find_same_creds(sctx, other_key) == NULL,
+       "same creds: another key does not");
+
+    is_int(sp_ctx_add_context(sctx, "b.example.com",
+                              sp_ctx_find_same_creds(sctx, again)),
+           SP_OK, "same creds: second name added with them");
+    ok(sp_ctx_find_context(sctx, "b.example.com") == first,
+       "same creds: both names give one credentials");
+
+    /* a refused name leaves nothing behind to share */
+    is_int(sp_ctx_add_context(sctx, "b.example.com", other_key),
+           SP_ERR_INVALID, "same creds: a duplicate name refused");
+    ok(sp_ctx_find_same_creds(sctx, other_key) == NULL,
+       "same creds: the refused credentials are not shared");
+    ok(error_queue_empty(), "same creds: error queue empty");
+
+    sp_creds_unref(first);
+    sp_creds_unref(again);
+    sp_creds_unref(strict);
+    sp_creds_unref(other_ca);
+    sp_creds_unref(other_key);
+    sp_ctx_unref(sctx);
+}
+
+
 int
 main(void)
 {
@@ -1189,6 +1243,7 @@ main(void)
     /* no handshake selects SNI credentials in these two */
     test_invalid_names();
     test_find_context();
+    test_same_creds();
 
     test_creds_lifetime();
 

@@ -35,6 +35,23 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
     return pass;
 }
 
+/* A formatted test name; a few rotating buffers are enough. */
+static inline const char *
+tn(const char *fmt, ...)
+{
+    static char  buf[8][256];
+    static int   next;
+    char        *p = buf[next++ % 8];
+    va_list      ap;
+
+    va_start(ap, fmt);
+    vsnprintf(p, 256, fmt, ap);
+    va_end(ap);
+
+    return p;
+}
+
+
 #define ok(cond, ...)  tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 #define is_int(got, want, name)                                              \

@@ -270,7 +270,7 @@ add_key(sp_ctx *ctx, fz_reader *r, key_model *m, size_t *n)
     }
 
     ok = (len == 48 || len == 80);
-    ctx->error[0] = '\0';                /* what this call says, alone */
+    sp_error_clear(&ctx->error);        /* what this call says, alone */
 
     if (file) {
         if (ftruncate(keyfd, 0) != 0

@@ -1,0 +1,252 @@
+
+/*
+ * ngx_stream_securepair_module: the runtime context (sp_ctx) of a server
+ * that says `securepair on`, with its credentials, settings, NPN/ALPN
+ * lists, sessions and SNI contexts; freed with the configuration.
+ */
+
+
+#include "ngx_stream_securepair_module.h"
+
+
+static ngx_int_t ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+static ngx_int_t ngx_stream_securepair_protocol_lists(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+static ngx_int_t ngx_stream_securepair_sessions(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+static time_t ngx_stream_securepair_clock(void *arg);
+static void ngx_stream_securepair_cleanup_ctx(void *data);
+
+
+static const char **
+ngx_stream_securepair_names(ngx_conf_t *cf, ngx_array_t *a)
+{
+    ngx_str_t    *s;
+    ngx_uint_t    i;
+    const char  **list;
+
+    list = ngx_pnalloc(cf->temp_pool, (a->nelts + 1) * sizeof(char *));
+    if (list == NULL) {
+        return NULL;
+    }
+
+    s = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        list[i] = ngx_stream_securepair_cstr(cf->temp_pool, &s[i]);
+        if (list[i] == NULL) {
+            return NULL;
+        }
+    }
+
+    return list;
+}
+
+
+ngx_int_t
+ngx_stream_securepair_build(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    sp_creds            *creds;
+    ngx_array_t         *passphrases;
+    ngx_pool_cleanup_t  *cln;
+
+    creds = sp_creds_new();
+    if (creds == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_default_creds(cf, conf, creds, &passphrases)
+        != NGX_OK)
+    {
+        sp_creds_unref(creds);
+        return NGX_ERROR;
+    }
+
+    conf->ctx = sp_ctx_new(SP_SERVER, creds);
+
+    if (conf->ctx == NULL) {
+        /* the credentials say why they cannot serve; else memory ran out */
+        if (sp_creds_error_info(creds)->code != SP_OK) {
+            (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
+                                               conf->file, conf->line);
+        }
+
+        sp_creds_unref(creds);
+        return NGX_ERROR;
+    }
+
+    sp_creds_unref(creds);
+
+    /* freed with the configuration: on reload, once the old cycle ends */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        sp_ctx_unref(conf->ctx);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_stream_securepair_cleanup_ctx;
+    cln->data = conf->ctx;
+
+    if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
+        || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK
+        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_stream_securepair_add_contexts(cf, conf, passphrases);
+}
+
+
+/* The server's policy and limits: a value the runtime refuses is said. */
+static ngx_int_t
+ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    sp_ctx  *ctx = conf->ctx;
+
+    if (conf->reneg_window <= 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"securepair_reneg_window\" must be positive "
+                      "for the server in %s:%ui", conf->file, conf->line);
+        return NGX_ERROR;
+    }
+
+    sp_ctx_set_clock(ctx, ngx_stream_securepair_clock, NULL);
+
+    if (sp_ctx_set_request_cert(ctx, (int) conf->request_cert) != SP_OK
+        || sp_ctx_set_reject_unauthorized(ctx,
+                                          (int) conf->reject_unauthorized)
+           != SP_OK
+        || sp_ctx_set_reject_unknown_name(ctx,
+                                      (int) conf->reject_unknown_servername)
+           != SP_OK
+        || sp_ctx_set_max_connections(ctx, (unsigned) conf->max_connections)
+           != SP_OK
+        || sp_ctx_set_reneg_limit(ctx, (unsigned) conf->reneg_limit,
+                                  conf->reneg_window)
+           != SP_OK)
+    {
+        return ngx_stream_securepair_error(cf, sp_ctx_error_info(ctx),
+                                           conf->file, conf->line);
+    }
+
+    return NGX_OK;
+}
+
+
+/* NPN and ALPN: the runtime checks the lists and says which name fails. */
+static ngx_int_t
+ngx_stream_securepair_protocol_lists(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    int           rc;
+    ngx_uint_t    i;
+    ngx_array_t  *lists[2];
+    const char  **names;
+
+    lists[0] = conf->npn_protocols;
+    lists[1] = conf->alpn_protocols;
+
+    for (i = 0; i < 2; i++) {
+        if (lists[i] == NULL) {
+            continue;
+        }
+
+        names = ngx_stream_securepair_names(cf, lists[i]);
+        if (names == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = i == 0 ? sp_ctx_set_npn(conf->ctx, names, lists[i]->nelts)
+                    : sp_ctx_set_alpn(conf->ctx, names, lists[i]->nelts);
+
+        if (rc != SP_OK) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "securepair: %s protocols: %s in %s:%ui",
+                          i == 0 ? "NPN" : "ALPN",
+                          sp_ctx_error_info(conf->ctx)->reason, conf->file,
+                          conf->line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_sessions(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    char                          *path;
+    ngx_uint_t                     i;
+    sp_session_store               store, *sp;
+    ngx_stream_securepair_file_t  *key;
+
+    sp = NULL;
+
+    if (conf->session_cache == SP_SESSION_CACHE_STORE) {
+        ngx_stream_securepair_cache_store(conf->session_zone, &store);
+        sp = &store;
+    }
+
+    if (conf->session_timeout <= 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"securepair_session_timeout\" must be positive "
+                      "for the server in %s:%ui", conf->file, conf->line);
+        return NGX_ERROR;
+    }
+
+    if (sp_ctx_set_session_cache(conf->ctx, (int) conf->session_cache, sp)
+        != SP_OK
+        || sp_ctx_set_session_timeout(conf->ctx, conf->session_timeout)
+           != SP_OK
+        || sp_ctx_set_session_tickets(conf->ctx, (int) conf->session_tickets)
+           != SP_OK
+        || sp_ctx_set_ticket_count(conf->ctx,
+                                   (unsigned) conf->session_ticket_count)
+           != SP_OK)
+    {
+        return ngx_stream_securepair_error(cf, sp_ctx_error_info(conf->ctx),
+                                           conf->file, conf->line);
+    }
+
+    if (conf->session_ticket_keys == NULL) {
+        return NGX_OK;
+    }
+
+    key = conf->session_ticket_keys->elts;
+
+    for (i = 0; i < conf->session_ticket_keys->nelts; i++) {
+        path = ngx_stream_securepair_path(cf, &key[i].name);
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (sp_ctx_add_ticket_key_file(conf->ctx, path) != SP_OK) {
+            return ngx_stream_securepair_error(cf,
+                                               sp_ctx_error_info(conf->ctx),
+                                               key[i].file, key[i].line);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* The runtime has no clock of its own: nginx's cached time is ours. */
+static time_t
+ngx_stream_securepair_clock(void *arg)
+{
+    return ngx_time();
+}
+
+
+static void
+ngx_stream_securepair_cleanup_ctx(void *data)
+{
+    sp_ctx_unref(data);
+}

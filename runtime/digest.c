@@ -1,0 +1,118 @@
+/*
+ * SHA-256 digests that identify what credentials rest on: the bytes a
+ * key or CA set was parsed from, and the CAs of a store.
+ */
+
+#include <pthread.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+
+static EVP_MD          *sp_sha256;
+static pthread_once_t   sp_sha256_once = PTHREAD_ONCE_INIT;
+
+
+static void
+sha256_init(void)
+{
+    sp_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ERR_clear_error();
+}
+
+
+/* As the template (template.c): freed only while OpenSSL still runs. */
+__attribute__((destructor))
+static void
+sha256_free(void)
+{
+    if (sp_sha256 == NULL || !OPENSSL_init_crypto(0, NULL)) {
+        return;
+    }
+
+    EVP_MD_free(sp_sha256);
+    sp_sha256 = NULL;
+}
+
+
+int
+sp_digest_init(EVP_MD_CTX *md)
+{
+    pthread_once(&sp_sha256_once, sha256_init);
+    return sp_sha256 != NULL && EVP_DigestInit_ex(md, sp_sha256, NULL);
+}
+
+
+/*
+ * A length, then the bytes: concatenations stay unambiguous.  With data
+ * NULL, only the number (a count).
+ */
+int
+sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len)
+{
+    unsigned char  n[8];
+    int            i;
+
+    for (i = 0; i < 8; i++) {
+        n[i] = (unsigned char) (len >> (56 - 8 * i));
+    }
+
+    return EVP_DigestUpdate(md, n, sizeof(n))
+           && (data == NULL || len == 0 || EVP_DigestUpdate(md, data, len));
+}
+
+
+/* The SHA-1 of every CA of a store, in the store's order, into md. */
+static int
+digest_store(EVP_MD_CTX *md, X509_STORE *store)
+{
+    X509                  *x;
+    unsigned char          sha1[EVP_MAX_MD_SIZE];
+    unsigned               len;
+    int                    i;
+    STACK_OF(X509_OBJECT) *objs;
+
+    objs = X509_STORE_get0_objects(store);
+
+    for (i = 0; objs && i < sk_X509_OBJECT_num(objs); i++) {
+        x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+        if (x == NULL) {
+            continue;
+        }
+
+        /* caches the extensions, and with them the SHA-1, once */
+        (void) X509_get_extension_flags(x);
+
+        if (!X509_digest(x, EVP_sha1(), sha1, &len)
+            || !EVP_DigestUpdate(md, sha1, len))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* The digest of a store's CAs: what trusting exactly them is called. */
+int
+sp_store_digest(X509_STORE *store, unsigned char *digest)
+{
+    EVP_MD_CTX  *md;
+    int          ok;
+
+    md = EVP_MD_CTX_new();
+
+    ok = md != NULL && sp_digest_init(md) && digest_store(md, store)
+         && EVP_DigestFinal_ex(md, digest, NULL);
+
+    EVP_MD_CTX_free(md);
+
+    /* a CA with broken extensions says so while they are cached */
+    ERR_clear_error();
+    return ok;
+}
+
