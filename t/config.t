@@ -32,12 +32,12 @@ EOF
                                   DIR => '/tmp', CLEANUP => 1);
     chmod 0755, $dir;
 
-    my $conf = SecurePair::Test::slurp("$t->{dir}/nginx.conf");
+    my $conf = slurp("$t->{dir}/nginx.conf");
     $conf =~ s/\Q$t->{dir}\E/$dir/g;
-    $conf =~ s/\Q$SecurePair::Test::MODULE\E/$dir\/module.so/g;
-    SecurePair::Test::spew("$dir/nginx.conf", $conf);
+    $conf =~ s/\Q$MODULE\E/$dir\/module.so/g;
+    spew("$dir/nginx.conf", $conf);
 
-    copy($SecurePair::Test::MODULE, "$dir/module.so") or die "copy: $!";
+    copy($MODULE, "$dir/module.so") or die "copy: $!";
     copy("$CERTS/server-rsa.crt", "$dir/server.crt") or die "copy: $!";
     copy("$CERTS/server-rsa.key", "$dir/server.key") or die "copy: $!";
     chmod 0644, "$dir/nginx.conf", "$dir/server.crt", "$dir/module.so";

@@ -29,9 +29,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-sub slurp { SecurePair::Test::slurp(@_) }
 sub explain { join "", Test::More::explain(@_) }
-sub spew { SecurePair::Test::spew(@_) }
 
 sub openssl {
     my (@args) = @_;
@@ -192,7 +190,7 @@ sub find_needles {
 {
     my $name = 'secrets in logs';
 
-    local $SecurePair::Test::LOG_LEVEL = 'debug';
+    local $LOG_LEVEL = 'debug';
 
     my $server = <<'EOF';
 securepair on;
@@ -438,7 +436,7 @@ EOF
         or diag(join "\n", @hits[0 .. ($#hits > 19 ? 19 : $#hits)]);
 
     done_nginx($t, $name);
-    SecurePair::Test::remove_tree($bad->{dir}) unless $ENV{TEST_NGINX_KEEP};
+    remove_env($bad);
 }
 
 
@@ -670,8 +668,7 @@ securepair_echo "welcome!\n";
 EOF
     setup => sub {
         my ($t) = @_;
-        my $subject = SecurePair::Test::_slash_name(cert_field('ca.crt',
-                                                               'subject'));
+        my $subject = slash_name(cert_field('ca.crt', 'subject'));
         openssl('req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes',
                 '-keyout', "$t->{dir}/twin-ca.key",
                 '-out', "$t->{dir}/twin-ca.crt", '-subj', $subject,
@@ -1044,7 +1041,7 @@ EOF
     }
 
     stop_nginx($t);
-    SecurePair::Test::stop_backend($b);
+    stop_backend($b);
 
     my @acc = slurp($log) =~ /^accept /mg;
     is(scalar @acc, scalar @good, "$name: the upstream saw the "
@@ -1063,7 +1060,7 @@ EOF
 # and t/tools/hello_retry_client names another server in its second hello.
 sub hello_retry {
     my ($t, $first, $second, $cert) = @_;
-    my @args = ("$SecurePair::Test::BUILD/t/tools/hello_retry_client",
+    my @args = ("$BUILD/t/tools/hello_retry_client",
                 $t->{port}, $first // '-', $second // '-');
     push @args, "$CERTS/$cert.crt", "$CERTS/$cert.key" if $cert;
 
