@@ -27,7 +27,8 @@ use SecurePair::Util qw(slurp spew free_port wait_child run_cmd);
 our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text
-                    backend_log_text nginx_workers failures);
+                    backend_log_text nginx_workers wait_workers
+                    failures);
 
 my $preflight_done;
 
@@ -399,6 +400,22 @@ sub nginx_workers {
 
     closedir($d);
     return %w;
+}
+
+# wait_workers($master, $n, $timeout): true once $n workers serve and no
+# old one is left shutting down (after a start, a reload, a killed
+# worker), false at the deadline.
+sub wait_workers {
+    my ($master, $n, $timeout) = @_;
+    my $deadline = time + $timeout;
+
+    while (time < $deadline) {
+        my %w = nginx_workers($master);
+        return 1 if keys %w == $n && !grep { $_ } values %w;
+        sleep 0.2;
+    }
+
+    return 0;
 }
 
 1;
