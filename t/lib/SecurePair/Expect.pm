@@ -3,7 +3,8 @@ package SecurePair::Expect;
 # SecurePair::Expect: a block's expectations against what happened: the
 # clients' results (handshake, response, --- tls_expect) and the logs
 # (error_log, no_error_log, access_log, no_access_log, backend_log).
-# Also the reading of a block's sections, which both sides need.
+# Also the reading of a block's sections, which both sides need, and the
+# block templates that give a block the sections it does not have.
 
 use strict;
 use warnings;
@@ -15,14 +16,45 @@ use SecurePair::Conf qw(subst_expect);
 use SecurePair::Nginx qw(error_log_text access_log_text backend_log_text);
 use SecurePair::Util qw(printable);
 
-our @EXPORT_OK = qw(section kv patterns check_client check_logs numbered
-                    tail);
+our @EXPORT_OK = qw(block_template section kv patterns check_client
+                    check_logs numbered tail);
+
+my %BLOCK_TEMPLATES;
+
+# block_template(name => { section => value, ... }, ...): sections that
+# a block with "--- template: name" takes when it does not have them
+# ("--- template: a b": from a, then from b).
+sub block_template {
+    my (%t) = @_;
+
+    for my $name (keys %t) {
+        die "block_template $name: want a hash of sections\n"
+            unless ref $t{$name} eq 'HASH';
+        $BLOCK_TEMPLATES{$name} = $t{$name};
+    }
+}
 
 # A section of a block: undef when absent, its value, or an array of
-# values (after filters that make several).
+# values (after filters that make several); the block's template's when
+# the block does not have it.
 sub section {
     my ($block, $name) = @_;
     my @v = $block->$name;
+
+    if (!@v && $name ne 'template') {
+        my $names = section($block, 'template');
+        return undef unless defined $names;
+
+        for my $t (split ' ', $names) {
+            die "--- template: no block_template \"$t\"\n"
+                unless $BLOCK_TEMPLATES{$t};
+            return $BLOCK_TEMPLATES{$t}{$name}
+                if exists $BLOCK_TEMPLATES{$t}{$name};
+        }
+
+        return undef;
+    }
+
     return undef unless @v;
     return $v[0] if @v == 1;
     return \@v;

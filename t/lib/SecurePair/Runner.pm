@@ -125,7 +125,7 @@ sub _run_block_in {
 
     # --- must_die: nginx -t fails, its output says why ------------------
 
-    if (defined $block->must_die) {
+    if (defined section($block, 'must_die')) {
         my ($st, $output) = nginx_t($t);
 
         ok($st != 0, "$name: nginx -t fails")
@@ -158,7 +158,7 @@ sub _run_block_in {
                      qw(stream_request stream_response stream_response_like
                         tls tls_expect);
 
-    if (defined $block->nginx_t) {
+    if (defined section($block, 'nginx_t')) {
         my ($st, $output) = nginx_t($t);
         ok($st == 0 && $output =~ /test is successful/,
            "$name: nginx -t passes")

@@ -89,6 +89,12 @@ package SecurePair::Test;
 #     %%INCLUDE(echo_rsa)%%
 #     securepair_echo "welcome!\n";
 #
+# Shared blocks: block_template(name => { section => value, ... }, ...)
+# names sections that a block with "--- template: name" takes when it
+# does not have them itself ("--- template: a b" looks in a, then b).
+# Values are as the block would have them: a trailing newline on
+# multi-line sections, none on one-liners.
+#
 # After every block: error.log and nginx's stderr have no [alert], no
 # [emerg] (except must_die), no sanitizer report, no "exited on signal";
 # nginx stopped on SIGQUIT with status 0; under TEST_NGINX_VALGRIND=1,
@@ -121,6 +127,7 @@ package SecurePair::Test;
 #   slurp(file), spew(file, data), conf_line($t, text) (as %%LINE%%),
 #   slash_name(name) ("C=UK, CN=x" as "/C=UK/CN=x"), remove_env($t)
 #   (its directory, unless TEST_NGINX_KEEP), config_template(...),
+#   block_template(...),
 #   $BUILD $CERTS $NGINX $MODULE $LOG_LEVEL $VALGRIND $SLOW (see
 #   SecurePair::Env; `local $LOG_LEVEL = 'debug'` works)
 #
@@ -152,6 +159,7 @@ use Test::Base;
 use SecurePair::Backend qw(start_backend stop_backend);
 use SecurePair::Client qw(tls_connect tls_client raw_client s_client);
 use SecurePair::Conf qw(config_template conf_line);
+use SecurePair::Expect qw(block_template);
 use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
@@ -171,7 +179,7 @@ our @EXPORT = (
        error_log_text access_log_text backend_log_text
        start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
-       config_template conf_line
+       config_template block_template conf_line
        $BUILD $CERTS $NGINX $MODULE $LOG_LEVEL $VALGRIND $SLOW)
 );
 
