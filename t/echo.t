@@ -181,19 +181,12 @@ EOF
 }
 
 # The servers and exchanges the blocks share.
-config_template(cert => $server);
-
 block_template(
-    echo => {
-        stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
-securepair_echo "welcome!\n";
-EOF
-    },
+    echo => { stream_server_config => "%%INCLUDE(echo)%%\n" },
     # RSA and ECDSA on one server
     dual => {
         stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_certificate %%CERTS%%/server-ec.crt;
 securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_echo "welcome!\n";
@@ -201,7 +194,7 @@ EOF
     },
     proxy => {
         stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
 EOF
     },
@@ -292,7 +285,7 @@ peer_cn: localhost
 
 === TEST 6: securepair_echo without a greeting only echoes
 --- stream_server_config
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_echo;
 --- stream_request
 just this
@@ -500,7 +493,7 @@ qr/\[info\].*securepair: renegotiation limit exceeded/
 === TEST 20: securepair_reneg_limit 0 refuses every renegotiation
 --- template: reneg
 --- stream_server_config
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_reneg_limit 0;
 securepair_echo "welcome!\n";
 --- tls

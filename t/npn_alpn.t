@@ -18,16 +18,10 @@ ok(IO::Socket::SSL->can_alpn, 'IO::Socket::SSL can do ALPN here');
 
 # The servers the blocks share: an echo with the server's NPN or ALPN
 # list, and one TLS server routing on $securepair_alpn_protocol.
-config_template(cert => <<'EOF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-EOF
-
 block_template(
     npn => {
         stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_npn_protocols spdy/2 http/1.1;
 securepair_echo "welcome!\n";
 EOF
@@ -36,7 +30,7 @@ EOF
     },
     alpn => {
         stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2 http/1.1;
 securepair_echo "welcome!\n";
 EOF
@@ -45,7 +39,7 @@ EOF
     },
     router => {
         stream_server_config => <<'EOF',
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2 http/1.1;
 proxy_pass $backend;
 EOF
@@ -247,8 +241,7 @@ alert: no application protocol
 === TEST 12: ALPN offered to a server without a list: no protocol, no failure
 --- template: unnegotiated
 --- stream_server_config
-%%INCLUDE(cert)%%
-securepair_echo "welcome!\n";
+%%INCLUDE(echo)%%
 --- tls
 alpn: h2
 
@@ -256,7 +249,7 @@ alpn: h2
 
 === TEST 13: NPN and ALPN both offered in TLS 1.2: ALPN decides, NPN is not used
 --- stream_server_config
-%%INCLUDE(cert)%%
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2 http/1.1;
 securepair_npn_protocols spdy/2 http/1.1;
 securepair_echo "welcome!\n";

@@ -9,7 +9,9 @@ package SecurePair::Conf;
 # a suite names pieces of configuration, and %%INCLUDE(name)%% in any
 # configuration section (or in user_files, or in another template) stands
 # for one.  On a line of its own, every line of the template gets that
-# line's indentation.
+# line's indentation.  Two are built in: tls_rsa (securepair on with the
+# default RSA certificate) and echo (tls_rsa and securepair_echo
+# "welcome!\n").
 
 use strict;
 use warnings;
@@ -24,7 +26,19 @@ use SecurePair::Util qw(slurp spew cert_field slash_name);
 our @EXPORT_OK = qw(config_template subst subst_expect conf_line
                     build_conf user_files);
 
-my %TEMPLATES;
+# Built in: the default server certificate, and the echo most blocks
+# talk to (a greeting, then every byte back).
+my %TEMPLATES = (
+    tls_rsa => <<'EOF',
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+EOF
+    echo => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_echo "welcome!\n";
+EOF
+);
 
 # config_template(name => text, ...): names shared configurations for
 # %%INCLUDE(name)%%.

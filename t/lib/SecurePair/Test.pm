@@ -77,17 +77,18 @@ package SecurePair::Test;
 # run_tests() names a piece of configuration; %%INCLUDE(name)%% in a
 # config section (or in user_files, or in another template) stands for
 # it.  On a line of its own it keeps that line's indentation, so a block
-# can add to a shared server:
+# can add to a shared server.  Two are built in: tls_rsa (securepair on,
+# the default RSA certificate and key) and echo (tls_rsa, then
+# securepair_echo "welcome!\n"):
 #
-#     config_template(echo_rsa => <<'EOF');
-#     securepair on;
-#     securepair_certificate %%CERTS%%/server-rsa.crt;
-#     securepair_certificate_key %%CERTS%%/server-rsa.key;
+#     config_template(proxy => <<'EOF');
+#     %%INCLUDE(tls_rsa)%%
+#     proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
 #     EOF
 #
 #     --- stream_server_config
-#     %%INCLUDE(echo_rsa)%%
-#     securepair_echo "welcome!\n";
+#     %%INCLUDE(tls_rsa)%%
+#     securepair_echo;
 #
 # Shared blocks: block_template(name => { section => value, ... }, ...)
 # names sections that a block with "--- template: name" takes when it
