@@ -519,9 +519,7 @@ password_file_case(0644, 2);
 # ca2.crt; both ask for a certificate without rejecting, so the verdict
 # shows in $securepair_authorized.
 my $authz_server = <<'EOF';
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
@@ -657,9 +655,7 @@ authz_case(
 authz_case(
     name => 'authorization per context, same certificate, CA of the same name',
     server => <<'EOF',
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_context b.example.com %%CERTS%%/server-rsa.crt %%CERTS%%/server-rsa.key ca=%%TESTDIR%%/twin-ca.crt;
@@ -691,9 +687,7 @@ EOF
     my $name = 'servername after a TLS 1.2 resumption';
     my $t = start_nginx(name => $name, log_format => $authz_log,
                         stream_server_config => <<'EOF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context *.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_echo "welcome!\n";
 EOF
@@ -723,21 +717,10 @@ EOF
 sub capture_client_hello {
     my (@args) = @_;
 
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "listen: $!";
+    my $l = listener(1);
     my $port = $l->sockport;
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        exec 'openssl', 's_client', '-connect', "127.0.0.1:$port", @args
-            or POSIX::_exit(127);
-    }
+    my $pid = spawn('/dev/null', 'openssl', 's_client', '-connect',
+                    "127.0.0.1:$port", @args);
 
     my $hello = '';
 
@@ -812,9 +795,7 @@ sub describe_records {
     my $name = 'reject_unknown_servername';
 
     my $t = start_nginx(name => $name, stream_server_config => <<'EOF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_certificate %%CERTS%%/server-ec.crt;
 securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
@@ -889,9 +870,7 @@ EOF
 sub start_logging_backend {
     my ($log) = @_;
 
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 64, ReuseAddr => 1)
-        or die "listen: $!";
+    my $l = listener(64);
     my $port = $l->sockport;
 
     my $pid = fork;
@@ -948,9 +927,7 @@ sub start_logging_backend {
     my $b = start_logging_backend($log);
 
     my $cfg = <<"EOF";
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_reject_unauthorized on;

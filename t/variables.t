@@ -142,9 +142,7 @@ PY
                . '|renegs=$securepair_renegotiations|status=$status';
     my $t = start_nginx(name => $name, log_format => $vars,
                         stream_server_config => <<'CONF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_reject_unauthorized on;

@@ -15,11 +15,10 @@ use warnings;
 use Errno qw(EAGAIN EINTR);
 use Exporter qw(import);
 use IO::Select;
-use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-use SecurePair::Util qw(sink_pattern);
+use SecurePair::Util qw(listener sink_pattern);
 
 our @EXPORT_OK = qw(start_backend stop_backend);
 
@@ -33,10 +32,7 @@ sub start_backend {
     $n ||= 1;
     $logfile ||= '/dev/null';
 
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 128,
-                                  ReuseAddr => 1)
-        or die "backend: bind: $!";
+    my $l = listener(128);
     my $port = $l->sockport;
 
     $spec =~ s/^\s+|\s+$//g;

@@ -122,7 +122,9 @@ package SecurePair::Test;
 #                        ->renegotiate($deadline), ->close, ->r (the hash)
 #   s_client(...), raw_client(...)         same, other clients
 #   error_log_text($t), access_log_text($t), backend_log_text($t)
-#   free_port(), run_cmd([argv], stdin => ..., timeout => ...),
+#   free_port(), listener($backlog) (a socket on a free loopback port),
+#   run_cmd([argv], stdin => ..., timeout => ...), spawn($out, argv...)
+#   (in the background, stdout and stderr to $out: its pid),
 #   cert_path(name), cert_field(name, field), cert_fingerprint(name),
 #   sink_pattern(n), start_backend(spec, logfile), stop_backend($b),
 #   slurp(file), spew(file, data), conf_line($t, text) (as %%LINE%%),
@@ -166,8 +168,9 @@ use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
                          error_log_text access_log_text backend_log_text);
 use SecurePair::Runner qw(run_tests done_testing);
-use SecurePair::Util qw(slurp spew free_port run_cmd cert_path cert_field
-                        cert_fingerprint slash_name sink_pattern);
+use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
+                        cert_path cert_field cert_fingerprint slash_name
+                        sink_pattern);
 
 $SIG{PIPE} = 'IGNORE';
 
@@ -176,7 +179,7 @@ our @EXPORT = (
     qw(run_tests done_testing
        start_nginx stop_nginx reload_nginx nginx_t check_nginx_clean
        done_nginx remove_env tls_client tls_connect s_client raw_client
-       run_cmd free_port slurp spew
+       run_cmd spawn listener free_port slurp spew
        error_log_text access_log_text backend_log_text
        start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name

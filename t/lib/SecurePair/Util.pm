@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 
 use SecurePair::Env qw(*CERTS *SLOW tmp_root);
 
-our @EXPORT_OK = qw(slurp spew free_port cert_path wait_child run_cmd
+our @EXPORT_OK = qw(slurp spew listener free_port cert_path wait_child run_cmd
                     spawn wait_port cert_field cert_fingerprint slash_name
                     sink_pattern printable comma_list is_on);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
@@ -39,12 +39,20 @@ sub spew {
     close $fh or die "cannot write $file: $!";
 }
 
+# listener($backlog): a socket listening on a free loopback port (its
+# ->sockport).
+sub listener {
+    my ($backlog) = @_;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => $backlog || 1,
+                                  ReuseAddr => 1)
+        or die "listen on a loopback port: $!";
+    return $s;
+}
+
 # A free loopback port: bind port 0, read it, let it go.
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1,
-                                  ReuseAddr => 1)
-        or die "free_port: bind: $!";
+    my $s = listener(1);
     my $port = $s->sockport;
     close $s;
     return $port;
