@@ -22,7 +22,7 @@ use SecurePair::Util qw(listener sink_pattern);
 
 our @EXPORT_OK = qw(start_backend stop_backend);
 
-# a sink_source backend's bytes, made by its listener for every connection
+# a sink_source backend's bytes, made once for every connection
 my $source_out;
 
 # start_backend(SPEC, LOGFILE, N): { pid, port, spec } of a backend
@@ -39,6 +39,10 @@ sub start_backend {
     die "unknown backend \"$spec\"\n"
         unless $spec =~ /^(echo|sink_source\s+\d+|(banner|reply)\s.*)$/;
 
+    # made before the port is handed out, so that a big source starts
+    # sending at once, however long making it took on a busy machine
+    $source_out = $spec =~ /^sink_source\s+(\d+)/ ? sink_pattern($1) : undef;
+
     my $pid = fork;
     die "fork: $!" unless defined $pid;
 
@@ -47,9 +51,6 @@ sub start_backend {
         $SIG{CHLD} = 'IGNORE';
         $SIG{TERM} = 'DEFAULT';
         my $end = time + 120;
-
-        # made once, before any connection: a big source starts at once
-        $source_out = sink_pattern($1) if $spec =~ /^sink_source\s+(\d+)/;
 
         while (time < $end) {
             my $c = $l->accept or next;
@@ -68,6 +69,7 @@ sub start_backend {
     }
 
     close $l;
+    undef $source_out;
 
     return { pid => $pid, port => $port, spec => $spec };
 }
