@@ -113,15 +113,21 @@ sub server {
                                      . "securepair_echo \"welcome!\\n\";\n" };
 }
 
+# The server's CA, and a context for $name that requires a client
+# certificate.
+sub strict {
+    my ($name) = @_;
+    return "securepair_ca %%CERTS%%/ca.crt;\n"
+           . "securepair_context $name %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key"
+           . " request_cert=on reject_unauthorized=on;\n";
+}
+
 block_template(
     reject => server(<<'EOF'),
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_reject_unknown_servername on;
 EOF
-    strict_a => server(<<'EOF'),
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-EOF
+    strict_a => server(strict('a.example.com')),
     own_ca => server(<<'EOF'),
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
@@ -133,10 +139,7 @@ securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
 securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 EOF
-    strict_secure => server(<<'EOF'),
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context secure.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-EOF
+    strict_secure => server(strict('secure.example.com')),
     backtrack => server(<<'EOF'),
 securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 EOF
