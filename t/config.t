@@ -32,12 +32,12 @@ EOF
                                   DIR => '/tmp', CLEANUP => 1);
     chmod 0755, $dir;
 
-    my $conf = SecurePair::Test::slurp("$t->{dir}/nginx.conf");
+    my $conf = slurp("$t->{dir}/nginx.conf");
     $conf =~ s/\Q$t->{dir}\E/$dir/g;
-    $conf =~ s/\Q$SecurePair::Test::MODULE\E/$dir\/module.so/g;
-    SecurePair::Test::spew("$dir/nginx.conf", $conf);
+    $conf =~ s/\Q$MODULE\E/$dir\/module.so/g;
+    spew("$dir/nginx.conf", $conf);
 
-    copy($SecurePair::Test::MODULE, "$dir/module.so") or die "copy: $!";
+    copy($MODULE, "$dir/module.so") or die "copy: $!";
     copy("$CERTS/server-rsa.crt", "$dir/server.crt") or die "copy: $!";
     copy("$CERTS/server-rsa.key", "$dir/server.key") or die "copy: $!";
     chmod 0644, "$dir/nginx.conf", "$dir/server.crt", "$dir/module.so";
@@ -220,9 +220,7 @@ qr{\[emerg\] securepair: %%CERTS%%/weak-rsa1024\.crt: RSA key of 1024 bits is to
 
 === TEST 12: an invalid context name: foo*bar
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context foo*bar %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -233,9 +231,7 @@ qr{\[emerg\] securepair: invalid server name "foo\*bar": "\*" is allowed only as
 
 === TEST 13: an invalid context name: a lone *
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context * %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -246,9 +242,7 @@ qr{\[emerg\] securepair: invalid server name "\*": a lone "\*" is not a wildcard
 
 === TEST 14: an invalid context name: a.*.com
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.*.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -259,9 +253,7 @@ qr{\[emerg\] securepair: invalid server name "a\.\*\.com": "\*" is allowed only 
 
 === TEST 15: an invalid context name: both wildcards, *.example.*
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context *.example.* %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -272,9 +264,7 @@ qr{\[emerg\] securepair: invalid server name "\*\.example\.\*": both a leading a
 
 === TEST 16: an invalid regex: ~(
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context ~( %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -285,9 +275,7 @@ qr{\[emerg\] securepair: invalid regex "~\(": missing closing parenthesis at off
 
 === TEST 17: the same context name twice: the second line is named
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_context a.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_echo;
@@ -299,9 +287,7 @@ qr{\[emerg\] securepair: duplicate server name "a\.example\.com".* in %%CONF%%:%
 
 === TEST 18: the same context name twice in different case: a duplicate too
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context *.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_context *.EXAMPLE.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_echo;
@@ -313,9 +299,7 @@ qr{\[emerg\] securepair: duplicate server name "\*\.EXAMPLE\.com".* in %%CONF%%:
 
 === TEST 19: the same regex twice
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context ~^a %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_context ~^a %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_echo;
@@ -327,9 +311,7 @@ qr{\[emerg\] securepair: duplicate server name "~\^a".* in %%CONF%%:%%LINE(sni-w
 
 === TEST 20: an empty NPN name
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_npn_protocols http/1.1 "";
 securepair_echo;
 --- must_die
@@ -354,9 +336,7 @@ qr{\[emerg\] invalid protocol name "n{256}" in "securepair_npn_protocols": must 
 
 === TEST 22: an empty ALPN name
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols "" h2;
 securepair_echo;
 --- must_die
@@ -381,9 +361,7 @@ qr{\[emerg\] invalid protocol name "a{256}" in "securepair_alpn_protocols": must
 
 === TEST 24: securepair_reneg_limit that is not a number
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_reneg_limit three;
 securepair_echo;
 --- must_die
@@ -394,9 +372,7 @@ qr{\[emerg\] "securepair_reneg_limit" directive invalid number in %%CONF%%:%%LIN
 
 === TEST 25: a negative securepair_reneg_limit
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_reneg_limit -1;
 securepair_echo;
 --- must_die
@@ -407,9 +383,7 @@ qr{\[emerg\] "securepair_reneg_limit" directive invalid number in %%CONF%%:%%LIN
 
 === TEST 26: securepair_max_connections that is not a number
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_max_connections lots;
 securepair_echo;
 --- must_die
@@ -420,9 +394,7 @@ qr{\[emerg\] "securepair_max_connections" directive invalid number in %%CONF%%:%
 
 === TEST 27: a negative securepair_max_connections
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_max_connections -5;
 securepair_echo;
 --- must_die
@@ -433,9 +405,7 @@ qr{\[emerg\] "securepair_max_connections" directive invalid number in %%CONF%%:%
 
 === TEST 28: securepair_reneg_window 0
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_reneg_window 0;
 securepair_echo;
 --- must_die
@@ -467,9 +437,7 @@ qr{\[emerg\] no "securepair_certificate_key" is defined for certificate "%%CERTS
 
 === TEST 31: a second certificate without its key
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_certificate %%CERTS%%/server-ec.crt;
 securepair_echo;
 --- must_die
@@ -480,9 +448,7 @@ qr{\[emerg\] no "securepair_certificate_key" is defined for certificate "%%CERTS
 
 === TEST 32: a key without a certificate
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_echo;
 --- must_die
@@ -493,9 +459,7 @@ qr{\[emerg\] "securepair_certificate_key" "%%CERTS%%/server-ec\.key" has no "sec
 
 === TEST 33: an unknown securepair_context parameter
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key verify=on;
 securepair_echo;
 --- must_die
@@ -506,9 +470,7 @@ qr{\[emerg\] invalid parameter "verify=on" in "securepair_context" in %%CONF%%:%
 
 === TEST 34: securepair_context request_cert=maybe
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=maybe;
 securepair_echo;
 --- must_die
@@ -519,9 +481,7 @@ qr{\[emerg\] invalid value "request_cert=maybe": expected "on" or "off" in %%CON
 
 === TEST 35: securepair_context with a name and a certificate but no key
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt;
 securepair_echo;
 --- must_die
@@ -532,9 +492,7 @@ qr{\[emerg\] "securepair_context" needs a name, a certificate and a key in %%CON
 
 === TEST 36: a context whose certificate is missing: the context's line
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/no-such-sni.crt %%CERTS%%/sni-a.key;
 securepair_echo;
 --- must_die
@@ -545,9 +503,7 @@ qr{\[emerg\] securepair: %%CERTS%%/no-such-sni\.crt: cannot open: No such file o
 
 === TEST 37: a context whose key does not match: the context's line
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-wild.key;
 securepair_echo;
 --- must_die
@@ -558,9 +514,7 @@ qr{\[emerg\] securepair: %%CERTS%%/sni-wild\.key: private key does not match cer
 
 === TEST 38: a context with a missing ca=: the context's line
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key ca=%%CERTS%%/no-such-ca.crt;
 securepair_echo;
 --- must_die
@@ -571,9 +525,7 @@ qr{\[emerg\] securepair: %%CERTS%%/no-such-ca\.crt: cannot open: No such file or
 
 === TEST 39: a missing securepair_ca: its line
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/no-such-ca.crt;
 securepair_echo;
 --- must_die
@@ -584,9 +536,7 @@ qr{\[emerg\] securepair: %%CERTS%%/no-such-ca\.crt: cannot open: No such file or
 
 === TEST 40: a garbage securepair_ca
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/garbage.pem;
 securepair_echo;
 --- must_die
@@ -597,9 +547,7 @@ qr{\[emerg\] securepair: %%CERTS%%/garbage\.pem: no certificate found.* in %%CON
 
 === TEST 41: securepair_ca twice
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_ca %%CERTS%%/ca2.crt;
 securepair_echo;
@@ -611,9 +559,7 @@ qr{\[emerg\] "securepair_ca" directive is duplicate in %%CONF%%:%%LINE(ca2.crt)%
 
 === TEST 42: securepair_alpn_protocols twice
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2;
 securepair_alpn_protocols http/1.1;
 securepair_echo;
@@ -625,9 +571,7 @@ qr{\[emerg\] "securepair_alpn_protocols" directive is duplicate in %%CONF%%:%%LI
 
 === TEST 43: securepair_echo and proxy_pass in one server
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 proxy_pass 127.0.0.1:1;
 securepair_echo;
 --- must_die
@@ -638,9 +582,7 @@ qr{\[emerg\] "securepair_echo" directive is duplicate.* in %%CONF%%:%%LINE(secur
 
 === TEST 44: a bad securepair_protocols value
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_protocols TLSv1.2 SSLv3;
 securepair_echo;
 --- must_die
@@ -651,9 +593,7 @@ qr{\[emerg\] invalid value "SSLv3" in %%CONF%%:%%LINE(securepair_protocols)%%$}m
 
 === TEST 45: an invalid cipher list: its name, why, and the line of "securepair on" (merge-time errors without a place of their own)
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ciphers NO-SUCH-CIPHER;
 securepair_echo;
 --- must_die
@@ -736,9 +676,7 @@ alpn: h2
 
 === TEST 49: good: "securepair on" at the stream level, a server overrides the certificate
 --- stream_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 server {
     listen 127.0.0.1:%%PORT2%%;
     securepair_echo "second\n";
@@ -804,9 +742,7 @@ alpn: h2
 --- stream_config
 securepair_context stream.example.org %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key ca=%%CERTS%%/ca.crt request_cert=off reject_unauthorized=off;
 securepair_context *.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_context www.example.* %%CERTS%%/sni-trail.crt %%CERTS%%/sni-trail.key;

@@ -180,25 +180,48 @@ EOF
     done_nginx($t, $name);
 }
 
+# The servers and exchanges the blocks share.
+block_template(
+    echo => { stream_server_config => "%%INCLUDE(echo)%%\n" },
+    # RSA and ECDSA on one server
+    dual => {
+        stream_server_config => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_certificate %%CERTS%%/server-ec.crt;
+securepair_certificate_key %%CERTS%%/server-ec.key;
+securepair_echo "welcome!\n";
+EOF
+    },
+    proxy => {
+        stream_server_config => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
+EOF
+    },
+    hello => {
+        stream_request => "hello\n",
+        stream_response => "welcome!\nhello\n",
+    },
+    hello_s_client => {
+        stream_request => "hello from s_client\n",
+        stream_response => "welcome!\nhello from s_client\n",
+    },
+    reneg => {
+        stream_request => "reneg\n",
+        stream_response => "welcome!\nreneg\n",
+    },
+);
+
 run_tests();
 
 __DATA__
 
 === TEST 1: TLS 1.3: IO::Socket::SSL gets the greeting and the echo
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo hello
 --- tls
 servername: localhost
 verify: on
 version: TLSv1.3
---- stream_request
-hello
---- stream_response
-welcome!
-hello
 --- tls_expect
 protocol: TLSv1.3
 peer_cn: localhost
@@ -209,20 +232,11 @@ securepair:
 
 
 === TEST 2: TLS 1.2: IO::Socket::SSL gets the greeting and the echo
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo hello
 --- tls
 servername: localhost
 verify: on
 version: TLSv1.2
---- stream_request
-hello
---- stream_response
-welcome!
-hello
 --- tls_expect
 protocol: TLSv1.2
 peer_cn: localhost
@@ -230,51 +244,29 @@ peer_cn: localhost
 
 
 === TEST 3: TLS 1.3: openssl s_client -quiet
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo hello_s_client
 --- tls
 client: s_client
 mode: quiet
 version: TLSv1.3
 servername: localhost
 verify: on
---- stream_request
-hello from s_client
---- stream_response
-welcome!
-hello from s_client
 
 
 
 === TEST 4: TLS 1.2: openssl s_client -quiet
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo hello_s_client
 --- tls
 client: s_client
 mode: quiet
 version: TLSv1.2
 servername: localhost
 verify: on
---- stream_request
-hello from s_client
---- stream_response
-welcome!
-hello from s_client
 
 
 
 === TEST 5: openssl s_client -brief: protocol and certificate
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo
 --- tls
 client: s_client
 servername: localhost
@@ -293,9 +285,7 @@ peer_cn: localhost
 
 === TEST 6: securepair_echo without a greeting only echoes
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_echo;
 --- stream_request
 just this
@@ -305,13 +295,7 @@ just this
 
 
 === TEST 7: RSA and ECDSA on one server: a TLS 1.2 client with ECDSA ciphers only gets the EC certificate
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_certificate %%CERTS%%/server-ec.crt;
-securepair_certificate_key %%CERTS%%/server-ec.key;
-securepair_echo "welcome!\n";
+--- template: dual
 --- tls
 version: TLSv1.2
 ciphers: ECDHE-ECDSA-AES128-GCM-SHA256
@@ -330,13 +314,7 @@ ECDHE-ECDSA-AES128-GCM-SHA256
 
 
 === TEST 8: RSA and ECDSA on one server: a TLS 1.2 client with RSA ciphers only gets the RSA certificate
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_certificate %%CERTS%%/server-ec.crt;
-securepair_certificate_key %%CERTS%%/server-ec.key;
-securepair_echo "welcome!\n";
+--- template: dual
 --- tls
 version: TLSv1.2
 ciphers: ECDHE-RSA-AES128-GCM-SHA256
@@ -352,13 +330,7 @@ cipher: ECDHE-RSA-AES128-GCM-SHA256
 
 
 === TEST 9: RSA and ECDSA on one server: TLS 1.3 with ECDSA signatures only gets the EC certificate
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_certificate %%CERTS%%/server-ec.crt;
-securepair_certificate_key %%CERTS%%/server-ec.key;
-securepair_echo "welcome!\n";
+--- template: dual
 --- tls
 client: s_client
 mode: full
@@ -402,11 +374,7 @@ peer_sig: RSA-PSS
 
 
 === TEST 11: one megabyte echoed back intact
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo
 --- stream_request eval
 SecurePair::Test::sink_pattern(1048576)
 --- stream_response eval
@@ -416,13 +384,9 @@ SecurePair::Test::sink_pattern(1048576)
 
 
 === TEST 12: twenty clients at once on two workers
+--- template: echo
 --- workers: 2
 --- clients: 20
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
 --- stream_request eval
 "ping\n" x 1000
 --- stream_response eval
@@ -431,11 +395,7 @@ securepair_echo "welcome!\n";
 
 
 === TEST 13: the client's close_notify after its data: the echo comes back, then the server's close_notify
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo
 --- tls
 shutdown: on
 --- stream_request
@@ -449,11 +409,7 @@ close_notify: 1
 
 
 === TEST 14: a TCP client that sends no TLS is closed, with a reason in error.log
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo
 --- tls
 client: raw
 --- stream_request eval
@@ -469,11 +425,7 @@ welcome
 
 
 === TEST 15: proxy_pass: cleartext goes to the backend and back
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
+--- template: proxy
 --- backend
 banner backend here\n
 --- stream_request
@@ -485,11 +437,7 @@ through the proxy
 
 
 === TEST 16: proxy_pass: 1 MB up and 3 MB down at the same time, intact
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
+--- template: proxy
 --- backend
 sink_source 3000000
 --- stream_request eval
@@ -503,12 +451,8 @@ received=1000000 sent=3000000
 
 
 === TEST 17: proxy_pass: ten clients at once through one backend
+--- template: proxy
 --- clients: 10
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
 --- backend
 sink_source 200000
 --- tls
@@ -522,19 +466,10 @@ SecurePair::Test::sink_pattern(200000)
 
 
 === TEST 18: three client renegotiations (TLS 1.2) are allowed by default
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo reneg
 --- tls
 version: TLSv1.2
 renegotiate: 3
---- stream_request
-reneg
---- stream_response
-welcome!
-reneg
 --- tls_expect
 renegotiated: 3
 --- no_error_log
@@ -543,19 +478,10 @@ renegotiation limit
 
 
 === TEST 19: the fourth renegotiation is refused with handshake_failure and logged
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo reneg
 --- tls
 version: TLSv1.2
 renegotiate: 4
---- stream_request
-reneg
---- stream_response
-welcome!
-reneg
 --- tls_expect
 renegotiated: 3
 alert: handshake failure
@@ -565,20 +491,14 @@ qr/\[info\].*securepair: renegotiation limit exceeded/
 
 
 === TEST 20: securepair_reneg_limit 0 refuses every renegotiation
+--- template: reneg
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_reneg_limit 0;
 securepair_echo "welcome!\n";
 --- tls
 version: TLSv1.2
 renegotiate: 1
---- stream_request
-reneg
---- stream_response
-welcome!
-reneg
 --- tls_expect
 renegotiated: 0
 alert: no renegotiation

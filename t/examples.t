@@ -11,6 +11,7 @@ use strict;
 use warnings;
 
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
@@ -19,13 +20,14 @@ use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+use SecurePair::Env qw(*BUILD *CERTS);
+use SecurePair::Util qw(free_port slurp run_cmd spawn wait_child);
+
 chdir "$FindBin::Bin/.." or die "chdir: $!";
 $| = 1;
 
-my $build  = $ENV{SP_BUILD} || 'build';
-my $certs  = $ENV{SP_CERTS} || "$build/certs";
-my $server = "$build/examples/echo_server";
-my $client = "$build/examples/echo_client";
+my $server = "$BUILD/examples/echo_server";
+my $client = "$BUILD/examples/echo_client";
 my $tmp    = tempdir(CLEANUP => 1);
 
 for my $f ($server, $client) {
@@ -34,68 +36,38 @@ for my $f ($server, $client) {
 for my $f (qw(ca.crt ca2.crt server-rsa.key server-rsa.crt client.key
               client.crt))
 {
-    BAIL_OUT("$certs/$f is missing: run t/certs.sh $certs")
-        unless -f "$certs/$f";
+    BAIL_OUT("$CERTS/$f is missing: run t/certs.sh $CERTS")
+        unless -f "$CERTS/$f";
 }
 
 
 # ---- helpers ---------------------------------------------------------------
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "bind: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+# A child's $? as an exit code, -SIGNAL, or undef (killed at the deadline).
+sub exit_code {
+    my ($st) = @_;
+    return undef if !defined $st || $st < 0;
+    return ($st & 127) ? -($st & 127) : $st >> 8;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
-}
-
-# Waits for a child; its exit code, -SIGNAL, or undef (killed at the
-# deadline).
+# Waits for a child; its exit_code, killed at the deadline.
 sub wait_pid {
     my ($pid, $timeout) = @_;
-    my $deadline = time + $timeout;
+    my $st = wait_child($pid, $timeout);
 
-    while (time < $deadline) {
-        if (waitpid($pid, WNOHANG) == $pid) {
-            return ($? & 127) ? -($? & 127) : $? >> 8;
-        }
-        sleep 0.01;
+    if (!defined $st) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
     }
 
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-    return undef;
+    return exit_code($st);
 }
 
-# Runs a command with stdin from /dev/null: (exit code, stdout, stderr).
-my $runs = 0;
-
-sub run_cmd {
+# Runs a command: (exit code, stdout, stderr).
+sub run {
     my ($timeout, @cmd) = @_;
-    my ($out, $err) = map { "$tmp/run$runs.$_" } qw(out err);
-    $runs++;
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $out;
-        open STDERR, '>', $err;
-        exec { $cmd[0] } @cmd or POSIX::_exit(127);
-    }
-
-    my $code = wait_pid($pid, $timeout);
-    return ($code, slurp($out), slurp($err));
+    my ($st, $out, $err) = run_cmd(\@cmd, timeout => $timeout);
+    return (exit_code($st), $out, $err);
 }
 
 # Starts echo_server; returns (pid, port, log file) once it listens.
@@ -104,16 +76,8 @@ sub start_server {
     my $port = free_port();
     my $log = "$tmp/server.$port.log";
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $log;
-        open STDERR, '>&', \*STDOUT;
-        exec $server, '127.0.0.1', $port, "$certs/server-rsa.key",
-             "$certs/server-rsa.crt", @extra or POSIX::_exit(127);
-    }
+    my $pid = spawn($log, $server, '127.0.0.1', $port,
+                    "$CERTS/server-rsa.key", "$CERTS/server-rsa.crt", @extra);
 
     my $deadline = time + 5;
 
@@ -153,7 +117,7 @@ sub ssl_connect {
         PeerHost            => '127.0.0.1',
         PeerPort            => $port,
         Timeout             => 5,
-        SSL_ca_file         => "$certs/ca.crt",
+        SSL_ca_file         => "$CERTS/ca.crt",
         SSL_hostname        => 'localhost',
         SSL_verify_mode     => SSL_VERIFY_PEER,
         SSL_verifycn_name   => 'localhost',
@@ -245,7 +209,7 @@ my ($pid, $port, $log) = start_server();
         # -quiet implies -ign_eof; -no_ign_eof after it: our EOF on its
         # stdin ends the session with close_notify.
         exec 'openssl', 's_client', '-connect', "127.0.0.1:$port",
-             '-servername', 'localhost', '-CAfile', "$certs/ca.crt",
+             '-servername', 'localhost', '-CAfile', "$CERTS/ca.crt",
              '-verify_return_error', '-quiet', '-no_ign_eof'
             or POSIX::_exit(127);
     }
@@ -273,9 +237,9 @@ my ($pid, $port, $log) = start_server();
 
 # (c) echo_client
 {
-    my ($code, $out, $err) = run_cmd(10, $client, '127.0.0.1', $port,
-                                     'localhost', "$certs/ca.crt",
-                                     'hello from echo_client');
+    my ($code, $out, $err) = run(10, $client, '127.0.0.1', $port,
+                                 'localhost', "$CERTS/ca.crt",
+                                 'hello from echo_client');
     is($code, 0, 'echo_client: exits 0') or diag($err);
     like($err, qr/^authorized: yes$/m, 'echo_client: authorized: yes');
     like($err, qr{^subject: .*/CN=localhost$}m, 'echo_client: subject');
@@ -283,8 +247,8 @@ my ($pid, $port, $log) = start_server();
          'echo_client: fingerprint');
     is($out, "welcome!\nhello from echo_client", 'echo_client: echo');
 
-    ($code, $out, $err) = run_cmd(10, $client, '127.0.0.1', $port,
-                                  'localhost', "$certs/ca2.crt");
+    ($code, $out, $err) = run(10, $client, '127.0.0.1', $port,
+                              'localhost', "$CERTS/ca2.crt");
     is($code, 1, 'echo_client, wrong CA: exits 1');
     like($err, qr/^authorized: no \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/m,
          'echo_client, wrong CA: authorized: no (error)');
@@ -317,9 +281,8 @@ with socket.create_connection((host, port), timeout=5) as raw:
 sys.stdout.write(got.decode())
 EOF
 
-    my ($code, $out, $err) = run_cmd(10, 'python3', '-c', $py, '127.0.0.1',
-                                     $port, "$certs/ca.crt",
-                                     'hello from python');
+    my ($code, $out, $err) = run(10, 'python3', '-c', $py, '127.0.0.1',
+                                 $port, "$CERTS/ca.crt", 'hello from python');
     is($code, 0, 'python3 ssl: exits 0') or diag($err);
     is($out, "welcome!\nhello from python", 'python3 ssl: welcome and echo');
 }
@@ -403,11 +366,11 @@ EOF
 # ---- with a CA: client certificates are asked for, not required -----------
 
 {
-    my ($cpid, $cport, $clog) = start_server("$certs/ca.crt");
+    my ($cpid, $cport, $clog) = start_server("$CERTS/ca.crt");
 
     my ($welcome, $echo) = ssl_echo($cport, "with a certificate\n",
-                                    SSL_cert_file => "$certs/client.crt",
-                                    SSL_key_file  => "$certs/client.key");
+                                    SSL_cert_file => "$CERTS/client.crt",
+                                    SSL_key_file  => "$CERTS/client.key");
     is($welcome . $echo, "welcome!\nwith a certificate\n",
        'CA: client with a certificate served');
 

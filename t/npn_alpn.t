@@ -16,26 +16,66 @@ use IO::Socket::SSL;
 ok(IO::Socket::SSL->can_npn, 'IO::Socket::SSL can do NPN here');
 ok(IO::Socket::SSL->can_alpn, 'IO::Socket::SSL can do ALPN here');
 
+# The servers the blocks share: an echo with the server's NPN or ALPN
+# list, and one TLS server routing on $securepair_alpn_protocol.
+block_template(
+    npn => {
+        stream_server_config => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_npn_protocols spdy/2 http/1.1;
+securepair_echo "welcome!\n";
+EOF
+        stream_request => "npn\n",
+        stream_response => "welcome!\nnpn\n",
+    },
+    alpn => {
+        stream_server_config => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_alpn_protocols h2 http/1.1;
+securepair_echo "welcome!\n";
+EOF
+        stream_request => "alpn\n",
+        stream_response => "welcome!\nalpn\n",
+    },
+    router => {
+        stream_server_config => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_alpn_protocols h2 http/1.1;
+proxy_pass $backend;
+EOF
+        stream_config => <<'EOF',
+map $securepair_alpn_protocol $backend {
+    h2        127.0.0.1:%%BACKEND_PORT%%;
+    http/1.1  127.0.0.1:%%BACKEND_PORT2%%;
+    default   127.0.0.1:%%PORT2%%;
+}
+server {
+    listen 127.0.0.1:%%PORT2%%;
+    return "no protocol\n";
+}
+EOF
+        backend => "banner h2 backend\\n\nbanner http/1.1 backend\\n\n",
+    },
+    # an echo, and no protocol negotiated
+    unnegotiated => {
+        stream_request => "x\n",
+        stream_response => "welcome!\nx\n",
+        tls_expect => "alpn:\n",
+        log_format => '|alpn=$securepair_alpn_protocol|',
+        access_log => "|alpn=-|\n",
+    },
+);
+
 run_tests();
 
 __DATA__
 
 === TEST 1: NPN with openssl s_client -tls1_2 -nextprotoneg: the server's list, the client's pick
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 client: s_client
 version: TLSv1.2
 npn: http/1.1
---- stream_request
-npn
---- stream_response
-welcome!
-npn
 --- tls_expect
 protocol: TLSv1.2
 npn: http/1.1
@@ -47,21 +87,11 @@ npn_status: 1
 
 
 === TEST 2: NPN with openssl s_client: the server advertises its protocols in order
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 client: s_client
 version: TLSv1.2
 npn: spdy/2
---- stream_request
-npn
---- stream_response
-welcome!
-npn
 --- tls_expect
 npn: spdy/2
 --- log_format: |npn=$securepair_npn_protocol|
@@ -71,21 +101,11 @@ npn: spdy/2
 
 
 === TEST 3: NPN with no overlap: as Node, the client's first protocol, on both sides
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 client: s_client
 version: TLSv1.2
 npn: foo,bar
---- stream_request
-npn
---- stream_response
-welcome!
-npn
 --- tls_expect
 npn: foo
 npn_status: 2
@@ -96,20 +116,10 @@ npn_status: 2
 
 
 === TEST 4: NPN with IO::Socket::SSL SSL_npn_protocols: OpenSSL's selection follows the server's order
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 version: TLSv1.2
 npn: http/1.1,spdy/2
---- stream_request
-npn
---- stream_response
-welcome!
-npn
 --- tls_expect
 npn: spdy/2
 --- log_format: |npn=$securepair_npn_protocol|
@@ -119,20 +129,10 @@ npn: spdy/2
 
 
 === TEST 4a: NPN with IO::Socket::SSL SSL_npn_protocols: the one protocol in common
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 version: TLSv1.2
 npn: imap,http/1.1
---- stream_request
-npn
---- stream_response
-welcome!
-npn
 --- tls_expect
 npn: http/1.1
 --- log_format: |npn=$securepair_npn_protocol|
@@ -142,12 +142,7 @@ npn: http/1.1
 
 
 === TEST 5: NPN is not offered in TLS 1.3: nothing negotiated
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_npn_protocols spdy/2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: npn
 --- tls
 version: TLSv1.3
 npn: http/1.1
@@ -165,21 +160,11 @@ npn:
 
 
 === TEST 6: ALPN, TLS 1.3, openssl s_client: the server's preference wins
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: alpn
 --- tls
 client: s_client
 version: TLSv1.3
 alpn: http/1.1,h2
---- stream_request
-alpn
---- stream_response
-welcome!
-alpn
 --- tls_expect
 protocol: TLSv1.3
 alpn: h2
@@ -190,20 +175,10 @@ alpn: h2
 
 
 === TEST 7: ALPN, TLS 1.2, IO::Socket::SSL: the server's preference wins
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: alpn
 --- tls
 version: TLSv1.2
 alpn: http/1.1,h2
---- stream_request
-alpn
---- stream_response
-welcome!
-alpn
 --- tls_expect
 protocol: TLSv1.2
 alpn: h2
@@ -214,19 +189,9 @@ alpn: h2
 
 
 === TEST 8: ALPN: the one protocol in common
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: alpn
 --- tls
 alpn: spdy/3,http/1.1
---- stream_request
-alpn
---- stream_response
-welcome!
-alpn
 --- tls_expect
 alpn: http/1.1
 --- log_format: |alpn=$securepair_alpn_protocol|
@@ -236,12 +201,7 @@ alpn: http/1.1
 
 
 === TEST 9: ALPN with no overlap, TLS 1.3: no_application_protocol, logged
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: alpn
 --- tls
 version: TLSv1.3
 alpn: spdy/3,imap
@@ -259,12 +219,7 @@ welcome
 
 
 === TEST 10: ALPN with no overlap, TLS 1.2, openssl s_client: no_application_protocol
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
+--- template: alpn
 --- tls
 client: s_client
 version: TLSv1.2
@@ -279,51 +234,22 @@ alert: no application protocol
 
 
 === TEST 11: ALPN not offered by the client: no protocol, no failure
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-securepair_echo "welcome!\n";
---- stream_request
-x
---- stream_response
-welcome!
-x
---- tls_expect
-alpn:
---- log_format: |alpn=$securepair_alpn_protocol|
---- access_log
-|alpn=-|
+--- template: unnegotiated alpn
 
 
 
 === TEST 12: ALPN offered to a server without a list: no protocol, no failure
+--- template: unnegotiated
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+%%INCLUDE(echo)%%
 --- tls
 alpn: h2
---- stream_request
-x
---- stream_response
-welcome!
-x
---- tls_expect
-alpn:
---- log_format: |alpn=$securepair_alpn_protocol|
---- access_log
-|alpn=-|
 
 
 
 === TEST 13: NPN and ALPN both offered in TLS 1.2: ALPN decides, NPN is not used
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2 http/1.1;
 securepair_npn_protocols spdy/2 http/1.1;
 securepair_echo "welcome!\n";
@@ -346,25 +272,7 @@ npn:
 
 
 === TEST 14: one TLS server for several protocols: h2 goes to the h2 backend
---- stream_config
-map $securepair_alpn_protocol $backend {
-    h2        127.0.0.1:%%BACKEND_PORT%%;
-    http/1.1  127.0.0.1:%%BACKEND_PORT2%%;
-    default   127.0.0.1:%%PORT2%%;
-}
-server {
-    listen 127.0.0.1:%%PORT2%%;
-    return "no protocol\n";
-}
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-proxy_pass $backend;
---- backend
-banner h2 backend\n
-banner http/1.1 backend\n
+--- template: router
 --- tls
 alpn: h2
 --- stream_request
@@ -381,25 +289,7 @@ alpn: h2
 
 
 === TEST 15: one TLS server for several protocols: http/1.1 goes to the other backend
---- stream_config
-map $securepair_alpn_protocol $backend {
-    h2        127.0.0.1:%%BACKEND_PORT%%;
-    http/1.1  127.0.0.1:%%BACKEND_PORT2%%;
-    default   127.0.0.1:%%PORT2%%;
-}
-server {
-    listen 127.0.0.1:%%PORT2%%;
-    return "no protocol\n";
-}
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-proxy_pass $backend;
---- backend
-banner h2 backend\n
-banner http/1.1 backend\n
+--- template: router
 --- tls
 version: TLSv1.2
 alpn: http/1.1
@@ -415,25 +305,7 @@ GET / HTTP/1.1
 
 
 === TEST 16: one TLS server for several protocols: no ALPN goes to the default, a return server
---- stream_config
-map $securepair_alpn_protocol $backend {
-    h2        127.0.0.1:%%BACKEND_PORT%%;
-    http/1.1  127.0.0.1:%%BACKEND_PORT2%%;
-    default   127.0.0.1:%%PORT2%%;
-}
-server {
-    listen 127.0.0.1:%%PORT2%%;
-    return "no protocol\n";
-}
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-proxy_pass $backend;
---- backend
-banner h2 backend\n
-banner http/1.1 backend\n
+--- template: router
 --- stream_request
 --- stream_response
 no protocol
@@ -447,18 +319,13 @@ eof: close_notify
 
 
 === TEST 17: one TLS server for several protocols, concurrently: five h2 and five http/1.1 clients
+--- template: router
 --- clients: 5
 --- stream_config
 map $securepair_alpn_protocol $backend {
     h2        127.0.0.1:%%BACKEND_PORT%%;
     default   127.0.0.1:%%BACKEND_PORT2%%;
 }
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_alpn_protocols h2 http/1.1;
-proxy_pass $backend;
 --- backend
 banner h2 backend\n
 banner other backend\n

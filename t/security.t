@@ -35,9 +35,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-sub slurp { SecurePair::Test::slurp(@_) }
 sub explain { join "", Test::More::explain(@_) }
-sub spew { SecurePair::Test::spew(@_) }
 
 sub openssl {
     my (@args) = @_;
@@ -198,7 +196,7 @@ sub find_needles {
 {
     my $name = 'secrets in logs';
 
-    local $SecurePair::Test::LOG_LEVEL = 'debug';
+    local $LOG_LEVEL = 'debug';
 
     my $server = <<'EOF';
 securepair on;
@@ -444,7 +442,7 @@ EOF
         or diag(join "\n", @hits[0 .. ($#hits > 19 ? 19 : $#hits)]);
 
     done_nginx($t, $name);
-    SecurePair::Test::remove_tree($bad->{dir}) unless $ENV{TEST_NGINX_KEEP};
+    remove_env($bad);
 }
 
 
@@ -527,9 +525,7 @@ password_file_case(0644, 2);
 # ca2.crt; both ask for a certificate without rejecting, so the verdict
 # shows in $securepair_authorized.
 my $authz_server = <<'EOF';
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
@@ -665,9 +661,7 @@ authz_case(
 authz_case(
     name => 'authorization per context, same certificate, CA of the same name',
     server => <<'EOF',
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_context b.example.com %%CERTS%%/server-rsa.crt %%CERTS%%/server-rsa.key ca=%%TESTDIR%%/twin-ca.crt;
@@ -676,8 +670,7 @@ securepair_echo "welcome!\n";
 EOF
     setup => sub {
         my ($t) = @_;
-        my $subject = SecurePair::Test::_slash_name(cert_field('ca.crt',
-                                                               'subject'));
+        my $subject = slash_name(cert_field('ca.crt', 'subject'));
         openssl('req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes',
                 '-keyout', "$t->{dir}/twin-ca.key",
                 '-out', "$t->{dir}/twin-ca.crt", '-subj', $subject,
@@ -700,9 +693,7 @@ EOF
     my $name = 'servername after a TLS 1.2 resumption';
     my $t = start_nginx(name => $name, log_format => $authz_log,
                         stream_server_config => <<'EOF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context *.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 securepair_echo "welcome!\n";
 EOF
@@ -732,21 +723,10 @@ EOF
 sub capture_client_hello {
     my (@args) = @_;
 
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1)
-        or die "listen: $!";
+    my $l = listener(1);
     my $port = $l->sockport;
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        exec 'openssl', 's_client', '-connect', "127.0.0.1:$port", @args
-            or POSIX::_exit(127);
-    }
+    my $pid = spawn('/dev/null', 'openssl', 's_client', '-connect',
+                    "127.0.0.1:$port", @args);
 
     my $hello = '';
 
@@ -821,9 +801,7 @@ sub describe_records {
     my $name = 'reject_unknown_servername';
 
     my $t = start_nginx(name => $name, stream_server_config => <<'EOF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_certificate %%CERTS%%/server-ec.crt;
 securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
@@ -898,9 +876,7 @@ EOF
 sub start_logging_backend {
     my ($log) = @_;
 
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 64, ReuseAddr => 1)
-        or die "listen: $!";
+    my $l = listener(64);
     my $port = $l->sockport;
 
     my $pid = fork;
@@ -957,9 +933,7 @@ sub start_logging_backend {
     my $b = start_logging_backend($log);
 
     my $cfg = <<"EOF";
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_reject_unauthorized on;
@@ -1050,7 +1024,7 @@ EOF
     }
 
     stop_nginx($t);
-    SecurePair::Test::stop_backend($b);
+    stop_backend($b);
 
     my @acc = slurp($log) =~ /^accept /mg;
     is(scalar @acc, scalar @good, "$name: the upstream saw the "
@@ -1069,7 +1043,7 @@ EOF
 # and t/tools/hello_retry_client names another server in its second hello.
 sub hello_retry {
     my ($t, $first, $second, $cert) = @_;
-    my @args = ("$SecurePair::Test::BUILD/t/tools/hello_retry_client",
+    my @args = ("$BUILD/t/tools/hello_retry_client",
                 $t->{port}, $first // '-', $second // '-');
     push @args, "$CERTS/$cert.crt", "$CERTS/$cert.key" if $cert;
 

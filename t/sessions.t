@@ -21,7 +21,7 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 
-use File::Path qw(make_path remove_tree);
+use File::Path qw(make_path);
 use POSIX ();
 use File::Temp qw(tempdir);
 use Time::HiRes qw(time sleep);
@@ -155,18 +155,9 @@ sub conn {
     $r->{reused} = $text =~ /^Reused, TLSv/m ? 1
                  : $text =~ /^New, TLSv/m ? 0 : undef;
     $r->{want} = $want;
-    $r->{msg} = defined $msg ? slurp_file($msg) : '';
+    $r->{msg} = defined $msg ? slurp($msg) : '';
     $r->{log} = log_lines($t, $before + 1)->[$before] || { line => '' };
     return $r;
-}
-
-sub slurp_file {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    binmode $fh;
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
 }
 
 # The three facts about one connection: it was served (the client got the
@@ -1039,7 +1030,7 @@ for my $size (50, 0, 81) {
     close $fh;
 
     my ($st, $out) = nginx_t($t);
-    my $line = SecurePair::Test::_conf_line($t, 'bad.key');
+    my $line = conf_line($t, 'bad.key');
     my $not = $size > 80 ? 'over 80' : $size;
 
     ok($st != 0, "$name: nginx -t fails") or diag($out);
@@ -1048,7 +1039,7 @@ for my $size (50, 0, 81) {
          . "nginx.conf:$line");
 
     check_nginx_clean($t, $name, must_die => 1);
-    remove_tree($t->{dir}) unless $ENV{TEST_NGINX_KEEP};
+    remove_env($t);
 }
 
 run_tests();

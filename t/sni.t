@@ -15,12 +15,7 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 
-my $default = <<'EOF';
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
-EOF
+my $default = "%%INCLUDE(echo)%%\n";
 
 # Runs a table of [servername or undef, expected CN, why] against one
 # nginx; checks the certificate each client got and that the server saw
@@ -109,23 +104,57 @@ EOF
     ['first.other.test', 'www.example.net', 'the first regex alone'],
 );
 
+# The servers the blocks share: the default certificate, these
+# directives, an echo.  And what a served and a refused client send and
+# get.
+sub server {
+    my ($directives) = @_;
+    return { stream_server_config => "%%INCLUDE(tls_rsa)%%\n$directives"
+                                     . "securepair_echo \"welcome!\\n\";\n" };
+}
+
+# The server's CA, and a context for $name that requires a client
+# certificate.
+sub strict {
+    my ($name) = @_;
+    return "securepair_ca %%CERTS%%/ca.crt;\n"
+           . "securepair_context $name %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key"
+           . " request_cert=on reject_unauthorized=on;\n";
+}
+
+block_template(
+    reject => server(<<'EOF'),
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_reject_unknown_servername on;
+EOF
+    strict_a => server(strict('a.example.com')),
+    own_ca => server(<<'EOF'),
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
+EOF
+    shared_files => server(<<'EOF'),
+securepair_ca %%CERTS%%/ca.crt;
+securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
+securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+EOF
+    strict_secure => server(strict('secure.example.com')),
+    backtrack => server(<<'EOF'),
+securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+EOF
+    served => { stream_request => "x\n", stream_response => "welcome!\nx\n" },
+    refused => { stream_request => "x\n", stream_response => '' },
+);
+
 run_tests();
 
 __DATA__
 
 === TEST 1: securepair_reject_unknown_servername: an unknown name fails with unrecognized_name, logged
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_reject_unknown_servername on;
-securepair_echo "welcome!\n";
+--- template: reject refused
 --- tls
 servername: unknown.example.org
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: unrecognized name
@@ -137,16 +166,7 @@ welcome
 
 
 === TEST 2: securepair_reject_unknown_servername: no SNI at all fails too
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_reject_unknown_servername on;
-securepair_echo "welcome!\n";
---- stream_request
-x
---- stream_response
+--- template: reject refused
 --- tls_expect
 handshake: fail
 alert: unrecognized name
@@ -156,20 +176,9 @@ qr/\[info\].*securepair: /
 
 
 === TEST 3: securepair_reject_unknown_servername: a known name is served
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_reject_unknown_servername on;
-securepair_echo "welcome!\n";
+--- template: reject served
 --- tls
 servername: A.EXAMPLE.COM
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: a.example.com
 --- log_format: sni=$securepair_servername
@@ -181,22 +190,11 @@ securepair:
 
 
 === TEST 4: a context with request_cert=on reject_unauthorized=on: a good client certificate is authorized
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_a served
 --- tls
 servername: a.example.com
 cert: client.crt
 key: client.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: a.example.com
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|cn=$securepair_peer_cn|
@@ -206,19 +204,10 @@ peer_cn: a.example.com
 
 
 === TEST 5: a context with request_cert=on reject_unauthorized=on: no client certificate, TLS 1.2: handshake fails
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_a refused
 --- tls
 servername: a.example.com
 version: TLSv1.2
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: handshake failure
@@ -230,21 +219,12 @@ welcome
 
 
 === TEST 6: a context with request_cert=on reject_unauthorized=on: a certificate of another CA, TLS 1.2: unknown_ca
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_a refused
 --- tls
 servername: a.example.com
 version: TLSv1.2
 cert: client-wrongca.crt
 key: client-wrongca.key
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: unknown ca
@@ -254,21 +234,12 @@ qr/\[info\].*securepair: .*\(servername "a\.example\.com"\)/
 
 
 === TEST 7: a context with request_cert=on reject_unauthorized=on: a self-signed certificate, TLS 1.3: an alert and not one byte of data
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_a refused
 --- tls
 servername: a.example.com
 version: TLSv1.3
 cert: client-self.crt
 key: client-self.key
---- stream_request
-x
---- stream_response
 --- tls_expect
 alert: alert
 eof: error
@@ -280,20 +251,9 @@ welcome
 
 
 === TEST 8: the same server without SNI: the default policy asks for nothing
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_a served
 --- tls
 version: TLSv1.2
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: localhost
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|
@@ -303,23 +263,11 @@ peer_cn: localhost
 
 
 === TEST 9: a context with its own ca= trusts its CA: a client of ca2 is authorized there
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
-securepair_echo "welcome!\n";
+--- template: own_ca served
 --- tls
 servername: b.example.com
 cert: client-wrongca.crt
 key: client-wrongca.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: *.example.com
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|cn=$securepair_peer_cn|
@@ -329,23 +277,11 @@ peer_cn: *.example.com
 
 
 === TEST 10: a context with its own ca= does not trust the server's CA (the client sends client.crt + ca.crt: an untrusted root in the chain)
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
-securepair_echo "welcome!\n";
+--- template: own_ca served
 --- tls
 servername: b.example.com
 cert: client.crt
 key: client.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|cn=$securepair_peer_cn|
 --- access_log
 |authorized=false|error=SELF_SIGNED_CERT_IN_CHAIN|cn=client|
@@ -353,23 +289,11 @@ x
 
 
 === TEST 11: and the default certificate of that server still uses the server's CA
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_context b.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key ca=%%CERTS%%/ca2.crt;
-securepair_echo "welcome!\n";
+--- template: own_ca served
 --- tls
 servername: localhost
 cert: client.crt
 key: client.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: localhost
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|
@@ -379,43 +303,23 @@ peer_cn: localhost
 
 
 === TEST 12: contexts are inherited from the stream level
+--- template: served
 --- stream_config
 securepair_context *.example.com %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+%%INCLUDE(echo)%%
 --- tls
 servername: inherited.example.com
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: *.example.com
 
 
 
 === TEST 13: contexts on the same files (credentials shared): a name after a stricter one on those files still asks for nothing
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_echo "welcome!\n";
+--- template: shared_files served
 --- tls
 servername: b.example.com
 version: TLSv1.2
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: a.example.com
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|
@@ -425,21 +329,10 @@ peer_cn: a.example.com
 
 
 === TEST 14: contexts on the same files (credentials shared): the stricter one among them keeps its own policy
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_context strict.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_context b.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_echo "welcome!\n";
+--- template: shared_files refused
 --- tls
 servername: strict.example.com
 version: TLSv1.2
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: handshake failure
@@ -451,19 +344,10 @@ welcome
 
 
 === TEST 15: a final dot in the SNI is the same name: its context's policy applies (no certificate: refused)
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context secure.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_secure refused
 --- tls
 servername: secure.example.com.
 version: TLSv1.2
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: handshake failure
@@ -475,22 +359,11 @@ welcome
 
 
 === TEST 16: a final dot in the SNI: a good certificate is authorized under the context, $securepair_servername has no dot
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_context secure.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key request_cert=on reject_unauthorized=on;
-securepair_echo "welcome!\n";
+--- template: strict_secure served
 --- tls
 servername: SECURE.example.com.
 cert: client.crt
 key: client.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: a.example.com
 --- log_format: |sni=$securepair_servername|authorized=$securepair_authorized|cn=$securepair_peer_cn|
@@ -500,17 +373,13 @@ peer_cn: a.example.com
 
 
 === TEST 17: a server name of empty labels is refused with unrecognized_name, before any certificate
+--- template: refused
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_context a.example.com %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 securepair_echo "welcome!\n";
 --- tls
 servername: a..example.com
---- stream_request
-x
---- stream_response
 --- tls_expect
 handshake: fail
 alert: unrecognized name
@@ -522,19 +391,9 @@ welcome
 
 
 === TEST 18: a regex context that backtracks badly gives up at its match limit: no match, the default certificate, an info line
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_echo "welcome!\n";
+--- template: backtrack served
 --- tls
 servername: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!.example.com
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: localhost
 --- error_log
@@ -543,19 +402,9 @@ qr/\[info\].*securepair: securepair_context "~\^\(\[a-z\]\|\[a-z\]\[a-z\]\)\+\\.
 
 
 === TEST 19: the same regex context still matches a plain name
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_context "~^([a-z]|[a-z][a-z])+\.example\.com$" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-securepair_echo "welcome!\n";
+--- template: backtrack served
 --- tls
 servername: abc.example.com
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- tls_expect
 peer_cn: a.example.com
 --- no_error_log

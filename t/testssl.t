@@ -49,7 +49,7 @@ my $DEMO = abs_path(dirname(__FILE__) . '/../auto/demo.conf');
 sub demo_conf {
     my ($t, $extra) = @_;
 
-    my $conf = SecurePair::Test::slurp($DEMO);
+    my $conf = slurp($DEMO);
     die "cannot read $DEMO" unless length $conf;
 
     my %port = (8443 => $t->{port}, 8444 => $t->{port2},
@@ -59,7 +59,7 @@ sub demo_conf {
     $conf =~ s{%%RUN%%/logs/}{%%RUN%%/}g;
     $conf =~ s{%%RUN%%}{$t->{dir}}g;
     $conf =~ s{%%CERTS%%}{$CERTS}g;
-    $conf =~ s{%%MODULE%%}{$SecurePair::Test::MODULE}g;
+    $conf =~ s{%%MODULE%%}{$MODULE}g;
     $conf =~ s{\b127\.0\.0\.1:(84\d\d)\b}{
         die "demo.conf: unknown port $1\n" unless $port{$1};
         "127.0.0.1:$port{$1}"
@@ -97,7 +97,7 @@ sub testssl {
         timeout => 300);
     my $took = time - $start;
 
-    my $text = SecurePair::Test::slurp($json);
+    my $text = slurp($json);
     my $list = eval { decode_json($text) };
 
     if (ref $list ne 'ARRAY') {

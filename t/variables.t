@@ -14,12 +14,7 @@ use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time);
 
-my $server = <<'EOF';
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
-EOF
+my $server = "%%INCLUDE(echo)%%\n";
 
 
 # ---- $securepair_connections counts the server's live sessions -----------
@@ -147,9 +142,7 @@ PY
                . '|renegs=$securepair_renegotiations|status=$status';
     my $t = start_nginx(name => $name, log_format => $vars,
                         stream_server_config => <<'CONF');
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_ca %%CERTS%%/ca.crt;
 securepair_request_cert on;
 securepair_reject_unauthorized on;
@@ -297,18 +290,25 @@ CONF
 }
 
 
+# The server most blocks share: client certificates asked for, checked
+# against ca.crt, not required; and a served client's exchange.
+block_template(
+    verify => { stream_server_config => <<'EOF' },
+%%INCLUDE(tls_rsa)%%
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_echo "welcome!\n";
+EOF
+    echo => { stream_server_config => "%%INCLUDE(echo)%%\n" },
+    served => { stream_request => "x\n", stream_response => "welcome!\nx\n" },
+);
+
 run_tests();
 
 __DATA__
 
 === TEST 1: a client with a good certificate, TLS 1.3: every variable
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify
 --- log_format
 |authorized=$securepair_authorized|error=$securepair_authorization_error
 |sni=$securepair_servername|npn=$securepair_npn_protocol
@@ -353,9 +353,7 @@ qr/\|fp=([0-9A-F]{2}:){19}[0-9A-F]{2}\|/
 
 === TEST 2: TLS 1.2 with NPN and two client renegotiations
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_npn_protocols spdy/3 http/1.1;
 securepair_echo "welcome!\n";
 --- log_format
@@ -392,9 +390,7 @@ renegotiated: 2
 
 === TEST 3: TLS 1.3 with ALPN
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2 http/1.1;
 securepair_npn_protocols h2 http/1.1;
 securepair_echo "welcome!\n";
@@ -415,13 +411,7 @@ alpn: http/1.1
 
 
 === TEST 4: certificate requested, none sent: not authorized, UNABLE_TO_GET_ISSUER_CERT, no peer
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify
 --- log_format
 |authorized=$securepair_authorized|error=$securepair_authorization_error
 |subject=$securepair_peer_subject|issuer=$securepair_peer_issuer
@@ -438,33 +428,18 @@ none
 
 
 === TEST 5: no certificate requested: never authorized, no error (as Node)
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_echo "welcome!\n";
+--- template: echo served
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|cn=$securepair_peer_cn|
 --- tls
 cert: client.crt
 key: client.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- access_log
 |authorized=false|error=-|cn=-|
 
 
 
 === TEST 6: a self-signed client certificate: DEPTH_ZERO_SELF_SIGNED_CERT, its subject
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify served
 --- log_format
 |authorized=$securepair_authorized|error=$securepair_authorization_error
 |subject=$securepair_peer_subject|issuer=$securepair_peer_issuer
@@ -472,11 +447,6 @@ securepair_echo "welcome!\n";
 --- tls
 cert: client-self.crt
 key: client-self.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- access_log
 |authorized=false|error=DEPTH_ZERO_SELF_SIGNED_CERT|
 |subject=/CN=self-signed client|issuer=/CN=self-signed client|
@@ -486,13 +456,7 @@ x
 
 
 === TEST 7: an expired client certificate: CERT_HAS_EXPIRED, its dates in Node's format
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify served
 --- log_format
 |authorized=$securepair_authorized|error=$securepair_authorization_error
 |cn=$securepair_peer_cn|from=$securepair_peer_valid_from
@@ -500,11 +464,6 @@ securepair_echo "welcome!\n";
 --- tls
 cert: client-expired.crt
 key: client-expired.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- access_log
 |authorized=false|error=CERT_HAS_EXPIRED|cn=expired client|
 |from=Jan  1 00:00:00 2020 GMT|to=Jan  2 00:00:00 2020 GMT|
@@ -512,24 +471,13 @@ x
 
 
 === TEST 8: a client certificate from another CA: UNABLE_TO_VERIFY_LEAF_SIGNATURE
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify served
 --- log_format
 |authorized=$securepair_authorized|error=$securepair_authorization_error
 |issuer=$securepair_peer_issuer|cn=$securepair_peer_cn|
 --- tls
 cert: client-wrongca.crt
 key: client-wrongca.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- access_log
 |authorized=false|error=UNABLE_TO_VERIFY_LEAF_SIGNATURE|
 |issuer=/C=UK/O=securepair/CN=securepair other CA|cn=wrong CA client|
@@ -537,22 +485,11 @@ x
 
 
 === TEST 9: a client chain ending in an untrusted root: SELF_SIGNED_CERT_IN_CHAIN
---- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
-securepair_ca %%CERTS%%/ca.crt;
-securepair_request_cert on;
-securepair_echo "welcome!\n";
+--- template: verify served
 --- log_format: |authorized=$securepair_authorized|error=$securepair_authorization_error|cn=$securepair_peer_cn|
 --- tls
 cert: client-chain.crt
 key: client-chain.key
---- stream_request
-x
---- stream_response
-welcome!
-x
 --- access_log
 |authorized=false|error=SELF_SIGNED_CERT_IN_CHAIN|cn=chain client|
 
@@ -560,9 +497,7 @@ x
 
 === TEST 10: a handshake that fails logs what it knew, "-" for what it never reached
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 securepair_alpn_protocols h2;
 securepair_echo "welcome!\n";
 --- log_format
@@ -593,9 +528,7 @@ server {
     return "plain $securepair_authorized $securepair_protocol $securepair_connections\n";
 }
 --- stream_server_config
-securepair on;
-securepair_certificate %%CERTS%%/server-rsa.crt;
-securepair_certificate_key %%CERTS%%/server-rsa.key;
+%%INCLUDE(tls_rsa)%%
 proxy_pass 127.0.0.1:%%PORT2%%;
 --- stream_request
 --- stream_response

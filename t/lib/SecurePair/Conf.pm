@@ -1,0 +1,239 @@
+package SecurePair::Conf;
+
+# SecurePair::Conf: nginx.conf for a test environment, from the sections
+# of a block (main_config, stream_config, stream_server_config,
+# config_raw, log_format, workers), and the %%...%% substitutions of
+# configurations and expectations.
+#
+# Shared configurations: config_template(name => text, ...) at the top of
+# a suite names pieces of configuration, and %%INCLUDE(name)%% in any
+# configuration section (or in user_files, or in another template) stands
+# for one.  On a line of its own, every line of the template gets that
+# line's indentation.  Two are built in: tls_rsa (securepair on with the
+# default RSA certificate) and echo (tls_rsa and securepair_echo
+# "welcome!\n").
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+
+use SecurePair::Env qw(*CERTS *STREAM_MODULE *MODULE *VALGRIND);
+use SecurePair::Util qw(slurp spew cert_field slash_name);
+
+our @EXPORT_OK = qw(config_template subst subst_expect conf_line
+                    build_conf user_files);
+
+# Built in: the default server certificate, and the echo most blocks
+# talk to (a greeting, then every byte back).
+my %TEMPLATES = (
+    tls_rsa => <<'EOF',
+securepair on;
+securepair_certificate %%CERTS%%/server-rsa.crt;
+securepair_certificate_key %%CERTS%%/server-rsa.key;
+EOF
+    echo => <<'EOF',
+%%INCLUDE(tls_rsa)%%
+securepair_echo "welcome!\n";
+EOF
+);
+
+# config_template(name => text, ...): names shared configurations for
+# %%INCLUDE(name)%%.
+sub config_template {
+    my (%t) = @_;
+
+    for my $name (keys %t) {
+        die "config_template: bad name \"$name\"\n"
+            unless $name =~ /^[\w-]+\z/;
+        $TEMPLATES{$name} = $t{$name};
+    }
+}
+
+sub _template {
+    my ($name, $depth) = @_;
+
+    die "%%INCLUDE($name)%%: no such config_template\n"
+        unless exists $TEMPLATES{$name};
+    die "%%INCLUDE($name)%%: templates include each other in a loop\n"
+        if $depth > 10;
+
+    (my $s = _include($TEMPLATES{$name}, $depth + 1)) =~ s/\n+\z//;
+    return $s;
+}
+
+sub _include {
+    my ($s, $depth) = @_;
+
+    $s =~ s{^([ \t]*)%%INCLUDE\(([\w-]+)\)%%[ \t]*$}{
+        my ($pad, $t) = ($1, _template($2, $depth));
+        $t =~ s/^(?=.)/$pad/mg;
+        $t
+    }gme;
+    $s =~ s{%%INCLUDE\(([\w-]+)\)%%}{_template($1, $depth)}ge;
+
+    return $s;
+}
+
+# The substitutions of configuration sections: %%INCLUDE(name)%%, then
+# %%TESTDIR%%, %%CERTS%%, %%PORT%%, %%PORT2%%, %%CONF%%, %%BACKEND_PORT%%,
+# %%BACKEND_PORTn%%.  Unknown names are left as they are.
+sub subst {
+    my ($t, $s) = @_;
+    return $s unless defined $s;
+
+    $s = _include($s, 0) if $s =~ /%%INCLUDE\(/;
+
+    my %v = (
+        TESTDIR => $t->{dir},
+        CERTS => $CERTS,
+        PORT => $t->{port},
+        PORT2 => $t->{port2},
+        CONF => $t->{conf_file},
+    );
+
+    my @bp = @{$t->{backend_ports} || []};
+    $v{BACKEND_PORT} = $bp[0] if @bp;
+    $v{"BACKEND_PORT$_"} = $bp[$_ - 1] for 2 .. @bp;
+
+    $s =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : "%%$1%%"/ge;
+    return $s;
+}
+
+# Substitutions for expectations, which may ask about the written config
+# and about certificates.
+sub subst_expect {
+    my ($t, $s) = @_;
+    return $s unless defined $s && !ref $s;
+
+    $s = subst($t, $s);
+
+    $s =~ s{%%LINE\((.*?)\)%%}{conf_line($t, $1)}ge;
+    $s =~ s{%%CERT_FINGERPRINT\((.*?)\)%%}{cert_field($1, 'fingerprint')}ge;
+    $s =~ s{%%CERT_NOT_BEFORE\((.*?)\)%%}{cert_field($1, 'startdate')}ge;
+    $s =~ s{%%CERT_NOT_AFTER\((.*?)\)%%}{cert_field($1, 'enddate')}ge;
+    $s =~ s{%%CERT_SUBJECT\((.*?)\)%%}{slash_name(cert_field($1,
+                                                     'subject'))}ge;
+    $s =~ s{%%CERT_ISSUER\((.*?)\)%%}{slash_name(cert_field($1,
+                                                    'issuer'))}ge;
+    return $s;
+}
+
+# conf_line($t, $text): the line of the environment's nginx.conf where
+# $text first appears outside a comment (dies when it does not).
+sub conf_line {
+    my ($t, $text) = @_;
+    my @lines = split /\n/, slurp($t->{conf_file});
+
+    for my $i (0 .. $#lines) {
+        next if $lines[$i] =~ /^\s*#/;
+        return $i + 1 if index($lines[$i], $text) >= 0;
+    }
+
+    die "%%LINE($text)%%: not in $t->{conf_file}\n";
+}
+
+sub _indent {
+    my ($s, $n) = @_;
+    return '' unless defined $s;
+    my $pad = ' ' x $n;
+    $s =~ s/^(?=.)/$pad/mg;
+    $s .= "\n" unless $s =~ /\n\z/;
+    return $s;
+}
+
+# build_conf($t, %sections): the text of nginx.conf.  Sets $t->{master}:
+# under valgrind nginx runs as one process unless master => 1 (a
+# single-process nginx cannot reload).
+sub build_conf {
+    my ($t, %c) = @_;
+
+    return subst($t, $c{conf}) if defined $c{conf};
+
+    my $dir = $t->{dir};
+    my $workers = $c{workers} || 1;
+
+    $t->{master} = !$VALGRIND || $c{master} ? 1 : 0;
+    my $master = $t->{master} ? 'on' : 'off';
+
+    my $conf = <<"EOF";
+# generated by SecurePair::Test: $t->{name}
+daemon off;
+master_process $master;
+worker_processes $workers;
+error_log $dir/error.log $SecurePair::Env::LOG_LEVEL;
+pid $dir/nginx.pid;
+
+load_module $STREAM_MODULE;
+load_module $MODULE;
+
+EOF
+
+    $conf .= subst($t, $c{main_config}) . "\n" if defined $c{main_config};
+
+    $conf .= "events {\n    worker_connections 1024;\n}\n\n";
+
+    my $logs = '';
+
+    if (defined $c{log_format}) {
+        my $f = $c{log_format};
+        $f =~ s/\n\s*//g;    # a long format may be split over lines
+        $logs = "log_format t '$f';\naccess_log $dir/access.log t;\n";
+    }
+
+    if (defined $c{config_raw}) {
+        my $raw = subst($t, $c{config_raw});
+
+        if ($raw =~ /^\s*stream\s*\{/m) {
+            $raw =~ s/^(\s*stream\s*\{[^\n]*\n)/$1 . _indent($logs, 4)/me
+                if $logs ne '';
+            $conf .= $raw;
+        } else {
+            $conf .= "stream {\n" . _indent($logs, 4) . _indent($raw, 4)
+                     . "}\n";
+        }
+
+        return $conf;
+    }
+
+    $conf .= "stream {\n";
+    $conf .= _indent($logs, 4) . "\n" if $logs ne '';
+    $conf .= _indent(subst($t, $c{stream_config}), 4) . "\n"
+        if defined $c{stream_config};
+
+    if (defined $c{stream_server_config}) {
+        $conf .= "    server {\n"
+               . "        listen 127.0.0.1:$t->{port};\n\n"
+               . _indent(subst($t, $c{stream_server_config}), 8)
+               . "    }\n";
+    }
+
+    $conf .= "}\n";
+
+    return $conf;
+}
+
+# user_files($t, $spec): ">>> name [mode]" then the content, for each
+# file, made in the test directory (substitutions apply).
+sub user_files {
+    my ($t, $spec) = @_;
+    return unless defined $spec;
+
+    my @parts = split /^>>>[ \t]+/m, $spec;
+    shift @parts;
+
+    for my $part (@parts) {
+        $part =~ s/\A(\S+)(?:[ \t]+([0-7]{3,4}))?[ \t]*\n//
+            or die "bad --- user_files entry: $part\n";
+        my ($file, $mode) = ($1, $2);
+        my $path = "$t->{dir}/$file";
+
+        make_path(dirname($path));
+        spew($path, subst($t, $part));
+        chmod oct($mode), $path if defined $mode;
+    }
+}
+
+1;

@@ -1,0 +1,58 @@
+package SecurePair::Env;
+
+# SecurePair::Env: where things are and how the suites run, read once
+# from the environment.  The one place that names the nginx binary and
+# the modules it loads; every other part of t/lib and t/stress/run takes
+# them from here.
+#
+#   SP_BUILD                  build directory (default <root>/build)
+#   SP_CERTS                  certificates (default $SP_BUILD/certs)
+#   TEST_NGINX_BINARY         nginx (default /usr/sbin/nginx)
+#   TEST_NGINX_STREAM_MODULE  nginx's stream module
+#   TEST_NGINX_VALGRIND=1     nginx under valgrind memcheck
+#   TEST_NGINX_LOG_LEVEL      error_log level (default info)
+#
+# The variables are exported as globs, so that `local $LOG_LEVEL` in a
+# suite is seen by the code that writes nginx.conf.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Spec;
+
+our @EXPORT_OK = qw(*ROOT *LIBDIR *BUILD *CERTS *NGINX *STREAM_MODULE
+                    *MODULE *VALGRIND *VALGRIND_EXIT *LOG_LEVEL *SLOW
+                    tmp_root);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+our $LIBDIR = abs_path(dirname(__FILE__));
+our $ROOT = abs_path("$LIBDIR/../../..");
+
+our $BUILD = File::Spec->rel2abs($ENV{SP_BUILD} || "$ROOT/build");
+our $CERTS = File::Spec->rel2abs($ENV{SP_CERTS} || "$BUILD/certs");
+our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE}
+                     || '/usr/lib/nginx/modules/ngx_stream_module.so';
+our $MODULE = "$BUILD/nginx/objs/ngx_stream_securepair_module.so";
+our $VALGRIND = $ENV{TEST_NGINX_VALGRIND} ? 1 : 0;
+our $LOG_LEVEL = $ENV{TEST_NGINX_LOG_LEVEL} || 'info';
+
+# valgrind makes everything ~20 times slower
+our $SLOW = $VALGRIND ? 10 : 1;
+
+# the status valgrind exits with when it found an error
+our $VALGRIND_EXIT = 97;
+
+# The directory the suites' temporary files go to: inside the build, so
+# that `make clean` takes what a kept test directory left.
+sub tmp_root {
+    my $d = "$BUILD/t";
+    make_path($d) unless -d $d;
+    return $d;
+}
+
+1;
