@@ -1,5 +1,5 @@
 /*
- * fuzz_server_pair: a server pair (t/fuzz/common.c: two keys, client
+ * fuzz_server_pair: a server pair (t/fuzz/setup.c: two keys, client
  * certificates requested, NPN/ALPN, four SNI contexts, a renegotiation
  * limit on a fake clock) fed a client's bytes.
  *
@@ -12,7 +12,7 @@
  *
  * OpenSSL's randomness is the recording server's, so an unedited stream
  * replays to the end: the edits explore every message, not only the
- * ClientHello.  Invariants are checked after every call (common.c).
+ * ClientHello.  Invariants are checked after every call (invariants.c).
  */
 
 #include <stdio.h>
