@@ -28,6 +28,11 @@
  *   reneg      TLS 1.2, then client renegotiations in a loop with an echo
  *              between each, until the server refuses or --reneg-max.
  *
+ * Each mode is one entry of the table `modes`: flags and parameters for
+ * what it allows and how it ends, hooks for the steps where it differs
+ * (after the connect, once secure, the exchange, after it, its fields of
+ * the result line).
+ *
  * Sessions (handshake mode): each of the C connection slots keeps the newest
  * session the server gave it (SSL_CTX_sess_set_new_cb; a TLS 1.3 session
  * comes with a NewSessionTicket after the handshake, so a connection that
@@ -90,16 +95,6 @@
                                   its session after the echo */
 
 
-enum mode {
-    M_HANDSHAKE, M_VERIFY, M_BULK, M_IDLE, M_GARBAGE, M_SLOWLORIS, M_RESET,
-    M_NOREAD, M_RENEG
-};
-
-static const char *mode_names[] = {
-    "handshake", "verify", "bulk", "idle", "garbage", "slowloris", "reset",
-    "noread", "reneg"
-};
-
 enum dir { D_UP, D_DOWN, D_BOTH };
 
 enum gkind {
@@ -152,6 +147,8 @@ typedef struct {
     int             got_session;  /* the server gave this one a session */
     int             offered;      /* it offered its slot's session */
     int             reused;       /* and the server resumed it */
+    int             http;         /* the exchange is http_req and its
+                                     response */
 
     unsigned char  *raw;
     size_t          raw_len, raw_off;
@@ -161,8 +158,61 @@ typedef struct {
 #define WANT_OUT  2
 
 
+/*
+ * A mode is an entry of the table `modes` (below the steps): flags and
+ * parameters for what differs by a test, hooks for what differs by a step.
+ * The loops ask the entry of the mode being run (`M`), never its name: a
+ * new mode is a new entry.  A NULL hook does the common thing.
+ */
+typedef struct {
+    const char          *name;
+    unsigned             flags;        /* MODE_* */
+    const char *const   *kinds;        /* --kind names, rotated over the
+                                          connections; NULL: none */
+    int                  nkinds;
+    uint64_t             rst_after;    /* reset once this many bytes of the
+                                          exchange are out; 0: never */
+
+    /* After the TCP connect: 1 when the mode took the connection (raw
+       bytes), 0 to go on to the handshake (or --plain exchange). */
+    int                (*connected)(conn *c);
+
+    /* The handshake waits for the server's first flight: 1 when the mode
+       took the connection. */
+    int                (*hello_out)(conn *c);
+
+    /* Secure (or connected, with --plain); NULL: the exchange. */
+    void               (*secure)(conn *c);
+
+    /* The exchange: sets to_send, to_recv, check; NULL: none. */
+    void               (*exchange)(conn *c);
+
+    /* The exchange is complete and checked; NULL: the connection
+       succeeded. */
+    void               (*exchanged)(conn *c);
+
+    /* The mode's own fields of the result line. */
+    void               (*report)(void);
+} mode;
+
+#define MODE_PLAIN       0x001   /* --plain allowed */
+#define MODE_SESSIONS    0x002   /* --sess-in, --sess-out allowed */
+#define MODE_RENEG       0x004   /* TLS 1.2, client renegotiation on */
+#define MODE_NO_NOTIFY   0x008   /* ends without close_notify */
+#define MODE_HELLO       0x010   /* sends a ClientHello of its own, raw */
+#define MODE_TRICKLE     0x020   /* raw bytes one per --interval */
+#define MODE_OPEN_OK     0x040   /* still open at its deadline: counted in
+                                    timeouts, not failed */
+#define MODE_HOLD        0x080   /* all connections at once, held after
+                                    their exchange; "ready=1" */
+#define MODE_RAND_CHUNKS 0x100   /* writes of random sizes */
+#define MODE_CLOSE_OK    0x200   /* a write the server refuses is its
+                                    closing: counted, not failed */
+
+static const mode  *M;           /* the mode being run */
+
+
 static struct {
-    enum mode       mode;
     const char     *host;
     int             port;
     long            n;
@@ -401,164 +451,6 @@ parse_size(const char *v)
 }
 
 
-static void
-parse_args(int argc, char **argv)
-{
-    int          i, opt;
-    const char  *kind = "all";
-
-    static struct option longopts[] = {
-        { "host", 1, 0, 'H' }, { "port", 1, 0, 'p' },
-        { "conns", 1, 0, 'n' }, { "concurrency", 1, 0, 'c' },
-        { "tls", 1, 0, 'T' }, { "ciphers", 1, 0, 'C' },
-        { "suites", 1, 0, 'S' }, { "groups", 1, 0, 'G' },
-        { "sigalgs", 1, 0, 'A' }, { "cert", 1, 0, 'e' }, { "key", 1, 0, 'k' },
-        { "sni", 1, 0, 's' }, { "sni-file", 1, 0, 'f' },
-        { "alpn", 1, 0, 'a' }, { "plain", 0, 0, 'P' },
-        { "http", 0, 0, 'W' },
-        { "size", 1, 0, 'z' }, { "bytes", 1, 0, 'b' }, { "dir", 1, 0, 'd' },
-        { "max-payload", 1, 0, 'm' }, { "kind", 1, 0, 'K' },
-        { "interval", 1, 0, 'i' }, { "duration", 1, 0, 'D' },
-        { "reneg-max", 1, 0, 'r' }, { "hold", 1, 0, 'h' },
-        { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
-        { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
-        { "fail-log", 1, 0, 'F' },
-        { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
-        { "min-reuse", 1, 0, 'u' },
-        { 0, 0, 0, 0 }
-    };
-
-    if (argc < 2) {
-        usage();
-    }
-
-    for (i = 0; i < (int) (sizeof(mode_names) / sizeof(mode_names[0])); i++) {
-        if (strcmp(argv[1], mode_names[i]) == 0) {
-            o.mode = (enum mode) i;
-            break;
-        }
-    }
-
-    if (i == (int) (sizeof(mode_names) / sizeof(mode_names[0]))) {
-        fprintf(stderr, "loadgen: unknown mode \"%s\"\n", argv[1]);
-        usage();
-    }
-
-    optind = 2;
-
-    while ((opt = getopt_long(argc, argv, "n:c:", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'H': o.host = optarg; break;
-        case 'p': o.port = atoi(optarg); break;
-        case 'n': o.n = atol(optarg); break;
-        case 'c': o.c = atol(optarg); break;
-        case 'T':
-            if (parse_tls(optarg) != 0) {
-                usage();
-            }
-            break;
-        case 'C': o.ciphers = optarg; break;
-        case 'S': o.suites = optarg; break;
-        case 'G': o.groups = optarg; break;
-        case 'A': o.sigalgs = optarg; break;
-        case 'e': o.cert = optarg; break;
-        case 'k': o.key = optarg; break;
-        case 's': o.sni = optarg; break;
-        case 'f': o.sni_file = optarg; break;
-        case 'a': o.alpn = optarg; break;
-        case 'P': o.plain = 1; break;
-        case 'W': o.http = 1; break;
-        case 'z': o.size = (size_t) parse_size(optarg); break;
-        case 'b': o.bytes = parse_size(optarg); break;
-        case 'd':
-            if (strcmp(optarg, "up") == 0) {
-                o.dir = D_UP;
-            } else if (strcmp(optarg, "down") == 0) {
-                o.dir = D_DOWN;
-            } else if (strcmp(optarg, "both") == 0) {
-                o.dir = D_BOTH;
-            } else {
-                usage();
-            }
-            break;
-        case 'm': o.max_payload = (size_t) parse_size(optarg); break;
-        case 'K': kind = optarg; break;
-        case 'i': o.interval = atof(optarg); break;
-        case 'D': o.duration = atof(optarg); break;
-        case 'r': o.reneg_max = atoi(optarg); break;
-        case 'h': o.hold = atof(optarg); break;
-        case 'o': o.conn_timeout = atof(optarg); break;
-        case 't': o.timeout = atof(optarg); break;
-        case 'I': o.src_ips = atoi(optarg); break;
-        case 'R': o.seed = strtoul(optarg, NULL, 10); break;
-        case 'F': o.fail_log = optarg; break;
-        case 'x': o.sess_in = optarg; break;
-        case 'y': o.sess_out = optarg; break;
-        case 'u': o.min_reuse = atof(optarg); break;
-        default: usage();
-        }
-    }
-
-    if (optind != argc || o.port <= 0 || o.port > 65535 || o.n <= 0
-        || o.c <= 0 || o.timeout <= 0 || o.conn_timeout <= 0
-        || o.src_ips < 1 || o.src_ips > 200 || o.interval <= 0
-        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0)
-    {
-        usage();
-    }
-
-    if (o.size == 0 || o.size > (1 << 20)) {
-        fprintf(stderr, "loadgen: --size must be 1 byte to 1 MiB\n");
-        exit(2);
-    }
-
-    o.kind = -1;
-
-    if (strcmp(kind, "all") != 0) {
-        const char  **list = o.mode == M_RESET ? rkind_names : gkind_names;
-        int           n = o.mode == M_RESET ? R_NKINDS : G_NKINDS;
-
-        for (i = 0; i < n; i++) {
-            if (strcmp(kind, list[i]) == 0) {
-                o.kind = i;
-            }
-        }
-
-        if (o.kind < 0) {
-            fprintf(stderr, "loadgen: unknown kind \"%s\"\n", kind);
-            exit(2);
-        }
-    }
-
-    if (o.mode == M_RENEG) {
-        o.tls_min = o.tls_max = TLS1_2_VERSION;
-    }
-
-    if (o.plain && (o.mode == M_GARBAGE || o.mode == M_SLOWLORIS
-                    || o.mode == M_RESET || o.mode == M_RENEG
-                    || o.mode == M_VERIFY))
-    {
-        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle "
-                "and noread\n");
-        exit(2);
-    }
-
-    if ((o.sess_in || o.sess_out) && (o.mode != M_HANDSHAKE || o.plain
-                                      || o.http))
-    {
-        fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
-                "handshake mode\n");
-        exit(2);
-    }
-
-    if (o.min_reuse >= 0 && (o.sess_in == NULL || o.min_reuse > 100)) {
-        fprintf(stderr, "loadgen: --min-reuse is a percentage, with "
-                "--sess-in\n");
-        exit(2);
-    }
-}
-
-
 /* ---- TLS client context --------------------------------------------- */
 
 
@@ -638,7 +530,7 @@ make_ctx(void)
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS
                         | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
-    if (o.mode == M_RENEG) {
+    if (M->flags & MODE_RENEG) {
         /* OpenSSL 3 clients renegotiate only when asked to */
         SSL_CTX_clear_options(c, SSL_OP_NO_RENEGOTIATION);
     }
@@ -1028,8 +920,8 @@ conn_done(conn *c, long *err, int rst)
         log_failure(c, err);
     }
 
-    if (c->ssl && !rst && err == NULL && o.mode != M_RESET
-        && o.mode != M_GARBAGE && o.mode != M_RENEG && !c->peer_gone)
+    if (c->ssl && !rst && err == NULL && !(M->flags & MODE_NO_NOTIFY)
+        && !c->peer_gone)
     {
         /* close_notify, best effort, not waited for */
         SSL_shutdown(c->ssl);
@@ -1063,10 +955,8 @@ conn_start(void)
     st.inflight++;
 
     /* hostile kinds in turn, decided here so that they rotate evenly */
-    if (o.mode == M_GARBAGE) {
-        c->kind = o.kind >= 0 ? o.kind : (int) ((st.started - 1) % G_NKINDS);
-    } else if (o.mode == M_RESET) {
-        c->kind = o.kind >= 0 ? o.kind : (int) ((st.started - 1) % R_NKINDS);
+    if (M->kinds) {
+        c->kind = o.kind >= 0 ? o.kind : (int) ((st.started - 1) % M->nkinds);
     }
 
     c->t_start = now();
@@ -1253,44 +1143,9 @@ static void ticket_step(conn *c);
 static void
 app_begin(conn *c)
 {
-    switch (o.mode) {
-
-    case M_RESET:
-        if (c->kind == R_DATA) {
-            /* mid-transfer: push a little, then reset at once */
-            c->to_send = 65536;
-            c->to_recv = 0;
-            c->state = S_STREAM;
-            return;
-        }
-        break;
-
-    case M_GARBAGE:
-        /* badrecord: a valid handshake, then a record of garbage */
-        {
-            unsigned char  *r = malloc(5 + 256);
-
-            if (r == NULL) {
-                conn_done(c, &st.err_io, 0);
-                return;
-            }
-
-            r[0] = 0x17;
-            r[1] = 0x03;
-            r[2] = 0x03;
-            r[3] = 0x01;
-            r[4] = 0x00;
-            fill_random(&c->rng, r + 5, 256);
-            c->raw = r;
-            c->raw_len = 5 + 256;
-            c->raw_off = 0;
-            c->state = S_RAW_SEND;
-            set_events(c, EPOLLOUT);
-        }
+    if (M->secure) {
+        M->secure(c);
         return;
-
-    default:
-        break;
     }
 
     stream_begin(c);
@@ -1304,40 +1159,8 @@ stream_begin(conn *c)
     c->wlen = 0;
     c->check = 0;
 
-    switch (o.mode) {
-    case M_HANDSHAKE:
-        if (o.http) {
-            /* one request; the response is read to the server's close */
-            c->to_send = sizeof(http_req) - 1;
-            c->to_recv = UINT64_MAX;
-            break;
-        }
-        /* fall through */
-    case M_IDLE:
-    case M_RENEG:
-        c->to_send = c->to_recv = o.size;
-        c->check = 1;
-        break;
-
-    case M_VERIFY:
-        c->to_send = c->to_recv = 1 + xrand(&c->rng) % o.max_payload;
-        c->check = 1;
-        break;
-
-    case M_BULK:
-        c->to_send = o.dir == D_DOWN ? 0 : (uint64_t) o.bytes;
-        c->to_recv = o.dir == D_UP ? 1 : (uint64_t) o.bytes;
-        break;
-
-    case M_NOREAD:
-        c->to_send = (uint64_t) o.bytes;
-        c->to_recv = 0;
-        c->deadline = now() + o.duration;
-        c->deadline_ok = 1;
-        break;
-
-    default:
-        break;
+    if (M->exchange) {
+        M->exchange(c);
     }
 
     if (c->check) {
@@ -1381,55 +1204,12 @@ stream_done(conn *c)
         st.bytes_verified += c->rcvd;
     }
 
-    switch (o.mode) {
-    case M_IDLE:
-        c->established = 1;
-        st.inflight--;
-        st.established++;
-        c->state = S_HOLD;
-        c->deadline = INFINITY;
-        set_events(c, EPOLLIN | EPOLLRDHUP);
-        return;
-
-    case M_RENEG:
-        if (c->renegs >= o.reneg_max) {
-            conn_done(c, NULL, 0);
-            return;
-        }
-
-        ERR_clear_error();
-        if (!SSL_renegotiate(c->ssl)) {
-            ssl_note_error("SSL_renegotiate");
-            conn_done(c, &st.err_handshake, 0);
-            return;
-        }
-
-        c->state = S_RENEG;
-        reneg_step(c);
-        return;
-
-    case M_RESET:
-        st.resets++;
-        conn_done(c, NULL, 1);
-        return;
-
-    case M_HANDSHAKE:
-        if (o.sess_out && !c->got_session) {
-            /* TLS 1.3: the ticket may still be on its way */
-            c->state = S_TICKET;
-            if (c->deadline > now() + TICKET_WAIT) {
-                c->deadline = now() + TICKET_WAIT;
-            }
-            ticket_step(c);
-            return;
-        }
-        conn_done(c, NULL, 0);
-        return;
-
-    default:
-        conn_done(c, NULL, 0);
+    if (M->exchanged) {
+        M->exchanged(c);
         return;
     }
+
+    conn_done(c, NULL, 0);
 }
 
 
@@ -1517,7 +1297,7 @@ stream_step(conn *c)
             if (c->wlen == 0) {
                 chunk = CHUNK;
 
-                if (o.mode == M_VERIFY) {
+                if (M->flags & MODE_RAND_CHUNKS) {
                     chunk = 1 + xrand(&c->rng) % CHUNK;
                 }
 
@@ -1528,7 +1308,7 @@ stream_step(conn *c)
                 if (c->check) {
                     fill_random(&c->rng, c->wbuf, chunk);
                     c->wptr = c->wbuf;
-                } else if (o.http && o.mode == M_HANDSHAKE) {
+                } else if (c->http) {
                     c->wptr = (const unsigned char *) http_req;
                 } else {
                     c->wptr = static_data;
@@ -1550,7 +1330,7 @@ stream_step(conn *c)
                 progress = 1;
 
             } else if (n < 0) {
-                if (o.mode == M_NOREAD) {
+                if (M->flags & MODE_CLOSE_OK) {
                     /* the server closed on us: bounded, as it should */
                     st.closed_by_server++;
                     c->peer_gone = 1;
@@ -1561,7 +1341,7 @@ stream_step(conn *c)
                 return;
             }
 
-            if (o.mode == M_RESET && c->sent >= 16384) {
+            if (M->rst_after && c->sent >= M->rst_after) {
                 /* mid-transfer: part of it is out, reset now */
                 st.resets++;
                 conn_done(c, NULL, 1);
@@ -1783,7 +1563,7 @@ raw_send_step(conn *c)
     while (c->raw_off < c->raw_len) {
         len = c->raw_len - c->raw_off;
 
-        if (o.mode == M_SLOWLORIS) {
+        if (M->flags & MODE_TRICKLE) {
             double  t = now();
 
             if (t < c->t_next) {
@@ -1812,7 +1592,7 @@ raw_send_step(conn *c)
         goto closed;
     }
 
-    if (o.mode == M_SLOWLORIS) {
+    if (M->flags & MODE_TRICKLE) {
         /* everything trickled in and the server still has not closed */
         c->state = S_RAW_WAIT;
         set_events(c, EPOLLIN | EPOLLRDHUP);
@@ -1859,7 +1639,7 @@ raw_wait_step(conn *c)
         }
 
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (o.mode == M_SLOWLORIS && c->raw_off < c->raw_len) {
+            if ((M->flags & MODE_TRICKLE) && c->raw_off < c->raw_len) {
                 c->state = S_RAW_SEND;
             }
             return;
@@ -1927,41 +1707,8 @@ connected(conn *c)
         return;
     }
 
-    switch (o.mode) {
-
-    case M_GARBAGE:
-        st.kind_count[c->kind]++;
-
-        if (c->kind == G_BADRECORD) {
-            break;     /* a real handshake first */
-        }
-
-        make_garbage(c);
-        if (c->raw == NULL) {
-            conn_done(c, &st.err_io, 0);
-            return;
-        }
-        c->state = S_RAW_SEND;
+    if (M->connected && M->connected(c)) {
         return;
-
-    case M_SLOWLORIS:
-        c->kind = 0;
-        c->raw = malloc(hello_len);
-        if (c->raw == NULL) {
-            conn_done(c, &st.err_io, 0);
-            return;
-        }
-        memcpy(c->raw, hello, hello_len);
-        c->raw_len = hello_len;
-        c->raw_off = 0;
-        c->t_next = 0;
-        c->deadline = c->t_start + o.duration;
-        c->state = S_RAW_SEND;
-        return;
-
-
-    default:
-        break;
     }
 
     if (o.plain) {
@@ -1997,12 +1744,7 @@ handshake_step(conn *c)
     e = SSL_get_error(c->ssl, n);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (o.mode == M_RESET && c->kind == R_HS
-            && e == SSL_ERROR_WANT_READ)
-        {
-            /* the ClientHello is out: reset once the server answers */
-            c->state = S_RST_WAIT;
-            set_events(c, EPOLLIN);
+        if (e == SSL_ERROR_WANT_READ && M->hello_out && M->hello_out(c)) {
             return;
         }
 
@@ -2056,7 +1798,7 @@ conn_step(conn *c)
         return;
 
     case S_RAW_SEND:
-        if (o.mode == M_SLOWLORIS) {
+        if (M->flags & MODE_TRICKLE) {
             /* an event while trickling: the server may have closed */
             raw_wait_step(c);
             if (c->state != S_RAW_SEND) {
@@ -2095,7 +1837,7 @@ scan(double t)
             continue;
         }
 
-        if (o.mode == M_SLOWLORIS && c->state == S_RAW_SEND
+        if ((M->flags & MODE_TRICKLE) && c->state == S_RAW_SEND
             && t >= c->t_next && t < c->deadline)
         {
             raw_send_step(c);
@@ -2113,7 +1855,7 @@ scan(double t)
             continue;
         }
 
-        if (o.mode == M_SLOWLORIS) {
+        if (M->flags & MODE_OPEN_OK) {
             /* still open at the end of the run: counted, not a failure */
             st.timeouts++;
             conn_done(c, NULL, 0);
@@ -2136,6 +1878,486 @@ scan(double t)
 }
 
 
+/* ---- the modes ---------------------------------------------------------- */
+
+
+/* handshake: the echo, or with --http one request and its response; with
+   --sess-out, waits for the session the server may still be sending */
+static void
+handshake_exchange(conn *c)
+{
+    if (o.http) {
+        /* one request; the response is read to the server's close */
+        c->to_send = sizeof(http_req) - 1;
+        c->to_recv = UINT64_MAX;
+        c->http = 1;
+        return;
+    }
+
+    c->to_send = c->to_recv = o.size;
+    c->check = 1;
+}
+
+
+static void
+handshake_exchanged(conn *c)
+{
+    if (o.sess_out && !c->got_session) {
+        /* TLS 1.3: the ticket may still be on its way */
+        c->state = S_TICKET;
+        if (c->deadline > now() + TICKET_WAIT) {
+            c->deadline = now() + TICKET_WAIT;
+        }
+        ticket_step(c);
+        return;
+    }
+
+    conn_done(c, NULL, 0);
+}
+
+
+static void
+handshake_report(void)
+{
+    printf(" offered=%ld reused=%ld sessions_in=%ld sessions_received=%ld"
+           " sessions_out=%ld err_nosession=%ld", st.offered, st.reused,
+           st.sessions_loaded, st.sessions_received, st.sessions_written,
+           st.err_nosession);
+}
+
+
+/* idle and reneg: a --size echo, checked */
+static void
+echo_exchange(conn *c)
+{
+    c->to_send = c->to_recv = o.size;
+    c->check = 1;
+}
+
+
+/* verify: a random payload of a random size, checked */
+static void
+verify_exchange(conn *c)
+{
+    c->to_send = c->to_recv = 1 + xrand(&c->rng) % o.max_payload;
+    c->check = 1;
+}
+
+
+/* bulk: --bytes up (the sink acknowledges with one byte), down, or both */
+static void
+bulk_exchange(conn *c)
+{
+    c->to_send = o.dir == D_DOWN ? 0 : (uint64_t) o.bytes;
+    c->to_recv = o.dir == D_UP ? 1 : (uint64_t) o.bytes;
+}
+
+
+/* idle: held once the echo is done, until the end of the run */
+static void
+idle_exchanged(conn *c)
+{
+    c->established = 1;
+    st.inflight--;
+    st.established++;
+    c->state = S_HOLD;
+    c->deadline = INFINITY;
+    set_events(c, EPOLLIN | EPOLLRDHUP);
+}
+
+
+static void
+idle_report(void)
+{
+    printf(" established=%ld lost=%ld", st.established, st.lost);
+}
+
+
+/* garbage: hostile first bytes instead of a ClientHello (but badrecord) */
+static int
+garbage_connected(conn *c)
+{
+    st.kind_count[c->kind]++;
+
+    if (c->kind == G_BADRECORD) {
+        return 0;     /* a real handshake first */
+    }
+
+    make_garbage(c);
+    if (c->raw == NULL) {
+        conn_done(c, &st.err_io, 0);
+        return 1;
+    }
+
+    c->state = S_RAW_SEND;
+    return 1;
+}
+
+
+/* badrecord: a valid handshake, then a record of garbage */
+static void
+garbage_secure(conn *c)
+{
+    unsigned char  *r = malloc(5 + 256);
+
+    if (r == NULL) {
+        conn_done(c, &st.err_io, 0);
+        return;
+    }
+
+    r[0] = 0x17;
+    r[1] = 0x03;
+    r[2] = 0x03;
+    r[3] = 0x01;
+    r[4] = 0x00;
+    fill_random(&c->rng, r + 5, 256);
+    c->raw = r;
+    c->raw_len = 5 + 256;
+    c->raw_off = 0;
+    c->state = S_RAW_SEND;
+    set_events(c, EPOLLOUT);
+}
+
+
+static void
+close_times_report(void)
+{
+    printf(" close_avg_s=%.3f close_max_s=%.3f",
+           st.closed_by_server ? st.close_time_sum / st.closed_by_server : 0,
+           st.close_time_max);
+}
+
+
+static void
+garbage_report(void)
+{
+    int  i;
+
+    printf(" closed_by_server=%ld timeouts=%ld", st.closed_by_server,
+           st.timeouts);
+    for (i = 0; i < G_NKINDS; i++) {
+        printf(" %s=%ld/%ld", gkind_names[i], st.kind_closed[i],
+               st.kind_count[i]);
+    }
+    close_times_report();
+}
+
+
+/* slowloris: a real ClientHello, trickled until --duration */
+static int
+slowloris_connected(conn *c)
+{
+    c->kind = 0;
+    c->raw = malloc(hello_len);
+    if (c->raw == NULL) {
+        conn_done(c, &st.err_io, 0);
+        return 1;
+    }
+
+    memcpy(c->raw, hello, hello_len);
+    c->raw_len = hello_len;
+    c->raw_off = 0;
+    c->t_next = 0;
+    c->deadline = c->t_start + o.duration;
+    c->state = S_RAW_SEND;
+    return 1;
+}
+
+
+static void
+slowloris_report(void)
+{
+    printf(" closed_by_server=%ld still_open=%ld", st.closed_by_server,
+           st.timeouts);
+    close_times_report();
+}
+
+
+/* reset, kind hs: the ClientHello is out, reset once the server answers */
+static int
+reset_hello_out(conn *c)
+{
+    if (c->kind != R_HS) {
+        return 0;
+    }
+
+    c->state = S_RST_WAIT;
+    set_events(c, EPOLLIN);
+    return 1;
+}
+
+
+/* reset, kind data: push a little (rst_after), then reset at once */
+static void
+reset_secure(conn *c)
+{
+    if (c->kind == R_DATA) {
+        c->to_send = 65536;
+        c->to_recv = 0;
+        c->state = S_STREAM;
+        return;
+    }
+
+    stream_begin(c);
+}
+
+
+static void
+reset_exchanged(conn *c)
+{
+    st.resets++;
+    conn_done(c, NULL, 1);
+}
+
+
+static void
+reset_report(void)
+{
+    printf(" resets=%ld", st.resets);
+}
+
+
+/* noread: --bytes sent for --duration, nothing read */
+static void
+noread_exchange(conn *c)
+{
+    c->to_send = (uint64_t) o.bytes;
+    c->to_recv = 0;
+    c->deadline = now() + o.duration;
+    c->deadline_ok = 1;
+}
+
+
+static void
+noread_report(void)
+{
+    printf(" closed_by_server=%ld", st.closed_by_server);
+}
+
+
+/* reneg: after each echo a renegotiation, until --reneg-max or refused */
+static void
+reneg_exchanged(conn *c)
+{
+    if (c->renegs >= o.reneg_max) {
+        conn_done(c, NULL, 0);
+        return;
+    }
+
+    ERR_clear_error();
+    if (!SSL_renegotiate(c->ssl)) {
+        ssl_note_error("SSL_renegotiate");
+        conn_done(c, &st.err_handshake, 0);
+        return;
+    }
+
+    c->state = S_RENEG;
+    reneg_step(c);
+}
+
+
+static void
+reneg_report(void)
+{
+    printf(" renegs=%ld reneg_max=%ld refused=%ld", st.renegs,
+           st.reneg_max_seen, st.reneg_refused);
+}
+
+
+static const mode  modes[] = {
+    { .name = "handshake", .flags = MODE_PLAIN | MODE_SESSIONS,
+      .exchange = handshake_exchange, .exchanged = handshake_exchanged,
+      .report = handshake_report },
+
+    { .name = "verify", .flags = MODE_RAND_CHUNKS,
+      .exchange = verify_exchange },
+
+    { .name = "bulk", .flags = MODE_PLAIN,
+      .exchange = bulk_exchange },
+
+    { .name = "idle", .flags = MODE_PLAIN | MODE_HOLD,
+      .exchange = echo_exchange, .exchanged = idle_exchanged,
+      .report = idle_report },
+
+    { .name = "garbage", .flags = MODE_NO_NOTIFY | MODE_HELLO,
+      .kinds = gkind_names, .nkinds = G_NKINDS,
+      .connected = garbage_connected, .secure = garbage_secure,
+      .report = garbage_report },
+
+    { .name = "slowloris", .flags = MODE_HELLO | MODE_TRICKLE | MODE_OPEN_OK,
+      .connected = slowloris_connected, .report = slowloris_report },
+
+    { .name = "reset", .flags = MODE_NO_NOTIFY,
+      .kinds = rkind_names, .nkinds = R_NKINDS, .rst_after = 16384,
+      .hello_out = reset_hello_out, .secure = reset_secure,
+      .exchanged = reset_exchanged, .report = reset_report },
+
+    { .name = "noread", .flags = MODE_PLAIN | MODE_CLOSE_OK,
+      .exchange = noread_exchange, .report = noread_report },
+
+    { .name = "reneg", .flags = MODE_RENEG | MODE_NO_NOTIFY,
+      .exchange = echo_exchange, .exchanged = reneg_exchanged,
+      .report = reneg_report },
+};
+
+
+static void
+parse_args(int argc, char **argv)
+{
+    int          i, opt;
+    const char  *kind = "all";
+
+    static struct option longopts[] = {
+        { "host", 1, 0, 'H' }, { "port", 1, 0, 'p' },
+        { "conns", 1, 0, 'n' }, { "concurrency", 1, 0, 'c' },
+        { "tls", 1, 0, 'T' }, { "ciphers", 1, 0, 'C' },
+        { "suites", 1, 0, 'S' }, { "groups", 1, 0, 'G' },
+        { "sigalgs", 1, 0, 'A' }, { "cert", 1, 0, 'e' }, { "key", 1, 0, 'k' },
+        { "sni", 1, 0, 's' }, { "sni-file", 1, 0, 'f' },
+        { "alpn", 1, 0, 'a' }, { "plain", 0, 0, 'P' },
+        { "http", 0, 0, 'W' },
+        { "size", 1, 0, 'z' }, { "bytes", 1, 0, 'b' }, { "dir", 1, 0, 'd' },
+        { "max-payload", 1, 0, 'm' }, { "kind", 1, 0, 'K' },
+        { "interval", 1, 0, 'i' }, { "duration", 1, 0, 'D' },
+        { "reneg-max", 1, 0, 'r' }, { "hold", 1, 0, 'h' },
+        { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
+        { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
+        { "fail-log", 1, 0, 'F' },
+        { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
+        { "min-reuse", 1, 0, 'u' },
+        { 0, 0, 0, 0 }
+    };
+
+    if (argc < 2) {
+        usage();
+    }
+
+    for (i = 0; i < (int) (sizeof(modes) / sizeof(modes[0])); i++) {
+        if (strcmp(argv[1], modes[i].name) == 0) {
+            M = &modes[i];
+            break;
+        }
+    }
+
+    if (M == NULL) {
+        fprintf(stderr, "loadgen: unknown mode \"%s\"\n", argv[1]);
+        usage();
+    }
+
+    optind = 2;
+
+    while ((opt = getopt_long(argc, argv, "n:c:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'H': o.host = optarg; break;
+        case 'p': o.port = atoi(optarg); break;
+        case 'n': o.n = atol(optarg); break;
+        case 'c': o.c = atol(optarg); break;
+        case 'T':
+            if (parse_tls(optarg) != 0) {
+                usage();
+            }
+            break;
+        case 'C': o.ciphers = optarg; break;
+        case 'S': o.suites = optarg; break;
+        case 'G': o.groups = optarg; break;
+        case 'A': o.sigalgs = optarg; break;
+        case 'e': o.cert = optarg; break;
+        case 'k': o.key = optarg; break;
+        case 's': o.sni = optarg; break;
+        case 'f': o.sni_file = optarg; break;
+        case 'a': o.alpn = optarg; break;
+        case 'P': o.plain = 1; break;
+        case 'W': o.http = 1; break;
+        case 'z': o.size = (size_t) parse_size(optarg); break;
+        case 'b': o.bytes = parse_size(optarg); break;
+        case 'd':
+            if (strcmp(optarg, "up") == 0) {
+                o.dir = D_UP;
+            } else if (strcmp(optarg, "down") == 0) {
+                o.dir = D_DOWN;
+            } else if (strcmp(optarg, "both") == 0) {
+                o.dir = D_BOTH;
+            } else {
+                usage();
+            }
+            break;
+        case 'm': o.max_payload = (size_t) parse_size(optarg); break;
+        case 'K': kind = optarg; break;
+        case 'i': o.interval = atof(optarg); break;
+        case 'D': o.duration = atof(optarg); break;
+        case 'r': o.reneg_max = atoi(optarg); break;
+        case 'h': o.hold = atof(optarg); break;
+        case 'o': o.conn_timeout = atof(optarg); break;
+        case 't': o.timeout = atof(optarg); break;
+        case 'I': o.src_ips = atoi(optarg); break;
+        case 'R': o.seed = strtoul(optarg, NULL, 10); break;
+        case 'F': o.fail_log = optarg; break;
+        case 'x': o.sess_in = optarg; break;
+        case 'y': o.sess_out = optarg; break;
+        case 'u': o.min_reuse = atof(optarg); break;
+        default: usage();
+        }
+    }
+
+    if (optind != argc || o.port <= 0 || o.port > 65535 || o.n <= 0
+        || o.c <= 0 || o.timeout <= 0 || o.conn_timeout <= 0
+        || o.src_ips < 1 || o.src_ips > 200 || o.interval <= 0
+        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0)
+    {
+        usage();
+    }
+
+    if (o.size == 0 || o.size > (1 << 20)) {
+        fprintf(stderr, "loadgen: --size must be 1 byte to 1 MiB\n");
+        exit(2);
+    }
+
+    o.kind = -1;
+
+    if (strcmp(kind, "all") != 0) {
+        for (i = 0; i < M->nkinds; i++) {
+            if (strcmp(kind, M->kinds[i]) == 0) {
+                o.kind = i;
+            }
+        }
+
+        if (M->kinds == NULL) {
+            fprintf(stderr, "loadgen: --kind only for garbage and reset\n");
+            exit(2);
+        }
+
+        if (o.kind < 0) {
+            fprintf(stderr, "loadgen: unknown kind \"%s\"\n", kind);
+            exit(2);
+        }
+    }
+
+    if (M->flags & MODE_RENEG) {
+        o.tls_min = o.tls_max = TLS1_2_VERSION;
+    }
+
+    if (o.plain && !(M->flags & MODE_PLAIN)) {
+        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle "
+                "and noread\n");
+        exit(2);
+    }
+
+    if ((o.sess_in || o.sess_out) && (!(M->flags & MODE_SESSIONS) || o.plain
+                                      || o.http))
+    {
+        fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
+                "handshake mode\n");
+        exit(2);
+    }
+
+    if (o.min_reuse >= 0 && (o.sess_in == NULL || o.min_reuse > 100)) {
+        fprintf(stderr, "loadgen: --min-reuse is a percentage, with "
+                "--sess-in\n");
+        exit(2);
+    }
+}
+
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -2150,7 +2372,6 @@ report(double elapsed, int timed_out)
 {
     struct rusage  ru;
     double         avg = 0, p50 = 0, p99 = 0;
-    int            i;
 
     getrusage(RUSAGE_SELF, &ru);
 
@@ -2169,7 +2390,7 @@ report(double elapsed, int timed_out)
     printf("mode=%s port=%d conns=%ld started=%ld ok=%ld failed=%ld "
            "err_connect=%ld err_handshake=%ld err_io=%ld err_timeout=%ld "
            "err_mismatch=%ld err_eof=%ld",
-           mode_names[o.mode], o.port, o.n, st.started, st.ok, st.failed,
+           M->name, o.port, o.n, st.started, st.ok, st.failed,
            st.err_connect, st.err_handshake, st.err_io, st.err_timeout,
            st.err_mismatch, st.err_eof);
 
@@ -2186,47 +2407,8 @@ report(double elapsed, int timed_out)
     printf(" hs_avg_ms=%.3f hs_p50_ms=%.3f hs_p99_ms=%.3f", avg * 1e3,
            p50 * 1e3, p99 * 1e3);
 
-    switch (o.mode) {
-    case M_HANDSHAKE:
-        printf(" offered=%ld reused=%ld sessions_in=%ld sessions_received=%ld"
-               " sessions_out=%ld err_nosession=%ld", st.offered, st.reused,
-               st.sessions_loaded, st.sessions_received, st.sessions_written,
-               st.err_nosession);
-        break;
-    case M_IDLE:
-        printf(" established=%ld lost=%ld", st.established, st.lost);
-        break;
-    case M_GARBAGE:
-        printf(" closed_by_server=%ld timeouts=%ld", st.closed_by_server,
-               st.timeouts);
-        for (i = 0; i < G_NKINDS; i++) {
-            printf(" %s=%ld/%ld", gkind_names[i], st.kind_closed[i],
-                   st.kind_count[i]);
-        }
-        printf(" close_avg_s=%.3f close_max_s=%.3f",
-               st.closed_by_server ? st.close_time_sum / st.closed_by_server
-                                   : 0,
-               st.close_time_max);
-        break;
-    case M_SLOWLORIS:
-        printf(" closed_by_server=%ld still_open=%ld close_avg_s=%.3f "
-               "close_max_s=%.3f", st.closed_by_server, st.timeouts,
-               st.closed_by_server ? st.close_time_sum / st.closed_by_server
-                                   : 0,
-               st.close_time_max);
-        break;
-    case M_RESET:
-        printf(" resets=%ld", st.resets);
-        break;
-    case M_NOREAD:
-        printf(" closed_by_server=%ld", st.closed_by_server);
-        break;
-    case M_RENEG:
-        printf(" renegs=%ld reneg_max=%ld refused=%ld", st.renegs,
-               st.reneg_max_seen, st.reneg_refused);
-        break;
-    default:
-        break;
+    if (M->report) {
+        M->report();
     }
 
     printf(" version=%s cipher=%s group=%s",
@@ -2300,12 +2482,12 @@ main(int argc, char **argv)
         }
     }
 
-    if ((o.mode == M_GARBAGE || o.mode == M_SLOWLORIS) && make_hello() != 0) {
+    if ((M->flags & MODE_HELLO) && make_hello() != 0) {
         fprintf(stderr, "loadgen: cannot make a ClientHello\n");
         return 1;
     }
 
-    nslots = o.mode == M_IDLE ? o.n : o.c;
+    nslots = (M->flags & MODE_HOLD) ? o.n : o.c;
     if (nslots > o.n) {
         nslots = o.n;
     }
@@ -2376,7 +2558,7 @@ main(int argc, char **argv)
             conn_start();
         }
 
-        if (o.mode == M_IDLE) {
+        if (M->flags & MODE_HOLD) {
             if (!ready_printed && st.started == o.n && st.inflight == 0) {
                 printf("ready=1 established=%ld failed=%ld elapsed=%.6f\n",
                        st.established, st.failed, now() - t0);
@@ -2445,7 +2627,7 @@ main(int argc, char **argv)
 
         if (c->state == S_HOLD || c->deadline_ok) {
             conn_done(c, NULL, 0);
-        } else if (o.mode == M_SLOWLORIS) {
+        } else if (M->flags & MODE_OPEN_OK) {
             st.timeouts++;
             conn_done(c, NULL, 0);
         } else {
