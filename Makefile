@@ -204,9 +204,11 @@ BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend $(BUILD)/bench/micro
 
 .PHONY: bench bench-build
 
-$(BUILD)/bench/loadgen: bench/loadgen.c
+LOADGEN_SRC := $(wildcard bench/loadgen/*.c)
+
+$(BUILD)/bench/loadgen: $(LOADGEN_SRC) bench/loadgen/loadgen.h
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto -lm
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LOADGEN_SRC) -o $@ -lssl -lcrypto -lm
 
 $(BUILD)/bench/backend: bench/backend.c
 	@mkdir -p $(dir $@)
