@@ -236,12 +236,120 @@ ticket_step(conn *c)
 }
 
 
-void
-stream_step(conn *c)
+/* One read of the exchange: 1 bytes came, 0 none yet, -1 the step is
+   over (the connection ended, or the exchange did). */
+static int
+stream_read(conn *c)
+{
+    ssize_t  n;
+
+    n = io_read(c, rbuf, sizeof(rbuf));
+
+    if (n > 0) {
+        if ((uint64_t) n > c->to_recv - c->rcvd) {
+            note_error("protocol", "more bytes than sent");
+            conn_done(c, &st.err_mismatch, 0);
+            return -1;
+        }
+        if (c->check) {
+            EVP_DigestUpdate(c->hrx, rbuf, (size_t) n);
+        }
+        c->rcvd += (uint64_t) n;
+        st.bytes_recv += (uint64_t) n;
+        return 1;
+    }
+
+    if (n == -2 && o.http && c->rcvd > 0 && c->sent >= c->to_send) {
+        /* the response ended with the connection: done */
+        c->to_recv = c->rcvd;
+        stream_done(c);
+        return -1;
+    }
+
+    if (n == -2) {
+        note_error("eof", "server closed early");
+        conn_done(c, &st.err_eof, 0);
+        return -1;
+    }
+
+    if (n < 0) {
+        conn_done(c, &st.err_io, 0);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* One write of the exchange (a chunk, retried as is until it is out):
+   1 bytes went, 0 none yet, -1 the connection ended. */
+static int
+stream_write(conn *c)
 {
     ssize_t  n;
     size_t   chunk;
-    int      progress;
+
+    if (c->wlen == 0) {
+        chunk = CHUNK;
+
+        if (M->flags & MODE_RAND_CHUNKS) {
+            chunk = 1 + xrand(&c->rng) % CHUNK;
+        }
+
+        if (chunk > c->to_send - c->sent) {
+            chunk = (size_t) (c->to_send - c->sent);
+        }
+
+        if (c->check) {
+            fill_random(&c->rng, c->wbuf, chunk);
+            c->wptr = c->wbuf;
+        } else if (c->http) {
+            c->wptr = (const unsigned char *) http_req;
+        } else {
+            c->wptr = static_data;
+        }
+
+        c->wlen = chunk;
+    }
+
+    n = io_write(c, c->wptr, c->wlen);
+
+    if (n > 0) {
+        if (c->check) {
+            EVP_DigestUpdate(c->htx, c->wptr, (size_t) n);
+        }
+        c->sent += (uint64_t) n;
+        st.bytes_sent += (uint64_t) n;
+        c->wptr += n;
+        c->wlen -= (size_t) n;
+
+    } else if (n < 0) {
+        if (M->flags & MODE_CLOSE_OK) {
+            /* the server closed on us: bounded, as it should */
+            st.closed_by_server++;
+            c->peer_gone = 1;
+            conn_done(c, NULL, 0);
+            return -1;
+        }
+        conn_done(c, n == -2 ? &st.err_eof : &st.err_io, 0);
+        return -1;
+    }
+
+    if (M->rst_after && c->sent >= M->rst_after) {
+        /* mid-transfer: part of it is out, reset now */
+        st.resets++;
+        conn_done(c, NULL, 1);
+        return -1;
+    }
+
+    return n > 0;
+}
+
+
+void
+stream_step(conn *c)
+{
+    int  r, progress = 0;
 
     for (int rounds = 0; rounds < 64; rounds++) {
         progress = 0;
@@ -249,94 +357,19 @@ stream_step(conn *c)
 
         /* read first: the peer may be waiting for us to drain */
         if (c->rcvd < c->to_recv) {
-            n = io_read(c, rbuf, sizeof(rbuf));
-
-            if (n > 0) {
-                if ((uint64_t) n > c->to_recv - c->rcvd) {
-                    note_error("protocol", "more bytes than sent");
-                    conn_done(c, &st.err_mismatch, 0);
-                    return;
-                }
-                if (c->check) {
-                    EVP_DigestUpdate(c->hrx, rbuf, (size_t) n);
-                }
-                c->rcvd += (uint64_t) n;
-                st.bytes_recv += (uint64_t) n;
-                progress = 1;
-
-            } else if (n == -2 && o.http && c->rcvd > 0
-                       && c->sent >= c->to_send)
-            {
-                /* the response ended with the connection: done */
-                c->to_recv = c->rcvd;
-                stream_done(c);
-                return;
-
-            } else if (n == -2) {
-                note_error("eof", "server closed early");
-                conn_done(c, &st.err_eof, 0);
-                return;
-
-            } else if (n < 0) {
-                conn_done(c, &st.err_io, 0);
+            r = stream_read(c);
+            if (r < 0) {
                 return;
             }
+            progress |= r;
         }
 
         if (c->sent < c->to_send) {
-            if (c->wlen == 0) {
-                chunk = CHUNK;
-
-                if (M->flags & MODE_RAND_CHUNKS) {
-                    chunk = 1 + xrand(&c->rng) % CHUNK;
-                }
-
-                if (chunk > c->to_send - c->sent) {
-                    chunk = (size_t) (c->to_send - c->sent);
-                }
-
-                if (c->check) {
-                    fill_random(&c->rng, c->wbuf, chunk);
-                    c->wptr = c->wbuf;
-                } else if (c->http) {
-                    c->wptr = (const unsigned char *) http_req;
-                } else {
-                    c->wptr = static_data;
-                }
-
-                c->wlen = chunk;
-            }
-
-            n = io_write(c, c->wptr, c->wlen);
-
-            if (n > 0) {
-                if (c->check) {
-                    EVP_DigestUpdate(c->htx, c->wptr, (size_t) n);
-                }
-                c->sent += (uint64_t) n;
-                st.bytes_sent += (uint64_t) n;
-                c->wptr += n;
-                c->wlen -= (size_t) n;
-                progress = 1;
-
-            } else if (n < 0) {
-                if (M->flags & MODE_CLOSE_OK) {
-                    /* the server closed on us: bounded, as it should */
-                    st.closed_by_server++;
-                    c->peer_gone = 1;
-                    conn_done(c, NULL, 0);
-                    return;
-                }
-                conn_done(c, n == -2 ? &st.err_eof : &st.err_io, 0);
+            r = stream_write(c);
+            if (r < 0) {
                 return;
             }
-
-            if (M->rst_after && c->sent >= M->rst_after) {
-                /* mid-transfer: part of it is out, reset now */
-                st.resets++;
-                conn_done(c, NULL, 1);
-                return;
-            }
+            progress |= r;
         }
 
         if (c->sent >= c->to_send && c->rcvd >= c->to_recv) {

@@ -182,32 +182,98 @@ parse_size(const char *v)
 }
 
 
+static const struct option  longopts[] = {
+    { "host", 1, 0, 'H' }, { "port", 1, 0, 'p' },
+    { "conns", 1, 0, 'n' }, { "concurrency", 1, 0, 'c' },
+    { "tls", 1, 0, 'T' }, { "ciphers", 1, 0, 'C' },
+    { "suites", 1, 0, 'S' }, { "groups", 1, 0, 'G' },
+    { "sigalgs", 1, 0, 'A' }, { "cert", 1, 0, 'e' }, { "key", 1, 0, 'k' },
+    { "sni", 1, 0, 's' }, { "sni-file", 1, 0, 'f' },
+    { "alpn", 1, 0, 'a' }, { "plain", 0, 0, 'P' },
+    { "http", 0, 0, 'W' },
+    { "size", 1, 0, 'z' }, { "bytes", 1, 0, 'b' }, { "dir", 1, 0, 'd' },
+    { "max-payload", 1, 0, 'm' }, { "kind", 1, 0, 'K' },
+    { "interval", 1, 0, 'i' }, { "duration", 1, 0, 'D' },
+    { "reneg-max", 1, 0, 'r' }, { "hold", 1, 0, 'h' },
+    { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
+    { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
+    { "fail-log", 1, 0, 'F' },
+    { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
+    { "min-reuse", 1, 0, 'u' },
+    { 0, 0, 0, 0 }
+};
+
+
+/* The options together: what the mode allows, sizes and limits. */
+static void
+check_args(const char *kind)
+{
+    int  i;
+
+    if (o.port <= 0 || o.port > 65535 || o.n <= 0
+        || o.c <= 0 || o.timeout <= 0 || o.conn_timeout <= 0
+        || o.src_ips < 1 || o.src_ips > 200 || o.interval <= 0
+        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0)
+    {
+        usage();
+    }
+
+    if (o.size == 0 || o.size > (1 << 20)) {
+        fprintf(stderr, "loadgen: --size must be 1 byte to 1 MiB\n");
+        exit(2);
+    }
+
+    o.kind = -1;
+
+    if (strcmp(kind, "all") != 0) {
+        for (i = 0; i < M->nkinds; i++) {
+            if (strcmp(kind, M->kinds[i]) == 0) {
+                o.kind = i;
+            }
+        }
+
+        if (M->kinds == NULL) {
+            fprintf(stderr, "loadgen: --kind only for garbage and reset\n");
+            exit(2);
+        }
+
+        if (o.kind < 0) {
+            fprintf(stderr, "loadgen: unknown kind \"%s\"\n", kind);
+            exit(2);
+        }
+    }
+
+    if (M->flags & MODE_RENEG) {
+        o.tls_min = o.tls_max = TLS1_2_VERSION;
+    }
+
+    if (o.plain && !(M->flags & MODE_PLAIN)) {
+        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle "
+                "and noread\n");
+        exit(2);
+    }
+
+    if ((o.sess_in || o.sess_out) && (!(M->flags & MODE_SESSIONS) || o.plain
+                                      || o.http))
+    {
+        fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
+                "handshake mode\n");
+        exit(2);
+    }
+
+    if (o.min_reuse >= 0 && (o.sess_in == NULL || o.min_reuse > 100)) {
+        fprintf(stderr, "loadgen: --min-reuse is a percentage, with "
+                "--sess-in\n");
+        exit(2);
+    }
+}
+
+
 static void
 parse_args(int argc, char **argv)
 {
     int          i, opt;
     const char  *kind = "all";
-
-    static struct option longopts[] = {
-        { "host", 1, 0, 'H' }, { "port", 1, 0, 'p' },
-        { "conns", 1, 0, 'n' }, { "concurrency", 1, 0, 'c' },
-        { "tls", 1, 0, 'T' }, { "ciphers", 1, 0, 'C' },
-        { "suites", 1, 0, 'S' }, { "groups", 1, 0, 'G' },
-        { "sigalgs", 1, 0, 'A' }, { "cert", 1, 0, 'e' }, { "key", 1, 0, 'k' },
-        { "sni", 1, 0, 's' }, { "sni-file", 1, 0, 'f' },
-        { "alpn", 1, 0, 'a' }, { "plain", 0, 0, 'P' },
-        { "http", 0, 0, 'W' },
-        { "size", 1, 0, 'z' }, { "bytes", 1, 0, 'b' }, { "dir", 1, 0, 'd' },
-        { "max-payload", 1, 0, 'm' }, { "kind", 1, 0, 'K' },
-        { "interval", 1, 0, 'i' }, { "duration", 1, 0, 'D' },
-        { "reneg-max", 1, 0, 'r' }, { "hold", 1, 0, 'h' },
-        { "conn-timeout", 1, 0, 'o' }, { "timeout", 1, 0, 't' },
-        { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
-        { "fail-log", 1, 0, 'F' },
-        { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
-        { "min-reuse", 1, 0, 'u' },
-        { 0, 0, 0, 0 }
-    };
 
     if (argc < 2) {
         usage();
@@ -280,62 +346,11 @@ parse_args(int argc, char **argv)
         }
     }
 
-    if (optind != argc || o.port <= 0 || o.port > 65535 || o.n <= 0
-        || o.c <= 0 || o.timeout <= 0 || o.conn_timeout <= 0
-        || o.src_ips < 1 || o.src_ips > 200 || o.interval <= 0
-        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0)
-    {
+    if (optind != argc) {
         usage();
     }
 
-    if (o.size == 0 || o.size > (1 << 20)) {
-        fprintf(stderr, "loadgen: --size must be 1 byte to 1 MiB\n");
-        exit(2);
-    }
-
-    o.kind = -1;
-
-    if (strcmp(kind, "all") != 0) {
-        for (i = 0; i < M->nkinds; i++) {
-            if (strcmp(kind, M->kinds[i]) == 0) {
-                o.kind = i;
-            }
-        }
-
-        if (M->kinds == NULL) {
-            fprintf(stderr, "loadgen: --kind only for garbage and reset\n");
-            exit(2);
-        }
-
-        if (o.kind < 0) {
-            fprintf(stderr, "loadgen: unknown kind \"%s\"\n", kind);
-            exit(2);
-        }
-    }
-
-    if (M->flags & MODE_RENEG) {
-        o.tls_min = o.tls_max = TLS1_2_VERSION;
-    }
-
-    if (o.plain && !(M->flags & MODE_PLAIN)) {
-        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle "
-                "and noread\n");
-        exit(2);
-    }
-
-    if ((o.sess_in || o.sess_out) && (!(M->flags & MODE_SESSIONS) || o.plain
-                                      || o.http))
-    {
-        fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
-                "handshake mode\n");
-        exit(2);
-    }
-
-    if (o.min_reuse >= 0 && (o.sess_in == NULL || o.min_reuse > 100)) {
-        fprintf(stderr, "loadgen: --min-reuse is a percentage, with "
-                "--sess-in\n");
-        exit(2);
-    }
+    check_args(kind);
 }
 
 
@@ -405,17 +420,12 @@ report(double elapsed, int timed_out)
 }
 
 
-int
-main(int argc, char **argv)
+/* Opens what the run needs before its first connection; an exit status
+   when it cannot (1, or 2 for bad usage), else 0. */
+static int
+setup_run(void)
 {
-    int                  i, n, timed_out = 0, ready_printed = 0, rc = 0;
-    long                 k;
-    double               t, t_end, t_scan, t_hold_end = INFINITY;
-    sigset_t             mask;
-    struct rlimit        rl;
-    struct epoll_event   evs[MAX_EVENTS], e;
-
-    parse_args(argc, argv);
+    struct rlimit  rl;
 
     if (o.fail_log) {
         fail_log = fopen(o.fail_log, "a");
@@ -434,7 +444,8 @@ main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    grng = o.seed ? o.seed : (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
+    grng = o.seed ? o.seed
+                  : (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
     xrand(&grng);
 
     memset(&dst, 0, sizeof(dst));
@@ -467,6 +478,18 @@ main(int argc, char **argv)
         fprintf(stderr, "loadgen: cannot make a ClientHello\n");
         return 1;
     }
+
+    return 0;
+}
+
+
+/* The connection slots (and their sessions), epoll and the signals. */
+static int
+setup_slots(void)
+{
+    long                k;
+    sigset_t            mask;
+    struct epoll_event  e;
 
     nslots = (M->flags & MODE_HOLD) ? o.n : o.c;
     if (nslots > o.n) {
@@ -518,6 +541,19 @@ main(int argc, char **argv)
     e.data.ptr = &sigfd_tag;
     epoll_ctl(ep, EPOLL_CTL_ADD, sigfd, &e);
 
+    return 0;
+}
+
+
+/* The event loop, until every connection has ended (MODE_HOLD: --hold
+   after all are established), a signal or --timeout; 1 for the last. */
+static int
+run_loop(void)
+{
+    int                 i, n, ready_printed = 0;
+    double              t, t_end, t_scan, t_hold_end = INFINITY;
+    struct epoll_event  evs[MAX_EVENTS];
+
     t0 = now();
     t_end = t0 + o.timeout;
     t_scan = t0 + SCAN_EVERY;
@@ -526,12 +562,11 @@ main(int argc, char **argv)
         t = now();
 
         if (t >= t_end) {
-            timed_out = 1;
-            break;
+            return 1;
         }
 
         if (stop_now) {
-            break;
+            return 0;
         }
 
         /* start what the concurrency allows */
@@ -549,18 +584,18 @@ main(int argc, char **argv)
             }
 
             if (ready_printed && now() >= t_hold_end) {
-                break;
+                return 0;
             }
 
         } else if (st.finished >= o.n) {
-            break;
+            return 0;
         }
 
         n = epoll_wait(ep, evs, MAX_EVENTS, 20);
 
         if (n < 0 && errno != EINTR) {
             perror("loadgen: epoll_wait");
-            break;
+            return 0;
         }
 
         for (i = 0; i < n; i++) {
@@ -595,10 +630,15 @@ main(int argc, char **argv)
             t_scan = t + SCAN_EVERY;
         }
     }
+}
 
-    t = now() - t0;
 
-    /* whatever is still open ends here; held idle ones count as ok */
+/* Whatever is still open ends here; held idle ones count as ok. */
+static void
+end_all(int timed_out)
+{
+    long  k;
+
     for (k = 0; k < nslots; k++) {
         conn  *c = &slots[k];
 
@@ -618,6 +658,29 @@ main(int argc, char **argv)
             conn_done(c, &st.err_timeout, 0);
         }
     }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int     timed_out, rc;
+    long    k;
+    double  t;
+
+    parse_args(argc, argv);
+
+    rc = setup_run();
+    if (rc == 0) {
+        rc = setup_slots();
+    }
+    if (rc != 0) {
+        return rc;
+    }
+
+    timed_out = run_loop();
+    t = now() - t0;
+    end_all(timed_out);
 
     if (o.sess_out && write_sessions(o.sess_out) != 0) {
         return 1;

@@ -14,107 +14,152 @@ static const char *const  gkind_names[] = {
 static const char *const  rkind_names[] = { "hs", "data" };
 
 
+/* The hostile first bytes of each kind: a buffer of *n bytes, NULL when
+   out of memory.  badrecord has none: it sends a real hello first. */
+
+static unsigned char *
+garbage_random(conn *c, size_t *n)
+{
+    unsigned char  *r;
+
+    *n = 1 + xrand(&c->rng) % 4096;
+    r = malloc(*n);
+    if (r) {
+        fill_random(&c->rng, r, *n);
+    }
+
+    return r;
+}
+
+
+static unsigned char *
+garbage_http(conn *c, size_t *n)
+{
+    unsigned char      *r;
+    static const char   http[] =
+        "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: loadgen\r\n\r\n";
+
+    (void) c;
+    *n = sizeof(http) - 1;
+    r = malloc(*n);
+    if (r) {
+        memcpy(r, http, *n);
+    }
+
+    return r;
+}
+
+
+/*
+ * An SSL 2.0 CLIENT-HELLO: two-byte header with the top bit set, msg type
+ * 1, version 0x0002, three SSLv2 cipher specs, no session id, a 16-byte
+ * challenge.
+ */
+static unsigned char *
+garbage_sslv2(conn *c, size_t *n)
+{
+    unsigned char  *r;
+    static const unsigned char  specs[] = {
+        0x01, 0x00, 0x80,      /* RC4_128_WITH_MD5 */
+        0x07, 0x00, 0xc0,      /* DES_192_EDE3_CBC_WITH_MD5 */
+        0x03, 0x00, 0x80       /* RC2_128_CBC_WITH_MD5 */
+    };
+    size_t  body = 9 + sizeof(specs) + 16;
+
+    *n = 2 + body;
+    r = malloc(*n);
+    if (r) {
+        r[0] = (unsigned char) (0x80 | (body >> 8));
+        r[1] = (unsigned char) body;
+        r[2] = 0x01;
+        r[3] = 0x00;
+        r[4] = 0x02;
+        r[5] = 0x00;
+        r[6] = sizeof(specs);
+        r[7] = 0x00;
+        r[8] = 0x00;
+        r[9] = 0x00;
+        r[10] = 16;
+        memcpy(r + 11, specs, sizeof(specs));
+        fill_random(&c->rng, r + 11 + sizeof(specs), 16);
+    }
+
+    return r;
+}
+
+
+/* a real hello cut short, then end of stream */
+static unsigned char *
+garbage_truncated(conn *c, size_t *n)
+{
+    unsigned char  *r;
+
+    *n = 1 + xrand(&c->rng) % (hello_len - 1);
+    r = malloc(*n);
+    if (r) {
+        memcpy(r, hello, *n);
+    }
+
+    return r;
+}
+
+
+/*
+ * Alternately a record longer than TLS allows (2^14 + 2048 is the most for
+ * ciphertext, a plaintext hello gets 2^14), and a ClientHello claiming
+ * 16 MB in well-formed records.
+ */
+static unsigned char *
+garbage_oversized(conn *c, size_t *n)
+{
+    size_t          i;
+    unsigned char  *r;
+
+    if (xrand(&c->rng) & 1) {
+        *n = 5 + 0x4801;
+        r = malloc(*n);
+        if (r) {
+            r[0] = 0x16; r[1] = 0x03; r[2] = 0x01;
+            r[3] = 0x48; r[4] = 0x01;
+            memcpy(r + 5, hello + 5, 4);
+            fill_random(&c->rng, r + 9, *n - 9);
+        }
+        return r;
+    }
+
+    *n = 5 + 16384;
+    r = malloc(*n);
+    if (r) {
+        r[0] = 0x16; r[1] = 0x03; r[2] = 0x01;
+        r[3] = 0x40; r[4] = 0x00;
+        r[5] = 0x01; r[6] = 0xff; r[7] = 0xff; r[8] = 0xff;
+        r[9] = 0x03; r[10] = 0x03;
+        for (i = 11; i < *n; i++) {
+            r[i] = (unsigned char) i;
+        }
+    }
+
+    return r;
+}
+
+
+static unsigned char *(*const  garbage_of[G_NKINDS])(conn *c, size_t *n) = {
+    [G_RANDOM] = garbage_random,
+    [G_HTTP] = garbage_http,
+    [G_SSLV2] = garbage_sslv2,
+    [G_TRUNCATED] = garbage_truncated,
+    [G_OVERSIZED] = garbage_oversized,
+    [G_BADRECORD] = garbage_oversized,    /* not used: a real hello first */
+};
+
+
 static void
 make_garbage(conn *c)
 {
-    size_t          n, i;
+    size_t          n = 0;
     unsigned char  *r;
-    static const char  http[] =
-        "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: loadgen\r\n\r\n";
 
-    switch (c->kind) {
-
-    case G_RANDOM:
-        n = 1 + xrand(&c->rng) % 4096;
-        r = malloc(n);
-        if (r) {
-            fill_random(&c->rng, r, n);
-        }
-        break;
-
-    case G_HTTP:
-        n = sizeof(http) - 1;
-        r = malloc(n);
-        if (r) {
-            memcpy(r, http, n);
-        }
-        break;
-
-    case G_SSLV2:
-        /*
-         * An SSL 2.0 CLIENT-HELLO: two-byte header with the top bit set,
-         * msg type 1, version 0x0002, three SSLv2 cipher specs, no
-         * session id, a 16-byte challenge.
-         */
-        {
-            static const unsigned char  specs[] = {
-                0x01, 0x00, 0x80,      /* RC4_128_WITH_MD5 */
-                0x07, 0x00, 0xc0,      /* DES_192_EDE3_CBC_WITH_MD5 */
-                0x03, 0x00, 0x80       /* RC2_128_CBC_WITH_MD5 */
-            };
-            size_t  body = 9 + sizeof(specs) + 16;
-
-            n = 2 + body;
-            r = malloc(n);
-            if (r) {
-                r[0] = (unsigned char) (0x80 | (body >> 8));
-                r[1] = (unsigned char) body;
-                r[2] = 0x01;
-                r[3] = 0x00;
-                r[4] = 0x02;
-                r[5] = 0x00;
-                r[6] = sizeof(specs);
-                r[7] = 0x00;
-                r[8] = 0x00;
-                r[9] = 0x00;
-                r[10] = 16;
-                memcpy(r + 11, specs, sizeof(specs));
-                fill_random(&c->rng, r + 11 + sizeof(specs), 16);
-            }
-        }
-        break;
-
-    case G_TRUNCATED:
-        /* a real hello cut short, then end of stream */
-        n = 1 + xrand(&c->rng) % (hello_len - 1);
-        r = malloc(n);
-        if (r) {
-            memcpy(r, hello, n);
-        }
-        break;
-
-    case G_OVERSIZED:
-    default:
-        /*
-         * Alternately a record longer than TLS allows (2^14 + 2048 is the
-         * most for ciphertext, a plaintext hello gets 2^14), and a
-         * ClientHello claiming 16 MB in well-formed records.
-         */
-        if (xrand(&c->rng) & 1) {
-            n = 5 + 0x4801;
-            r = malloc(n);
-            if (r) {
-                r[0] = 0x16; r[1] = 0x03; r[2] = 0x01;
-                r[3] = 0x48; r[4] = 0x01;
-                memcpy(r + 5, hello + 5, 4);
-                fill_random(&c->rng, r + 9, n - 9);
-            }
-        } else {
-            n = 5 + 16384;
-            r = malloc(n);
-            if (r) {
-                r[0] = 0x16; r[1] = 0x03; r[2] = 0x01;
-                r[3] = 0x40; r[4] = 0x00;
-                r[5] = 0x01; r[6] = 0xff; r[7] = 0xff; r[8] = 0xff;
-                r[9] = 0x03; r[10] = 0x03;
-                for (i = 11; i < n; i++) {
-                    r[i] = (unsigned char) i;
-                }
-            }
-        }
-        break;
-    }
-
+    r = garbage_of[c->kind](c, &n);
     if (r == NULL) {
         n = 0;
     }
