@@ -1,5 +1,6 @@
 /*
- * Fuzz harness, failing loudly, growable buffers, the verbosity switch: see common.h.
+ * Fuzz harness: failing loudly, growable buffers, the verbosity switch
+ * (see common.h).
  */
 
 #include <stdarg.h>

@@ -1,6 +1,7 @@
 /*
- * Fuzz harness, the harness PRNG, OpenSSL's randomness and the clock made
- * deterministic, so that a recorded conversation replays byte for byte: see common.h.
+ * Fuzz harness: the harness PRNG, OpenSSL's randomness and the clock
+ * made deterministic, so that a recorded conversation replays byte for
+ * byte (see common.h).
  */
 
 /* RAND_set_rand_method() is deprecated in 3.0 but is exactly what a

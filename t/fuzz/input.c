@@ -1,6 +1,6 @@
 /*
- * Fuzz harness, reading a fuzz input: bytes from the front, record boundaries,
- * 4-byte edits applied to a recorded flight: see common.h.
+ * Fuzz harness: reading a fuzz input: bytes from the front, record
+ * boundaries, 4-byte edits applied to a recorded flight (see common.h).
  */
 
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * Fuzz harness, the pair's invariants, checked after every runtime call, and the
- * checks of a peer-certificate snapshot: see common.h.
+ * Fuzz harness: the pair's invariants, checked after every runtime call,
+ * and the checks of a peer-certificate snapshot (see common.h).
  */
 
 #include <limits.h>
@@ -49,24 +49,27 @@ valid_pair_error(int err)
 }
 
 
-void
-fz_check(fz_track *t, const char *op, long ret)
+/* What one runtime call left, read once and checked by the parts below. */
+typedef struct {
+    const char  *op;
+    long         ret;
+    int          err;
+    unsigned     st, ev;
+    size_t       out, pending, queued;
+} fz_seen;
+
+
+/* The sticky error, what the call returned, the alerts. */
+static void
+check_error(fz_track *t, const fz_seen *s)
 {
-    sp_pair   *p = t->pair;
-    unsigned   st, ev;
-    int        err, a;
-    size_t     out, pending, queued;
-
-    fz_check_err_queue(op);
-
-    err = sp_pair_error(p);
-    st = sp_pair_state(p);
-    ev = sp_pair_events(p);
-    out = sp_enc_out_pending(p);
-    pending = sp_clear_pending(p);
-    queued = sp_clear_queued(p);
-
-    fz_check_err_queue("sp_pair_state/sp_clear_pending");
+    sp_pair     *p = t->pair;
+    const char  *op = s->op;
+    long         ret = s->ret;
+    int          err = s->err;
+    unsigned     ev = s->ev;
+    size_t       out = s->out;
+    int          a;
 
     /* errors are sticky, named, and announced once */
     if (t->error) {
@@ -127,6 +130,20 @@ fz_check(fz_track *t, const char *op, long ret)
     FZ_ASSERT(a >= -1 && a <= 255, "%s: alert_sent %d", op, a);
     a = sp_pair_alert_received(p);
     FZ_ASSERT(a >= -1 && a <= 255, "%s: alert_received %d", op, a);
+}
+
+
+/* The state bits, alone and against the error and the buffers. */
+static void
+check_state(fz_track *t, const fz_seen *s)
+{
+    sp_pair     *p = t->pair;
+    const char  *op = s->op;
+    int          err = s->err;
+    unsigned     st = s->st;
+    size_t       out = s->out;
+    size_t       pending = s->pending;
+    size_t       queued = s->queued;
 
     /* state bits */
     FZ_ASSERT((st & ~0x7fu) == 0, "%s: unknown state bits 0x%x", op, st);
@@ -179,6 +196,18 @@ fz_check(fz_track *t, const char *op, long ret)
                   "%s: CLEAR_READ is %d with %zu bytes pending", op,
                   !!(st & SP_STATE_CLEAR_READ), pending);
     }
+}
+
+
+/* Each event once, and in its order. */
+static void
+check_events(fz_track *t, const fz_seen *s)
+{
+    sp_pair     *p = t->pair;
+    const char  *op = s->op;
+    int          err = s->err;
+    unsigned     st = s->st;
+    unsigned     ev = s->ev;
 
     /* events */
     if (ev & SP_EVENT_SECURE) {
@@ -207,6 +236,18 @@ fz_check(fz_track *t, const char *op, long ret)
 
     FZ_ASSERT((ev & ~0x1fu) == 0, "%s: unknown event bits 0x%x", op, ev);
     t->events |= ev;
+}
+
+
+/* What the pair holds stays within its limits. */
+static void
+check_bounds(fz_track *t, const fz_seen *s)
+{
+    sp_pair     *p = t->pair;
+    const char  *op = s->op;
+    size_t       out = s->out;
+    size_t       pending = s->pending;
+    size_t       queued = s->queued;
 
     /* bounds */
     FZ_ASSERT(out <= FZ_OUT_BOUND, "%s: %zu bytes of records pending", op,
@@ -221,8 +262,34 @@ fz_check(fz_track *t, const char *op, long ret)
               "%s: encrypted input buffer grew to %zu", op, p->enc_in.size);
     FZ_ASSERT(sp_ctx_connections(p->ctx) >= 1, "%s: connections %u", op,
               sp_ctx_connections(p->ctx));
+}
 
-    if ((ev & (SP_EVENT_SECURE | SP_EVENT_RENEGOTIATED)) && !err) {
+
+void
+fz_check(fz_track *t, const char *op, long ret)
+{
+    sp_pair  *p = t->pair;
+    fz_seen   s;
+
+    fz_check_err_queue(op);
+
+    s.op = op;
+    s.ret = ret;
+    s.err = sp_pair_error(p);
+    s.st = sp_pair_state(p);
+    s.ev = sp_pair_events(p);
+    s.out = sp_enc_out_pending(p);
+    s.pending = sp_clear_pending(p);
+    s.queued = sp_clear_queued(p);
+
+    fz_check_err_queue("sp_pair_state/sp_clear_pending");
+
+    check_error(t, &s);
+    check_state(t, &s);
+    check_events(t, &s);
+    check_bounds(t, &s);
+
+    if ((s.ev & (SP_EVENT_SECURE | SP_EVENT_RENEGOTIATED)) && !s.err) {
         fz_check_facts(t);
     }
 }

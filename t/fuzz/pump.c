@@ -1,6 +1,7 @@
 /*
- * Fuzz harness, moving bytes: draining a pair's encrypted output, the host's
- * actions (read, write, key update, ...), feeding input to a pair: see common.h.
+ * Fuzz harness: moving bytes: draining a pair's encrypted output, the
+ * host's actions (read, write, key update, ...), feeding input to a pair
+ * (see common.h).
  */
 
 #include <stdio.h>
@@ -213,20 +214,74 @@ fz_act(fz_track *t, int action, fz_prng *prng)
 
 /* ---- feeding ----------------------------------------------------------- */
 
+/* How many bytes the next chunk has, by the feed byte's chunking. */
+static size_t
+chunk_size(fz_feeder *f, fz_prng *prng, size_t left)
+{
+    unsigned  param = f->feed >> 3;
+
+    switch (f->feed & 3) {
+    case 0:
+        return left;
+    case 1:
+        return 1 + param;
+    case 2:
+        return 1 + fz_prng_below(prng, 1 + 8 * param);
+    default:
+        return 1 + fz_prng_below(prng, 4096);
+    }
+}
+
+
+/* Gives the pair a chunk, by copy (sp_enc_in) or in place (sp_enc_in_buf
+   and commit), at random; returns how many bytes it took. */
+static size_t
+feed_chunk(fz_track *t, fz_prng *prng, const uint8_t *p, size_t n)
+{
+    unsigned   st;
+    size_t     room, took = 0;
+    uint8_t   *buf;
+    ssize_t    r;
+    int        rc;
+
+    if (fz_prng_below(prng, 2)) {
+        r = sp_enc_in(t->pair, p, n);
+        fz_check(t, "sp_enc_in", (long) r);
+        FZ_ASSERT(r <= (ssize_t) n, "sp_enc_in took %zd of %zu", r, n);
+        return r > 0 ? (size_t) r : 0;
+    }
+
+    st = sp_pair_state(t->pair);
+    buf = sp_enc_in_buf(t->pair, &room);
+    fz_check(t, "sp_enc_in_buf", FZ_NO_RET);
+
+    FZ_ASSERT((buf == NULL) == (room == 0),
+              "sp_enc_in_buf: %p with %zu", (void *) buf, room);
+    FZ_ASSERT(room <= SP_ENC_IN_SIZE, "sp_enc_in_buf: room %zu", room);
+    FZ_ASSERT(!!(st & SP_STATE_RECV_RECORDS) == (buf != NULL),
+              "RECV_RECORDS is %d but sp_enc_in_buf gives %zu bytes",
+              !!(st & SP_STATE_RECV_RECORDS), room);
+
+    if (buf != NULL) {
+        took = n < room ? n : room;
+        memcpy(buf, p, took);
+        rc = sp_enc_in_commit(t->pair, took);
+        fz_check(t, "sp_enc_in_commit", rc);
+    }
+
+    return took;
+}
+
+
 void
 fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
 {
     fz_track  *t = f->t;
     fz_prng    prng;
-    unsigned   strategy, param, st;
-    size_t     off = 0, step = 0, n, room, took;
-    uint8_t   *buf;
-    ssize_t    r;
+    size_t     off = 0, step = 0, n, took;
     int        rc, stalls = 0;
 
     prng.s = 0x5eed0000ULL + f->feed;
-    strategy = f->feed & 3;
-    param = f->feed >> 3;
 
     fz_rng_select(f->stream);
 
@@ -242,20 +297,7 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
             break;
         }
 
-        switch (strategy) {
-        case 0:
-            n = len - off;
-            break;
-        case 1:
-            n = 1 + param;
-            break;
-        case 2:
-            n = 1 + fz_prng_below(&prng, 1 + 8 * param);
-            break;
-        default:
-            n = 1 + fz_prng_below(&prng, 4096);
-            break;
-        }
+        n = chunk_size(f, &prng, len - off);
 
         if (n > len - off) {
             n = len - off;
@@ -265,37 +307,7 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
             n = f->steps[step].off - off;
         }
 
-        took = 0;
-
-        if (fz_prng_below(&prng, 2)) {
-            r = sp_enc_in(t->pair, p + off, n);
-            fz_check(t, "sp_enc_in", (long) r);
-            FZ_ASSERT(r <= (ssize_t) n, "sp_enc_in took %zd of %zu", r, n);
-            if (r > 0) {
-                took = (size_t) r;
-            }
-
-        } else {
-            st = sp_pair_state(t->pair);
-            buf = sp_enc_in_buf(t->pair, &room);
-            fz_check(t, "sp_enc_in_buf", FZ_NO_RET);
-
-            FZ_ASSERT((buf == NULL) == (room == 0),
-                      "sp_enc_in_buf: %p with %zu", (void *) buf, room);
-            FZ_ASSERT(room <= SP_ENC_IN_SIZE, "sp_enc_in_buf: room %zu",
-                      room);
-            FZ_ASSERT(!!(st & SP_STATE_RECV_RECORDS) == (buf != NULL),
-                      "RECV_RECORDS is %d but sp_enc_in_buf gives %zu bytes",
-                      !!(st & SP_STATE_RECV_RECORDS), room);
-
-            if (buf != NULL) {
-                took = n < room ? n : room;
-                memcpy(buf, p + off, took);
-                rc = sp_enc_in_commit(t->pair, took);
-                fz_check(t, "sp_enc_in_commit", rc);
-            }
-        }
-
+        took = feed_chunk(t, &prng, p + off, n);
         off += took;
 
         if (fz_verbosity() >= 3) {

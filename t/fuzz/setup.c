@@ -1,6 +1,7 @@
 /*
- * Fuzz harness, the test certificates, the server configuration under test and the
- * client configurations whose conversations are recorded: see common.h.
+ * Fuzz harness: the test certificates, the server configuration under
+ * test and the client configurations whose conversations are recorded
+ * (see common.h).
  */
 
 #include <errno.h>

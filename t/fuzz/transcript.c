@@ -1,6 +1,6 @@
 /*
- * Fuzz harness, recording a conversation between a client and the server under
- * test, and replaying it with the invariants checked: see common.h.
+ * Fuzz harness: recording a conversation between a client and the server
+ * under test, and replaying it with the invariants checked (see common.h).
  */
 
 #include <stdio.h>
@@ -149,6 +149,57 @@ client_pair_new(sp_ctx *cctx, const fz_client_cfg *cfg,
 }
 
 
+/* Both sides secure: what the configuration does next, writes, a key
+   update, renegotiations. */
+static void
+rec_converse(fz_rec *r, const fz_client_cfg *cfg)
+{
+    int  i;
+
+    rec_act(r, 1, FZ_ACT_WRITE);
+    rec_act(r, 0, FZ_ACT_WRITE);
+
+    if (cfg->key_update) {
+        rec_act(r, 1, FZ_ACT_KEY_UPDATE);
+        rec_act(r, 0, FZ_ACT_WRITE);
+    }
+
+    for (i = 0; i < cfg->renegotiations && both_secure(r); i++) {
+        rec_act(r, 0, FZ_ACT_CLOCK);
+        rec_act(r, 1, FZ_ACT_RENEG);
+        rec_act(r, 1, FZ_ACT_WRITE);
+        rec_act(r, 0, FZ_ACT_WRITE);
+    }
+}
+
+
+/* The client's session, as a host would keep it (a TLS 1.3 client has its
+   tickets by now); left as it was when there is none. */
+static void
+rec_keep_session(fz_rec *r, fz_buf *session_out)
+{
+    uint8_t  *der;
+    ssize_t   n;
+
+    n = sp_pair_get_session(r->c, NULL, 0);
+    fz_check_err_queue("sp_pair_get_session");
+
+    if (n <= 0) {
+        FZ_ASSERT(n == SP_ERR_AGAIN, "sp_pair_get_session: %zd", n);
+        return;
+    }
+
+    der = malloc((size_t) n);
+    FZ_ASSERT(der != NULL, "harness out of memory");
+    FZ_ASSERT(sp_pair_get_session(r->c, der, (size_t) n) == n,
+              "sp_pair_get_session changed its size");
+    fz_check_err_queue("sp_pair_get_session");
+    session_out->len = 0;
+    fz_buf_add(session_out, der, (size_t) n);
+    free(der);
+}
+
+
 int
 fz_record_ex(const fz_client_cfg *cfg, sp_ctx *sctx, uint64_t server_seed,
     const uint8_t *session, size_t len, fz_transcript *t,
@@ -156,9 +207,7 @@ fz_record_ex(const fz_client_cfg *cfg, sp_ctx *sctx, uint64_t server_seed,
 {
     fz_rec    r;
     sp_ctx   *cctx;
-    uint8_t  *der;
-    ssize_t   n;
-    int       err, i;
+    int       err;
 
     memset(t, 0, sizeof(*t));
     t->cfg = cfg;
@@ -203,43 +252,13 @@ fz_record_ex(const fz_client_cfg *cfg, sp_ctx *sctx, uint64_t server_seed,
         t->reused_client = sp_pair_session_reused(r.c);
         t->reused_server = sp_pair_session_reused(r.s);
 
-        rec_act(&r, 1, FZ_ACT_WRITE);
-        rec_act(&r, 0, FZ_ACT_WRITE);
-
-        if (cfg->key_update) {
-            rec_act(&r, 1, FZ_ACT_KEY_UPDATE);
-            rec_act(&r, 0, FZ_ACT_WRITE);
-        }
-
-        for (i = 0; i < cfg->renegotiations && both_secure(&r); i++) {
-            rec_act(&r, 0, FZ_ACT_CLOCK);
-            rec_act(&r, 1, FZ_ACT_RENEG);
-            rec_act(&r, 1, FZ_ACT_WRITE);
-            rec_act(&r, 0, FZ_ACT_WRITE);
-        }
+        rec_converse(&r, cfg);
 
         t->secure = both_secure(&r) && !sp_pair_error(r.c)
                     && !sp_pair_error(r.s);
 
-        /* the client's session, as a host would keep it (a TLS 1.3
-           client has its tickets by now) */
         if (session_out != NULL && t->secure) {
-            n = sp_pair_get_session(r.c, NULL, 0);
-            fz_check_err_queue("sp_pair_get_session");
-
-            if (n > 0) {
-                der = malloc((size_t) n);
-                FZ_ASSERT(der != NULL, "harness out of memory");
-                FZ_ASSERT(sp_pair_get_session(r.c, der, (size_t) n) == n,
-                          "sp_pair_get_session changed its size");
-                fz_check_err_queue("sp_pair_get_session");
-                session_out->len = 0;
-                fz_buf_add(session_out, der, (size_t) n);
-                free(der);
-
-            } else {
-                FZ_ASSERT(n == SP_ERR_AGAIN, "sp_pair_get_session: %zd", n);
-            }
+            rec_keep_session(&r, session_out);
         }
 
         rec_act(&r, 1, FZ_ACT_SHUTDOWN);
