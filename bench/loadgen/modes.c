@@ -18,6 +18,19 @@ static const char *const  rkind_names[] = { "hs", "data" };
    out of memory.  badrecord has none: it sends a real hello first. */
 
 static unsigned char *
+copy_of(const void *p, size_t n)
+{
+    unsigned char  *r = malloc(n);
+
+    if (r) {
+        memcpy(r, p, n);
+    }
+
+    return r;
+}
+
+
+static unsigned char *
 garbage_random(conn *c, size_t *n)
 {
     unsigned char  *r;
@@ -35,18 +48,12 @@ garbage_random(conn *c, size_t *n)
 static unsigned char *
 garbage_http(conn *c, size_t *n)
 {
-    unsigned char      *r;
-    static const char   http[] =
+    static const char  http[] =
         "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: loadgen\r\n\r\n";
 
     (void) c;
     *n = sizeof(http) - 1;
-    r = malloc(*n);
-    if (r) {
-        memcpy(r, http, *n);
-    }
-
-    return r;
+    return copy_of(http, *n);
 }
 
 
@@ -92,15 +99,8 @@ garbage_sslv2(conn *c, size_t *n)
 static unsigned char *
 garbage_truncated(conn *c, size_t *n)
 {
-    unsigned char  *r;
-
     *n = 1 + xrand(&c->rng) % (hello_len - 1);
-    r = malloc(*n);
-    if (r) {
-        memcpy(r, hello, *n);
-    }
-
-    return r;
+    return copy_of(hello, *n);
 }
 
 
@@ -170,6 +170,23 @@ make_garbage(conn *c)
 }
 
 
+/* The server closed on hostile bytes: what it should do, and how soon. */
+static void
+raw_closed(conn *c)
+{
+    double  d = now() - c->t_start;
+
+    st.closed_by_server++;
+    st.kind_closed[c->kind]++;
+    st.close_time_sum += d;
+    if (d > st.close_time_max) {
+        st.close_time_max = d;
+    }
+
+    conn_done(c, NULL, 0);
+}
+
+
 void
 raw_send_step(conn *c)
 {
@@ -225,17 +242,7 @@ raw_send_step(conn *c)
 
 closed:
 
-    st.closed_by_server++;
-    st.kind_closed[c->kind]++;
-    {
-        double  d = now() - c->t_start;
-
-        st.close_time_sum += d;
-        if (d > st.close_time_max) {
-            st.close_time_max = d;
-        }
-    }
-    conn_done(c, NULL, 0);
+    raw_closed(c);
 }
 
 
@@ -262,17 +269,7 @@ raw_wait_step(conn *c)
         }
 
         /* EOF or reset: closed by the server */
-        st.closed_by_server++;
-        st.kind_closed[c->kind]++;
-        {
-            double  d = now() - c->t_start;
-
-            st.close_time_sum += d;
-            if (d > st.close_time_max) {
-                st.close_time_max = d;
-            }
-        }
-        conn_done(c, NULL, 0);
+        raw_closed(c);
         return;
     }
 }
@@ -445,13 +442,12 @@ static int
 slowloris_connected(conn *c)
 {
     c->kind = 0;
-    c->raw = malloc(hello_len);
+    c->raw = copy_of(hello, hello_len);
     if (c->raw == NULL) {
         conn_done(c, &st.err_io, 0);
         return 1;
     }
 
-    memcpy(c->raw, hello, hello_len);
     c->raw_len = hello_len;
     c->raw_off = 0;
     c->t_next = 0;
