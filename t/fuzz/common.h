@@ -240,6 +240,13 @@ void fz_record(const fz_client_cfg *cfg, fz_transcript *t);
 void fz_transcript_free(fz_transcript *t);
 
 /*
+ * fz_record() of every client configuration into t[0..room), each checked
+ * with fz_replay_check(); says on stderr, after `target`, how many replay
+ * exactly.  Returns how many were recorded (fz_nclient_cfgs).
+ */
+size_t fz_record_all(fz_transcript *t, size_t room, const char *target);
+
+/*
  * The same against a server pair of `server_ctx` whose random stream
  * starts at `server_seed` (fz_record: FZ_SERVER_SEED), the client
  * offering `session` (sp_pair_new_with_session; NULL: none).  Once the
@@ -321,6 +328,10 @@ void fz_check_facts(fz_track *t);
 
 /* One line: state, events, error, negotiated protocol (SP_FUZZ_VERBOSE). */
 void fz_summary(fz_track *t, void *file);
+
+/* The end of a pair target's input: the facts, the summary when
+   SP_FUZZ_VERBOSE is set, the pair freed and no connection left in ctx. */
+void fz_pair_done(fz_track *t, sp_ctx *ctx);
 
 /* A peer certificate snapshot: strings, counts, formats. */
 void fz_check_peer_cert(const sp_peer_cert *c);

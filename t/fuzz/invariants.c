@@ -49,27 +49,13 @@ valid_pair_error(int err)
 }
 
 
-/* What one runtime call left, read once and checked by the parts below. */
-typedef struct {
-    const char  *op;
-    long         ret;
-    int          err;
-    unsigned     st, ev;
-    size_t       out, pending, queued;
-} fz_seen;
-
-
 /* The sticky error, what the call returned, the alerts. */
 static void
-check_error(fz_track *t, const fz_seen *s)
+check_error(fz_track *t, const char *op, long ret, int err, unsigned ev,
+    size_t out)
 {
-    sp_pair     *p = t->pair;
-    const char  *op = s->op;
-    long         ret = s->ret;
-    int          err = s->err;
-    unsigned     ev = s->ev;
-    size_t       out = s->out;
-    int          a;
+    sp_pair  *p = t->pair;
+    int       a;
 
     /* errors are sticky, named, and announced once */
     if (t->error) {
@@ -135,15 +121,10 @@ check_error(fz_track *t, const fz_seen *s)
 
 /* The state bits, alone and against the error and the buffers. */
 static void
-check_state(fz_track *t, const fz_seen *s)
+check_state(fz_track *t, const char *op, int err, unsigned st,
+    size_t out, size_t pending, size_t queued)
 {
-    sp_pair     *p = t->pair;
-    const char  *op = s->op;
-    int          err = s->err;
-    unsigned     st = s->st;
-    size_t       out = s->out;
-    size_t       pending = s->pending;
-    size_t       queued = s->queued;
+    sp_pair  *p = t->pair;
 
     /* state bits */
     FZ_ASSERT((st & ~0x7fu) == 0, "%s: unknown state bits 0x%x", op, st);
@@ -201,13 +182,10 @@ check_state(fz_track *t, const fz_seen *s)
 
 /* Each event once, and in its order. */
 static void
-check_events(fz_track *t, const fz_seen *s)
+check_events(fz_track *t, const char *op, int err, unsigned st,
+    unsigned ev)
 {
-    sp_pair     *p = t->pair;
-    const char  *op = s->op;
-    int          err = s->err;
-    unsigned     st = s->st;
-    unsigned     ev = s->ev;
+    sp_pair  *p = t->pair;
 
     /* events */
     if (ev & SP_EVENT_SECURE) {
@@ -241,13 +219,10 @@ check_events(fz_track *t, const fz_seen *s)
 
 /* What the pair holds stays within its limits. */
 static void
-check_bounds(fz_track *t, const fz_seen *s)
+check_bounds(fz_track *t, const char *op, size_t out, size_t pending,
+    size_t queued)
 {
-    sp_pair     *p = t->pair;
-    const char  *op = s->op;
-    size_t       out = s->out;
-    size_t       pending = s->pending;
-    size_t       queued = s->queued;
+    sp_pair  *p = t->pair;
 
     /* bounds */
     FZ_ASSERT(out <= FZ_OUT_BOUND, "%s: %zu bytes of records pending", op,
@@ -268,28 +243,28 @@ check_bounds(fz_track *t, const fz_seen *s)
 void
 fz_check(fz_track *t, const char *op, long ret)
 {
-    sp_pair  *p = t->pair;
-    fz_seen   s;
+    sp_pair   *p = t->pair;
+    unsigned   st, ev;
+    int        err;
+    size_t     out, pending, queued;
 
     fz_check_err_queue(op);
 
-    s.op = op;
-    s.ret = ret;
-    s.err = sp_pair_error(p);
-    s.st = sp_pair_state(p);
-    s.ev = sp_pair_events(p);
-    s.out = sp_enc_out_pending(p);
-    s.pending = sp_clear_pending(p);
-    s.queued = sp_clear_queued(p);
+    err = sp_pair_error(p);
+    st = sp_pair_state(p);
+    ev = sp_pair_events(p);
+    out = sp_enc_out_pending(p);
+    pending = sp_clear_pending(p);
+    queued = sp_clear_queued(p);
 
     fz_check_err_queue("sp_pair_state/sp_clear_pending");
 
-    check_error(t, &s);
-    check_state(t, &s);
-    check_events(t, &s);
-    check_bounds(t, &s);
+    check_error(t, op, ret, err, ev, out);
+    check_state(t, op, err, st, out, pending, queued);
+    check_events(t, op, err, st, ev);
+    check_bounds(t, op, out, pending, queued);
 
-    if ((s.ev & (SP_EVENT_SECURE | SP_EVENT_RENEGOTIATED)) && !s.err) {
+    if ((ev & (SP_EVENT_SECURE | SP_EVENT_RENEGOTIATED)) && !err) {
         fz_check_facts(t);
     }
 }
@@ -386,6 +361,23 @@ fz_check_facts(fz_track *t)
         fz_check_peer_cert(cert);
         sp_peer_cert_free(cert);
     }
+}
+
+
+void
+fz_pair_done(fz_track *t, sp_ctx *ctx)
+{
+    fz_check_facts(t);
+    fz_check_err_queue("facts");
+
+    if (getenv("SP_FUZZ_VERBOSE") != NULL) {
+        fz_summary(t, stderr);
+    }
+
+    sp_pair_free(t->pair);
+    fz_check_err_queue("sp_pair_free");
+    FZ_ASSERT(sp_ctx_connections(ctx) == 0, "connections %u after free",
+              sp_ctx_connections(ctx));
 }
 
 

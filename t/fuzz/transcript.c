@@ -90,27 +90,20 @@ static void
 rec_act(fz_rec *r, int client, int action)
 {
     fz_transcript  *t = r->t;
+    fz_track       *tr = client ? &r->tc : &r->ts;
+    fz_step        *steps = client ? t->client_steps : t->server_steps;
+    size_t         *nsteps = client ? &t->nclient_steps : &t->nserver_steps;
+    const fz_buf   *heard = client ? &t->s2c : &t->c2s;
 
-    if (client) {
-        if (t->nclient_steps < FZ_MAX_STEPS) {
-            t->client_steps[t->nclient_steps].off = t->s2c.len;
-            t->client_steps[t->nclient_steps].action = action;
-            t->nclient_steps++;
-        }
-        fz_rng_select(FZ_RNG_CLIENT);
-        fz_act(&r->tc, action, NULL);
-        fz_read_all(&r->tc, NULL);
-
-    } else {
-        if (t->nserver_steps < FZ_MAX_STEPS) {
-            t->server_steps[t->nserver_steps].off = t->c2s.len;
-            t->server_steps[t->nserver_steps].action = action;
-            t->nserver_steps++;
-        }
-        fz_rng_select(FZ_RNG_SERVER);
-        fz_act(&r->ts, action, NULL);
-        fz_read_all(&r->ts, NULL);
+    if (*nsteps < FZ_MAX_STEPS) {
+        steps[*nsteps].off = heard->len;
+        steps[*nsteps].action = action;
+        (*nsteps)++;
     }
+
+    fz_rng_select(client ? FZ_RNG_CLIENT : FZ_RNG_SERVER);
+    fz_act(tr, action, NULL);
+    fz_read_all(tr, NULL);
 
     rec_pump(r);
 }
@@ -288,6 +281,29 @@ fz_record_ex(const fz_client_cfg *cfg, sp_ctx *sctx, uint64_t server_seed,
 }
 
 
+size_t
+fz_record_all(fz_transcript *t, size_t room, const char *target)
+{
+    size_t  i, exact = 0;
+
+    FZ_ASSERT(fz_nclient_cfgs <= room, "%zu client configurations, room "
+              "for %zu", fz_nclient_cfgs, room);
+
+    for (i = 0; i < fz_nclient_cfgs; i++) {
+        fz_record(&fz_client_cfgs[i], &t[i]);
+        if (fz_replay_check(&t[i]) == NULL) {
+            exact++;
+        }
+    }
+
+    fprintf(stderr, "%s: %zu recorded conversations, %zu replay exactly\n",
+            target, fz_nclient_cfgs, exact);
+
+    ERR_clear_error();
+    return fz_nclient_cfgs;
+}
+
+
 void
 fz_transcript_free(fz_transcript *t)
 {
@@ -303,12 +319,30 @@ fz_replay_check(const fz_transcript *t)
 }
 
 
+/* One side's recorded bytes to a fresh pair of the other side, its host
+   acting as it did when recorded; what the pair sends goes to `out`
+   (NULL: nowhere). */
+static void
+replay_feed(fz_track *tr, int stream, const fz_step *steps, size_t nsteps,
+    const fz_buf *in, fz_buf *out)
+{
+    fz_feeder  f;
+
+    memset(&f, 0, sizeof(f));
+    f.t = tr;
+    f.stream = stream;
+    f.steps = steps;
+    f.nsteps = nsteps;
+    f.out = out;
+    fz_feed(&f, in->data, in->len);
+}
+
+
 const char *
 fz_replay_check_ex(const fz_transcript *t, sp_ctx *sctx,
     const uint8_t *session, size_t len)
 {
     static char  why[256];
-    fz_feeder    f;
     fz_track     tr;
     fz_buf       out = { 0 };
     sp_pair     *p;
@@ -326,12 +360,8 @@ fz_replay_check_ex(const fz_transcript *t, sp_ctx *sctx,
     FZ_ASSERT(p != NULL, "server sp_pair_new: %d", err);
     fz_track_init(&tr, p, SP_SERVER);
 
-    memset(&f, 0, sizeof(f));
-    f.t = &tr;
-    f.stream = FZ_RNG_SERVER;
-    f.steps = t->server_steps;
-    f.nsteps = t->nserver_steps;
-    fz_feed(&f, t->c2s.data, t->c2s.len);
+    replay_feed(&tr, FZ_RNG_SERVER, t->server_steps, t->nserver_steps,
+                &t->c2s, NULL);
 
     secure = tr.was_secure && !tr.error;
     sp_pair_free(p);
@@ -351,14 +381,9 @@ fz_replay_check_ex(const fz_transcript *t, sp_ctx *sctx,
     FZ_ASSERT(p != NULL, "client sp_pair_new: %d", err);
     fz_track_init(&tr, p, SP_CLIENT);
 
-    memset(&f, 0, sizeof(f));
-    f.t = &tr;
-    f.stream = FZ_RNG_CLIENT;
-    f.steps = t->client_steps;
-    f.nsteps = t->nclient_steps;
-    f.out = &out;
     fz_drain(&tr, 0, &out);
-    fz_feed(&f, t->s2c.data, t->s2c.len);
+    replay_feed(&tr, FZ_RNG_CLIENT, t->client_steps, t->nclient_steps,
+                &t->s2c, &out);
 
     secure = tr.was_secure && !tr.error;
     sp_pair_free(p);
