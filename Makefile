@@ -156,8 +156,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 3
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined
+# the harness shared by every target (t/fuzz/common.h), one file a concern
+FUZZ_LIB     := base determinism input setup invariants pump transcript \
+                resume
 FUZZ_OBJ     := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/fuzz/obj/%.o) \
-                $(BUILD)/fuzz/obj/common.o $(BUILD)/fuzz/obj/resume.o
+                $(FUZZ_LIB:%=$(BUILD)/fuzz/harness/%.o)
 FUZZ_HDR     := $(wildcard t/fuzz/*.h)
 FUZZ_READY   := $(BUILD)/.deps-test \
                 $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) \
@@ -169,8 +172,7 @@ $(BUILD)/fuzz/obj/%.o: runtime/%.c $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(SP_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(BUILD)/fuzz/obj/common.o $(BUILD)/fuzz/obj/resume.o: \
-$(BUILD)/fuzz/obj/%.o: t/fuzz/%.c $(FUZZ_HDR) $(RUNTIME_HDR)
+$(BUILD)/fuzz/harness/%.o: t/fuzz/%.c $(FUZZ_HDR) $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(SP_CFLAGS) -It/fuzz $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
 	    -c $< -o $@
@@ -206,9 +208,11 @@ BENCH_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend $(BUILD)/bench/micro
 
 .PHONY: bench bench-build
 
-$(BUILD)/bench/loadgen: bench/loadgen.c
+LOADGEN_SRC := $(wildcard bench/loadgen/*.c)
+
+$(BUILD)/bench/loadgen: $(LOADGEN_SRC) bench/loadgen/loadgen.h
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto -lm
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $(LOADGEN_SRC) -o $@ -lssl -lcrypto -lm
 
 $(BUILD)/bench/backend: bench/backend.c
 	@mkdir -p $(dir $@)

@@ -12,6 +12,15 @@
  *   - the pair invariants checked after every call.
  *
  * Everything here is our own harness code: nothing of it is installed.
+ * One header for all of it; the code is in a file a concern:
+ *
+ *   base.c          failing, growable buffers, the verbosity switch
+ *   input.c         the input reader, record boundaries, edits
+ *   determinism.c   the harness PRNG, OpenSSL's randomness, the clock
+ *   setup.c         certificates, the server under test, client configs
+ *   invariants.c    the pair's invariants, peer-certificate snapshots
+ *   pump.c          draining, host actions, feeding a pair
+ *   transcript.c    recording conversations and replaying them
  */
 
 #ifndef SP_FUZZ_COMMON_H
@@ -39,6 +48,10 @@ void fz_die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 
 /* OpenSSL's error queue must be empty after every runtime call. */
 void fz_check_err_queue(const char *after);
+
+/* SP_FUZZ_VERBOSE (t/fuzz/README): 0 quiet, 1 a line per input, 2 every
+   host action, 3 every chunk fed. */
+int fz_verbosity(void);
 
 
 /* ---- bytes ------------------------------------------------------------- */
@@ -93,7 +106,7 @@ void fz_rng_select(int stream);
 /* ---- time -------------------------------------------------------------- */
 
 /*
- * Freezes time() (common.c interposes libc's) at the notBefore of ca.crt
+ * Freezes time() (determinism.c interposes libc's) at the notBefore of ca.crt
  * plus a day: the same second in every process.  fz_server_init() does it.
  */
 void fz_time_freeze(void);
@@ -227,6 +240,13 @@ void fz_record(const fz_client_cfg *cfg, fz_transcript *t);
 void fz_transcript_free(fz_transcript *t);
 
 /*
+ * fz_record() of every client configuration into t[0..room), each checked
+ * with fz_replay_check(); says on stderr, after `target`, how many replay
+ * exactly.  Returns how many were recorded (fz_nclient_cfgs).
+ */
+size_t fz_record_all(fz_transcript *t, size_t room, const char *target);
+
+/*
  * The same against a server pair of `server_ctx` whose random stream
  * starts at `server_seed` (fz_record: FZ_SERVER_SEED), the client
  * offering `session` (sp_pair_new_with_session; NULL: none).  Once the
@@ -308,6 +328,10 @@ void fz_check_facts(fz_track *t);
 
 /* One line: state, events, error, negotiated protocol (SP_FUZZ_VERBOSE). */
 void fz_summary(fz_track *t, void *file);
+
+/* The end of a pair target's input: the facts, the summary when
+   SP_FUZZ_VERBOSE is set, the pair freed and no connection left in ctx. */
+void fz_pair_done(fz_track *t, sp_ctx *ctx);
 
 /* A peer certificate snapshot: strings, counts, formats. */
 void fz_check_peer_cert(const sp_peer_cert *c);

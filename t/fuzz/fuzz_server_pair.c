@@ -1,5 +1,5 @@
 /*
- * fuzz_server_pair: a server pair (t/fuzz/common.c: two keys, client
+ * fuzz_server_pair: a server pair (t/fuzz/setup.c: two keys, client
  * certificates requested, NPN/ALPN, four SNI contexts, a renegotiation
  * limit on a fake clock) fed a client's bytes.
  *
@@ -12,7 +12,7 @@
  *
  * OpenSSL's randomness is the recording server's, so an unedited stream
  * replays to the end: the edits explore every message, not only the
- * ClientHello.  Invariants are checked after every call (common.c).
+ * ClientHello.  Invariants are checked after every call (invariants.c).
  */
 
 #include <stdio.h>
@@ -31,27 +31,12 @@ static size_t         ntranscripts;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    size_t  i, exact = 0;
-
     (void) argc;
 
     fz_rng_install();
     fz_certs_init((*argv)[0]);
     fz_server_init();
-
-    ntranscripts = fz_nclient_cfgs;
-
-    for (i = 0; i < ntranscripts; i++) {
-        fz_record(&fz_client_cfgs[i], &transcripts[i]);
-        if (fz_replay_check(&transcripts[i]) == NULL) {
-            exact++;
-        }
-    }
-
-    fprintf(stderr, "fuzz_server_pair: %zu recorded conversations, %zu "
-            "replay exactly\n", ntranscripts, exact);
-
-    ERR_clear_error();
+    ntranscripts = fz_record_all(transcripts, 16, "fuzz_server_pair");
     return 0;
 }
 
@@ -123,17 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.t = &t;
     fz_feed(&f, payload, len);
 
-    fz_check_facts(&t);
-    fz_check_err_queue("facts");
-
-    if (getenv("SP_FUZZ_VERBOSE") != NULL) {
-        fz_summary(&t, stderr);
-    }
-
-    sp_pair_free(pair);
-    fz_check_err_queue("sp_pair_free");
-    FZ_ASSERT(sp_ctx_connections(ctx) == 0, "connections %u after free",
-              sp_ctx_connections(ctx));
+    fz_pair_done(&t, ctx);
 
     fz_buf_free(&in);
     return 0;

@@ -4,7 +4,7 @@
  * sp_pair_new_with_session(), and what a host session store's find()
  * returns to a server during a handshake.
  *
- * At start-up, for every client configuration of common.c and each kind
+ * At start-up, for every client configuration of setup.c and each kind
  * of session (tickets under a known key, or the host's store with
  * tickets off), a full handshake gives the client's session and what the
  * store was given, and a second conversation resuming it is recorded
@@ -59,7 +59,7 @@
  * OpenSSL's setters on the session parsed: resume.h FZ_FIELD_*), then the
  * raw bytes or 4-byte edits (fz_apply_edits) to the real session.
  *
- * Everywhere: common.c's pair invariants after every call, the OpenSSL
+ * Everywhere: invariants.c's pair invariants after every call, the OpenSSL
  * error queue empty, every store add() checked (resume.c), no leak.
  */
 

@@ -1,6 +1,6 @@
 /*
  * record CORPUS TRANSCRIPTS: records the conversations of every client
- * configuration of common.c with the fuzzed server, in memory through
+ * configuration of setup.c with the fuzzed server, in memory through
  * runtime pairs, checks that each replays exactly, and writes
  *
  *   CORPUS/server_pair/<name>-*            seeds for fuzz_server_pair

@@ -2,7 +2,7 @@
  * Session material for fuzz_sessions (and its seeds, written by
  * record.c): a host session store in memory that can be told to answer
  * find() with other bytes, the ticket keys sessions are issued under, and
- * for every client configuration of common.c and each kind of session
+ * for every client configuration of setup.c and each kind of session
  * (tickets, store) a full handshake, the client's exported session, what
  * the store was given, and the recorded conversation that resumes it.
  *
@@ -150,7 +150,7 @@ fz_resume *fz_resume_pick(int kind, unsigned idx);
 int fz_resume_index(int kind, size_t cfg);
 
 /*
- * A fresh server context (common.c's lenient configuration) set up for a
+ * A fresh server context (setup.c's lenient configuration) set up for a
  * kind: tickets with the two keys, or the store `st` and no tickets.
  * Drawn from FZ_RNG_INIT, reset first.  The caller unrefs it.
  */
