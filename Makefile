@@ -39,13 +39,19 @@ STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 # clients of t/ that no packaged client can play (t/tools/)
 T_TOOLS   := $(BUILD)/t/tools/hello_retry_client
 
+# The nginx tree the module is built against: Debian's nginx-dev, or any
+# nginx >= 1.22 source tree (auto/build-module).
 NGX_SRC   ?= /usr/share/nginx/src
+NGX_VERSION = $(shell sed -n 's/^\#define NGINX_VERSION *"\(.*\)"/\1/p' \
+                  $(NGX_SRC)/src/core/nginx.h 2>/dev/null)
+NGX_STAMP := $(BUILD)/.nginx-source
 MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
 MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
               $(RUNTIME_SRC) $(RUNTIME_HDR)
 
-.PHONY: all lib module test test-runtime test-asan test-t run examples deps clean \
-        install
+.PHONY: all lib module module-static test test-runtime test-asan test-t \
+        run examples deps clean \
+        install FORCE
 
 # Objects and tests are kept between runs, not treated as intermediates.
 .SECONDARY:
@@ -92,11 +98,26 @@ $(BUILD)/t/tools/%: t/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto
 
-# The nginx module, built against Debian's nginx-dev (or NGX_SRC).
+# The nginx module, built against Debian's nginx-dev (or NGX_SRC, with an
+# nginx of its own: the one make test-t and make run then use).
 module: $(BUILD)/.deps-module $(MODULE)
 
-$(MODULE): $(MODULE_SRC) auto/build-module
+# The stamp names the tree and its version and changes only with them, so
+# another NGX_SRC rebuilds the module (auto/build-module keeps one build
+# tree per source, and $(BUILD)/nginx links to the one last built).
+$(NGX_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(NGX_SRC) $(NGX_VERSION)' | cmp -s - $@ || \
+	    echo '$(NGX_SRC) $(NGX_VERSION)' > $@
+
+$(MODULE): $(MODULE_SRC) auto/build-module $(NGX_STAMP)
 	bash auto/build-module $(BUILD) $(NGX_SRC)
+
+# The module compiled into nginx (--add-module); needs a whole nginx tree.
+module-static: $(BUILD)/.deps-module
+	bash auto/build-module $(BUILD) $(NGX_SRC) static
+
+FORCE:
 
 # The same runtime and tests under AddressSanitizer and UBSan.
 $(BUILD)/asan/obj/%.o: runtime/%.c $(RUNTIME_HDR)

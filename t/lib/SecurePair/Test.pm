@@ -138,8 +138,13 @@ my $ROOT = abs_path("$LIBDIR/../../..");
 
 our $BUILD = File::Spec->rel2abs($ENV{SP_BUILD} || "$ROOT/build");
 our $CERTS = File::Spec->rel2abs($ENV{SP_CERTS} || "$BUILD/certs");
-our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE}
+# the nginx the module was built for (auto/build-module writes it down)
+my %BUILT = map { /^(\w+)=(.*)$/ } do {
+    my $fh;
+    open($fh, "<", "$BUILD/nginx/.nginx") ? <$fh> : ();
+};
+our $NGINX = $ENV{TEST_NGINX_BINARY} || $BUILT{binary} || '/usr/sbin/nginx';
+our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE} || $BUILT{stream_module}
                      || '/usr/lib/nginx/modules/ngx_stream_module.so';
 our $MODULE = "$BUILD/nginx/objs/ngx_stream_securepair_module.so";
 our $VALGRIND = $ENV{TEST_NGINX_VALGRIND} ? 1 : 0;
