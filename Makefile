@@ -40,8 +40,10 @@ STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 T_TOOLS   := $(BUILD)/t/tools/hello_retry_client
 
 # The nginx tree the module is built against: Debian's nginx-dev, or any
-# nginx >= 1.22 source tree (auto/build-module).
+# nginx >= 1.22 source tree (auto/build-module).  NGX_SNAPSHOTS holds the
+# nginx releases of the version matrix (nginx-VERSION.tar.gz).
 NGX_SRC   ?= /usr/share/nginx/src
+NGX_SNAPSHOTS ?= $(abspath ../shared/nginx)
 NGX_VERSION = $(shell sed -n 's/^\#define NGINX_VERSION *"\(.*\)"/\1/p' \
                   $(NGX_SRC)/src/core/nginx.h 2>/dev/null)
 NGX_STAMP := $(BUILD)/.nginx-source
@@ -50,7 +52,7 @@ MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
               $(RUNTIME_SRC) $(RUNTIME_HDR)
 
 .PHONY: all lib module module-static test test-runtime test-asan test-t \
-        run examples deps clean \
+        test-matrix test-versions run examples deps clean \
         install FORCE
 
 # Objects and tests are kept between runs, not treated as intermediates.
@@ -161,7 +163,23 @@ test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
 	$(MAKE) test-t
+	$(MAKE) test-versions
 	$(MAKE) test-fuzz
+
+# Other nginx versions (auto/matrix): make test runs t/ on Debian 13's
+# 1.26.3 as well as on Debian 12's 1.22.1 (test-t), and builds, loads and
+# handshakes on mainline; make test-matrix runs t/ on every version it
+# knows and prints the table README.md's "Compatibility" comes from.
+MATRIX ?= debian:full 1.24.0:full 1.26.3:full 1.30.4:full 1.31.4:full
+
+test-versions: $(BUILD)/.deps-test lib $(CERTS)
+	MAKE='$(MAKE)' bash auto/matrix $(BUILD) $(NGX_SNAPSHOTS) \
+	    1.26.3:full 1.31.4:load
+	$(MAKE) -s module NGX_SRC=/usr/share/nginx/src
+
+test-matrix: $(BUILD)/.deps-test lib $(CERTS)
+	MAKE='$(MAKE)' bash auto/matrix $(BUILD) $(NGX_SNAPSHOTS) $(MATRIX)
+	$(MAKE) -s module NGX_SRC=/usr/share/nginx/src
 
 # Fuzzing with libFuzzer (t/fuzz/README): the runtime built with coverage,
 # ASan and UBSan, one program per target, seeds from recorded handshakes.
