@@ -10,7 +10,16 @@
 CC        ?= cc
 CLANG     ?= clang
 PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 BUILD     := build
+
+# The library's version is the header's SP_VERSION; its ABI is the major
+# number (the SONAME, libsecurepair.so.0).
+VERSION   := $(shell sed -n 's/^\#define SP_VERSION "\(.*\)"/\1/p' \
+                 runtime/securepair.h)
+SO_MAJOR  := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libsecurepair.so.$(SO_MAJOR)
 
 SP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime
 CFLAGS    ?= -O2 -g
@@ -52,7 +61,7 @@ MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
               $(RUNTIME_SRC) $(RUNTIME_HDR)
 
 .PHONY: all lib module module-static test test-runtime test-asan test-t \
-        test-matrix test-versions run examples deps clean \
+        test-matrix test-versions test-install run examples deps clean \
         install FORCE
 
 # Objects and tests are kept between runs, not treated as intermediates.
@@ -61,7 +70,7 @@ MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
 all: lib
 
 lib: $(BUILD)/.deps-build $(BUILD)/libsecurepair.a $(BUILD)/libsecurepair.so \
-     $(BUILD)/securepair.pc
+     $(BUILD)/$(SONAME) $(BUILD)/securepair.pc
 
 # auto/deps installs what is missing and says what; the stamp only saves
 # asking dpkg again on every make.
@@ -80,11 +89,36 @@ $(BUILD)/libsecurepair.a: $(OBJ)
 	rm -f $@
 	ar rcs $@ $(OBJ)
 
-$(BUILD)/libsecurepair.so: $(OBJ)
-	$(CC) -shared -Wl,-soname,libsecurepair.so.0 $(OBJ) -o $@ $(LIBS)
+# Only the functions securepair.h declares are exported: the version
+# script is made from the header, so a new public call is never forgotten
+# and the sp_* internals shared between runtime/ files stay local.
+$(BUILD)/securepair.map: runtime/securepair.h
+	@mkdir -p $(dir $@)
+	{ echo 'SECUREPAIR_$(SO_MAJOR) {'; echo '  global:'; \
+	  sed -n 's/^[a-z].*[ *]\(sp_[a-z0-9_]*\)(.*/    \1;/p' $<; \
+	  echo '  local: *;'; echo '};'; } > $@
 
-$(BUILD)/securepair.pc: runtime/securepair.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' $< > $@
+$(BUILD)/libsecurepair.so.$(VERSION): $(OBJ) $(BUILD)/securepair.map
+	$(CC) -shared -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script=$(BUILD)/securepair.map $(LDFLAGS) \
+	    $(OBJ) -o $@ $(LIBS)
+
+$(BUILD)/$(SONAME) $(BUILD)/libsecurepair.so: $(BUILD)/libsecurepair.so.$(VERSION)
+	ln -sfn $(notdir $<) $@
+
+# securepair.pc names the install directories; the stamp changes with
+# them, so `make install PREFIX=...` never installs another prefix's file.
+PC_DIRS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR)
+
+$(BUILD)/.install-dirs: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PC_DIRS)' | cmp -s - $@ || echo '$(PC_DIRS)' > $@
+
+$(BUILD)/securepair.pc: runtime/securepair.pc.in Makefile $(BUILD)/.install-dirs
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(BUILD)/tests/%: runtime/tests/%.c $(BUILD)/libsecurepair.a $(TEST_COMMON)
 	@mkdir -p $(dir $@)
@@ -162,6 +196,7 @@ test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
 test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
+	$(MAKE) test-install
 	$(MAKE) test-t
 	$(MAKE) test-versions
 	$(MAKE) test-fuzz
@@ -268,13 +303,22 @@ stress: $(BUILD)/.deps-test lib $(MODULE) $(CERTS) $(STRESS_BIN)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) \
 	perl t/stress/run --results t/stress/RESULTS.md
 
+# The library, its SONAME and development links, the header, the static
+# library and a securepair.pc that names PREFIX (LIBDIR and INCLUDEDIR may
+# be set apart, as Debian's multiarch libdir).  DESTDIR stages it.
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libsecurepair.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libsecurepair.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 runtime/securepair.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/securepair.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(BUILD)/libsecurepair.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sfn libsecurepair.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libsecurepair.so
+	install -m 644 $(BUILD)/libsecurepair.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 runtime/securepair.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/securepair.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+# make install into a scratch DESTDIR, then a program outside the tree
+# built with pkg-config against it, shared and static (t/install/).
+test-install: $(BUILD)/.deps-test lib $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/install/
 
 clean:
 	rm -rf $(BUILD)
