@@ -103,7 +103,8 @@ $(BUILD)/libsecurepair.so.$(VERSION): $(OBJ) $(BUILD)/securepair.map
 	    -Wl,--version-script=$(BUILD)/securepair.map $(LDFLAGS) \
 	    $(OBJ) -o $@ $(LIBS)
 
-$(BUILD)/$(SONAME) $(BUILD)/libsecurepair.so: $(BUILD)/libsecurepair.so.$(VERSION)
+$(BUILD)/$(SONAME) $(BUILD)/libsecurepair.so: \
+$(BUILD)/%: $(BUILD)/libsecurepair.so.$(VERSION)
 	ln -sfn $(notdir $<) $@
 
 # securepair.pc names the install directories; the stamp changes with
