@@ -10,7 +10,16 @@
 CC        ?= cc
 CLANG     ?= clang
 PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 BUILD     := build
+
+# The library's version is the header's SP_VERSION; its ABI is the major
+# number (the SONAME, libsecurepair.so.0).
+VERSION   := $(shell sed -n 's/^\#define SP_VERSION "\(.*\)"/\1/p' \
+                 runtime/securepair.h)
+SO_MAJOR  := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libsecurepair.so.$(SO_MAJOR)
 
 SP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime
 CFLAGS    ?= -O2 -g
@@ -39,13 +48,21 @@ STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 # clients of t/ that no packaged client can play (t/tools/)
 T_TOOLS   := $(BUILD)/t/tools/hello_retry_client $(BUILD)/t/flood
 
+# The nginx tree the module is built against: Debian's nginx-dev, or any
+# nginx >= 1.22 source tree (auto/build-module).  NGX_SNAPSHOTS holds the
+# nginx releases of the version matrix (nginx-VERSION.tar.gz).
 NGX_SRC   ?= /usr/share/nginx/src
+NGX_SNAPSHOTS ?= $(abspath ../shared/nginx)
+NGX_VERSION = $(shell sed -n 's/^\#define NGINX_VERSION *"\(.*\)"/\1/p' \
+                  $(NGX_SRC)/src/core/nginx.h 2>/dev/null)
+NGX_STAMP := $(BUILD)/.nginx-source
 MODULE    := $(BUILD)/nginx/objs/ngx_stream_securepair_module.so
 MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
               $(RUNTIME_SRC) $(RUNTIME_HDR)
 
-.PHONY: all lib module test test-runtime test-asan test-t run examples deps clean \
-        install
+.PHONY: all lib module module-static test test-runtime test-asan test-t \
+        test-matrix test-versions test-install run examples deps clean \
+        install FORCE
 
 # Objects and tests are kept between runs, not treated as intermediates.
 .SECONDARY:
@@ -53,7 +70,7 @@ MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
 all: lib
 
 lib: $(BUILD)/.deps-build $(BUILD)/libsecurepair.a $(BUILD)/libsecurepair.so \
-     $(BUILD)/securepair.pc
+     $(BUILD)/$(SONAME) $(BUILD)/securepair.pc
 
 # auto/deps installs what is missing and says what; the stamp only saves
 # asking dpkg again on every make.
@@ -72,11 +89,37 @@ $(BUILD)/libsecurepair.a: $(OBJ)
 	rm -f $@
 	ar rcs $@ $(OBJ)
 
-$(BUILD)/libsecurepair.so: $(OBJ)
-	$(CC) -shared -Wl,-soname,libsecurepair.so.0 $(OBJ) -o $@ $(LIBS)
+# Only the functions securepair.h declares are exported: the version
+# script is made from the header, so a new public call is never forgotten
+# and the sp_* internals shared between runtime/ files stay local.
+$(BUILD)/securepair.map: runtime/securepair.h
+	@mkdir -p $(dir $@)
+	{ echo 'SECUREPAIR_$(SO_MAJOR) {'; echo '  global:'; \
+	  sed -n 's/^[a-z].*[ *]\(sp_[a-z0-9_]*\)(.*/    \1;/p' $<; \
+	  echo '  local: *;'; echo '};'; } > $@
 
-$(BUILD)/securepair.pc: runtime/securepair.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' $< > $@
+$(BUILD)/libsecurepair.so.$(VERSION): $(OBJ) $(BUILD)/securepair.map
+	$(CC) -shared -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script=$(BUILD)/securepair.map $(LDFLAGS) \
+	    $(OBJ) -o $@ $(LIBS)
+
+$(BUILD)/$(SONAME) $(BUILD)/libsecurepair.so: \
+$(BUILD)/%: $(BUILD)/libsecurepair.so.$(VERSION)
+	ln -sfn $(notdir $<) $@
+
+# securepair.pc names the install directories; the stamp changes with
+# them, so `make install PREFIX=...` never installs another prefix's file.
+PC_DIRS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR)
+
+$(BUILD)/.install-dirs: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PC_DIRS)' | cmp -s - $@ || echo '$(PC_DIRS)' > $@
+
+$(BUILD)/securepair.pc: runtime/securepair.pc.in Makefile $(BUILD)/.install-dirs
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(BUILD)/tests/%: runtime/tests/%.c $(BUILD)/libsecurepair.a $(TEST_COMMON)
 	@mkdir -p $(dir $@)
@@ -92,11 +135,26 @@ $(BUILD)/t/tools/%: t/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ -lssl -lcrypto
 
-# The nginx module, built against Debian's nginx-dev (or NGX_SRC).
+# The nginx module, built against Debian's nginx-dev (or NGX_SRC, with an
+# nginx of its own: the one make test-t and make run then use).
 module: $(BUILD)/.deps-module $(MODULE)
 
-$(MODULE): $(MODULE_SRC) auto/build-module
+# The stamp names the tree and its version and changes only with them, so
+# another NGX_SRC rebuilds the module (auto/build-module keeps one build
+# tree per source, and $(BUILD)/nginx links to the one last built).
+$(NGX_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(NGX_SRC) $(NGX_VERSION)' | cmp -s - $@ || \
+	    echo '$(NGX_SRC) $(NGX_VERSION)' > $@
+
+$(MODULE): $(MODULE_SRC) auto/build-module $(NGX_STAMP)
 	bash auto/build-module $(BUILD) $(NGX_SRC)
+
+# The module compiled into nginx (--add-module); needs a whole nginx tree.
+module-static: $(BUILD)/.deps-module
+	bash auto/build-module $(BUILD) $(NGX_SRC) static
+
+FORCE:
 
 # The same runtime and tests under AddressSanitizer and UBSan.
 $(BUILD)/asan/obj/%.o: runtime/%.c $(RUNTIME_HDR)
@@ -143,8 +201,25 @@ test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
 test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
+	$(MAKE) test-install
 	$(MAKE) test-t
+	$(MAKE) test-versions
 	$(MAKE) test-fuzz
+
+# Other nginx versions (auto/matrix): make test runs t/ on Debian 13's
+# 1.26.3 as well as on Debian 12's 1.22.1 (test-t), and builds, loads and
+# handshakes on mainline; make test-matrix runs t/ on every version it
+# knows and prints the table README.md's "Compatibility" comes from.
+MATRIX ?= debian:full 1.24.0:full 1.26.3:full 1.30.4:full 1.31.4:full
+
+test-versions: $(BUILD)/.deps-test lib $(CERTS)
+	MAKE='$(MAKE)' bash auto/matrix $(BUILD) $(NGX_SNAPSHOTS) \
+	    1.26.3:full 1.31.4:load
+	$(MAKE) -s module NGX_SRC=/usr/share/nginx/src
+
+test-matrix: $(BUILD)/.deps-test lib $(CERTS)
+	MAKE='$(MAKE)' bash auto/matrix $(BUILD) $(NGX_SNAPSHOTS) $(MATRIX)
+	$(MAKE) -s module NGX_SRC=/usr/share/nginx/src
 
 # Fuzzing with libFuzzer (t/fuzz/README): the runtime built with coverage,
 # ASan and UBSan, one program per target, seeds from recorded handshakes.
@@ -237,13 +312,22 @@ stress: $(BUILD)/.deps-test lib $(MODULE) $(CERTS) $(STRESS_BIN)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) \
 	perl t/stress/run --results t/stress/RESULTS.md
 
+# The library, its SONAME and development links, the header, the static
+# library and a securepair.pc that names PREFIX (LIBDIR and INCLUDEDIR may
+# be set apart, as Debian's multiarch libdir).  DESTDIR stages it.
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libsecurepair.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libsecurepair.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 runtime/securepair.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/securepair.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(BUILD)/libsecurepair.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sfn libsecurepair.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libsecurepair.so
+	install -m 644 $(BUILD)/libsecurepair.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 runtime/securepair.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/securepair.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+# make install into a scratch DESTDIR, then a program outside the tree
+# built with pkg-config against it, shared and static (t/install/).
+test-install: $(BUILD)/.deps-test lib $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/install/
 
 clean:
 	rm -rf $(BUILD)

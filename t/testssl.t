@@ -60,6 +60,7 @@ sub demo_conf {
     $conf =~ s{%%RUN%%}{$t->{dir}}g;
     $conf =~ s{%%CERTS%%}{$CERTS}g;
     $conf =~ s{%%MODULE%%}{$MODULE}g;
+    $conf =~ s{%%STREAM_MODULE%%}{$STREAM_MODULE}g;
     $conf =~ s{\b127\.0\.0\.1:(84\d\d)\b}{
         die "demo.conf: unknown port $1\n" unless $port{$1};
         "127.0.0.1:$port{$1}"

@@ -7,8 +7,10 @@ package SecurePair::Env;
 #
 #   SP_BUILD                  build directory (default <root>/build)
 #   SP_CERTS                  certificates (default $SP_BUILD/certs)
-#   TEST_NGINX_BINARY         nginx (default /usr/sbin/nginx)
-#   TEST_NGINX_STREAM_MODULE  nginx's stream module
+#   TEST_NGINX_BINARY         nginx (default: the one the module was built
+#                             for, named in $SP_BUILD/nginx/.nginx, else
+#                             /usr/sbin/nginx)
+#   TEST_NGINX_STREAM_MODULE  nginx's stream module (likewise)
 #   TEST_NGINX_VALGRIND=1     nginx under valgrind memcheck
 #   TEST_NGINX_LOG_LEVEL      error_log level (default info)
 #
@@ -34,8 +36,13 @@ our $ROOT = abs_path("$LIBDIR/../../..");
 
 our $BUILD = File::Spec->rel2abs($ENV{SP_BUILD} || "$ROOT/build");
 our $CERTS = File::Spec->rel2abs($ENV{SP_CERTS} || "$BUILD/certs");
-our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE}
+# the nginx the module was built for (auto/build-module writes it down)
+my %BUILT = map { /^(\w+)=(.*)$/ } do {
+    my $fh;
+    open($fh, '<', "$BUILD/nginx/.nginx") ? <$fh> : ();
+};
+our $NGINX = $ENV{TEST_NGINX_BINARY} || $BUILT{binary} || '/usr/sbin/nginx';
+our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE} || $BUILT{stream_module}
                      || '/usr/lib/nginx/modules/ngx_stream_module.so';
 our $MODULE = "$BUILD/nginx/objs/ngx_stream_securepair_module.so";
 our $VALGRIND = $ENV{TEST_NGINX_VALGRIND} ? 1 : 0;

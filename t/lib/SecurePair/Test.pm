@@ -184,7 +184,8 @@ our @EXPORT = (
        start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line
-       $BUILD $CERTS $NGINX $MODULE $LOG_LEVEL $VALGRIND $SLOW)
+       $BUILD $CERTS $NGINX $STREAM_MODULE $MODULE $LOG_LEVEL $VALGRIND
+       $SLOW)
 );
 
 # Functions as they are; variables as whole globs, so that a suite's
