@@ -15,6 +15,10 @@
 
 #include <securepair.h>
 
+#if (NGX_LINUX)
+#include <linux/sockios.h>
+#endif
+
 
 /* A file named by a directive, with where it was named. */
 typedef struct {
@@ -95,6 +99,10 @@ typedef struct {
     sp_peer_cert              *peer;
     ngx_uint_t                 peer_taken;    /* unsigned  peer_taken:1; */
     ngx_uint_t                 peer_renegotiations;
+    ngx_uint_t                 peer_stalled;  /* unsigned  peer_stalled:1; */
+    size_t                     unprobed;      /* sent since the last look
+                                                 at the socket */
+    size_t                     unsent;        /* what the kernel held then */
 } ngx_stream_securepair_ctx_t;
 
 
@@ -109,6 +117,9 @@ ngx_int_t ngx_stream_securepair_log_handler(ngx_stream_session_t *s);
 
 ngx_int_t ngx_stream_securepair_flush(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
+ngx_uint_t ngx_stream_securepair_socket_full(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+size_t ngx_stream_securepair_send_size(ngx_stream_securepair_ctx_t *ctx);
 void ngx_stream_securepair_hold(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 void ngx_stream_securepair_push_handler(ngx_event_t *ev);
@@ -154,6 +165,16 @@ void ngx_stream_securepair_cache_store(ngx_shm_zone_t *zone,
 
 
 extern ngx_module_t  ngx_stream_securepair_module;
+
+
+/* The session's context, from its connection. */
+static ngx_inline ngx_stream_securepair_ctx_t *
+ngx_stream_securepair_get_ctx(ngx_connection_t *c)
+{
+    ngx_stream_session_t  *s = c->data;
+
+    return ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
+}
 
 
 #endif /* _NGX_STREAM_SECUREPAIR_MODULE_H_INCLUDED_ */

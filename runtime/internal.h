@@ -47,9 +47,14 @@ typedef struct {
 /*
  * Records for the network wait in blocks of this size, one record each
  * at most (fewer, smaller ones share): the allocations stay the size of
- * OpenSSL's own record buffer, and the host sends several at once.
+ * OpenSSL's own record buffer, and the host sends several at once.  A
+ * full record with an AEAD cipher is 16,405 to 16,413 bytes; a block
+ * holds one with room to spare for CBC's MAC and padding (a record that
+ * does not fit gets a block of its own size).  A peer that stops reading
+ * leaves one waiting (module/ngx_stream_securepair_io.c): the block is no
+ * bigger than the write buffer OpenSSL would hold for it.
  */
-#define SP_ENC_OUT_BLOCK  (17 * 1024)
+#define SP_ENC_OUT_BLOCK  (16 * 1024 + 128)
 
 /*
  * Drained blocks go back to their context, one per live pair at most and
