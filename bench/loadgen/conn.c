@@ -260,6 +260,10 @@ conn_start(void)
     c->fd = fd;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
+    if (o.rcvbuf > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof(o.rcvbuf));
+    }
+
     /* many short connections: spread them over source addresses */
     if (o.src_ips > 1 && dst.sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
         memset(&src, 0, sizeof(src));

@@ -173,6 +173,7 @@ typedef struct {
     size_t          size;
     size_t          max_payload;
     double          timeout, conn_timeout, hold, duration, interval;
+    int             rcvbuf;        /* SO_RCVBUF, 0: the system's */
     int             reneg_max;
     int             kind;          /* -1: all, rotating */
     unsigned long   seed;

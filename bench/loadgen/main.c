@@ -25,6 +25,9 @@
  *   reset      RST (SO_LINGER 0) mid-handshake and mid-transfer (--kind
  *              hs|data|all).
  *   noread     complete the handshake, send for --duration, never read.
+ *   stall      N connections send --size bytes and never read what comes
+ *              back (a backend that streams fills their sockets); prints
+ *              "ready=1 ..." and holds them as idle does.
  *   reneg      TLS 1.2, then client renegotiations in a loop with an echo
  *              between each, until the server refuses or --reneg-max.
  *
@@ -97,6 +100,7 @@ usage(void)
     fprintf(stderr,
 "usage: loadgen MODE --port P [options]\n"
 "modes: handshake verify bulk idle garbage slowloris reset noread reneg\n"
+"       stall\n"
 "  --host A            server address (127.0.0.1)\n"
 "  --port P            server port\n"
 "  -n, --conns N       connections in total (1000)\n"
@@ -125,7 +129,8 @@ usage(void)
 "  --interval S        slowloris: seconds between bytes (1)\n"
 "  --duration S        slowloris / noread: seconds (30)\n"
 "  --reneg-max N       reneg: renegotiations per connection at most (10)\n"
-"  --hold S            idle: hold at most S seconds (600)\n"
+"  --hold S            idle, stall: hold at most S seconds (600)\n"
+"  --rcvbuf B          socket receive buffer (the system's)\n"
 "  --conn-timeout S    per-connection deadline (30)\n"
 "  --timeout S         whole run deadline (300)\n"
 "  --src-ips K         spread sources over 127.0.0.10.. K addresses (16)\n"
@@ -199,7 +204,7 @@ static const struct option  longopts[] = {
     { "src-ips", 1, 0, 'I' }, { "seed", 1, 0, 'R' },
     { "fail-log", 1, 0, 'F' },
     { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
-    { "min-reuse", 1, 0, 'u' },
+    { "min-reuse", 1, 0, 'u' }, { "rcvbuf", 1, 0, 'B' },
     { 0, 0, 0, 0 }
 };
 
@@ -342,6 +347,7 @@ parse_args(int argc, char **argv)
         case 'x': o.sess_in = optarg; break;
         case 'y': o.sess_out = optarg; break;
         case 'u': o.min_reuse = atof(optarg); break;
+        case 'B': o.rcvbuf = (int) parse_size(optarg); break;
         default: usage();
         }
     }

@@ -528,6 +528,24 @@ noread_report(void)
 }
 
 
+/* stall: --size bytes sent, then nothing read while the server sends */
+static void
+stall_exchange(conn *c)
+{
+    c->to_send = o.size;
+    c->to_recv = 0;
+}
+
+
+/* held without reading: no events wanted (errors still come) */
+static void
+stall_exchanged(conn *c)
+{
+    idle_exchanged(c);
+    set_events(c, 0);
+}
+
+
 /* reneg: after each echo a renegotiation, until --reneg-max or refused */
 static void
 reneg_exchanged(conn *c)
@@ -591,6 +609,10 @@ const mode  modes[] = {
     { .name = "reneg", .flags = MODE_RENEG | MODE_NO_NOTIFY,
       .exchange = echo_exchange, .exchanged = reneg_exchanged,
       .report = reneg_report },
+
+    { .name = "stall", .flags = MODE_HOLD,
+      .exchange = stall_exchange, .exchanged = stall_exchanged,
+      .report = idle_report },
 };
 
 const size_t  nmodes = sizeof(modes) / sizeof(modes[0]);
