@@ -97,6 +97,7 @@ ngx_stream_securepair_probe(ngx_connection_t *c,
     size_t  probe, left;
 
     ctx->unprobed += sent;
+    unsent = 0;     /* valgrind does not know what SIOCOUTQNSD writes */
     probe = ctx->peer_stalled ? NGX_STREAM_SECUREPAIR_PROBE / 4
                               : NGX_STREAM_SECUREPAIR_PROBE;
 
