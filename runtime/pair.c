@@ -202,16 +202,72 @@ client_setup(sp_pair *pair, const char *servername)
 sp_pair *
 sp_pair_new(sp_ctx *ctx, const char *servername, int *err)
 {
-    return sp_pair_create(ctx, servername, NULL, err);
+    return sp_pair_create(ctx, NULL, servername, NULL, err);
 }
 
 
 sp_pair *
-sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
+sp_pair_new_in(sp_ctx *ctx, sp_worker *worker, const char *servername,
     int *err)
 {
+    return sp_pair_create(ctx, worker, servername, NULL, err);
+}
+
+
+static void
+server_setup(sp_pair *pair)
+{
+    SSL_set_accept_state(pair->ssl);
+
+    /* a renegotiation is a full handshake: never another session,
+       whose certificate was judged on another connection */
+    SSL_set_options(pair->ssl, SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+
+    /* OpenSSL 3 refuses client renegotiation unless told otherwise;
+       the limit is ours to enforce. */
+    if (pair->ctx->reneg_limit) {
+        SSL_set_options(pair->ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+    }
+}
+
+
+/*
+ * The pair's SSL, on the default credentials' SSL_CTX, with our BIO and
+ * callbacks.
+ */
+static int
+ssl_setup(sp_pair *pair)
+{
+    BIO  *bio;
+
+    pair->ssl = SSL_new(pair->ctx->creds->ssl_ctx);
+    if (pair->ssl == NULL) {
+        return SP_ERR_NOMEM;
+    }
+
+    bio = sp_bio_new(pair);
+    if (bio == NULL) {
+        return SP_ERR_NOMEM;
+    }
+
+    SSL_set_bio(pair->ssl, bio, bio);
+
+    if (!SSL_set_ex_data(pair->ssl, sp_pair_index(), pair)) {
+        return SP_ERR_NOMEM;
+    }
+
+    SSL_set_info_callback(pair->ssl, info_callback);
+    sp_verify_apply(pair);
+    sp_session_apply(pair);
+    return SP_OK;
+}
+
+
+sp_pair *
+sp_pair_create(sp_ctx *ctx, sp_worker *worker, const char *servername,
+    SSL_SESSION *session, int *err)
+{
     int       rc, dummy;
-    BIO      *bio;
     sp_pair  *pair;
 
     if (err == NULL) {
@@ -223,9 +279,8 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
         return NULL;
     }
 
-    if (ctx->max_connections && ctx->connections >= ctx->max_connections) {
-        *err = SP_ERR_MAX_CONNECTIONS;
-        return NULL;
+    if (worker == NULL) {
+        worker = sp_worker_default();
     }
 
     pair = calloc(1, sizeof(sp_pair));
@@ -234,59 +289,40 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
         return NULL;
     }
 
+    rc = sp_worker_attach(worker, ctx);
+    if (rc != SP_OK) {
+        free(pair);
+        *err = rc;
+        return NULL;
+    }
+
+    /* from now on the context is read by pairs, perhaps on other threads */
+    __atomic_store_n(&ctx->frozen, 1, __ATOMIC_RELEASE);
+
     pair->ctx = sp_ctx_ref(ctx);
+    pair->worker = worker;
     /* the context holds its credentials as long as the pair holds it */
     pair->creds = ctx->creds;
     pair->alert_sent = -1;
     pair->alert_received = -1;
     pair->state = SP_STATE_HANDSHAKING;
-    ctx->connections++;
 
-    *err = SP_ERR_NOMEM;
-
-    pair->ssl = SSL_new(ctx->creds->ssl_ctx);
-    if (pair->ssl == NULL) {
+    rc = ssl_setup(pair);
+    if (rc != SP_OK) {
         goto failed;
     }
-
-    bio = sp_bio_new(pair);
-    if (bio == NULL) {
-        goto failed;
-    }
-
-    SSL_set_bio(pair->ssl, bio, bio);
-
-    if (!SSL_set_ex_data(pair->ssl, sp_pair_index(), pair)) {
-        goto failed;
-    }
-
-    SSL_set_info_callback(pair->ssl, info_callback);
-    sp_verify_apply(pair);
-    sp_session_apply(pair);
 
     if (ctx->role == SP_SERVER) {
-        SSL_set_accept_state(pair->ssl);
-
-        /* a renegotiation is a full handshake: never another session,
-           whose certificate was judged on another connection */
-        SSL_set_options(pair->ssl,
-                        SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
-
-        /* OpenSSL 3 refuses client renegotiation unless told otherwise;
-           the limit is ours to enforce. */
-        if (ctx->reneg_limit) {
-            SSL_set_options(pair->ssl, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-        }
+        server_setup(pair);
 
     } else {
         rc = client_setup(pair, servername);
-        if (rc != SP_OK) {
-            *err = rc;
-            goto failed;
+
+        if (rc == SP_OK && session && !SSL_set_session(pair->ssl, session)) {
+            rc = SP_ERR_INVALID;
         }
 
-        if (session && !SSL_set_session(pair->ssl, session)) {
-            *err = SP_ERR_INVALID;
+        if (rc != SP_OK) {
             goto failed;
         }
 
@@ -300,6 +336,7 @@ sp_pair_create(sp_ctx *ctx, const char *servername, SSL_SESSION *session,
 
 failed:
 
+    *err = rc;
     ERR_clear_error();
     sp_pair_free(pair);
     return NULL;
@@ -313,16 +350,12 @@ sp_pair_free(sp_pair *pair)
         return;
     }
 
-    pair->ctx->connections--;
-
     SSL_free(pair->ssl);
     ERR_clear_error();
 
     sp_bytes_free(&pair->enc_in);
-    sp_blocks_free(pair->ctx, &pair->enc_out);
-    sp_blocks_trim_spares(pair->ctx, pair->ctx->connections);
-    sp_stash_trim(&pair->ctx->in_spares, pair->ctx->connections);
-    sp_stash_trim(&pair->ctx->hs_bufs, pair->ctx->connections);
+    sp_blocks_free(pair->worker, &pair->enc_out);
+    sp_worker_detach(pair->worker, pair->ctx);
     sp_bytes_free(&pair->clear_queue);
     X509_free(pair->peer);
     free(pair->servername);
@@ -337,29 +370,6 @@ sp_pair_free(sp_pair *pair)
 
     sp_ctx_unref(pair->ctx);
     free(pair);
-}
-
-
-/*
- * The handshake buffer reserve (SP_HS_BUF_SIZE): a handshake that ends
- * takes back the block OpenSSL just freed; one that starts gives a block
- * back for OpenSSL to take.
- */
-static void
-hs_buf_keep(sp_ctx *ctx)
-{
-    void  *buf;
-
-    if (ctx->hs_bufs.n >= SP_HS_BUF_RESERVE
-        || ctx->hs_bufs.n >= ctx->connections)
-    {
-        return;
-    }
-
-    buf = malloc(SP_HS_BUF_SIZE);
-    if (buf != NULL) {
-        sp_stash_push(&ctx->hs_bufs, buf);
-    }
 }
 
 
@@ -416,7 +426,7 @@ handshake_done(sp_pair *pair)
     pair->events |= SP_EVENT_SECURE;
     pair->cipher = SSL_get_current_cipher(pair->ssl);
 
-    hs_buf_keep(pair->ctx);
+    sp_worker_hs_keep(pair->worker);
 
     /*
      * OpenSSL forgets the server name when a renegotiation hello arrives,
@@ -571,7 +581,7 @@ do_handshake(sp_pair *pair)
     /* the first call: OpenSSL allocates its handshake buffer now */
     if (!pair->hs_started) {
         pair->hs_started = 1;
-        free(sp_stash_pop(&pair->ctx->hs_bufs));
+        sp_worker_hs_give(pair->worker);
     }
 
     ERR_clear_error();
@@ -813,7 +823,7 @@ sp_enc_in_buf(sp_pair *pair, size_t *len)
 
     if (b->size < pair->in_size
         && (pair->in_size != SP_ENC_IN_SIZE
-            || sp_enc_in_spare(pair->ctx, b) != 0))
+            || sp_enc_in_spare(pair->worker, b) != 0))
     {
         data = realloc(b->data, pair->in_size);
         if (data == NULL) {
@@ -854,7 +864,7 @@ sp_enc_in_commit(sp_pair *pair, size_t n)
     rc = pair_drive(pair);
 
     if (sp_bytes_len(&pair->enc_in) == 0) {
-        sp_enc_in_release(pair->ctx, &pair->enc_in);
+        sp_enc_in_release(pair->worker, &pair->enc_in);
     }
 
     return rc;
@@ -954,7 +964,7 @@ sp_enc_out_iov(sp_pair *pair, struct iovec *iov, size_t n)
 void
 sp_enc_out_consume(sp_pair *pair, size_t n)
 {
-    sp_blocks_consume(pair->ctx, &pair->enc_out, n);
+    sp_blocks_consume(pair->worker, &pair->enc_out, n);
 }
 
 
