@@ -273,6 +273,8 @@ struct sp_worker {
                                                SP_ENC_OUT_BLOCK */
     sp_stash             hs_bufs;           /* SP_HS_BUF_SIZE each */
     sp_sni_match        *sni_match;         /* for regex SNI names */
+    unsigned             freed:1;           /* by the host, with pairs
+                                               left: by the last one */
 };
 
 
@@ -509,6 +511,7 @@ void sp_session_apply(sp_pair *pair);
 /* pair.c */
 sp_pair *sp_pair_create(sp_ctx *ctx, sp_worker *worker,
     const char *servername, SSL_SESSION *session, int *err);
+
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);

@@ -468,8 +468,8 @@ void sp_pair_free(sp_pair *pair);
  * not locked, so a host with several threads gives each its own and makes
  * its pairs with sp_pair_new_in().  (A default owned by the context would
  * make the context change with traffic, and need a lock to share.)  A
- * pair uses its worker until sp_pair_free(): free the worker after its
- * last pair.  NULL for a worker means the default.
+ * pair uses its worker until sp_pair_free(): a worker freed before its
+ * last pair goes with that pair.  NULL for a worker means the default.
  */
 typedef struct sp_worker sp_worker;
 

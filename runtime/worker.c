@@ -68,10 +68,19 @@ sp_worker_new(void)
 }
 
 
+/*
+ * A worker freed while pairs still use it (a host that exits with
+ * connections open) goes with the last of them.
+ */
 void
 sp_worker_free(sp_worker *w)
 {
     if (w == NULL || w == &sp_default_worker) {
+        return;
+    }
+
+    if (w->connections) {
+        w->freed = 1;
         return;
     }
 
@@ -180,6 +189,11 @@ sp_worker_detach(sp_worker *w, const sp_ctx *ctx)
     sp_stash_trim(&w->in_spares, w->connections);
     sp_stash_trim(&w->out_spares, w->connections);
     sp_stash_trim(&w->hs_bufs, w->connections);
+
+    if (w->freed && w->connections == 0) {
+        w->freed = 0;
+        sp_worker_free(w);
+    }
 }
 
 
