@@ -512,6 +512,25 @@ void sp_session_apply(sp_pair *pair);
 sp_pair *sp_pair_create(sp_ctx *ctx, sp_worker *worker,
     const char *servername, SSL_SESSION *session, int *err);
 
+/* drive.c: the pump, and the writes and ends it handles */
+int sp_pair_drive(sp_pair *pair);
+ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
+int sp_pair_flush_queue(sp_pair *pair);
+void sp_pair_peer_closed(sp_pair *pair);
+
+/* handshake.c */
+void sp_info_callback(const SSL *ssl, int where, int ret);
+int sp_pair_handshake(sp_pair *pair);
+int sp_pair_renegotiated(sp_pair *pair);
+
+/*
+ * failure.c: sp_pair_fail() ends the pair with its first error (a
+ * printf-style message) and returns it; sp_ssl_failure() makes that
+ * error from a failed OpenSSL call's return value.
+ */
+int sp_pair_fail(sp_pair *pair, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sp_ssl_failure(sp_pair *pair, int ret, const char *doing);
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);
