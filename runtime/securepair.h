@@ -233,6 +233,9 @@ int sp_creds_set_reject_unauthorized(sp_creds *creds, int on);
  *              the next ones.  Owned by the host, one per thread (an nginx
  *              worker process has one); never locked, so never shared.
  *   sp_pair    one connection, driven by one thread at a time.
+ * The context's callbacks (SNI, clock, session store) run on the thread
+ * that drives the pair, so with several threads they must be safe to
+ * call from each.
  */
 typedef struct sp_ctx sp_ctx;
 

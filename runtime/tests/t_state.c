@@ -139,6 +139,10 @@ test_workers(void)
 
 /* ---- two threads, one context each way, a worker each ------------------ */
 
+/* both threads start together, so that their pairs overlap */
+static pthread_barrier_t  start;
+
+
 typedef struct {
     sp_ctx      *sctx;
     sp_ctx      *cctx;
@@ -159,6 +163,8 @@ thread_run(void *arg)
     thread_job  *job = arg;
     sp_pair     *server, *client;
     sp_worker   *w;
+
+    pthread_barrier_wait(&start);
 
     w = sp_worker_new();
     if (w == NULL) {
@@ -217,6 +223,7 @@ test_threads(void)
     sp_creds_unref(creds);
 
     memset(jobs, 0, sizeof(jobs));
+    pthread_barrier_init(&start, NULL, 2);
 
     for (i = 0; i < 2; i++) {
         jobs[i].sctx = sctx;
@@ -236,6 +243,7 @@ test_threads(void)
         is_int(jobs[i].left, 0, tn("threads: %d: no pair left", i));
     }
 
+    pthread_barrier_destroy(&start);
     is_int(sp_ctx_connections(sctx), 0,
            "threads: none in the default worker");
 
@@ -254,12 +262,13 @@ test_threads(void)
  */
 static void      *hs_blocks[8];
 static unsigned   hs_nblocks;
+static int        hs_watch;     /* set once the threads are gone */
 
 
 static void
 hs_note(void *p, size_t n)
 {
-    if (n == SP_HS_BUF_SIZE && p != NULL && hs_nblocks < 8) {
+    if (hs_watch && n == SP_HS_BUF_SIZE && p != NULL && hs_nblocks < 8) {
         hs_blocks[hs_nblocks++] = p;
     }
 }
@@ -354,6 +363,8 @@ test_hs_reserve(int hooked)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+
+    hs_watch = 1;
 
     /* servers in one worker, as in an nginx worker process */
     w = sp_worker_new();
