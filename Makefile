@@ -177,6 +177,20 @@ test-asan: $(BUILD)/.deps-test $(SAN_TESTS) $(CERTS)
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	prove -f --exec '' $(SAN_TESTS)
 
+# The thread test (runtime/tests/t_state.c: one context, two threads, a
+# worker object each) under ThreadSanitizer.
+.PHONY: test-tsan
+
+$(BUILD)/tsan/t_state: $(RUNTIME_SRC) $(RUNTIME_HDR) runtime/tests/t_state.c \
+                       $(TEST_COMMON)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SP_CFLAGS) -O1 -g -fsanitize=thread $(RUNTIME_SRC) \
+	    runtime/tests/t_state.c -o $@ $(LIBS)
+
+test-tsan: $(BUILD)/.deps-test $(BUILD)/tsan/t_state $(CERTS)
+	SP_CERTS=$(BUILD)/certs TSAN_OPTIONS=halt_on_error=1 \
+	prove -f --exec '' $(BUILD)/tsan/t_state
+
 $(BUILD)/t/flood: t/tools/flood.c runtime/tests/records.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -Iruntime/tests $< -o $@ -lssl -lcrypto
@@ -201,6 +215,7 @@ test-valgrind: $(BUILD)/.deps-test lib $(MODULE) $(EXAMPLES) $(CERTS) \
 test: $(BUILD)/.deps-test
 	$(MAKE) test-runtime
 	$(MAKE) test-asan
+	$(MAKE) test-tsan
 	$(MAKE) test-install
 	$(MAKE) test-t
 	$(MAKE) test-versions

@@ -85,7 +85,8 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
         return NGX_ERROR;
     }
 
-    ctx->pair = sp_pair_new(spcf->ctx, NULL, &err);
+    ctx->pair = sp_pair_new_in(spcf->ctx, ngx_stream_securepair_worker,
+                               NULL, &err);
 
     if (ctx->pair == NULL) {
         if (err == SP_ERR_MAX_CONNECTIONS) {

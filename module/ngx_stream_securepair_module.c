@@ -20,6 +20,8 @@ static char *ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_stream_securepair_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_stream_securepair_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_securepair_init_process(ngx_cycle_t *cycle);
+static void ngx_stream_securepair_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_stream_securepair_enable(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -227,13 +229,45 @@ ngx_module_t  ngx_stream_securepair_module = {
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_stream_securepair_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_stream_securepair_exit_process,    /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * The worker process's own runtime state (sp_worker): its pair counts
+ * and recycled buffers.  The contexts made at configuration time are
+ * shared, read-only, by every worker process.
+ */
+sp_worker  *ngx_stream_securepair_worker;
+
+
+static ngx_int_t
+ngx_stream_securepair_init_process(ngx_cycle_t *cycle)
+{
+    ngx_stream_securepair_worker = sp_worker_new();
+
+    if (ngx_stream_securepair_worker == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "securepair: cannot create the worker state");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* pairs still open at exit keep it until the last of them is freed */
+static void
+ngx_stream_securepair_exit_process(ngx_cycle_t *cycle)
+{
+    sp_worker_free(ngx_stream_securepair_worker);
+    ngx_stream_securepair_worker = NULL;
+}
 
 
 static void *

@@ -112,6 +112,9 @@ typedef struct {
 #define NGX_STREAM_SECUREPAIR_TLS1_3  0x0010
 
 
+extern sp_worker  *ngx_stream_securepair_worker;
+
+
 ngx_int_t ngx_stream_securepair_handler(ngx_stream_session_t *s);
 ngx_int_t ngx_stream_securepair_log_handler(ngx_stream_session_t *s);
 

@@ -343,7 +343,8 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
         }
 
         return ngx_stream_securepair_set_count(s, v,
-                                               sp_ctx_connections(spcf->ctx));
+                   sp_worker_connections(ngx_stream_securepair_worker,
+                                         spcf->ctx));
     }
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);

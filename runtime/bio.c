@@ -8,7 +8,7 @@
  * direction costs one copy between the host's buffer and OpenSSL's record
  * buffer, the least a BIO allows.  The queues hold memory only while they
  * hold bytes, so an idle pair keeps no buffers; drained output blocks wait
- * in the context for the next pair's records (SP_ENC_OUT_SPARES).
+ * in the worker for the next pair's records (SP_ENC_OUT_SPARES).
  */
 
 #include <pthread.h>
@@ -87,21 +87,20 @@ sp_bytes_free(sp_bytes *b)
 
 
 /*
- * A block of SP_ENC_OUT_BLOCK bytes, a drained one of the context when
+ * A block of SP_ENC_OUT_BLOCK bytes, a drained one of the worker when
  * there is one, or of its own size when bigger.
  */
 static sp_block *
-block_new(sp_ctx *ctx, size_t len)
+block_new(sp_worker *w, size_t len)
 {
     size_t     size;
-    sp_block  *b;
+    sp_block  *b = NULL;
 
-    if (len <= SP_ENC_OUT_BLOCK && ctx->spares != NULL) {
-        b = ctx->spares;
-        ctx->spares = b->next;
-        ctx->nspares--;
+    if (len <= SP_ENC_OUT_BLOCK) {
+        b = sp_stash_pop(&w->out_spares);
+    }
 
-    } else {
+    if (b == NULL) {
         size = len > SP_ENC_OUT_BLOCK ? len : SP_ENC_OUT_BLOCK;
 
         b = malloc(sizeof(sp_block) + size);
@@ -119,79 +118,25 @@ block_new(sp_ctx *ctx, size_t len)
 }
 
 
-/* A drained block goes back to the context, or is freed. */
+/* A drained block goes back to the worker, or is freed. */
 static void
-block_done(sp_ctx *ctx, sp_block *b)
+block_done(sp_worker *w, sp_block *b)
 {
-    if (b->size == SP_ENC_OUT_BLOCK && ctx->nspares < SP_ENC_OUT_SPARES
-        && ctx->nspares < ctx->connections)
-    {
-        b->next = ctx->spares;
-        ctx->spares = b;
-        ctx->nspares++;
+    if (b->size != SP_ENC_OUT_BLOCK) {
+        free(b);
         return;
     }
 
-    free(b);
+    sp_stash_put(&w->out_spares, b, w->connections);
 }
 
 
-/* Frees the context's drained blocks beyond `keep`. */
+/* An emptied receive buffer: kept by the worker (full size), or freed. */
 void
-sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep)
+sp_enc_in_release(sp_worker *w, sp_bytes *b)
 {
-    sp_block  *b;
-
-    while (ctx->nspares > keep) {
-        b = ctx->spares;
-        ctx->spares = b->next;
-        ctx->nspares--;
-        free(b);
-    }
-}
-
-
-void
-sp_stash_push(sp_stash *s, void *buf)
-{
-    *(void **) buf = s->head;
-    s->head = buf;
-    s->n++;
-}
-
-
-void *
-sp_stash_pop(sp_stash *s)
-{
-    void  *buf = s->head;
-
-    if (buf != NULL) {
-        s->head = *(void **) buf;
-        s->n--;
-    }
-
-    return buf;
-}
-
-
-/* Frees the buffers beyond `keep`. */
-void
-sp_stash_trim(sp_stash *s, unsigned keep)
-{
-    while (s->n > keep) {
-        free(sp_stash_pop(s));
-    }
-}
-
-
-/* An emptied receive buffer: kept by the context (full size), or freed. */
-void
-sp_enc_in_release(sp_ctx *ctx, sp_bytes *b)
-{
-    if (b->size == SP_ENC_IN_SIZE && ctx->in_spares.n < SP_ENC_IN_SPARES
-        && ctx->in_spares.n < ctx->connections)
-    {
-        sp_stash_push(&ctx->in_spares, b->data);
+    if (b->size == SP_ENC_IN_SIZE) {
+        sp_stash_put(&w->in_spares, b->data, w->connections);
 
         b->data = NULL;
         b->start = 0;
@@ -204,15 +149,15 @@ sp_enc_in_release(sp_ctx *ctx, sp_bytes *b)
 }
 
 
-/* An empty receive buffer of full size from the context; 0 when it had one. */
+/* An empty receive buffer of full size from the worker; 0 when it had one. */
 int
-sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b)
+sp_enc_in_spare(sp_worker *w, sp_bytes *b)
 {
-    if (b->data != NULL || ctx->in_spares.head == NULL) {
+    if (b->data != NULL || w->in_spares.head == NULL) {
         return -1;
     }
 
-    b->data = sp_stash_pop(&ctx->in_spares);
+    b->data = sp_stash_pop(&w->in_spares);
     b->start = 0;
     b->end = 0;
     b->size = SP_ENC_IN_SIZE;
@@ -225,12 +170,12 @@ sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b)
  * Bytes written together stay together.
  */
 int
-sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data, size_t len)
+sp_blocks_append(sp_worker *w, sp_blocks *q, const void *data, size_t len)
 {
     sp_block  *b = q->tail;
 
     if (b == NULL || b->size - b->end < len) {
-        b = block_new(ctx, len);
+        b = block_new(w, len);
         if (b == NULL) {
             return -1;
         }
@@ -254,7 +199,7 @@ sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data, size_t len)
 
 /* Drops n bytes from the front; the blocks emptied are done. */
 void
-sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n)
+sp_blocks_consume(sp_worker *w, sp_blocks *q, size_t n)
 {
     size_t     have;
     sp_block  *b;
@@ -271,7 +216,7 @@ sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n)
         n -= have;
         q->len -= have;
         q->head = b->next;
-        block_done(ctx, b);
+        block_done(w, b);
     }
 
     if (q->head == NULL) {
@@ -281,13 +226,13 @@ sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n)
 
 
 void
-sp_blocks_free(sp_ctx *ctx, sp_blocks *q)
+sp_blocks_free(sp_worker *w, sp_blocks *q)
 {
     sp_block  *b, *next;
 
     for (b = q->head; b; b = next) {
         next = b->next;
-        block_done(ctx, b);
+        block_done(w, b);
     }
 
     q->head = NULL;
@@ -314,7 +259,7 @@ bio_write(BIO *bio, const char *data, int len)
         return 0;
     }
 
-    if (sp_blocks_append(pair->ctx, &pair->enc_out, data, (size_t) len) != 0)
+    if (sp_blocks_append(pair->worker, &pair->enc_out, data, (size_t) len) != 0)
     {
         return -1;
     }

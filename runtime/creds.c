@@ -43,7 +43,7 @@ sp_creds_new(void)
 sp_creds *
 sp_creds_ref(sp_creds *creds)
 {
-    creds->refs++;
+    __atomic_add_fetch(&creds->refs, 1, __ATOMIC_RELAXED);
     return creds;
 }
 
@@ -69,7 +69,9 @@ sp_creds_unref(sp_creds *creds)
 {
     size_t  i;
 
-    if (creds == NULL || --creds->refs > 0) {
+    if (creds == NULL
+        || __atomic_sub_fetch(&creds->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    {
         return;
     }
 

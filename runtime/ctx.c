@@ -55,10 +55,11 @@ sp_ctx_new(sp_role role, sp_creds *creds)
 }
 
 
+/* Pairs on several threads take and drop references: atomically. */
 sp_ctx *
 sp_ctx_ref(sp_ctx *ctx)
 {
-    ctx->refs++;
+    __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
     return ctx;
 }
 
@@ -66,7 +67,8 @@ sp_ctx_ref(sp_ctx *ctx)
 void
 sp_ctx_unref(sp_ctx *ctx)
 {
-    if (ctx == NULL || --ctx->refs > 0) {
+    if (ctx == NULL || __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    {
         return;
     }
 
@@ -75,12 +77,34 @@ sp_ctx_unref(sp_ctx *ctx)
     sp_proto_list_free(&ctx->npn);
     sp_proto_list_free(&ctx->alpn);
     sp_session_ctx_free(ctx);
-    sp_blocks_trim_spares(ctx, 0);
-    sp_stash_trim(&ctx->in_spares, 0);
-    sp_stash_trim(&ctx->hs_bufs, 0);
     sp_creds_unref(ctx->creds);
     sp_error_clear(&ctx->error);
     free(ctx);
+}
+
+
+/*
+ * A context is frozen by its first pair (sp_pair_create): threads then
+ * read it without a lock, so a change after that would race with them.
+ * Every setter asks here first.
+ */
+int
+sp_ctx_check_open(sp_ctx *ctx, const char *call)
+{
+    if (!__atomic_load_n(&ctx->frozen, __ATOMIC_ACQUIRE)) {
+        return SP_OK;
+    }
+
+    return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_NONE, NULL, 0,
+                        "%s: the context has made pairs and no longer "
+                        "changes", call);
+}
+
+
+int
+sp_ctx_frozen(const sp_ctx *ctx)
+{
+    return __atomic_load_n(&ctx->frozen, __ATOMIC_ACQUIRE);
 }
 
 
@@ -101,6 +125,10 @@ sp_ctx_error_info(const sp_ctx *ctx)
 int
 sp_ctx_set_request_cert(sp_ctx *ctx, int on)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_request_cert") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->request_cert = !!on;
     return SP_OK;
 }
@@ -109,6 +137,10 @@ sp_ctx_set_request_cert(sp_ctx *ctx, int on)
 int
 sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_reject_unauthorized") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->reject_unauthorized = !!on;
     return SP_OK;
 }
@@ -118,6 +150,10 @@ int
 sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n)
 {
     int  rc;
+
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_npn") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     rc = sp_proto_list_set(&ctx->npn, names, n, &ctx->error, SP_FIELD_NPN);
 
@@ -132,6 +168,10 @@ sp_ctx_set_npn(sp_ctx *ctx, const char *const *names, size_t n)
 int
 sp_ctx_set_alpn(sp_ctx *ctx, const char *const *names, size_t n)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_alpn") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     return sp_proto_list_set(&ctx->alpn, names, n, &ctx->error,
                              SP_FIELD_ALPN);
 }
@@ -150,6 +190,10 @@ sp_ctx_add_context(sp_ctx *ctx, const char *name, sp_creds *creds)
     int            rc;
     char           err[SP_ERRLEN];
     unsigned char  id[SP_ID_LEN];
+
+    if (sp_ctx_check_open(ctx, "sp_ctx_add_context") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     if (ctx->role != SP_SERVER || name == NULL || creds == NULL) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID,
@@ -218,17 +262,26 @@ sp_ctx_find_context(sp_ctx *ctx, const char *servername)
 }
 
 
-void
+int
 sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_sni_callback") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->sni_fn = fn;
     ctx->sni_arg = arg;
+    return SP_OK;
 }
 
 
 int
 sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_reject_unknown_name") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->reject_unknown_name = !!on;
     return SP_OK;
 }
@@ -237,6 +290,10 @@ sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on)
 int
 sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_reneg_limit") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (window <= 0) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID,
                             SP_FIELD_RENEG_WINDOW, NULL, 0,
@@ -249,17 +306,26 @@ sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
 }
 
 
-void
+int
 sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_clock") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->clock_fn = fn;
     ctx->clock_arg = arg;
+    return SP_OK;
 }
 
 
 int
 sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_max_connections") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->max_connections = max;
     return SP_OK;
 }
@@ -268,13 +334,17 @@ sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max)
 unsigned
 sp_ctx_connections(const sp_ctx *ctx)
 {
-    return ctx->connections;
+    return sp_worker_connections(NULL, ctx);
 }
 
 
 int
 sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_clear_queue_limit") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->clear_queue_limit = bytes;
     return SP_OK;
 }

@@ -38,7 +38,7 @@ typedef struct {
  * idle connection holds none.  A busy one would then get its 128 KiB back
  * from malloc at each receive: at that size glibc maps it afresh or trims
  * and regrows its heap, and the pages fault in again at every receive.
- * Full-size buffers go to the context instead, a few at most and never
+ * Full-size buffers go to the worker instead, a few at most and never
  * more than its live pairs: one event loop serves its busy connections
  * one after another.
  */
@@ -57,7 +57,7 @@ typedef struct {
 #define SP_ENC_OUT_BLOCK  (16 * 1024 + 128)
 
 /*
- * Drained blocks go back to their context, one per live pair at most and
+ * Drained blocks go back to their worker, one per live pair at most and
  * this many in all, for the next records: freeing them at once would let
  * malloc trim the top of the heap, and the next records grow it again,
  * their pages faulted in again, brk() called for each.
@@ -94,12 +94,15 @@ typedef struct {
  * connection held some 10 kB more resident memory while idle, and the
  * next handshake zero-filled fresh pages again.  So a pair that finishes
  * its handshake takes a block of that size back from malloc (the one just
- * freed) and leaves it in its context; the next pair to start a handshake
+ * freed) and leaves it in its worker; the next pair to start a handshake
  * frees it right before OpenSSL asks for its own: handshakes reuse the
  * same written pages, and what the host allocates in between comes from
  * pages never written.  One per live pair at most and this many in all:
  * handshakes end in bursts (with 64 clients at a time, a reserve of 16
- * kept 29.4 kB per idle connection, 64 kept 26.9 kB).
+ * kept 29.4 kB per idle connection, 64 kept 26.9 kB; `BENCH_ONLY=idle
+ * perl bench/run` with 5000 connections: 25.9 kB with it, 36.2 kB
+ * without).  runtime/tests/t_state.c checks that the block handed back
+ * is the one OpenSSL takes: when it is not, the reserve saves nothing.
  */
 #define SP_HS_BUF_SIZE      21848
 #define SP_HS_BUF_RESERVE   64
@@ -147,10 +150,16 @@ typedef struct {
 } sp_ca_set;
 
 
-/* Buffers of one size kept for reuse: a list through their first word. */
+/*
+ * Buffers of one size kept for reuse: a list through their first word,
+ * at most `max` of them, and never more than the worker's live pairs
+ * (sp_stash_put).  The three pools of a worker are stashes: full-size
+ * receive buffers, drained output blocks, the handshake-buffer reserve.
+ */
 typedef struct {
     void                *head;
     unsigned             n;
+    unsigned             max;
 } sp_stash;
 
 typedef struct sp_block  sp_block;
@@ -209,8 +218,15 @@ typedef struct {
 } sp_ticket_key;
 
 
+/*
+ * A context never changes once its first pair is made (`frozen`, set
+ * then; every setter refuses after): pairs on several threads read it
+ * without a lock.  Only its reference count changes, atomically.  What
+ * changes with traffic is in the pair and its worker.
+ */
 struct sp_ctx {
-    unsigned             refs;
+    unsigned             refs;              /* atomic */
+    int                  frozen;            /* atomic */
     sp_role              role;
     sp_creds            *creds;
     sp_sni_table        *sni;
@@ -227,13 +243,8 @@ struct sp_ctx {
     int                  reject_unknown_name;
     unsigned             reneg_limit;
     time_t               reneg_window;
-    unsigned             max_connections;
-    unsigned             connections;
+    unsigned             max_connections;   /* in each worker */
     size_t               clear_queue_limit;
-    sp_block            *spares;            /* drained output blocks */
-    unsigned             nspares;
-    sp_stash             in_spares;         /* SP_ENC_IN_SIZE each */
-    sp_stash             hs_bufs;           /* SP_HS_BUF_SIZE each */
 
     int                  session_cache;     /* SP_SESSION_CACHE_* */
     sp_session_store     store;
@@ -248,6 +259,33 @@ struct sp_ctx {
 };
 
 
+/* A worker's live pairs of one context: max_connections counts these. */
+typedef struct {
+    const sp_ctx        *ctx;
+    unsigned             n;
+} sp_ctx_count;
+
+
+/*
+ * What changes as pairs come and go, owned by the host, one per thread
+ * (or process) that drives pairs: never shared, so never locked.
+ */
+struct sp_worker {
+    unsigned             connections;       /* its live pairs */
+    sp_ctx_count        *counts;            /* by context, n > 0 */
+    size_t               ncounts;
+    size_t               nalloc;
+    sp_stash             in_spares;         /* SP_ENC_IN_SIZE each */
+    sp_stash             out_spares;        /* drained output blocks,
+                                               sp_block of
+                                               SP_ENC_OUT_BLOCK */
+    sp_stash             hs_bufs;           /* SP_HS_BUF_SIZE each */
+    sp_sni_match        *sni_match;         /* for regex SNI names */
+    unsigned             freed:1;           /* by the host, with pairs
+                                               left: by the last one */
+};
+
+
 /* A byte queue: bytes live in data[start, end). */
 typedef struct {
     unsigned char       *data;
@@ -259,6 +297,7 @@ typedef struct {
 
 struct sp_pair {
     sp_ctx              *ctx;
+    sp_worker           *worker;
     SSL                 *ssl;
     void                *data;
 
@@ -416,16 +455,28 @@ BIO *sp_bio_new(sp_pair *pair);
 int sp_bytes_reserve(sp_bytes *b, size_t want);
 void sp_bytes_consume(sp_bytes *b, size_t n);
 void sp_bytes_free(sp_bytes *b);
-int sp_blocks_append(sp_ctx *ctx, sp_blocks *q, const void *data,
+int sp_blocks_append(sp_worker *w, sp_blocks *q, const void *data,
     size_t len);
-void sp_blocks_consume(sp_ctx *ctx, sp_blocks *q, size_t n);
-void sp_blocks_free(sp_ctx *ctx, sp_blocks *q);
-void sp_blocks_trim_spares(sp_ctx *ctx, unsigned keep);
-void sp_stash_push(sp_stash *s, void *buf);
+void sp_blocks_consume(sp_worker *w, sp_blocks *q, size_t n);
+void sp_blocks_free(sp_worker *w, sp_blocks *q);
+void sp_enc_in_release(sp_worker *w, sp_bytes *b);
+int sp_enc_in_spare(sp_worker *w, sp_bytes *b);
+
+/* stash.c */
+void sp_stash_put(sp_stash *s, void *buf, unsigned live);
 void *sp_stash_pop(sp_stash *s);
 void sp_stash_trim(sp_stash *s, unsigned keep);
-void sp_enc_in_release(sp_ctx *ctx, sp_bytes *b);
-int sp_enc_in_spare(sp_ctx *ctx, sp_bytes *b);
+
+/* worker.c */
+sp_worker *sp_worker_default(void);
+int sp_worker_attach(sp_worker *w, const sp_ctx *ctx);
+void sp_worker_detach(sp_worker *w, const sp_ctx *ctx);
+sp_sni_match *sp_worker_sni_match(sp_worker *w);
+void sp_worker_hs_keep(sp_worker *w);
+void sp_worker_hs_give(sp_worker *w);
+
+/* ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen */
+int sp_ctx_check_open(sp_ctx *ctx, const char *call);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
@@ -466,8 +517,28 @@ void sp_session_ctx_free(sp_ctx *ctx);
 void sp_session_apply(sp_pair *pair);
 
 /* pair.c */
-sp_pair *sp_pair_create(sp_ctx *ctx, const char *servername,
-    SSL_SESSION *session, int *err);
+sp_pair *sp_pair_create(sp_ctx *ctx, sp_worker *worker,
+    const char *servername, SSL_SESSION *session, int *err);
+
+/* drive.c: the pump, and the writes and ends it handles */
+int sp_pair_drive(sp_pair *pair);
+ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
+int sp_pair_flush_queue(sp_pair *pair);
+void sp_pair_peer_closed(sp_pair *pair);
+
+/* handshake.c */
+void sp_info_callback(const SSL *ssl, int where, int ret);
+int sp_pair_handshake(sp_pair *pair);
+int sp_pair_renegotiated(sp_pair *pair);
+
+/*
+ * failure.c: sp_pair_fail() ends the pair with its first error (a
+ * printf-style message) and returns it; sp_ssl_failure() makes that
+ * error from a failed OpenSSL call's return value.
+ */
+int sp_pair_fail(sp_pair *pair, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sp_ssl_failure(sp_pair *pair, int ret, const char *doing);
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);

@@ -219,6 +219,24 @@ int sp_creds_set_reject_unauthorized(sp_creds *creds, int on);
 
 /* ---- contexts (Node: tls.createServer / tls.connect options) ----------- */
 
+/*
+ * Three kinds of state:
+ *   sp_ctx     the configuration: credentials, SNI table, protocol lists,
+ *              limits.  Set up by one thread; frozen when its first pair
+ *              is made: from then on every sp_ctx_set_* and sp_ctx_add_*
+ *              call fails with SP_ERR_INVALID and says so in
+ *              sp_ctx_error(), and any number of threads may make and
+ *              drive pairs from it without a lock (its reference count is
+ *              atomic).
+ *   sp_worker  what changes as pairs come and go: the count of live pairs
+ *              (and max_connections), and the buffers pairs give back for
+ *              the next ones.  Owned by the host, one per thread (an nginx
+ *              worker process has one); never locked, so never shared.
+ *   sp_pair    one connection, driven by one thread at a time.
+ * The context's callbacks (SNI, clock, session store) run on the thread
+ * that drives the pair, so with several threads they must be safe to
+ * call from each.
+ */
 typedef struct sp_ctx sp_ctx;
 
 typedef enum {
@@ -312,7 +330,7 @@ sp_creds *sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds);
 /* Credentials the table gives for a servername, or NULL (borrowed). */
 sp_creds *sp_ctx_find_context(sp_ctx *ctx, const char *servername);
 
-void sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg);
+int sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg);
 
 /* Server: unknown or absent SNI gets a fatal unrecognized_name alert. */
 int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
@@ -334,12 +352,20 @@ int sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window);
  * time given to sp_pair_set_time() (0 at first) for renegotiations, and
  * sessions expire in wall-clock time.
  */
-void sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg);
+int sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg);
 
-/* Node: server.maxConnections; 0 = unlimited (default). */
+/*
+ * Node: server.maxConnections; 0 = unlimited (default).  The limit holds
+ * in each worker (sp_worker): live pairs of this context made with one
+ * worker object.  An nginx worker process has one, so it is the limit
+ * per process, as nginx's own worker_connections is.
+ */
 int sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max);
 
-/* Pairs of this context alive now (Node: server.connections). */
+/*
+ * Pairs of this context alive now in the default worker (Node:
+ * server.connections); sp_worker_connections() counts another worker's.
+ */
 unsigned sp_ctx_connections(const sp_ctx *ctx);
 
 /*
@@ -430,11 +456,37 @@ typedef struct sp_pair sp_pair;
  * ClientHello ready in sp_enc_out_* at once.  `servername` (client only, may
  * be NULL) is sent as SNI and, unless NULL, checked against the server's
  * certificate.  NULL on failure with *err set (SP_ERR_MAX_CONNECTIONS when
- * the context is full, SP_ERR_NOMEM).  Counts in sp_ctx_connections() until
- * sp_pair_free().
+ * the context is full in the worker, SP_ERR_NOMEM).  Counts in
+ * sp_worker_connections() until sp_pair_free().  The first pair freezes
+ * the context.
  */
 sp_pair *sp_pair_new(sp_ctx *ctx, const char *servername, int *err);
 void sp_pair_free(sp_pair *pair);
+
+/*
+ * A worker object: the per-thread state of the pairs made with it (see
+ * "Three kinds of state" above).  sp_pair_new() and
+ * sp_pair_new_with_session() use a process-wide default worker, so a host
+ * that drives every pair from one thread never needs one; that default is
+ * not locked, so a host with several threads gives each its own and makes
+ * its pairs with sp_pair_new_in().  (A default owned by the context would
+ * make the context change with traffic, and need a lock to share.)  A
+ * pair uses its worker until sp_pair_free(): a worker freed before its
+ * last pair goes with that pair.  NULL for a worker means the default.
+ */
+typedef struct sp_worker sp_worker;
+
+sp_worker *sp_worker_new(void);
+void sp_worker_free(sp_worker *worker);
+
+/* Live pairs of ctx made with this worker; of every context when NULL. */
+unsigned sp_worker_connections(const sp_worker *worker, const sp_ctx *ctx);
+
+sp_pair *sp_pair_new_in(sp_ctx *ctx, sp_worker *worker,
+    const char *servername, int *err);
+
+/* Whether the context has made a pair, and so no longer changes. */
+int sp_ctx_frozen(const sp_ctx *ctx);
 
 /*
  * A client pair that offers a session exported by sp_pair_get_session()
@@ -444,6 +496,8 @@ void sp_pair_free(sp_pair *pair);
  */
 sp_pair *sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
     const uint8_t *session, size_t len, int *err);
+sp_pair *sp_pair_new_with_session_in(sp_ctx *ctx, sp_worker *worker,
+    const char *servername, const uint8_t *session, size_t len, int *err);
 
 /*
  * The pair's session, serialized (Node: getSession()), once secure: its

@@ -214,6 +214,10 @@ sp_session_install(SSL_CTX *ssl_ctx)
 int
 sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_session_cache") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (ctx->role != SP_SERVER
         || (mode != SP_SESSION_CACHE_OFF && mode != SP_SESSION_CACHE_NONE
             && mode != SP_SESSION_CACHE_STORE)
@@ -239,6 +243,10 @@ sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
 int
 sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_session_timeout") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (seconds <= 0) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID,
                             SP_FIELD_SESSION_TIMEOUT, NULL, 0,
@@ -363,6 +371,14 @@ sp_pair *
 sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
     const uint8_t *der, size_t len, int *err)
 {
+    return sp_pair_new_with_session_in(ctx, NULL, servername, der, len, err);
+}
+
+
+sp_pair *
+sp_pair_new_with_session_in(sp_ctx *ctx, sp_worker *worker,
+    const char *servername, const uint8_t *der, size_t len, int *err)
+{
     SSL_SESSION          *sess;
     sp_pair              *pair;
     const unsigned char  *p = der;
@@ -393,7 +409,7 @@ sp_pair_new_with_session(sp_ctx *ctx, const char *servername,
         return NULL;
     }
 
-    pair = sp_pair_create(ctx, servername, sess, err);
+    pair = sp_pair_create(ctx, worker, servername, sess, err);
     SSL_SESSION_free(sess);
     return pair;
 }

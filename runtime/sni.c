@@ -60,7 +60,6 @@ struct sp_sni_table {
     sni_regex_t         *regexes;
     size_t               nregexes;
     size_t               nalloc;
-    pcre2_match_data    *match_data;
     pcre2_match_context *match_ctx;     /* the limits */
     void               (*free_value)(void *value);
 };
@@ -122,28 +121,35 @@ sp_sni_table_free(sp_sni_table *table)
     }
 
     free(table->regexes);
-    pcre2_match_data_free(table->match_data);
     pcre2_match_context_free(table->match_ctx);
     free(table);
 }
 
 
 /*
- * Room for one more regex, and what every match needs: one ovector pair
- * (we only ask whether it matched, not where) and the limits.
+ * What a match writes to: one ovector pair (we only ask whether it
+ * matched, not where).  Never part of the table, which threads share.
  */
+sp_sni_match *
+sp_sni_match_new(void)
+{
+    return (sp_sni_match *) pcre2_match_data_create(1, NULL);
+}
+
+
+void
+sp_sni_match_free(sp_sni_match *match)
+{
+    pcre2_match_data_free((pcre2_match_data *) match);
+}
+
+
+/* Room for one more regex, and the limits every match runs under. */
 static int
 sni_regex_room(sp_sni_table *table)
 {
     size_t        n;
     sni_regex_t  *regexes;
-
-    if (table->match_data == NULL) {
-        table->match_data = pcre2_match_data_create(1, NULL);
-        if (table->match_data == NULL) {
-            return -1;
-        }
-    }
 
     if (table->match_ctx == NULL) {
         table->match_ctx = pcre2_match_context_create(NULL);
@@ -445,14 +451,14 @@ sni_find_trailing(const sp_sni_table *table, const char *buf, size_t len,
 /* The first regex, in the order added, that matches the servername. */
 static const sni_regex_t *
 sni_find_regex(const sp_sni_table *table, const char *servername,
-    size_t len, const char **gave_up)
+    size_t len, pcre2_match_data *md, const char **gave_up)
 {
     int     rc;
     size_t  i;
 
     for (i = 0; i < table->nregexes; i++) {
         rc = pcre2_match(table->regexes[i].code, (PCRE2_SPTR) servername, len,
-                         0, 0, table->match_data, table->match_ctx);
+                         0, 0, md, table->match_ctx);
 
         /* 0 means "matched, ovector too small": still a match */
         if (rc >= 0) {
@@ -473,6 +479,34 @@ sni_find_regex(const sp_sni_table *table, const char *servername,
 void *
 sp_sni_table_find(const sp_sni_table *table, const char *servername,
     const char **matched, const char **gave_up)
+{
+    void          *value;
+    sp_sni_match  *match = NULL;
+
+    if (table->nregexes) {
+        match = sp_sni_match_new();
+        if (match == NULL) {
+            if (matched != NULL) {
+                *matched = NULL;
+            }
+
+            if (gave_up != NULL) {
+                *gave_up = NULL;
+            }
+
+            return NULL;
+        }
+    }
+
+    value = sp_sni_table_find_in(table, servername, match, matched, gave_up);
+    sp_sni_match_free(match);
+    return value;
+}
+
+
+void *
+sp_sni_table_find_in(const sp_sni_table *table, const char *servername,
+    sp_sni_match *match, const char **matched, const char **gave_up)
 {
     char                buf[SNI_NAME_MAX];
     size_t              i, len, ndots;
@@ -534,7 +568,12 @@ sp_sni_table_find(const sp_sni_table *table, const char *servername,
         return s->value;
     }
 
-    re = sni_find_regex(table, servername, len, gave_up);
+    if (table->nregexes == 0 || match == NULL) {
+        return NULL;
+    }
+
+    re = sni_find_regex(table, servername, len, (pcre2_match_data *) match,
+                        gave_up);
     if (re == NULL) {
         return NULL;
     }

@@ -36,6 +36,18 @@ int sp_sni_table_add(sp_sni_table *table, const char *name, void *value,
 void *sp_sni_table_find(const sp_sni_table *table, const char *servername,
     const char **matched, const char **gave_up);
 
+/*
+ * The same with the caller's match data, so that a lookup allocates
+ * nothing and threads that share the table each match into their own.
+ * match may be NULL only when the table has no regex.
+ */
+typedef struct sp_sni_match  sp_sni_match;
+
+sp_sni_match *sp_sni_match_new(void);
+void sp_sni_match_free(sp_sni_match *match);
+void *sp_sni_table_find_in(const sp_sni_table *table, const char *servername,
+    sp_sni_match *match, const char **matched, const char **gave_up);
+
 size_t sp_sni_table_count(const sp_sni_table *table);
 
 #endif /* SP_SNI_H */

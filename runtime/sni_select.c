@@ -145,8 +145,9 @@ sp_sni_select(sp_pair *pair, int *alert)
         }
 
         if (creds == NULL && ctx->sni) {
-            creds = sp_sni_table_find(ctx->sni, name, &matched,
-                                      &pair->sni_gave_up);
+            creds = sp_sni_table_find_in(ctx->sni, name,
+                                         sp_worker_sni_match(pair->worker),
+                                         &matched, &pair->sni_gave_up);
         }
     }
 

@@ -134,6 +134,10 @@ sp_tickets_install(SSL_CTX *ssl_ctx)
 int
 sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_session_tickets") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->tickets = !!on;
     return SP_OK;
 }
@@ -142,6 +146,10 @@ sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
 int
 sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_set_ticket_count") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     ctx->ticket_count = n;
     return SP_OK;
 }
@@ -196,6 +204,10 @@ ticket_key_add(sp_ctx *ctx, const unsigned char *buf, size_t len)
 int
 sp_ctx_add_ticket_key(sp_ctx *ctx, const void *key, size_t len)
 {
+    if (sp_ctx_check_open(ctx, "sp_ctx_add_ticket_key") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (len != 48 && len != 80) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_TICKET_KEY,
                             NULL, 0, "a session ticket key is 48 or 80 "
@@ -218,6 +230,10 @@ sp_ctx_add_ticket_key_file(sp_ctx *ctx, const char *file)
     int      rc;
     char    *buf = NULL;
     size_t   n = 0;
+
+    if (sp_ctx_check_open(ctx, "sp_ctx_add_ticket_key_file") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     if (file == NULL) {
         return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_TICKET_KEY,

@@ -445,6 +445,8 @@ test_queued_cleartext(void)
 
     /* The queue is bounded. */
     sp_pair_free(client);
+    sp_ctx_unref(cctx);
+    cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
     sp_ctx_set_clear_queue_limit(cctx, 100);
     client = sp_pair_new(cctx, "localhost", NULL);
     {

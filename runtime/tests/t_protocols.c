@@ -361,6 +361,34 @@ test_invalid_lists(void)
 
 
 /*
+ * A context as test_replace_and_clear starts from: lists set, then a bad
+ * list refused on each side.  A context no longer changes once it has
+ * made pairs, so each step starts from fresh ones set up the same way.
+ */
+static void
+replace_ctxs(sp_ctx **sctx, sp_ctx **cctx, int *bad_alpn, int *bad_npn)
+{
+    static const char  *const h2[] = { "h2", "http/1.1" };
+    static const char  *const abc[] = { "a", "b", "c" };
+    static const char  *const bad[] = { "fine", "" };
+
+    sp_ctx_unref(*cctx);
+    sp_ctx_unref(*sctx);
+
+    *sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    *cctx = client_ctx(SP_TLS1_2);
+
+    sp_ctx_set_alpn(*sctx, h2, 2);
+    sp_ctx_set_npn(*sctx, abc, 3);
+    sp_ctx_set_alpn(*cctx, h2 + 1, 1);
+    sp_ctx_set_npn(*cctx, abc + 2, 1);
+
+    *bad_alpn = sp_ctx_set_alpn(*sctx, bad, 2);
+    *bad_npn = sp_ctx_set_npn(*cctx, bad, 2);
+}
+
+
+/*
  * A refused list leaves the previous one in force; n == 0 clears a list,
  * after which the pair negotiates nothing and the handshake still works.
  */
@@ -369,23 +397,15 @@ test_replace_and_clear(void)
 {
     static const char  *const h2[] = { "h2", "http/1.1" };
     static const char  *const abc[] = { "a", "b", "c" };
-    static const char  *const bad[] = { "fine", "" };
 
-    sp_ctx   *sctx, *cctx;
+    int       bad_alpn, bad_npn;
+    sp_ctx   *sctx = NULL, *cctx = NULL;
     sp_pair  *server, *client;
 
-    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
-    cctx = client_ctx(SP_TLS1_2);
+    replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
 
-    sp_ctx_set_alpn(sctx, h2, 2);
-    sp_ctx_set_npn(sctx, abc, 3);
-    sp_ctx_set_alpn(cctx, h2 + 1, 1);
-    sp_ctx_set_npn(cctx, abc + 2, 1);
-
-    is_int(sp_ctx_set_alpn(sctx, bad, 2), SP_ERR_INVALID,
-           "replace: bad ALPN list refused");
-    is_int(sp_ctx_set_npn(cctx, bad, 2), SP_ERR_INVALID,
-           "replace: bad NPN list refused");
+    is_int(bad_alpn, SP_ERR_INVALID, "replace: bad ALPN list refused");
+    is_int(bad_npn, SP_ERR_INVALID, "replace: bad NPN list refused");
 
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(cctx, "localhost", NULL);
@@ -396,6 +416,7 @@ test_replace_and_clear(void)
     sp_pair_free(server);
 
     /* without ALPN, NPN shows: the client's old list is still in force */
+    replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
     sp_ctx_set_alpn(cctx, NULL, 0);
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(cctx, "localhost", NULL);
@@ -408,6 +429,7 @@ test_replace_and_clear(void)
     sp_pair_free(server);
 
     /* server lists cleared */
+    replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
     is_int(sp_ctx_set_alpn(sctx, NULL, 0), SP_OK, "clear: server ALPN");
     is_int(sp_ctx_set_npn(sctx, NULL, 0), SP_OK, "clear: server NPN");
     sp_ctx_set_alpn(cctx, h2, 2);
@@ -420,6 +442,7 @@ test_replace_and_clear(void)
     sp_pair_free(server);
 
     /* client lists cleared, against a server that advertises both */
+    replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
     sp_ctx_set_alpn(sctx, h2, 2);
     sp_ctx_set_npn(sctx, abc, 3);
     is_int(sp_ctx_set_alpn(cctx, NULL, 0), SP_OK, "clear: client ALPN");
@@ -523,8 +546,11 @@ test_long_names(void)
     sp_pair_free(client);
     sp_pair_free(server);
 
-    sp_ctx_set_alpn(sctx, NULL, 0);
-    sp_ctx_set_alpn(cctx, NULL, 0);
+    /* the same names by NPN, on contexts that have made no pair yet */
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    cctx = client_ctx(SP_TLS1_2);
     sp_ctx_set_npn(sctx, list, 1);
     sp_ctx_set_npn(cctx, list, 1);
 
