@@ -381,10 +381,13 @@ EOF
     like($reused->[2]{stdout}, qr/^Reused,/m, "$name: a session is resumed");
 
     # the passphrases are wiped once the keys are loaded: no copy is left
-    # in the memory of the master or of its worker, after handshakes
-    my @procs = ([master => $t->{pid}],
+    # in the memory of the master or of its worker, after handshakes (under
+    # valgrind nginx is one process, valgrind's own memory holding nginx's)
+    my @procs = ([$t->{master} ? 'master' : 'nginx' => $t->{pid}],
                  map { [worker => $_] } child_pids($t->{pid}));
-    is(scalar @procs, 2, "$name: a master and a worker to search");
+    is(scalar @procs, $t->{master} ? 2 : 1,
+       "$name: " . ($t->{master} ? 'a master and a worker' : 'one process')
+       . " to search");
     for my $p (@procs) {
         my ($who, $pid) = @$p;
         my ($scanned, @found) = memory_hits($pid, $PASS_RSA, $PASS_EC,
@@ -1274,8 +1277,13 @@ EOF
     is($r{stalled}, 1, "$name: until the server stopped reading")
         or diag($line);
     my $growth = $after - $before;
-    ok($growth < 4096, "$name: the worker grew by $growth kB "
-                       . "($before -> $after kB), under 4 MB");
+    SKIP: {
+        # under valgrind the resident set is valgrind's, shadow included
+        skip "$name: resident memory means nothing under valgrind", 1
+            if $VALGRIND;
+        ok($growth < 4096, "$name: the worker grew by $growth kB "
+                           . "($before -> $after kB), under 4 MB");
+    }
 
     # the client reads and sends nothing new: each time the server's
     # records are out its reader must be woken, until every key update
