@@ -64,12 +64,91 @@ ngx_stream_securepair_read_done(ngx_connection_t *c,
 }
 
 
+/*
+ * The pair needs records: what the socket has goes into the pair's room.
+ * NGX_OK when records (or the end) came; NGX_DECLINED when the pair
+ * offers no room; NGX_AGAIN when nothing came, or when records must go
+ * out first (the flush that sends them wakes the reader); NGX_ERROR when
+ * the socket failed.
+ */
+static ngx_int_t
+ngx_stream_securepair_take_records(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx)
+{
+    u_char   *in;
+    size_t    room;
+    ssize_t   got;
+
+    in = sp_enc_in_buf(ctx->pair, &room);
+
+    if (in == NULL && sp_enc_out_pending(ctx->pair)
+        && !sp_pair_error(ctx->pair))
+    {
+        /* too many records wait to go out: send them first */
+
+        if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        in = sp_enc_in_buf(ctx->pair, &room);
+
+        if (in == NULL
+            && (sp_pair_state(ctx->pair) & SP_STATE_SEND_RECORDS))
+        {
+            ctx->read_blocked = 1;
+            c->read->ready = 0;
+            ngx_stream_securepair_read_done(c, ctx);
+            return NGX_AGAIN;
+        }
+    }
+
+    if (in == NULL) {
+        return NGX_DECLINED;
+    }
+
+    got = ctx->recv(c, in, room);
+
+    if (got > 0) {
+        sp_enc_in_commit(ctx->pair, (size_t) got);
+        return NGX_OK;
+    }
+
+    if (got == 0) {
+        sp_enc_in_eof(ctx->pair);
+
+        /*
+         * Many clients just close the socket, or only its write side, and
+         * still read the answer: to the cleartext side that is the end of
+         * the stream, as for nginx's own SSL, and the session goes on
+         * writing.
+         */
+        if (sp_pair_truncated(ctx->pair)) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "securepair: peer closed the connection "
+                          "without close_notify");
+        }
+
+        c->read->ready = 1;
+        return NGX_OK;
+    }
+
+    ngx_stream_securepair_read_done(c, ctx);
+
+    if (got == NGX_AGAIN) {
+        /* nothing came: an empty input buffer goes back while idle */
+        sp_enc_in_commit(ctx->pair, 0);
+        return NGX_AGAIN;
+    }
+
+    return NGX_ERROR;
+}
+
+
 static ssize_t
 ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
 {
-    u_char                       *in;
-    size_t                        room;
-    ssize_t                       n, got;
+    ssize_t                       n;
+    ngx_int_t                     rc;
     ngx_stream_securepair_ctx_t  *ctx;
 
     ctx = ngx_stream_securepair_get_ctx(c);
@@ -81,68 +160,17 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
             break;
         }
 
-        /* the pair needs records: take them from the socket */
+        rc = ngx_stream_securepair_take_records(c, ctx);
 
-        in = sp_enc_in_buf(ctx->pair, &room);
-
-        if (in == NULL && sp_enc_out_pending(ctx->pair)
-            && !sp_pair_error(ctx->pair))
-        {
-            /* too many records wait to go out: send them first */
-
-            if (ngx_stream_securepair_flush(c, ctx) == NGX_ERROR) {
-                c->read->error = 1;
-                return NGX_ERROR;
-            }
-
-            in = sp_enc_in_buf(ctx->pair, &room);
-
-            if (in == NULL
-                && (sp_pair_state(ctx->pair) & SP_STATE_SEND_RECORDS))
-            {
-                /* the flush that sends them wakes us */
-                ctx->read_blocked = 1;
-                c->read->ready = 0;
-                ngx_stream_securepair_read_done(c, ctx);
-                return NGX_AGAIN;
-            }
+        if (rc == NGX_OK) {
+            continue;
         }
 
-        if (in == NULL) {
+        if (rc == NGX_DECLINED) {
             break;
         }
 
-        got = ctx->recv(c, in, room);
-
-        if (got > 0) {
-            sp_enc_in_commit(ctx->pair, (size_t) got);
-            continue;
-        }
-
-        if (got == 0) {
-            sp_enc_in_eof(ctx->pair);
-
-            /*
-             * Many clients just close the socket, or only its write side,
-             * and still read the answer: to the cleartext side that is
-             * the end of the stream, as for nginx's own SSL, and the
-             * session goes on writing.
-             */
-            if (sp_pair_truncated(ctx->pair)) {
-                ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                              "securepair: peer closed the connection "
-                              "without close_notify");
-            }
-
-            c->read->ready = 1;
-            continue;
-        }
-
-        ngx_stream_securepair_read_done(c, ctx);
-
-        if (got == NGX_AGAIN) {
-            /* nothing came: an empty input buffer goes back while idle */
-            sp_enc_in_commit(ctx->pair, 0);
+        if (rc == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 
