@@ -27,7 +27,8 @@ EOF
 
     # nobody must reach every file but the key: the test directory may
     # lie in a checkout nobody cannot enter, so the configuration, the
-    # module and the files go to a directory of their own in /tmp
+    # modules (and an nginx built here), the files go to a directory of
+    # their own in /tmp
     my $dir = File::Temp::tempdir('securepair-config-t-XXXXXX',
                                   DIR => '/tmp', CLEANUP => 1);
     chmod 0755, $dir;
@@ -35,12 +36,18 @@ EOF
     my $conf = slurp("$t->{dir}/nginx.conf");
     $conf =~ s/\Q$t->{dir}\E/$dir/g;
     $conf =~ s/\Q$MODULE\E/$dir\/module.so/g;
+    $conf =~ s/\Q$STREAM_MODULE\E/$dir\/stream.so/g;
     spew("$dir/nginx.conf", $conf);
 
+    my $nginx = $NGINX =~ m{^/usr/} ? $NGINX : "$dir/nginx";
+    copy($NGINX, $nginx) or die "copy: $!" if $nginx ne $NGINX;
     copy($MODULE, "$dir/module.so") or die "copy: $!";
+    copy($STREAM_MODULE, "$dir/stream.so") or die "copy: $!";
     copy("$CERTS/server-rsa.crt", "$dir/server.crt") or die "copy: $!";
     copy("$CERTS/server-rsa.key", "$dir/server.key") or die "copy: $!";
-    chmod 0644, "$dir/nginx.conf", "$dir/server.crt", "$dir/module.so";
+    chmod 0644, "$dir/nginx.conf", "$dir/server.crt", "$dir/module.so",
+                "$dir/stream.so";
+    chmod 0755, $nginx if $nginx ne $NGINX;
     chmod 0000, "$dir/server.key";
 
     # nginx -t opens the configured error log: let nobody write it
@@ -51,7 +58,7 @@ EOF
     my @as = $> == 0 ? ('setpriv', '--reuid=65534', '--regid=65534',
                         '--clear-groups')
                      : ();
-    my ($st, $out, $err) = run_cmd([@as, $NGINX, '-t', '-p', "$dir/",
+    my ($st, $out, $err) = run_cmd([@as, $nginx, '-t', '-p', "$dir/",
                                     '-c', "$dir/nginx.conf", '-e', 'stderr']);
 
     my $line = 0;
