@@ -323,30 +323,15 @@ print('ready', flush=True)
 sys.stdin.read()
 EOF
 
-# The resident set (kB) of the worker of the nginx whose master is $pid.
-sub worker_kb {
-    my ($pid) = @_;
-
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        my $line = SecurePair::Test::slurp($stat);
-        next unless $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $pid;
-        my ($kb) = SecurePair::Test::slurp("/proc/$1/status")
-                   =~ /^VmRSS:\s+(\d+)/m;
-        return $kb // 0;
-    }
-
-    return 0;
-}
-
 # The worker's resident set once it has stopped growing (sockets full).
 sub settled_kb {
     my ($pid) = @_;
-    my ($last, $kb) = (-1, worker_kb($pid));
+    my ($last, $kb) = (-1, worker_rss($pid));
     my $deadline = time + 20 * $SLOW;
 
     while ($kb != $last && time < $deadline) {
         sleep 0.5 * $SLOW;
-        ($last, $kb) = ($kb, worker_kb($pid));
+        ($last, $kb) = ($kb, worker_rss($pid));
     }
 
     return $kb;
@@ -384,7 +369,7 @@ SKIP: {
 
         open my $cin, '|-', 'python3', '-c', $stall_client, $t->{port}, $n
             or die "python3: $!";
-        sleep 1 while worker_kb($t->{pid}) < $before + 1024
+        sleep 1 while worker_rss($t->{pid}) < $before + 1024
                       && ++$kb{"$who wait"} < 30 * $SLOW;
         my $after = settled_kb($t->{pid});
         $kb{$who} = ($after - $before) / $n;

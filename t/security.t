@@ -60,19 +60,6 @@ sub access_lines {
     return @l;
 }
 
-# The processes whose parent is $pid.
-sub child_pids {
-    my ($pid) = @_;
-    my @kids;
-
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        my $line = slurp($stat) // next;
-        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $pid;
-    }
-
-    return @kids;
-}
-
 # Searches every readable mapping of process $pid for each string; returns
 # the bytes searched and the strings found.
 sub memory_hits {
@@ -383,8 +370,9 @@ EOF
     # the passphrases are wiped once the keys are loaded: no copy is left
     # in the memory of the master or of its worker, after handshakes (under
     # valgrind nginx is one process, valgrind's own memory holding nginx's)
+    my %workers = nginx_workers($t->{pid});
     my @procs = ([$t->{master} ? 'master' : 'nginx' => $t->{pid}],
-                 map { [worker => $_] } child_pids($t->{pid}));
+                 map { [worker => $_] } keys %workers);
     is(scalar @procs, $t->{master} ? 2 : 1,
        "$name: " . ($t->{master} ? 'a master and a worker' : 'one process')
        . " to search");
@@ -1208,23 +1196,6 @@ EOF
 
 
 # ==== 8. a client that never reads is held to its socket buffers ==========
-
-# The resident set (kB) of the worker of a master (or of a lone process).
-sub worker_rss {
-    my ($master) = @_;
-    my $pid = $master;
-
-    opendir(my $d, '/proc') or return 0;
-    for my $p (grep { /^\d+$/ } readdir($d)) {
-        my $stat = slurp("/proc/$p/stat");
-        next unless $stat =~ /^\d+ \(.*\) \S (\d+)/s && $1 == $master;
-        $pid = $p if slurp("/proc/$p/cmdline") =~ /worker process/;
-    }
-    closedir($d);
-
-    my ($rss) = slurp("/proc/$pid/status") =~ /^VmRSS:\s+(\d+)/m;
-    return $rss // 0;
-}
 
 # A TLS 1.3 client sends key updates that each request one back, and
 # reads nothing: the server must stop reading.  Then the client reads all

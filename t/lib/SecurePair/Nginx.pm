@@ -28,7 +28,7 @@ our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text
                     backend_log_text nginx_workers wait_workers
-                    failures);
+                    worker_rss failures);
 
 my $preflight_done;
 
@@ -400,6 +400,16 @@ sub nginx_workers {
 
     closedir($d);
     return %w;
+}
+
+# worker_rss($master): the resident set (kB) of the master's worker, or of
+# the process itself when it has none (master_process off, valgrind).
+sub worker_rss {
+    my ($master) = @_;
+    my ($pid) = keys %{ { nginx_workers($master) } };
+    my ($kb) = slurp('/proc/' . ($pid // $master) . '/status')
+               =~ /^VmRSS:\s+(\d+)/m;
+    return $kb // 0;
 }
 
 # wait_workers($master, $n, $timeout): true once $n workers serve and no

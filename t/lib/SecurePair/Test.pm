@@ -166,7 +166,8 @@ use SecurePair::Expect qw(block_template);
 use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
-                         error_log_text access_log_text backend_log_text);
+                         error_log_text access_log_text backend_log_text
+                         nginx_workers worker_rss);
 use SecurePair::Runner qw(run_tests done_testing);
 use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
                         cert_path cert_field cert_fingerprint slash_name
@@ -181,7 +182,7 @@ our @EXPORT = (
        done_nginx remove_env tls_client tls_connect s_client raw_client
        run_cmd spawn listener free_port slurp spew
        error_log_text access_log_text backend_log_text
-       start_backend stop_backend sink_pattern
+       nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line
        $BUILD $CERTS $NGINX $STREAM_MODULE $MODULE $LOG_LEVEL $VALGRIND
