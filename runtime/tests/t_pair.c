@@ -11,16 +11,12 @@ test_handshake(const char *key, int version)
 {
     sp_ctx    *sctx, *cctx;
     sp_pair   *server, *client;
-    sp_creds  *creds;
     char       name[128], buf[64];
     unsigned   ev;
     ssize_t    n;
 
     sctx = ctx_for(SP_SERVER, key, NULL);
-    creds = creds_for(NULL, "ca.crt");
-    sp_creds_set_versions(creds, version, version);
-    cctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
+    cctx = client_for(NULL, "ca.crt", version);
 
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(cctx, "localhost", NULL);
@@ -593,7 +589,6 @@ test_half_close(int version)
 {
     sp_ctx      *sctx, *cctx;
     sp_pair     *server, *client;
-    sp_creds    *creds;
     char         name[64], buf[64];
     static char  big[100000], got[100000];
     ssize_t      n;
@@ -607,10 +602,7 @@ test_half_close(int version)
     }
 
     sctx = ctx_for(SP_SERVER, "server-rsa", NULL);
-    creds = creds_for(NULL, "ca.crt");
-    sp_creds_set_versions(creds, version, version);
-    cctx = sp_ctx_new(SP_CLIENT, creds);
-    sp_creds_unref(creds);
+    cctx = client_for(NULL, "ca.crt", version);
 
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(cctx, "localhost", NULL);
