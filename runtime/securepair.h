@@ -248,11 +248,16 @@ typedef enum {
 typedef time_t (*sp_clock_fn)(void *arg);
 
 /*
- * The SNI callback (Node: SNICallback), asked before the SNI table.  Return
- * borrowed credentials to use for `servername`, or NULL to fall through to
- * the table.  It must not block.
+ * The SNI callback (Node: SNICallback), asked before the SNI table, from
+ * inside the sp_enc_in() call that brought the ClientHello.  `pair` is the
+ * connection asking (sp_pair_get_data() gives the host's own object for
+ * it).  Return credentials to use for `servername` (the pair takes its own
+ * reference before the callback's caller returns), or NULL to fall through
+ * to the table.  It must not block.
  */
-typedef sp_creds *(*sp_sni_fn)(const char *servername, void *arg);
+struct sp_pair;
+typedef sp_creds *(*sp_sni_fn)(struct sp_pair *pair, const char *servername,
+    void *arg);
 
 /*
  * A context of the given role using `creds` as its default credentials

@@ -139,7 +139,7 @@ sp_sni_select(sp_pair *pair, int *alert)
         }
 
         if (ctx->sni_fn) {
-            creds = ctx->sni_fn(name, ctx->sni_arg);
+            creds = ctx->sni_fn(pair, name, ctx->sni_arg);
             matched = creds ? "(callback)" : NULL;
             hold = (creds != NULL);
         }

@@ -541,15 +541,17 @@ typedef struct {
     int          use_override;
     int          calls;
     char         last[256];
+    sp_pair     *pair;         /* the pair of the last call */
 } sni_cb_t;
 
 
 static sp_creds *
-sni_cb(const char *servername, void *arg)
+sni_cb(sp_pair *pair, const char *servername, void *arg)
 {
     sni_cb_t  *s = arg;
 
     s->calls++;
+    s->pair = pair;
     snprintf(s->last, sizeof(s->last), "%s", servername);
 
     if (strcmp(servername, "cb.example.com") == 0) {
@@ -618,6 +620,7 @@ test_callback(int version)
            "%s: handshake", title);
         is_int(s.calls, 1, "callback asked once");
         is_str(s.last, cc->servername, "with the name sent");
+        ok(s.pair == server, "%s: asked for the server pair", title);
         ok(peer_cn_is(client, cc->cn), "%s: client gets \"%s\"", title,
            cc->cn);
 
