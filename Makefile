@@ -2,6 +2,8 @@
 #
 #   make          build build/libsecurepair.a, .so and securepair.pc
 #   make test     install missing Debian packages, build, run every test
+#   make deb      Debian packages of the module and the library, in
+#                 build/deb/
 #   make run      build, make certificates, start nginx with the module
 #                 and a demo configuration in the foreground
 #
@@ -62,7 +64,7 @@ MODULE_SRC := config auto/features $(wildcard module/*.c module/*.h) \
 
 .PHONY: all lib module module-static test test-runtime test-asan test-t \
         test-matrix test-versions test-install run examples deps clean \
-        install FORCE
+        install install-module deb test-deb FORCE
 
 # Objects and tests are kept between runs, not treated as intermediates.
 .SECONDARY:
@@ -139,16 +141,20 @@ $(BUILD)/t/tools/%: t/tools/%.c
 # nginx of its own: the one make test-t and make run then use).
 module: $(BUILD)/.deps-module $(MODULE)
 
-# The stamp names the tree and its version and changes only with them, so
-# another NGX_SRC rebuilds the module (auto/build-module keeps one build
-# tree per source, and $(BUILD)/nginx links to the one last built).
+# The stamp names the tree, its version and the compiler flags added to
+# nginx's configure (NGX_CC_OPT, NGX_LD_OPT: debian/rules sets them), and
+# changes only with them, so another NGX_SRC rebuilds the module
+# (auto/build-module keeps one build tree per source, and $(BUILD)/nginx
+# links to the one last built).
+NGX_BUILT_BY = $(strip $(NGX_SRC) $(NGX_VERSION) $(NGX_CC_OPT) $(NGX_LD_OPT))
+
 $(NGX_STAMP): FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(NGX_SRC) $(NGX_VERSION)' | cmp -s - $@ || \
-	    echo '$(NGX_SRC) $(NGX_VERSION)' > $@
+	@echo '$(NGX_BUILT_BY)' | cmp -s - $@ || echo '$(NGX_BUILT_BY)' > $@
 
 $(MODULE): $(MODULE_SRC) auto/build-module $(NGX_STAMP)
-	bash auto/build-module $(BUILD) $(NGX_SRC)
+	NGX_CC_OPT='$(NGX_CC_OPT)' NGX_LD_OPT='$(NGX_LD_OPT)' \
+	    bash auto/build-module $(BUILD) $(NGX_SRC)
 
 # The module compiled into nginx (--add-module); needs a whole nginx tree.
 module-static: $(BUILD)/.deps-module
@@ -217,6 +223,7 @@ test: $(BUILD)/.deps-test
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
 	$(MAKE) test-install
+	$(MAKE) test-deb
 	$(MAKE) test-t
 	$(MAKE) test-versions
 	$(MAKE) test-fuzz
@@ -343,6 +350,32 @@ install: lib
 # built with pkg-config against it, shared and static (t/install/).
 test-install: $(BUILD)/.deps-test lib $(CERTS)
 	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/install/
+
+# The nginx module into nginx's modules directory: Debian's by default,
+# another nginx's is its --modules-path (`nginx -V`).  A load_module line
+# enables it (README.md, "Install").
+NGX_MODULES ?= /usr/lib/nginx/modules
+
+install-module: module
+	install -d $(DESTDIR)$(NGX_MODULES)
+	install -m 644 $(MODULE) $(DESTDIR)$(NGX_MODULES)/
+
+# Debian packages (debian/): auto/deb runs dpkg-buildpackage on a copy of
+# the tree in $(BUILD)/deb/, where the .deb, .changes and .buildinfo files
+# are left, then lintian.  make test-deb installs them on this machine
+# (root), runs Debian's nginx with the module, then purges them
+# (t/package/).
+DEB_SRC := Makefile config README.md runtime/securepair.pc.in $(MODULE_SRC) \
+           $(wildcard auto/* debian/* debian/*/*)
+
+deb: $(BUILD)/.deps-deb $(BUILD)/deb/.done
+
+$(BUILD)/deb/.done: $(DEB_SRC)
+	sh auto/deb $(BUILD)
+	@touch $@
+
+test-deb: $(BUILD)/.deps-test deb $(CERTS)
+	SP_CERTS=$(BUILD)/certs SP_BUILD=$(BUILD) prove -f t/package/
 
 clean:
 	rm -rf $(BUILD)
