@@ -365,8 +365,10 @@ install-module: module
 # are left, then lintian.  make test-deb installs them on this machine
 # (root), runs Debian's nginx with the module, then purges them
 # (t/package/).
+# (and Debian's nginx ABI: a new one makes new packages)
 DEB_SRC := Makefile config README.md runtime/securepair.pc.in $(MODULE_SRC) \
-           $(wildcard auto/* debian/* debian/*/*)
+           $(wildcard auto/* debian/* debian/*/*) \
+           $(wildcard $(NGX_SRC)/debian/libnginx-mod.abisubstvars)
 
 deb: $(BUILD)/.deps-deb $(BUILD)/deb/.done
 
