@@ -5,8 +5,9 @@
 # module's 50-), a stream server using securepair included from
 # /etc/nginx/nginx.conf, `nginx -t`, then Debian's nginx started from its
 # own configuration and a real handshake on the stream server's port.
-# Then the module package removed (disabled) and every package purged:
-# nothing left enabled or installed, /etc/nginx as it was.  Also
+# Then the module package removed (disabled), installed again (enabled
+# again), removed, and every package purged: nothing left enabled or
+# installed, /etc/nginx as it was.  Also
 # libsecurepair-dev: a program from outside the tree built with
 # `pkg-config --cflags --libs securepair` against the installed packages.
 #
@@ -327,11 +328,19 @@ unlink $STREAM_CONF;
 ok(apt('remove', 'libnginx-mod-stream-securepair'),
    'apt-get remove libnginx-mod-stream-securepair');
 ok(!-e $ENABLED && !-l $ENABLED, 'disabled on removal');
-ok(-l "$ENABLED.removed",
-   'the link kept as .removed (a reinstall enables it again)');
+ok(-l "$ENABLED.removed", 'the link kept as .removed');
 ok(!-e $SO, 'the module removed');
 ($st, $out, $err) = run_cmd([$NGINX, '-t']);
 is($st, 0, 'nginx -t without it') or diag($err);
+
+ok(apt('install', $deb{'libnginx-mod-stream-securepair'}),
+   'installed again');
+is(readlink($ENABLED), $AVAILABLE, 'enabled again');
+ok(!-l "$ENABLED.removed", 'the .removed link gone');
+
+# purged from where removal left it: even the .removed link goes
+ok(apt('remove', 'libnginx-mod-stream-securepair')
+   && -l "$ENABLED.removed", 'removed again');
 
 ok(apt('purge', @PACKAGES), 'apt-get purge ' . join(' ', @PACKAGES));
 is(pkg_status($_), 'not-installed', "$_ purged") for @PACKAGES;
