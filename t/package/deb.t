@@ -202,6 +202,8 @@ my (undef, $stream_version) = run_cmd(['dpkg-query', '-W', '-f=${Version}',
 $upstream =~ s/-[^-]*$//;
 like($depends, qr/libnginx-mod-stream \(>= \Q$upstream\E\)/,
      "and on libnginx-mod-stream $upstream");
+like($depends, qr/libnginx-mod-stream \(<< \Q$upstream\E\.1~\)/,
+     'of that release only');
 
 # ---- installed
 
