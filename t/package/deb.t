@@ -145,16 +145,23 @@ sub restore_conf {
     $conf_changed = 0;
 }
 
-# the master and its workers, by pid: QUIT, then TERM, then KILL
+# The master and its workers, by pid: QUIT, then TERM, then KILL.  Each
+# signal is sent again every second: one that comes while nginx is still
+# starting sets its flag, but the master then sleeps until another comes.
 sub stop_nginx {
     return unless $nginx_pid;
-    my @workers = grep { (split ' ', slurp("/proc/$_/stat"))[3] == $nginx_pid }
+    # /proc/PID/stat: pid (comm) state ppid ...; comm may hold spaces
+    my @workers = grep { my ($ppid) = slurp("/proc/$_/stat")
+                                      =~ /\)\s+\S+\s+(\d+)/;
+                         ($ppid // 0) == $nginx_pid }
                   map { m{/(\d+)$} ? $1 : () } glob '/proc/[0-9]*';
     my $st;
-    for my $sig (qw(QUIT TERM KILL)) {
-        kill $sig, $nginx_pid;
-        $st = wait_child($nginx_pid, $sig eq 'QUIT' ? 20 : 5);
-        last if defined $st;
+    SIGNAL: for my $sig (qw(QUIT TERM KILL)) {
+        for (1 .. ($sig eq 'QUIT' ? 20 : 5)) {
+            kill $sig, $nginx_pid;
+            $st = wait_child($nginx_pid, 1);
+            last SIGNAL if defined $st;
+        }
     }
     kill 'KILL', grep { kill 0, $_ } @workers;
     $nginx_pid = undef;
@@ -176,9 +183,12 @@ sub cleanup {
 
 $SIG{$_} = sub { exit 1 } for qw(INT TERM HUP);
 
+# (not in a child that a signal made exit between fork and exec)
+my $test_pid = $$;
+
 END {
     local $?;
-    cleanup() if $etc_before;
+    cleanup() if $etc_before && $$ == $test_pid;
 }
 
 # ---- the packages, before they are installed
