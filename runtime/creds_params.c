@@ -71,8 +71,8 @@ check_groups(sp_creds *creds, const char *list)
             SSL_free(ssl);
             return sp_error_set(&creds->error, SP_ERR_INVALID,
                                 SP_FIELD_ECDH_CURVE, NULL, item,
-                                "unknown curve \"%.*s\" in \"%s\"",
-                                (int) (len < 64 ? len : 64), p, list);
+                                "unknown curve \"%.*s\"",
+                                (int) (len < 64 ? len : 64), p);
         }
 
         if (end == NULL) {
