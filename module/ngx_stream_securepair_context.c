@@ -91,7 +91,8 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
 
     if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
         || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK
-        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK)
+        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK
+        || ngx_stream_securepair_keylog(cf, conf) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -57,8 +57,10 @@ ngx_stream_securepair_protocol_names(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /*
  * Files keep the place they were named, so that a file that fails to load
- * at merge time is reported with its own line.  cmd->post set: the
- * directive may repeat (certificates and keys, paired by order).
+ * at merge time is reported with its own line; so do values that the
+ * runtime checks at merge time (curves, SSL_CONF commands: a name and a
+ * value).  cmd->post set: the directive may repeat (certificates and
+ * keys, paired by order).
  */
 char *
 ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -84,7 +86,7 @@ ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (value[1].len == 0) {
-        return "needs a file name";
+        return "has an empty argument";
     }
 
     f = ngx_array_push(*a);
@@ -93,6 +95,7 @@ ngx_stream_securepair_files(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     f->name = value[1];
+    f->value = cf->args->nelts > 2 ? value[2] : value[1];
     f->file = cf->conf_file->file.name.data;
     f->line = cf->conf_file->line;
 
@@ -181,44 +184,99 @@ ngx_stream_securepair_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
+/* securepair_context's optional parameters: what each is, where it goes. */
+typedef struct {
+    ngx_str_t                  prefix;
+    ngx_uint_t                 type;
+    size_t                     offset;
+} ngx_stream_securepair_param_t;
+
+#define NGX_STREAM_SECUREPAIR_PARAM_FILE  0
+#define NGX_STREAM_SECUREPAIR_PARAM_FLAG  1
+#define NGX_STREAM_SECUREPAIR_PARAM_NUM   2
+
+#define ngx_stream_securepair_param(prefix, type, field)                     \
+    { ngx_string(prefix), NGX_STREAM_SECUREPAIR_PARAM_##type,                 \
+      offsetof(ngx_stream_securepair_context_t, field) }
+
+static ngx_stream_securepair_param_t  ngx_stream_securepair_params[] = {
+    ngx_stream_securepair_param("ca=", FILE, ca),
+    ngx_stream_securepair_param("trusted=", FILE, trusted),
+    ngx_stream_securepair_param("crl=", FILE, crl),
+    ngx_stream_securepair_param("request_cert=", FLAG, request_cert),
+    ngx_stream_securepair_param("reject_unauthorized=", FLAG,
+                                reject_unauthorized),
+    ngx_stream_securepair_param("verify_depth=", NUM, verify_depth),
+    { ngx_null_string, 0, 0 }
+};
+
+
 /* One of securepair_context's optional parameters. */
 static ngx_int_t
 ngx_stream_securepair_context_param(ngx_conf_t *cf,
     ngx_stream_securepair_context_t *sc, ngx_str_t *value)
 {
-    if (ngx_strncmp(value->data, "ca=", 3) == 0) {
-        sc->ca.name.data = value->data + 3;
-        sc->ca.name.len = value->len - 3;
+    u_char                         *field;
+    ngx_str_t                       v;
+    ngx_stream_securepair_param_t  *p;
+    ngx_stream_securepair_file_t   *f;
 
-        if (sc->ca.name.len == 0) {
+    for (p = ngx_stream_securepair_params; p->prefix.len; p++) {
+        if (value->len >= p->prefix.len
+            && ngx_strncmp(value->data, p->prefix.data, p->prefix.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (p->prefix.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in "
+                           "\"securepair_context\"", value);
+        return NGX_ERROR;
+    }
+
+    field = (u_char *) sc + p->offset;
+    v.data = value->data + p->prefix.len;
+    v.len = value->len - p->prefix.len;
+
+    switch (p->type) {
+
+    case NGX_STREAM_SECUREPAIR_PARAM_FLAG:
+        return ngx_stream_securepair_parse_flag(cf, value, p->prefix.len,
+                                                (ngx_int_t *) field);
+
+    case NGX_STREAM_SECUREPAIR_PARAM_NUM:
+        *(ngx_int_t *) field = ngx_atoi(v.data, v.len);
+
+        if (*(ngx_int_t *) field == NGX_ERROR) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "empty \"ca=\" in \"securepair_context\"");
+                               "invalid number in \"%V\"", value);
             return NGX_ERROR;
         }
 
         return NGX_OK;
-    }
 
-    if (ngx_strncmp(value->data, "request_cert=", 13) == 0) {
-        return ngx_stream_securepair_parse_flag(cf, value, 13,
-                                                &sc->request_cert);
-    }
+    default: /* NGX_STREAM_SECUREPAIR_PARAM_FILE */
+        if (v.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty \"%V\" in \"securepair_context\"",
+                               &p->prefix);
+            return NGX_ERROR;
+        }
 
-    if (ngx_strncmp(value->data, "reject_unauthorized=", 20) == 0) {
-        return ngx_stream_securepair_parse_flag(cf, value, 20,
-                                                &sc->reject_unauthorized);
+        f = (ngx_stream_securepair_file_t *) field;
+        f->name = v;
+        f->value = v;
+        return NGX_OK;
     }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in \"securepair_context\"",
-                       value);
-    return NGX_ERROR;
 }
 
 
 /*
- * securepair_context name certificate key [ca=file] [request_cert=on|off]
- *     [reject_unauthorized=on|off];
+ * securepair_context name certificate key [ca=file] [trusted=file]
+ *     [crl=file] [request_cert=on|off] [reject_unauthorized=on|off]
+ *     [verify_depth=number];
  * The name itself is checked when the runtime context is built, where the
  * SNI table knows all names and can refuse duplicates.
  */
@@ -260,8 +318,13 @@ ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     sc->certificate_key = value[3];
     sc->ca.file = cf->conf_file->file.name.data;
     sc->ca.line = cf->conf_file->line;
+    sc->trusted.file = sc->ca.file;
+    sc->trusted.line = sc->ca.line;
+    sc->crl.file = sc->ca.file;
+    sc->crl.line = sc->ca.line;
     sc->request_cert = -1;
     sc->reject_unauthorized = -1;
+    sc->verify_depth = -1;
     sc->file = cf->conf_file->file.name.data;
     sc->line = cf->conf_file->line;
 

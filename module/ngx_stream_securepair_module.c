@@ -73,6 +73,27 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       offsetof(ngx_stream_securepair_srv_conf_t, ca),
       NULL },
 
+    { ngx_string("securepair_trusted_certificate"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, trusted),
+      NULL },
+
+    { ngx_string("securepair_crl"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, crl),
+      NULL },
+
+    { ngx_string("securepair_verify_depth"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, verify_depth),
+      NULL },
+
     { ngx_string("securepair_request_cert"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -93,6 +114,34 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_securepair_srv_conf_t, ciphers),
       NULL },
+
+    { ngx_string("securepair_ecdh_curve"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, ecdh_curve),
+      NULL },
+
+    { ngx_string("securepair_dhparam"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, dhparam),
+      NULL },
+
+    { ngx_string("securepair_prefer_server_ciphers"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, prefer_server_ciphers),
+      NULL },
+
+    { ngx_string("securepair_conf_command"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE2,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, conf_commands),
+      (void *) 1 },
 
     { ngx_string("securepair_protocols"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
@@ -199,6 +248,13 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       offsetof(ngx_stream_securepair_srv_conf_t, max_connections),
       NULL },
 
+    { ngx_string("securepair_keylog"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_securepair_files,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, keylog),
+      NULL },
+
     { ngx_string("securepair_echo"),
       NGX_STREAM_SRV_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_stream_securepair_echo,
@@ -296,6 +352,14 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
     conf->certificate_keys = NGX_CONF_UNSET_PTR;
     conf->password_file = NGX_CONF_UNSET_PTR;
     conf->ca = NGX_CONF_UNSET_PTR;
+    conf->trusted = NGX_CONF_UNSET_PTR;
+    conf->crl = NGX_CONF_UNSET_PTR;
+    conf->verify_depth = NGX_CONF_UNSET;
+    conf->ecdh_curve = NGX_CONF_UNSET_PTR;
+    conf->dhparam = NGX_CONF_UNSET_PTR;
+    conf->prefer_server_ciphers = NGX_CONF_UNSET;
+    conf->conf_commands = NGX_CONF_UNSET_PTR;
+    conf->keylog = NGX_CONF_UNSET_PTR;
     conf->request_cert = NGX_CONF_UNSET;
     conf->reject_unauthorized = NGX_CONF_UNSET;
     conf->npn_protocols = NGX_CONF_UNSET_PTR;
@@ -336,6 +400,17 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
                              NULL);
     ngx_conf_merge_ptr_value(conf->password_file, prev->password_file, NULL);
     ngx_conf_merge_ptr_value(conf->ca, prev->ca, NULL);
+    ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
+    ngx_conf_merge_ptr_value(conf->crl, prev->crl, NULL);
+
+    /* -1: OpenSSL's limit (100), which Node keeps */
+    ngx_conf_merge_value(conf->verify_depth, prev->verify_depth, -1);
+    ngx_conf_merge_ptr_value(conf->ecdh_curve, prev->ecdh_curve, NULL);
+    ngx_conf_merge_ptr_value(conf->dhparam, prev->dhparam, NULL);
+    ngx_conf_merge_value(conf->prefer_server_ciphers,
+                         prev->prefer_server_ciphers, 0);
+    ngx_conf_merge_ptr_value(conf->conf_commands, prev->conf_commands, NULL);
+    ngx_conf_merge_ptr_value(conf->keylog, prev->keylog, NULL);
     ngx_conf_merge_value(conf->request_cert, prev->request_cert, 0);
     ngx_conf_merge_value(conf->reject_unauthorized,
                          prev->reject_unauthorized, 0);

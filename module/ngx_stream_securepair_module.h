@@ -20,9 +20,14 @@
 #endif
 
 
-/* A file named by a directive, with where it was named. */
+/*
+ * A file (or a value) named by a directive, with where it was named;
+ * `value` is the second argument of one that takes two
+ * (securepair_conf_command).
+ */
 typedef struct {
     ngx_str_t                  name;
+    ngx_str_t                  value;
     u_char                    *file;
     ngx_uint_t                 line;
 } ngx_stream_securepair_file_t;
@@ -34,8 +39,11 @@ typedef struct {
     ngx_str_t                  certificate;
     ngx_str_t                  certificate_key;
     ngx_stream_securepair_file_t  ca;
+    ngx_stream_securepair_file_t  trusted;
+    ngx_stream_securepair_file_t  crl;
     ngx_int_t                  request_cert;         /* -1: inherit */
     ngx_int_t                  reject_unauthorized;  /* -1: inherit */
+    ngx_int_t                  verify_depth;         /* -1: inherit */
     u_char                    *file;
     ngx_uint_t                 line;
 } ngx_stream_securepair_context_t;
@@ -48,9 +56,17 @@ typedef struct {
     ngx_array_t               *certificate_keys;  /* of ..._file_t */
     ngx_array_t               *password_file;     /* one ..._file_t */
     ngx_array_t               *ca;                /* one ..._file_t */
+    ngx_array_t               *trusted;           /* one ..._file_t */
+    ngx_array_t               *crl;               /* one ..._file_t */
+    ngx_int_t                  verify_depth;
     ngx_flag_t                 request_cert;
     ngx_flag_t                 reject_unauthorized;
     ngx_str_t                  ciphers;
+    ngx_array_t               *ecdh_curve;        /* one ..._file_t */
+    ngx_array_t               *dhparam;           /* one ..._file_t */
+    ngx_flag_t                 prefer_server_ciphers;
+    ngx_array_t               *conf_commands;     /* of ..._file_t */
+    ngx_array_t               *keylog;            /* one ..._file_t */
     ngx_uint_t                 protocols;
     ngx_array_t               *npn_protocols;
     ngx_array_t               *alpn_protocols;
@@ -157,6 +173,9 @@ ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
     ngx_array_t **passphrases);
 ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
+
+ngx_int_t ngx_stream_securepair_keylog(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
 
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -35,6 +35,7 @@ sp_creds_new(void)
     creds->refs = 1;
     creds->request_cert = -1;
     creds->reject_unauthorized = -1;
+    creds->verify_depth = -1;
 
     return creds;
 }
@@ -88,6 +89,7 @@ sp_creds_unref(sp_creds *creds)
     }
 
     SSL_CTX_free(creds->ssl_ctx);
+    sp_creds_params_free(creds);
     free(creds->ciphers);
     free(creds->ciphersuites);
     sp_error_clear(&creds->error);
@@ -256,13 +258,29 @@ sp_creds_ca_install_ctx(sp_creds *creds)
 }
 
 
+/*
+ * CAs announced or only trusted, or CRLs, grow the credentials' CA set.
+ * A CRL is checked with the CAs already there: without any it would
+ * judge nothing, and the system's store is not ours to change.
+ */
 static int
-add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
+add_ca(sp_creds *creds, sp_ca_kind kind, const char *pem, size_t len,
+    const char *origin)
 {
     int         rc;
     sp_ca_set  *ca;
 
-    rc = sp_ca_set_load(creds, creds->ca, pem, len, origin, &ca);
+    if (kind == SP_CA_CRL
+        && (creds->ca == NULL
+            || sk_X509_num(creds->ca->certs)
+               + sk_X509_num(creds->ca->trusted) == 0))
+    {
+        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CRL,
+                            origin, 0, "a CRL needs the CAs it checks: "
+                            "add CA or trusted certificates first");
+    }
+
+    rc = sp_ca_set_load(creds, creds->ca, kind, pem, len, origin, &ca);
     if (rc != SP_OK) {
         return rc;
     }
@@ -277,27 +295,35 @@ add_ca(sp_creds *creds, const char *pem, size_t len, const char *origin)
 }
 
 
-int
-sp_creds_add_ca_file(sp_creds *creds, const char *file)
+static int
+add_ca_file(sp_creds *creds, sp_ca_kind kind, const char *file)
 {
     int      rc;
     char    *pem;
     size_t   len;
 
     if (file == NULL) {
-        return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
-                            0, "a CA file is required");
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            sp_ca_kind_field(kind), NULL, 0,
+                            "a file is required");
     }
 
-    rc = sp_read_file(&creds->error, SP_FIELD_CA, file, SP_PEM_MAX, &pem,
-                      &len);
+    rc = sp_read_file(&creds->error, sp_ca_kind_field(kind), file, SP_PEM_MAX,
+                      &pem, &len);
     if (rc != SP_OK) {
         return rc;
     }
 
-    rc = add_ca(creds, pem, len, file);
+    rc = add_ca(creds, kind, pem, len, file);
     free(pem);
     return rc;
+}
+
+
+int
+sp_creds_add_ca_file(sp_creds *creds, const char *file)
+{
+    return add_ca_file(creds, SP_CA_ANNOUNCED, file);
 }
 
 
@@ -310,7 +336,21 @@ sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len)
                             SP_PEM_MAX);
     }
 
-    return add_ca(creds, pem, len, SP_MEMORY);
+    return add_ca(creds, SP_CA_ANNOUNCED, pem, len, SP_MEMORY);
+}
+
+
+int
+sp_creds_add_trusted_file(sp_creds *creds, const char *file)
+{
+    return add_ca_file(creds, SP_CA_TRUSTED, file);
+}
+
+
+int
+sp_creds_add_crl_file(sp_creds *creds, const char *file)
+{
+    return add_ca_file(creds, SP_CA_CRL, file);
 }
 
 
@@ -440,5 +480,23 @@ int
 sp_creds_set_reject_unauthorized(sp_creds *creds, int on)
 {
     creds->reject_unauthorized = on < 0 ? -1 : !!on;
+    return SP_OK;
+}
+
+
+int
+sp_creds_set_verify_depth(sp_creds *creds, int depth)
+{
+    if (depth < -1) {
+        return sp_error_set(&creds->error, SP_ERR_INVALID,
+                            SP_FIELD_VERIFY_DEPTH, NULL, 0,
+                            "invalid verify depth %d", depth);
+    }
+
+    if (creds->ssl_ctx) {
+        SSL_CTX_set_verify_depth(creds->ssl_ctx, depth);
+    }
+
+    creds->verify_depth = depth;
     return SP_OK;
 }

@@ -44,6 +44,8 @@ set_sid(sp_creds *creds, const unsigned char *ca_digest)
     ok = ok && EVP_DigestUpdate(md, ca_digest, SP_ID_LEN)
          && EVP_DigestUpdate(md, policy, sizeof(policy))
          && EVP_DigestUpdate(md, creds->user_sid, creds->user_sid_len)
+         && (creds->verify_depth < 0
+             || sp_digest_bytes(md, NULL, (size_t) creds->verify_depth))
          && EVP_DigestFinal_ex(md, digest, &len);
     EVP_MD_CTX_free(md);
 
@@ -64,7 +66,8 @@ set_sid(sp_creds *creds, const unsigned char *ca_digest)
  * What decides how credentials serve, as a digest: the parsed keys and
  * certificates and the CA set (each named by the digest of the bytes it
  * was loaded from, passphrases included), cipher lists, versions, the
- * verification policy and the host's session id context.  Equal digests
+ * verification policy, the host's session id context and the other
+ * handshake parameters (creds_params.c).  Equal digests
  * serve alike: a context shares one of them (creds_index.c).
  */
 int
@@ -104,6 +107,7 @@ sp_creds_content_id(const sp_creds *creds, unsigned char *id)
                             ? strlen(creds->ciphersuites) + 1 : 0)
          && sp_digest_bytes(md, settings, sizeof(settings))
          && sp_digest_bytes(md, creds->user_sid, creds->user_sid_len)
+         && sp_creds_params_digest(creds, md)
          && EVP_DigestFinal_ex(md, id, NULL);
 
     EVP_MD_CTX_free(md);
@@ -231,6 +235,13 @@ ssl_ctx_load(sp_creds *creds, SSL_CTX *ssl_ctx)
                                        (unsigned) creds->sid_len);
     }
 
+    SSL_CTX_set_verify_depth(ssl_ctx, creds->verify_depth);
+
+    /* after the ciphers: SSL_CONF commands may change them */
+    if (!sp_creds_params_ctx(creds, ssl_ctx)) {
+        return SP_FIELD_CONF_COMMAND;
+    }
+
     return SP_FIELD_NONE;
 }
 
@@ -299,8 +310,10 @@ differs(const char *a, const char *b)
  * certificates, CAs, ciphers and versions with the default cost nothing
  * here.  As before a ClientHello is processed: certificates and keys, the
  * CA store and the names sent when asking for a client certificate, the
- * protocol range (the credentials' own, or a fresh SSL_CTX's) and cipher
- * lists (unset ones stay as they are).  Returns 0 on failure.
+ * protocol range (the credentials' own, or a fresh SSL_CTX's), cipher
+ * lists (unset ones stay as they are) and the other handshake parameters
+ * (creds_params.c).  The verify depth is the pair's (verify.c).  Returns
+ * 0 on failure.
  */
 int
 sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl)
@@ -372,7 +385,7 @@ sp_creds_install(sp_creds *creds, const sp_creds *from, SSL *ssl)
         return 0;
     }
 
-    return 1;
+    return sp_creds_params_ssl(creds, from, ssl);
 }
 
 

@@ -64,11 +64,15 @@ sp_digest_bytes(EVP_MD_CTX *md, const void *data, size_t len)
 }
 
 
-/* The SHA-1 of every CA of a store, in the store's order, into md. */
+/*
+ * The SHA-1 of every CA (and CRL) of a store, in the store's order, into
+ * md.
+ */
 static int
 digest_store(EVP_MD_CTX *md, X509_STORE *store)
 {
     X509                  *x;
+    X509_CRL              *crl;
     unsigned char          sha1[EVP_MAX_MD_SIZE];
     unsigned               len;
     int                    i;
@@ -80,6 +84,16 @@ digest_store(EVP_MD_CTX *md, X509_STORE *store)
         x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
 
         if (x == NULL) {
+            /* a CRL: revocations change how a client is judged */
+            crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+
+            if (crl != NULL
+                && (!X509_CRL_digest(crl, EVP_sha1(), sha1, &len)
+                    || !EVP_DigestUpdate(md, sha1, len)))
+            {
+                return 0;
+            }
+
             continue;
         }
 

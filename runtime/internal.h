@@ -140,14 +140,28 @@ typedef struct {
 } sp_keycert;
 
 
-/* Trusted CAs: a store to verify with and the names to ask for. */
+/*
+ * Trusted CAs: a store to verify with and the names to ask for.  Those
+ * announced (Node's ca) are named in the CertificateRequest; those only
+ * trusted are not; CRLs make the store check revocation.
+ */
 typedef struct {
     sp_shared            shared;
     X509_STORE          *store;
-    STACK_OF(X509)      *certs;         /* as added, to grow from */
-    STACK_OF(X509_NAME) *names;
-    unsigned char        digest[SP_ID_LEN];     /* of the CAs' SHA-1s */
+    STACK_OF(X509)      *certs;         /* announced, as added, to grow
+                                           from */
+    STACK_OF(X509)      *trusted;       /* trusted only, likewise */
+    STACK_OF(X509_CRL)  *crls;          /* likewise */
+    STACK_OF(X509_NAME) *names;         /* of the announced CAs */
+    unsigned char        digest[SP_ID_LEN];     /* of the CAs' SHA-1s and
+                                                   the CRLs' */
 } sp_ca_set;
+
+typedef enum {
+    SP_CA_ANNOUNCED = 1,
+    SP_CA_TRUSTED,
+    SP_CA_CRL
+} sp_ca_kind;
 
 
 /*
@@ -194,11 +208,19 @@ struct sp_creds {
     int                  max_version;
     int                  request_cert;          /* -1: inherit */
     int                  reject_unauthorized;   /* -1: inherit */
+    int                  verify_depth;          /* -1: OpenSSL's */
+    char                *groups;                /* NULL: OpenSSL's */
+    EVP_PKEY            *dh;                    /* NULL: no DHE */
+    unsigned char        dh_id[SP_ID_LEN];      /* of its PEM text */
+    char               **conf;                  /* SSL_CONF name, value,
+                                                   ... */
+    size_t               nconf;                 /* names in it */
     unsigned char        sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               sid_len;
     unsigned char        user_sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               user_sid_len;
     unsigned             versions_set:1;
+    unsigned             honor_cipher_order:1;
     unsigned             prepared:1;    /* sid computed */
     sp_error_slot        error;
 };
@@ -236,6 +258,8 @@ struct sp_ctx {
     void                *sni_arg;
     sp_clock_fn          clock_fn;
     void                *clock_arg;
+    sp_keylog_fn         keylog_fn;
+    void                *keylog_arg;
     sp_proto_list        npn;
     sp_proto_list        alpn;
     int                  request_cert;
@@ -420,8 +444,24 @@ int sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
     const char *cert_origin, sp_keycert **out);
 
 /* ca_set.c */
-int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, const char *pem,
-    size_t len, const char *origin, sp_ca_set **out);
+int sp_ca_set_load(sp_creds *creds, sp_ca_set *base, sp_ca_kind kind,
+    const char *pem, size_t len, const char *origin, sp_ca_set **out);
+sp_field sp_ca_kind_field(sp_ca_kind kind);
+
+/* keycert.c: bits of security OpenSSL's security level asks of keys */
+int sp_security_bits_needed(void);
+
+/*
+ * creds_params.c: the handshake parameters of credentials (groups, DH
+ * parameters, cipher order, SSL_CONF commands) on an SSL_CTX, or on an
+ * SSL where they differ from `from`'s; 0 when OpenSSL refuses.
+ */
+int sp_creds_params_ctx(const sp_creds *creds, SSL_CTX *ssl_ctx);
+int sp_creds_params_ssl(const sp_creds *creds, const sp_creds *from,
+    SSL *ssl);
+int sp_creds_params_digest(const sp_creds *creds, EVP_MD_CTX *md);
+void sp_creds_params_free(sp_creds *creds);
+
 
 /* creds.c */
 int sp_creds_ca_install_ctx(sp_creds *creds);

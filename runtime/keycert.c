@@ -195,12 +195,18 @@ nomem:
 
 
 
-/* OpenSSL's security levels in bits of security, as in
-   SSL_CTX_set_security_level(3). */
-static int
-level_bits(int level)
+/*
+ * The bits of security OpenSSL's security level (of the template: the
+ * system's) asks of keys and DH parameters, as in
+ * SSL_CTX_set_security_level(3).
+ */
+int
+sp_security_bits_needed(void)
 {
     static const int  bits[] = { 0, 80, 112, 128, 192, 256 };
+    int               level;
+
+    level = SSL_CTX_get_security_level(sp_template());
 
     if (level < 0) {
         return 0;
@@ -220,7 +226,7 @@ check_key_strength(sp_creds *creds, EVP_PKEY *pkey, const char *origin)
     int  level, need, have;
 
     level = SSL_CTX_get_security_level(sp_template());
-    need = level_bits(level);
+    need = sp_security_bits_needed();
     have = EVP_PKEY_get_security_bits(pkey);
 
     if (have <= 0 || have >= need) {

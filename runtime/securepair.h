@@ -96,7 +96,13 @@ typedef enum {
     SP_FIELD_RENEG_WINDOW,
     SP_FIELD_SESSION_CACHE,
     SP_FIELD_SESSION_TIMEOUT,
-    SP_FIELD_TICKET_KEY
+    SP_FIELD_TICKET_KEY,
+    SP_FIELD_TRUSTED,             /* CAs trusted but not announced */
+    SP_FIELD_CRL,                 /* item: the CRL in its file, from 1 */
+    SP_FIELD_VERIFY_DEPTH,
+    SP_FIELD_ECDH_CURVE,          /* item: the curve in the list, from 1 */
+    SP_FIELD_DHPARAM,
+    SP_FIELD_CONF_COMMAND         /* item: the command, from 1 */
 } sp_field;
 
 /*
@@ -189,6 +195,66 @@ int sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
  */
 int sp_creds_add_ca_file(sp_creds *creds, const char *file);
 int sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len);
+
+/*
+ * CAs that verify the peer like those of sp_creds_add_ca_*, but whose
+ * names a server does not send in its CertificateRequest (nginx's
+ * ssl_trusted_certificate; Node has no such option): the announced list
+ * stays short, or says nothing of an intermediate.  Either kind replaces
+ * the system's store.
+ */
+int sp_creds_add_trusted_file(sp_creds *creds, const char *file);
+
+/*
+ * Certificate revocation lists, PEM, one or more per call (Node: crl).
+ * With any, every certificate of the peer's chain is checked against its
+ * issuer's CRL, and the verdict is Node's: CERT_REVOKED, CRL_HAS_EXPIRED,
+ * CRL_NOT_YET_VALID, UNABLE_TO_GET_CRL (an issuer with no CRL),
+ * CRL_SIGNATURE_FAILURE.  Add the CAs first (ca or trusted): a CRL with
+ * none to check is SP_ERR_INVALID, as the system's store is not changed.
+ */
+int sp_creds_add_crl_file(sp_creds *creds, const char *file);
+
+/*
+ * The longest chain verified, as SSL_CTX_set_verify_depth(): the peer's
+ * certificate, at most `depth` intermediates, then the trust anchor.
+ * OpenSSL stops building a longer chain at the limit, so, verification
+ * going on to its end as in Node, the verdict is its last error,
+ * UNABLE_TO_GET_ISSUER_CERT_LOCALLY.  -1 (the default, as in Node, which
+ * never sets it) is OpenSSL's limit, 100.  Credentials chosen by SNI use
+ * their own.
+ */
+int sp_creds_set_verify_depth(sp_creds *creds, int depth);
+
+/*
+ * Handshake parameters (Node's ecdhCurve, dhparam, honorCipherOrder) and
+ * OpenSSL's SSL_CONF commands (nginx's ssl_conf_command), each checked
+ * when set: a bad one fails here with its field, never at a handshake.
+ *
+ *   ecdh_curve     "auto" (the default: OpenSSL's list) or a colon list
+ *                  of groups, most preferred first ("X25519:prime256v1");
+ *                  an unknown name is said with its place (item).
+ *   dhparam        DH parameters (PEM "DH PARAMETERS") for DHE cipher
+ *                  suites of TLS <= 1.2, which are off without them, as
+ *                  in Node; parameters weaker than OpenSSL's security
+ *                  level asks (1024 bits at level 2) are SP_ERR_LOAD.
+ *   honor_cipher_order  the server's cipher order decides (default off,
+ *                  the client's decides).
+ *   conf_command   one SSL_CONF command ("Options", "-SessionTicket";
+ *                  "Ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"),
+ *                  applied after every other setting, in the order
+ *                  added; an unknown command or a value OpenSSL refuses
+ *                  is SP_ERR_INVALID naming it (item: its place).
+ *
+ * Credentials chosen by SNI apply their own; curves and DH parameters
+ * they leave unset stay the default credentials'.
+ */
+int sp_creds_set_ecdh_curve(sp_creds *creds, const char *curves);
+int sp_creds_set_dhparam_file(sp_creds *creds, const char *file);
+int sp_creds_set_dhparam_mem(sp_creds *creds, const void *pem, size_t len);
+int sp_creds_set_honor_cipher_order(sp_creds *creds, int on);
+int sp_creds_add_conf_command(sp_creds *creds, const char *name,
+    const char *value);
 
 /* OpenSSL cipher list for TLS <= 1.2 and TLS 1.3 suites (Node: ciphers). */
 int sp_creds_set_ciphers(sp_creds *creds, const char *list);
@@ -336,6 +402,21 @@ sp_creds *sp_ctx_find_same_creds(sp_ctx *ctx, sp_creds *creds);
 sp_creds *sp_ctx_find_context(sp_ctx *ctx, const char *servername);
 
 int sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg);
+
+/*
+ * Key logging (Node's 'keylog' event): `fn` gets every secret of every
+ * handshake of this context's pairs, as it is derived, one line of the
+ * NSS key log format ("CLIENT_RANDOM <hex> <hex>" for TLS <= 1.2, five
+ * labelled secrets for TLS 1.3) of `len` bytes without its newline;
+ * tools such as Wireshark decrypt a capture with them.  Called from
+ * inside the call that drives the handshake; it must not block.  NULL
+ * turns it off (the default).  Anyone holding the lines can read the
+ * traffic: for debugging only.
+ */
+typedef void (*sp_keylog_fn)(struct sp_pair *pair, const char *line,
+    size_t len, void *arg);
+
+int sp_ctx_set_keylog(sp_ctx *ctx, sp_keylog_fn fn, void *arg);
 
 /* Server: unknown or absent SNI gets a fatal unrecognized_name alert. */
 int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);

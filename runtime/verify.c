@@ -107,6 +107,9 @@ sp_verify_apply(sp_pair *pair)
 {
     int  mode, request, reject;
 
+    /* the selected credentials' depth; -1 is OpenSSL's default, 100 */
+    SSL_set_verify_depth(pair->ssl, pair->creds->verify_depth);
+
     if (pair->ctx->role == SP_CLIENT) {
         SSL_set_verify(pair->ssl, SSL_VERIFY_PEER, sp_verify_callback);
         return;

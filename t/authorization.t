@@ -191,16 +191,3 @@ CONF
 
 done_testing();
 
-
-# The access log line is written when the session ends: wait a little.
-sub wait_for_log {
-    my ($t, $re) = @_;
-
-    for (1 .. 100) {
-        my $log = access_log_text($t) // '';
-        return 1 if $log =~ $re;
-        select(undef, undef, undef, 0.02);
-    }
-
-    return 0;
-}

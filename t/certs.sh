@@ -24,6 +24,18 @@
 #   weak-rsa1024.key .crt               self-signed RSA 1024
 #   mismatch.key                        an RSA key matching no certificate
 #   garbage.pem                         not PEM at all
+#   ca-int.key .crt                     an intermediate CA under ca
+#   client-int.key .crt                 signed by ca-int; .crt holds leaf
+#                                       + ca-int (a chain of depth 1)
+#   ca-trusted.key .crt                 a root only trusted, not announced
+#   client-trusted.key .crt             signed by ca-trusted
+#   client-revoked.key .crt             signed by ca, revoked
+#   ca.crl                              ca's CRL: client-revoked revoked
+#   ca-expired.crl                      ca's CRL, next update 2020-01-02
+#   ca-future.crl                       ca's CRL, last update in 2099
+#   ca2.crl                             ca2's CRL (nothing of ca's)
+#   dh2048.pem                          DH parameters, ffdhe2048
+#   dh1024.pem                          DH parameters of 1024 bits
 
 set -eu
 
@@ -123,6 +135,13 @@ unique_subject = no
 email_in_dn = no
 copy_extensions = none
 
+# ca2's CRL: a database of its own
+[ ca_other ]
+dir = .
+database = ./index2.txt
+default_md = sha256
+policy = policy_any
+
 [ policy_any ]
 countryName = optional
 stateOrProvinceName = optional
@@ -169,7 +188,9 @@ do
     ( rsa_key "$k.key" ) 2>"$k.err" &
     pids="$pids $!"
 done
-for k in server-ec sni-a sni-wild sni-trail sni-re; do
+for k in server-ec sni-a sni-wild sni-trail sni-re ca-int client-int \
+         ca-trusted client-trusted client-revoked
+do
     ( ec_key "$k.key" ) 2>"$k.err" &
     pids="$pids $!"
 done
@@ -225,16 +246,48 @@ SP_SAN="email:expired@example.com" run openssl ca -config openssl.cnf \
 
 self_signed weak-rsa1024 "/C=UK/O=Acme/CN=weak rsa 1024" v3_self
 
+# Verification depth, trust without announcement, revocation.
+signed ca-int "/C=UK/O=securepair/CN=securepair intermediate CA" v3_ca ca \
+    "DNS:unused"
+signed client-int "/C=UK/O=Acme/CN=intermediate client" v3_client ca-int \
+    "email:int@example.com"
+cat ca-int.crt >>client-int.crt
+self_signed ca-trusted "/C=UK/O=securepair/CN=securepair trusted-only CA" \
+    v3_ca
+signed client-trusted "/C=UK/O=Acme/CN=trusted-only client" v3_client \
+    ca-trusted "email:trusted@example.com"
+signed client-revoked "/C=UK/O=Acme/CN=revoked client" v3_client ca \
+    "email:revoked@example.com"
+
+run openssl ca -config openssl.cnf -batch -revoke client-revoked.crt \
+    -cert ca.crt -keyfile ca.key
+run openssl ca -config openssl.cnf -batch -gencrl -crldays "$days" \
+    -cert ca.crt -keyfile ca.key -out ca.crl
+run openssl ca -config openssl.cnf -batch -gencrl \
+    -crl_lastupdate 200101000000Z -crl_nextupdate 200102000000Z \
+    -cert ca.crt -keyfile ca.key -out ca-expired.crl
+run openssl ca -config openssl.cnf -batch -gencrl \
+    -crl_lastupdate 20990101000000Z -crl_nextupdate 21000101000000Z \
+    -cert ca.crt -keyfile ca.key -out ca-future.crl
+: >index2.txt
+run openssl ca -config openssl.cnf -name ca_other -batch -gencrl \
+    -crldays "$days" -cert ca2.crt -keyfile ca2.key -out ca2.crl
+
+run openssl genpkey -genparam -algorithm DH -pkeyopt dh_param:ffdhe2048 \
+    -out dh2048.pem
+run openssl dhparam -dsaparam -out dh1024.pem 1024
+
 printf 'this is not a PEM file\n-----BEGIN NOTHING-----\n%%%%%%\n' \
     >garbage.pem
 
 for f in ca ca2 ca3 server-rsa server-ec sni-a sni-wild sni-trail sni-re \
          client client-self client-expired client-wrongca client-chain \
-         weak-rsa1024
+         weak-rsa1024 ca-int client-int ca-trusted client-trusted \
+         client-revoked
 do
     mv -f "$f.key" "$f.crt" "$out/"
 done
 mv -f server-rsa-enc.key server-rsa-enc-pass.txt mismatch.key garbage.pem \
-    "$out/"
+    ca.crl ca-expired.crl ca-future.crl ca2.crl dh2048.pem dh1024.pem "$out/"
 
 touch "$out/.done"

@@ -27,8 +27,8 @@ use SecurePair::Util qw(slurp spew free_port wait_child run_cmd);
 our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text
-                    backend_log_text nginx_workers wait_workers
-                    worker_rss failures);
+                    backend_log_text wait_for_log nginx_workers
+                    wait_workers worker_rss failures);
 
 my $preflight_done;
 
@@ -319,6 +319,20 @@ sub remove_env {
 sub error_log_text { return slurp("$_[0]{dir}/error.log") }
 sub access_log_text { return slurp("$_[0]{dir}/access.log") }
 sub backend_log_text { return slurp("$_[0]{dir}/backend.log") }
+
+# The access log line is written when the session ends: waits a little
+# for the log to match $re; 1 when it does.
+sub wait_for_log {
+    my ($t, $re) = @_;
+
+    for (1 .. 100) {
+        my $log = access_log_text($t) // '';
+        return 1 if $log =~ $re;
+        select(undef, undef, undef, 0.02);
+    }
+
+    return 0;
+}
 
 # The checks after every block: nothing alarming in error.log or on
 # nginx's stderr, a clean stop, valgrind content.  Options: must_die (the

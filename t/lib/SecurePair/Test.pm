@@ -122,6 +122,7 @@ package SecurePair::Test;
 #                        ->renegotiate($deadline), ->close, ->r (the hash)
 #   s_client(...), raw_client(...)         same, other clients
 #   error_log_text($t), access_log_text($t), backend_log_text($t)
+#   wait_for_log($t, qr/.../)   waits (2 s at most) for the access log
 #   free_port(), listener($backlog) (a socket on a free loopback port),
 #   run_cmd([argv], stdin => ..., timeout => ...), spawn($out, argv...)
 #   (in the background, stdout and stderr to $out: its pid),
@@ -167,7 +168,7 @@ use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
                          error_log_text access_log_text backend_log_text
-                         nginx_workers worker_rss);
+                         wait_for_log nginx_workers worker_rss);
 use SecurePair::Runner qw(run_tests done_testing);
 use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
                         cert_path cert_field cert_fingerprint slash_name
@@ -181,7 +182,7 @@ our @EXPORT = (
        start_nginx stop_nginx reload_nginx nginx_t check_nginx_clean
        done_nginx remove_env tls_client tls_connect s_client raw_client
        run_cmd spawn listener free_port slurp spew
-       error_log_text access_log_text backend_log_text
+       error_log_text access_log_text backend_log_text wait_for_log
        nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line
