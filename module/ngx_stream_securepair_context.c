@@ -52,6 +52,11 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_array_t         *passphrases;
     ngx_pool_cleanup_t  *cln;
 
+    /* pairs with variables are not the default's */
+    if (ngx_stream_securepair_cert_names(cf, conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     creds = sp_creds_new();
     if (creds == NULL) {
         return NGX_ERROR;
@@ -97,7 +102,13 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    return ngx_stream_securepair_add_contexts(cf, conf, passphrases);
+    if (ngx_stream_securepair_add_contexts(cf, conf, passphrases)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_stream_securepair_cert_names_init(cf, conf, passphrases);
 }
 
 

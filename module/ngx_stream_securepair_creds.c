@@ -564,6 +564,38 @@ ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
 }
 
 
+/*
+ * The settings of the credentials loaded per name at handshake time
+ * (ngx_stream_securepair_certname.c): a context's, checked now.  The
+ * passphrases stay with them while the configuration lives, as nginx
+ * keeps ssl_password_file's for certificates with variables: the keys
+ * they unlock are read later.
+ */
+ngx_int_t
+ngx_stream_securepair_model_creds(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases)
+{
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+    if (creds == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_set_passphrases(creds, passphrases) != NGX_OK
+        || ngx_stream_securepair_settings(cf, conf, creds,
+                                          conf->ca ? conf->ca->elts : NULL)
+           != NGX_OK)
+    {
+        sp_creds_unref(creds);
+        return NGX_ERROR;
+    }
+
+    conf->cert_model = creds;
+    return NGX_OK;
+}
+
+
 /* The server's own credentials; the passphrases are read for its
    contexts as well. */
 ngx_int_t

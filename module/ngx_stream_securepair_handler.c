@@ -113,6 +113,9 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
         return NGX_ERROR;
     }
 
+    /* for the SNI callback of certificates named by variables */
+    sp_pair_set_data(ctx->pair, s);
+
     cln->handler = ngx_stream_securepair_cleanup;
     cln->data = ctx;
 

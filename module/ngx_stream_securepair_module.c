@@ -59,6 +59,13 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       offsetof(ngx_stream_securepair_srv_conf_t, certificate_keys),
       (void *) 1 },
 
+    { ngx_string("securepair_certificate_cache"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE123,
+      ngx_stream_securepair_certificate_cache,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("securepair_password_file"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_stream_securepair_password_file,
@@ -343,6 +350,9 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
      *     conf->protocols = 0;
      *     conf->session_id_context = { 0, NULL };
      *     conf->ctx = NULL;
+     *     conf->cert_names = NULL;
+     *     conf->cert_model = NULL;
+     *     conf->cert_cache = NULL;
      *     conf->file = NULL;
      *     conf->line = 0;
      */
@@ -376,6 +386,7 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
     conf->session_tickets = NGX_CONF_UNSET;
     conf->session_ticket_keys = NGX_CONF_UNSET_PTR;
     conf->session_ticket_count = NGX_CONF_UNSET;
+    conf->cert_cache_max = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -442,6 +453,19 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
                              prev->session_ticket_keys, NULL);
     ngx_conf_merge_value(conf->session_ticket_count,
                          prev->session_ticket_count, 1);
+
+    /* the three parameters of securepair_certificate_cache go together */
+    if (conf->cert_cache_max == NGX_CONF_UNSET) {
+        conf->cert_cache_max = prev->cert_cache_max;
+        conf->cert_cache_inactive = prev->cert_cache_inactive;
+        conf->cert_cache_valid = prev->cert_cache_valid;
+    }
+
+    if (conf->cert_cache_max == NGX_CONF_UNSET) {
+        conf->cert_cache_max = 1000;
+        conf->cert_cache_inactive = 600;
+        conf->cert_cache_valid = 60;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;

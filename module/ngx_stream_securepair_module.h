@@ -49,6 +49,13 @@ typedef struct {
 } ngx_stream_securepair_context_t;
 
 
+/* A certificate and key named with variables, evaluated per handshake. */
+typedef struct {
+    ngx_stream_complex_value_t  certificate;
+    ngx_stream_complex_value_t  certificate_key;
+} ngx_stream_securepair_cert_name_t;
+
+
 typedef struct {
     ngx_flag_t                 enable;
 
@@ -85,6 +92,19 @@ typedef struct {
     ngx_int_t                  max_connections;
 
     ngx_str_t                  echo_greeting;     /* securepair_echo */
+
+    /*
+     * Certificates named with variables (securepair_certificate
+     * .../$securepair_servername.crt): the pairs, their settings, and
+     * securepair_certificate_cache; the cache itself is the worker's,
+     * made at its first handshake (ngx_stream_securepair_certname.c).
+     */
+    ngx_array_t               *cert_names;    /* of ..._cert_name_t */
+    sp_creds                  *cert_model;
+    ngx_int_t                  cert_cache_max;      /* 0: off */
+    time_t                     cert_cache_inactive;
+    time_t                     cert_cache_valid;
+    void                      *cert_cache;
 
     /* built by the merge for servers that use the module */
     sp_ctx                    *ctx;
@@ -179,6 +199,15 @@ ngx_int_t ngx_stream_securepair_keylog(ngx_conf_t *cf,
 
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+char *ngx_stream_securepair_certificate_cache(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_stream_securepair_cert_names(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf);
+ngx_int_t ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
+ngx_int_t ngx_stream_securepair_model_creds(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
 
 char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

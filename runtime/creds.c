@@ -22,6 +22,9 @@
 #define SP_MEMORY   "<memory>"
 
 
+static int replace_string(char **slot, const char *value);
+
+
 sp_creds *
 sp_creds_new(void)
 {
@@ -36,6 +39,51 @@ sp_creds_new(void)
     creds->request_cert = -1;
     creds->reject_unauthorized = -1;
     creds->verify_depth = -1;
+
+    return creds;
+}
+
+
+/*
+ * Everything but the keys: the CA set is shared, the rest copied.  A
+ * setting that a new sp_creds_set_* call adds to the credentials belongs
+ * here too, or credentials made like a model would serve differently
+ * from it (runtime/tests/t_creds.c compares their content).
+ */
+sp_creds *
+sp_creds_new_like(const sp_creds *model)
+{
+    sp_creds  *creds;
+
+    creds = sp_creds_new();
+    if (creds == NULL) {
+        return NULL;
+    }
+
+    if (model->ca) {
+        sp_shared_ref(&model->ca->shared);
+        creds->ca = model->ca;
+    }
+
+    if ((model->ciphers && replace_string(&creds->ciphers, model->ciphers))
+        || (model->ciphersuites
+            && replace_string(&creds->ciphersuites, model->ciphersuites))
+        || sp_creds_set_passphrases(creds,
+                                    (const char *const *) model->passphrases,
+                                    model->npassphrases)
+           != SP_OK)
+    {
+        sp_creds_unref(creds);
+        return NULL;
+    }
+
+    creds->min_version = model->min_version;
+    creds->max_version = model->max_version;
+    creds->versions_set = model->versions_set;
+    creds->request_cert = model->request_cert;
+    creds->reject_unauthorized = model->reject_unauthorized;
+    memcpy(creds->user_sid, model->user_sid, model->user_sid_len);
+    creds->user_sid_len = model->user_sid_len;
 
     return creds;
 }

@@ -431,6 +431,7 @@ int sp_cipher_list_valid(const char *list, int suites);
 int sp_shared_get(const unsigned char *id, size_t size,
     void (*free_obj)(sp_shared *obj), int (*parse)(sp_shared *obj, void *arg),
     void *arg, sp_shared **out);
+void sp_shared_ref(sp_shared *obj);
 void sp_shared_unref(sp_shared *obj);
 
 /* file.c */

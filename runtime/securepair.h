@@ -151,6 +151,16 @@ sp_creds *sp_creds_ref(sp_creds *creds);
 void sp_creds_unref(sp_creds *creds);
 
 /*
+ * New credentials with the settings of `model` and none of its keys: its
+ * CAs, cipher lists, versions, verification policy, session id context
+ * and passphrases.  For a host that loads a certificate per name at
+ * handshake time (Node's SNICallback) with settings checked once: add
+ * the name's key and certificate, then wipe the passphrases.  NULL when
+ * out of memory.
+ */
+sp_creds *sp_creds_new_like(const sp_creds *model);
+
+/*
  * The last load error: "server.key: wrong passphrase", "a.pem: key does not
  * match certificate", "weak.crt: RSA key of 1024 bits is too small for
  * OpenSSL security level 2 (needs 112 bits of security, e.g. RSA 2048 ...)".  Never NULL; "" when none.

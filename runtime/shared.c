@@ -183,6 +183,16 @@ sp_shared_get(const unsigned char *id, size_t size,
 }
 
 
+/* Another reference to an object someone already holds. */
+void
+sp_shared_ref(sp_shared *obj)
+{
+    pthread_mutex_lock(&sp_table_lock);
+    obj->refs++;
+    pthread_mutex_unlock(&sp_table_lock);
+}
+
+
 void
 sp_shared_unref(sp_shared *obj)
 {

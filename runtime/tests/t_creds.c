@@ -1194,6 +1194,77 @@ test_error_info(void)
 
 
 
+/*
+ * Credentials made like a model serve as the model would with the same
+ * keys: sp_ctx_find_same_creds, which compares everything that decides
+ * how credentials serve, finds the ones made by hand.  The model's
+ * passphrases unlock the new keys, and its CA outlives the model.
+ */
+static void
+test_new_like(void)
+{
+    sp_ctx      *ctx;
+    sp_creds    *model, *by_hand, *like, *plain;
+    const char  *pass[] = { "wrong", "secret" };
+
+    ctx = ctx_for(SP_SERVER, "server-ec", NULL);
+
+    model = creds_for(NULL, "ca.crt");
+    by_hand = creds_for(NULL, "ca.crt");
+
+    for (like = model; like; like = like == model ? by_hand : NULL) {
+        sp_creds_set_ciphers(like, "ECDHE-ECDSA-AES128-GCM-SHA256");
+        sp_creds_set_ciphersuites(like, "TLS_AES_128_GCM_SHA256");
+        sp_creds_set_versions(like, SP_TLS1_2, SP_TLS1_3);
+        sp_creds_set_session_id_context(like, "like", 4);
+        sp_creds_set_request_cert(like, 1);
+        sp_creds_set_reject_unauthorized(like, 0);
+    }
+
+    /* a key's identity includes the passphrases it was loaded with */
+    sp_creds_set_passphrases(model, pass, 2);
+    sp_creds_set_passphrases(by_hand, pass, 2);
+    sp_creds_add_key_cert_file(by_hand, cert_path("sni-a.key"),
+                               cert_path("sni-a.crt"));
+
+    is_int(sp_ctx_add_context(ctx, "a.example.com", by_hand), SP_OK,
+           "new like: the credentials made by hand serve a name");
+
+    like = sp_creds_new_like(model);
+    ok(like != NULL, "new like: made");
+    sp_creds_unref(model);
+
+    ok(sp_ctx_find_same_creds(ctx, like) == NULL,
+       "new like: without keys they are not the ones made by hand");
+    is_int(sp_creds_add_key_cert_file(like, cert_path("sni-a.key"),
+                                      cert_path("sni-a.crt")),
+           SP_OK, "new like: a key added");
+    ok(sp_ctx_find_same_creds(ctx, like) == by_hand,
+       "new like: with the same key they serve as the ones made by hand");
+
+    is_int(sp_creds_add_key_cert_file(like,
+                                      cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt")),
+           SP_OK, "new like: the model's passphrases unlock a key");
+    sp_creds_wipe_passphrases(like);
+
+    plain = sp_creds_new();
+    sp_creds_unref(like);
+    like = sp_creds_new_like(plain);
+    sp_creds_add_key_cert_file(like, cert_path("sni-a.key"),
+                               cert_path("sni-a.crt"));
+    ok(sp_ctx_find_same_creds(ctx, like) == NULL,
+       "new like: like empty credentials, they have none of the settings");
+
+    ok(error_queue_empty(), "new like: error queue empty");
+
+    sp_creds_unref(plain);
+    sp_creds_unref(like);
+    sp_creds_unref(by_hand);
+    sp_ctx_unref(ctx);
+}
+
+
 int
 main(void)
 {
@@ -1215,6 +1286,7 @@ main(void)
     test_wipe_passphrases();
     test_refcount();
     test_error_info();
+    test_new_like();
 
     return done_testing();
 }

@@ -1,0 +1,806 @@
+
+/*
+ * ngx_stream_securepair_module: certificates named with variables
+ * (securepair_certificate /etc/ssl/sites/$securepair_servername.crt),
+ * chosen from the client's SNI at handshake time, and the worker's cache
+ * of the credentials loaded from them (securepair_certificate_cache).
+ *
+ * The runtime asks the SNI callback (Node's SNICallback) for a name's
+ * credentials from inside the ClientHello; the callback evaluates the
+ * paths for the session and answers from the cache, or reads the files
+ * (a file read is the only wait it allows itself).  It answers nothing,
+ * and the runtime serves the name as one it does not know (the default
+ * certificate), when:
+ *
+ *   - a securepair_context names it: as nginx's server_name chooses the
+ *     server before the server's certificate variables are evaluated,
+ *     names configured one by one come first;
+ *   - the name has a character no host name has: it never reaches the
+ *     file system;
+ *   - a file is missing or broken: an `info` line names the file and
+ *     the reason, once per `valid` period, and the failure is cached as
+ *     a name is, so a client cannot make every handshake read a file.
+ *
+ * The cache is per worker and per server: `max` names with credentials,
+ * least recently used out first, and as many names whose files failed,
+ * kept apart so that names that fail cannot push out names that load.
+ * After `valid` a name's files are looked at again (stat: device, inode,
+ * size and modification time): a change loads them again for that very
+ * handshake, so a certificate renewed or added on disk serves without a
+ * reload.  Credentials the cache lets go live on in the pairs that hold
+ * them (each takes a reference).
+ */
+
+
+#include "ngx_stream_securepair_module.h"
+
+
+/* pairs with variables a server may have: one per key type is plenty */
+#define NGX_SP_CERT_NAMES  4
+
+
+/* What says that a file changed. */
+typedef struct {
+    dev_t                      dev;
+    ngx_file_uniq_t            uniq;
+    off_t                      size;
+    time_t                     mtime;
+    long                       mtime_nsec;
+} ngx_stream_securepair_file_id_t;
+
+
+/* One name's files, and what was loaded from them. */
+typedef struct {
+    ngx_str_node_t             sn;          /* key: the files' full names,
+                                               each ended by a NUL */
+    ngx_queue_t                queue;       /* in loaded or failed */
+    sp_creds                  *creds;       /* NULL: the files failed */
+    time_t                     checked;     /* files looked at */
+    time_t                     used;
+    ngx_uint_t                 nfiles;
+    ngx_stream_securepair_file_id_t  files[1];
+} ngx_stream_securepair_cert_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                loaded;      /* most recently used first */
+    ngx_queue_t                failed;
+    ngx_uint_t                 nloaded;
+    ngx_uint_t                 nfailed;
+} ngx_stream_securepair_certcache_t;
+
+
+static sp_creds *ngx_stream_securepair_certname_select(sp_pair *pair,
+    const char *servername, void *arg);
+static ngx_int_t ngx_stream_securepair_certname_valid(const char *name);
+static ngx_int_t ngx_stream_securepair_certname_files(
+    ngx_stream_session_t *s, ngx_stream_securepair_srv_conf_t *conf,
+    ngx_str_t *key);
+static ngx_stream_securepair_cert_t *ngx_stream_securepair_certname_load(
+    ngx_connection_t *c, ngx_stream_securepair_srv_conf_t *conf,
+    ngx_str_t *key, const char *servername);
+static void ngx_stream_securepair_certname_ids(
+    ngx_stream_securepair_cert_t *cert,
+    ngx_stream_securepair_file_id_t *ids);
+static ngx_stream_securepair_certcache_t *
+    ngx_stream_securepair_certcache(ngx_stream_securepair_srv_conf_t *conf);
+static void ngx_stream_securepair_certcache_add(
+    ngx_stream_securepair_srv_conf_t *conf,
+    ngx_stream_securepair_certcache_t *cache,
+    ngx_stream_securepair_cert_t *cert, time_t now);
+static void ngx_stream_securepair_certcache_expire(
+    ngx_stream_securepair_srv_conf_t *conf,
+    ngx_stream_securepair_certcache_t *cache, time_t now);
+static void ngx_stream_securepair_certcache_free(
+    ngx_stream_securepair_certcache_t *cache,
+    ngx_stream_securepair_cert_t *cert);
+static void ngx_stream_securepair_certname_cleanup(void *data);
+static void ngx_stream_securepair_certname_unref(void *data);
+
+
+/*
+ * The certificate and key pairs of a server with a variable in either
+ * file name become per-name pairs, compiled here; the others stay the
+ * server's default certificate, which such a server must have: clients
+ * without SNI, and names whose files are missing or broken, get it.
+ */
+ngx_int_t
+ngx_stream_securepair_cert_names(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    ngx_str_t                            value;
+    ngx_uint_t                           i, j, n;
+    ngx_array_t                         *certs, *keys;
+    ngx_stream_securepair_file_t        *cert, *key, *f;
+    ngx_stream_securepair_cert_name_t   *cn;
+    ngx_stream_complex_value_t          *cv;
+    ngx_stream_compile_complex_value_t   ccv;
+
+    if (conf->certificates == NULL || conf->certificate_keys == NULL
+        || conf->certificate_keys->nelts != conf->certificates->nelts)
+    {
+        /* the default credentials say what is missing */
+        return NGX_OK;
+    }
+
+    cert = conf->certificates->elts;
+    key = conf->certificate_keys->elts;
+    n = conf->certificates->nelts;
+
+    certs = ngx_array_create(cf->pool, n,
+                             sizeof(ngx_stream_securepair_file_t));
+    keys = ngx_array_create(cf->pool, n,
+                            sizeof(ngx_stream_securepair_file_t));
+    if (certs == NULL || keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        if (ngx_stream_script_variables_count(&cert[i].name) == 0
+            && ngx_stream_script_variables_count(&key[i].name) == 0)
+        {
+            f = ngx_array_push(certs);
+            if (f == NULL) {
+                return NGX_ERROR;
+            }
+
+            *f = cert[i];
+
+            f = ngx_array_push(keys);
+            if (f == NULL) {
+                return NGX_ERROR;
+            }
+
+            *f = key[i];
+            continue;
+        }
+
+        if (conf->cert_names == NULL) {
+            conf->cert_names = ngx_array_create(cf->pool, 1,
+                                   sizeof(ngx_stream_securepair_cert_name_t));
+            if (conf->cert_names == NULL) {
+                return NGX_ERROR;
+            }
+
+        } else if (conf->cert_names->nelts
+                   == NGX_SP_CERT_NAMES)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "more than %d \"securepair_certificate\" with "
+                          "variables in %s:%ui",
+                          NGX_SP_CERT_NAMES, cert[i].file,
+                          cert[i].line);
+            return NGX_ERROR;
+        }
+
+        cn = ngx_array_push(conf->cert_names);
+        if (cn == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < 2; j++) {
+            value = j == 0 ? cert[i].name : key[i].name;
+            cv = j == 0 ? &cn->certificate : &cn->certificate_key;
+
+            ngx_memzero(&ccv, sizeof(ngx_stream_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &value;
+            ccv.complex_value = cv;
+            ccv.conf_prefix = 1;
+
+            if (ngx_stream_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (conf->cert_names == NULL) {
+        return NGX_OK;
+    }
+
+    if (certs->nelts == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "a server with variables in \"securepair_certificate\" "
+                      "also needs a \"securepair_certificate\" and "
+                      "\"securepair_certificate_key\" without variables: "
+                      "the default certificate, for clients without SNI "
+                      "and names whose files are missing or broken, "
+                      "in %s:%ui", cert[0].file, cert[0].line);
+        return NGX_ERROR;
+    }
+
+    conf->certificates = certs;
+    conf->certificate_keys = keys;
+
+    return NGX_OK;
+}
+
+
+/* Once the server's context is built: the settings, and the callback. */
+ngx_int_t
+ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (conf->cert_names == NULL) {
+        return NGX_OK;
+    }
+
+    /* the model and, in each worker, the cache: freed with the conf */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_stream_securepair_certname_cleanup;
+    cln->data = conf;
+
+    if (ngx_stream_securepair_model_creds(cf, conf, passphrases) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (sp_ctx_set_sni_callback(conf->ctx,
+                                ngx_stream_securepair_certname_select, conf)
+        != SP_OK)
+    {
+        return ngx_stream_securepair_error(cf, sp_ctx_error_info(conf->ctx),
+                                           conf->file, conf->line);
+    }
+
+    return NGX_OK;
+}
+
+
+static sp_creds *
+ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
+    void *arg)
+{
+    ngx_stream_securepair_srv_conf_t  *conf = arg;
+
+    time_t                              now;
+    ngx_int_t                           stale;
+    ngx_str_t                           key;
+    uint32_t                            hash;
+    ngx_connection_t                   *c;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_stream_session_t               *s;
+    ngx_stream_securepair_cert_t       *cert;
+    ngx_stream_securepair_file_id_t     ids[2 * NGX_SP_CERT_NAMES];
+    ngx_stream_securepair_certcache_t  *cache;
+
+    s = sp_pair_get_data(pair);
+
+    if (s == NULL
+        || (conf->contexts
+            && sp_ctx_find_context(conf->ctx, servername) != NULL))
+    {
+        return NULL;
+    }
+
+    c = s->connection;
+
+    if (!ngx_stream_securepair_certname_valid(servername)) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "securepair: server name \"%s\" has characters that "
+                      "no host name has: no certificate file is looked up "
+                      "for it", servername);
+        return NULL;
+    }
+
+    if (ngx_stream_securepair_certname_files(s, conf, &key) != NGX_OK) {
+        return NULL;
+    }
+
+    if (conf->cert_cache_max == 0) {
+
+        /* no cache: the session holds what it loaded */
+        cln = ngx_pool_cleanup_add(c->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cert = ngx_stream_securepair_certname_load(c, conf, &key, servername);
+        if (cert == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_stream_securepair_certname_unref;
+        cln->data = cert->creds;
+
+        ngx_free(cert);
+        return cln->data;
+    }
+
+    cache = ngx_stream_securepair_certcache(conf);
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    now = ngx_time();
+
+    ngx_stream_securepair_certcache_expire(conf, cache, now);
+
+    hash = ngx_crc32_long(key.data, key.len);
+    cert = (ngx_stream_securepair_cert_t *)
+               ngx_str_rbtree_lookup(&cache->rbtree, &key, hash);
+
+    if (cert != NULL && now - cert->checked >= conf->cert_cache_valid) {
+
+        /* a name whose files failed tries them again */
+        stale = 1;
+
+        if (cert->creds != NULL) {
+            ngx_stream_securepair_certname_ids(cert, ids);
+
+            stale = ngx_memcmp(ids, cert->files,
+                               cert->nfiles * sizeof(ids[0]));
+
+            if (stale) {
+                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                              "securepair: the certificate files of server "
+                              "name \"%s\" changed: loading them again",
+                              servername);
+            }
+        }
+
+        if (stale) {
+            ngx_stream_securepair_certcache_free(cache, cert);
+            cert = NULL;
+
+        } else {
+            cert->checked = now;
+        }
+    }
+
+    if (cert == NULL) {
+        cert = ngx_stream_securepair_certname_load(c, conf, &key, servername);
+        if (cert == NULL) {
+            return NULL;
+        }
+
+        cert->sn.node.key = hash;
+        cert->checked = now;
+        ngx_stream_securepair_certcache_add(conf, cache, cert, now);
+
+        return cert->creds;
+    }
+
+    cert->used = now;
+    ngx_queue_remove(&cert->queue);
+    ngx_queue_insert_head(cert->creds ? &cache->loaded : &cache->failed,
+                          &cert->queue);
+
+    return cert->creds;
+}
+
+
+/*
+ * What can reach a file name: the runtime gives 1 to 255 bytes with no
+ * NUL, no empty label ("..", ".a", "a..b") and no final dot, and any
+ * other byte may come ("/", "\", a space, bytes above 127).  Host names
+ * are letters, digits, hyphens and dots (and underscores, which some
+ * use): nothing else is looked up, so a name can neither climb out of
+ * its directory nor name a hidden file.
+ */
+static ngx_int_t
+ngx_stream_securepair_certname_valid(const char *name)
+{
+    u_char        ch;
+    const char   *p;
+
+    for (p = name; *p; p++) {
+        ch = (u_char) *p;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
+            || ch == '.')
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    /* the runtime's own check, again, where a path depends on it */
+    return p != name && name[0] != '.' && ngx_strstr(name, "..") == NULL;
+}
+
+
+/*
+ * The session's file names, each ended by a NUL, as one key.  Any
+ * variable may be in a path, not only the server name: a value that
+ * would climb a directory ("/../") or end the name early (a NUL) is
+ * refused.
+ */
+static ngx_int_t
+ngx_stream_securepair_certname_files(ngx_stream_session_t *s,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key)
+{
+    u_char                             *p, *last;
+    ngx_str_t                          *path;
+    ngx_str_t                           paths[2 * NGX_SP_CERT_NAMES];
+    ngx_uint_t                          i, n;
+    ngx_stream_securepair_cert_name_t  *cn;
+
+    cn = conf->cert_names->elts;
+    n = 2 * conf->cert_names->nelts;
+    key->len = 0;
+
+    for (i = 0; i < n; i++) {
+        path = &paths[i];
+
+        if (ngx_stream_complex_value(s, i % 2 ? &cn[i / 2].certificate_key
+                                              : &cn[i / 2].certificate,
+                                     path)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        last = path->data + path->len;
+
+        for (p = path->data; p < last; p++) {
+            if (*p == '\0'
+                || (*p == '.' && (p == path->data || p[-1] == '/')
+                    && p + 1 < last && p[1] == '.'
+                    && (p + 2 == last || p[2] == '/')))
+            {
+                ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                              "securepair: certificate path \"%V\" of the "
+                              "server name refused: it has \"..\" or a NUL",
+                              path);
+                return NGX_ERROR;
+            }
+        }
+
+        key->len += path->len + 1;
+    }
+
+    key->data = ngx_pnalloc(s->connection->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = key->data;
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, paths[i].data, paths[i].len);
+        *p++ = '\0';
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The files of one name, loaded into credentials with the server's
+ * settings: an entry for the cache, with the credentials, or without
+ * them when the files failed (said here, at info level: a missing
+ * certificate is the client's name, not a fault of the server).
+ * Credentials equal to a securepair_context's are shared with it.
+ */
+static ngx_stream_securepair_cert_t *
+ngx_stream_securepair_certname_load(ngx_connection_t *c,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key,
+    const char *servername)
+{
+    char                          *path;
+    sp_creds                      *creds, *same;
+    ngx_uint_t                     i;
+    const sp_error                *err;
+    ngx_stream_securepair_cert_t  *cert;
+
+    cert = ngx_alloc(sizeof(ngx_stream_securepair_cert_t)
+                     + conf->cert_names->nelts * 2
+                       * sizeof(ngx_stream_securepair_file_id_t)
+                     + key->len, c->log);
+    if (cert == NULL) {
+        return NULL;
+    }
+
+    cert->nfiles = 2 * conf->cert_names->nelts;
+    cert->creds = NULL;
+    cert->sn.str.len = key->len;
+    cert->sn.str.data = (u_char *) &cert->files[cert->nfiles];
+    ngx_memcpy(cert->sn.str.data, key->data, key->len);
+
+    /* first: a file that changes while it is read is read again later */
+    ngx_stream_securepair_certname_ids(cert, cert->files);
+
+    creds = sp_creds_new_like(conf->cert_model);
+    if (creds == NULL) {
+        ngx_free(cert);
+        return NULL;
+    }
+
+    path = (char *) cert->sn.str.data;
+
+    for (i = 0; i < cert->nfiles; i += 2) {
+        if (sp_creds_add_key_cert_file(creds, path + ngx_strlen(path) + 1,
+                                       path)
+            != SP_OK)
+        {
+            err = sp_creds_error_info(creds);
+
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "securepair: cannot use the certificate of "
+                          "server name \"%s\": %s%s%s; %s", servername,
+                          err->origin ? err->origin : "",
+                          err->origin ? ": " : "", err->reason,
+                          conf->reject_unknown_servername
+                          ? "refused as an unknown name"
+                          : "the default certificate serves it");
+
+            sp_creds_unref(creds);
+            return cert;
+        }
+
+        path += ngx_strlen(path) + 1;
+        path += ngx_strlen(path) + 1;
+    }
+
+    sp_creds_wipe_passphrases(creds);
+
+    same = sp_ctx_find_same_creds(conf->ctx, creds);
+
+    if (same != NULL) {
+        sp_creds_unref(creds);
+        creds = sp_creds_ref(same);
+    }
+
+    cert->creds = creds;
+    return cert;
+}
+
+
+/* Each file as it is now; all zeros for one that cannot be looked at. */
+static void
+ngx_stream_securepair_certname_ids(ngx_stream_securepair_cert_t *cert,
+    ngx_stream_securepair_file_id_t *ids)
+{
+    u_char           *path;
+    ngx_uint_t        i;
+    ngx_file_info_t   fi;
+
+    ngx_memzero(ids, cert->nfiles * sizeof(ngx_stream_securepair_file_id_t));
+
+    path = cert->sn.str.data;
+
+    for (i = 0; i < cert->nfiles; i++) {
+        if (ngx_file_info(path, &fi) != NGX_FILE_ERROR) {
+            ids[i].dev = fi.st_dev;
+            ids[i].uniq = ngx_file_uniq(&fi);
+            ids[i].size = ngx_file_size(&fi);
+            ids[i].mtime = ngx_file_mtime(&fi);
+            ids[i].mtime_nsec = fi.st_mtim.tv_nsec;
+        }
+
+        path += ngx_strlen(path) + 1;
+    }
+}
+
+
+/* The worker's cache of this server, made at its first use. */
+static ngx_stream_securepair_certcache_t *
+ngx_stream_securepair_certcache(ngx_stream_securepair_srv_conf_t *conf)
+{
+    ngx_stream_securepair_certcache_t  *cache;
+
+    if (conf->cert_cache != NULL) {
+        return conf->cert_cache;
+    }
+
+    cache = ngx_alloc(sizeof(ngx_stream_securepair_certcache_t),
+                      ngx_cycle->log);
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    ngx_rbtree_init(&cache->rbtree, &cache->sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&cache->loaded);
+    ngx_queue_init(&cache->failed);
+    cache->nloaded = 0;
+    cache->nfailed = 0;
+
+    conf->cert_cache = cache;
+    return cache;
+}
+
+
+/* A new entry, first in its list; the least recently used out at max. */
+static void
+ngx_stream_securepair_certcache_add(ngx_stream_securepair_srv_conf_t *conf,
+    ngx_stream_securepair_certcache_t *cache,
+    ngx_stream_securepair_cert_t *cert, time_t now)
+{
+    ngx_queue_t  *list;
+    ngx_uint_t   *count;
+
+    list = cert->creds ? &cache->loaded : &cache->failed;
+    count = cert->creds ? &cache->nloaded : &cache->nfailed;
+
+    if (*count >= (ngx_uint_t) conf->cert_cache_max) {
+        ngx_stream_securepair_certcache_free(cache,
+            ngx_queue_data(ngx_queue_last(list),
+                           ngx_stream_securepair_cert_t, queue));
+    }
+
+    cert->used = now;
+    ngx_rbtree_insert(&cache->rbtree, &cert->sn.node);
+    ngx_queue_insert_head(list, &cert->queue);
+    (*count)++;
+}
+
+
+/* Names unused for `inactive` go, from the least recently used. */
+static void
+ngx_stream_securepair_certcache_expire(
+    ngx_stream_securepair_srv_conf_t *conf,
+    ngx_stream_securepair_certcache_t *cache, time_t now)
+{
+    ngx_uint_t                     i;
+    ngx_queue_t                   *list;
+    ngx_stream_securepair_cert_t  *cert;
+
+    for (i = 0; i < 2; i++) {
+        list = i == 0 ? &cache->loaded : &cache->failed;
+
+        while (!ngx_queue_empty(list)) {
+            cert = ngx_queue_data(ngx_queue_last(list),
+                                  ngx_stream_securepair_cert_t, queue);
+
+            if (now - cert->used < conf->cert_cache_inactive) {
+                break;
+            }
+
+            ngx_stream_securepair_certcache_free(cache, cert);
+        }
+    }
+}
+
+
+static void
+ngx_stream_securepair_certcache_free(ngx_stream_securepair_certcache_t *cache,
+    ngx_stream_securepair_cert_t *cert)
+{
+    ngx_rbtree_delete(&cache->rbtree, &cert->sn.node);
+    ngx_queue_remove(&cert->queue);
+
+    if (cert->creds) {
+        cache->nloaded--;
+        sp_creds_unref(cert->creds);
+
+    } else {
+        cache->nfailed--;
+    }
+
+    ngx_free(cert);
+}
+
+
+static void
+ngx_stream_securepair_certname_cleanup(void *data)
+{
+    ngx_stream_securepair_srv_conf_t  *conf = data;
+
+    ngx_queue_t                        *q;
+    ngx_stream_securepair_certcache_t  *cache;
+
+    cache = conf->cert_cache;
+
+    if (cache != NULL) {
+        while (!ngx_queue_empty(&cache->loaded)) {
+            q = ngx_queue_head(&cache->loaded);
+            ngx_stream_securepair_certcache_free(cache,
+                ngx_queue_data(q, ngx_stream_securepair_cert_t, queue));
+        }
+
+        while (!ngx_queue_empty(&cache->failed)) {
+            q = ngx_queue_head(&cache->failed);
+            ngx_stream_securepair_certcache_free(cache,
+                ngx_queue_data(q, ngx_stream_securepair_cert_t, queue));
+        }
+
+        ngx_free(cache);
+        conf->cert_cache = NULL;
+    }
+
+    sp_creds_unref(conf->cert_model);
+    conf->cert_model = NULL;
+}
+
+
+static void
+ngx_stream_securepair_certname_unref(void *data)
+{
+    sp_creds_unref(data);
+}
+
+
+/*
+ * securepair_certificate_cache off | max=N [inactive=time] [valid=time];
+ * as nginx's ssl_certificate_cache (1.27.4), with a cache by default.
+ */
+char *
+ngx_stream_securepair_certificate_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_stream_securepair_srv_conf_t  *spcf = conf;
+
+    time_t     *t, inactive, valid;
+    ngx_str_t  *value, s;
+    ngx_int_t   max;
+    ngx_uint_t  i;
+
+    if (spcf->cert_cache_max != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        spcf->cert_cache_max = 0;
+        spcf->cert_cache_inactive = 0;
+        spcf->cert_cache_valid = 0;
+        return NGX_CONF_OK;
+    }
+
+    max = 0;
+    inactive = 600;
+    valid = 60;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            max = ngx_atoi(value[i].data + 4, value[i].len - 4);
+            if (max <= 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        t = ngx_strncmp(value[i].data, "inactive=", 9) == 0 ? &inactive
+            : ngx_strncmp(value[i].data, "valid=", 6) == 0 ? &valid : NULL;
+
+        if (t != NULL) {
+            s.data = (u_char *) ngx_strchr(value[i].data, '=') + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            *t = ngx_parse_time(&s, 1);
+            if (*t == (time_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (max == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"securepair_certificate_cache\" needs "
+                           "\"max=\" or \"off\"");
+        return NGX_CONF_ERROR;
+    }
+
+    spcf->cert_cache_max = max;
+    spcf->cert_cache_inactive = inactive;
+    spcf->cert_cache_valid = valid;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in "
+                       "\"securepair_certificate_cache\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
