@@ -71,7 +71,8 @@ sp_creds_new_like(const sp_creds *model)
         || sp_creds_set_passphrases(creds,
                                     (const char *const *) model->passphrases,
                                     model->npassphrases)
-           != SP_OK)
+           != SP_OK
+        || sp_creds_params_copy(creds, model) != SP_OK)
     {
         sp_creds_unref(creds);
         return NULL;

@@ -460,6 +460,57 @@ same_conf(const sp_creds *a, const sp_creds *b)
 
 
 /*
+ * Credentials made like others (sp_creds_new_like) take their parameters
+ * too: a name served by a certificate chosen at handshake time must be
+ * judged and negotiated as the server's own.  SP_ERR_NOMEM or SP_OK.
+ */
+int
+sp_creds_params_copy(sp_creds *creds, const sp_creds *model)
+{
+    size_t  i;
+
+    if (model->groups) {
+        creds->groups = strdup(model->groups);
+        if (creds->groups == NULL) {
+            return SP_ERR_NOMEM;
+        }
+    }
+
+    if (model->dh) {
+        if (!EVP_PKEY_up_ref(model->dh)) {
+            return SP_ERR_NOMEM;
+        }
+
+        creds->dh = model->dh;
+        memcpy(creds->dh_id, model->dh_id, SP_ID_LEN);
+    }
+
+    if (model->nconf) {
+        creds->conf = calloc(2 * model->nconf, sizeof(char *));
+        if (creds->conf == NULL) {
+            return SP_ERR_NOMEM;
+        }
+
+        for (i = 0; i < 2 * model->nconf; i++) {
+            creds->conf[i] = strdup(model->conf[i]);
+            if (creds->conf[i] == NULL) {
+                /* the strings so far are counted so that free finds them */
+                creds->nconf = (i + 1) / 2;
+                return SP_ERR_NOMEM;
+            }
+        }
+
+        creds->nconf = model->nconf;
+    }
+
+    creds->verify_depth = model->verify_depth;
+    creds->honor_cipher_order = model->honor_cipher_order;
+
+    return SP_OK;
+}
+
+
+/*
  * A pair's SSL, which holds `from`'s: only what differs is touched.
  * Curves and DH parameters that the chosen credentials leave unset stay
  * the default credentials', as nginx keeps its default server's.

@@ -461,6 +461,7 @@ int sp_creds_params_ctx(const sp_creds *creds, SSL_CTX *ssl_ctx);
 int sp_creds_params_ssl(const sp_creds *creds, const sp_creds *from,
     SSL *ssl);
 int sp_creds_params_digest(const sp_creds *creds, EVP_MD_CTX *md);
+int sp_creds_params_copy(sp_creds *creds, const sp_creds *model);
 void sp_creds_params_free(sp_creds *creds);
 
 

@@ -1219,6 +1219,11 @@ test_new_like(void)
         sp_creds_set_session_id_context(like, "like", 4);
         sp_creds_set_request_cert(like, 1);
         sp_creds_set_reject_unauthorized(like, 0);
+        sp_creds_set_verify_depth(like, 3);
+        sp_creds_set_ecdh_curve(like, "X25519:prime256v1");
+        sp_creds_set_dhparam_file(like, cert_path("dh2048.pem"));
+        sp_creds_set_honor_cipher_order(like, 1);
+        sp_creds_add_conf_command(like, "Options", "-SessionTicket");
     }
 
     /* a key's identity includes the passphrases it was loaded with */
