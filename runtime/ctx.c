@@ -91,13 +91,9 @@ sp_ctx_unref(sp_ctx *ctx)
 int
 sp_ctx_check_open(sp_ctx *ctx, const char *call)
 {
-    if (!__atomic_load_n(&ctx->frozen, __ATOMIC_ACQUIRE)) {
-        return SP_OK;
-    }
-
-    return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_NONE, NULL, 0,
-                        "%s: the context has made pairs and no longer "
-                        "changes", call);
+    return sp_error_if_frozen(&ctx->frozen, &ctx->error, call,
+                              "the context has made pairs and no longer "
+                              "changes");
 }
 
 

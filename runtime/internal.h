@@ -199,7 +199,8 @@ struct sp_creds {
     unsigned char        user_sid[SSL_MAX_SID_CTX_LENGTH];
     size_t               user_sid_len;
     unsigned             versions_set:1;
-    unsigned             prepared:1;    /* sid computed */
+    int                  frozen;        /* atomic: serving a context, sid
+                                           computed; setters refuse */
     sp_error_slot        error;
 };
 
@@ -385,6 +386,8 @@ int sp_error_ssl(sp_error_slot *e, int code, sp_field field,
     const char *origin, int item, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 int sp_error_copy(sp_error_slot *dst, const sp_error *src);
+int sp_error_if_frozen(const int *frozen, sp_error_slot *e, const char *call,
+    const char *why);
 const sp_error *sp_error_get(const sp_error_slot *e);
 void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
