@@ -40,18 +40,7 @@ path_of(const char *name)
 static X509 *
 load(const char *name)
 {
-    FILE  *f;
-    X509  *x;
-
-    f = fopen(path_of(name), "r");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-
-    return x;
+    return x509_load(path_of(name));
 }
 
 
@@ -63,26 +52,6 @@ static const char *
 openssl_says(const char *args, const char *name)
 {
     return x509_cli_says(args, path_of(name));
-}
-
-
-static sp_peer_cert *
-from_der(X509 *x)
-{
-    unsigned char  *der;
-    sp_peer_cert   *cert;
-    int             len;
-
-    der = NULL;
-    len = i2d_X509(x, &der);
-    if (len <= 0) {
-        return NULL;
-    }
-
-    cert = sp_peer_cert_from_der(der, (size_t) len);
-    OPENSSL_free(der);
-
-    return cert;
 }
 
 
@@ -221,7 +190,7 @@ check_common(const char *file, X509 *x, sp_peer_cert *c)
     is_str(c->issuer_line, line, name);
     OPENSSL_free(line);
 
-    d = from_der(x);
+    d = x509_snapshot(x);
     snprintf(name, sizeof(name), "%s: the DER snapshot is the same", file);
     ok(same_cert(c, d), "%s", name);
     sp_peer_cert_free(d);
@@ -605,7 +574,7 @@ test_built(void)
         tm.tm_sec = 56;
         is_int(c->valid_to_time, timegm(&tm), "built: valid_to_time");
 
-        d = from_der(x);
+        d = x509_snapshot(x);
         ok(same_cert(c, d), "built: the DER snapshot is the same");
         sp_peer_cert_free(d);
     }
