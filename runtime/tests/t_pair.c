@@ -54,10 +54,7 @@ test_handshake(const char *key, int version)
        "%s: then nothing", name);
     ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -143,10 +140,7 @@ test_bulk(void)
     free(data);
     free(in[0]);
     free(in[1]);
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -249,10 +243,7 @@ test_enc_out_blocks(void)
     free(data);
     free(data2);
     free(wire);
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -350,10 +341,7 @@ test_enc_in_growth(void)
        most);
     ok(!sp_pair_error(server), "growth: no error");
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -456,10 +444,7 @@ test_queued_cleartext(void)
            "full queue: not writable");
     }
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -655,10 +640,7 @@ test_half_close(int version)
     ok(sp_pair_error(server) == 0, "%s: server: no error", name);
     ok(sp_pair_state(server) == SP_STATE_CLOSED, "%s: server closed", name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
     ok(error_queue_empty(), "%s: error queue empty", name);
 }
 

@@ -260,10 +260,7 @@ run_case(const proto_case *c)
 
     ok(error_queue_empty(), "%s: error queue empty", c->name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -573,10 +570,7 @@ test_long_names(void)
                tn("255-byte %s: server", ways[k].what));
         is_str(ways[k].get(client), name,
                tn("255-byte %s: client", ways[k].what));
-        sp_pair_free(client);
-        sp_pair_free(server);
-        sp_ctx_unref(cctx);
-        sp_ctx_unref(sctx);
+        free_ends(client, server, cctx, sctx);
     }
 
     ok(error_queue_empty(), "long names: error queue empty");

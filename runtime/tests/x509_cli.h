@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "securepair.h"
+#include "tap.h"
 
 
 /* The first certificate of a PEM file; NULL (error queue empty) if none. */
@@ -91,6 +92,19 @@ x509_cli_says(const char *args, const char *path)
 
     p = strchr(out, '=');
     return p ? p + 1 : out;
+}
+
+/* The lines of client.crt's snapshot, as t/certs.sh makes it. */
+static inline void
+check_client_crt_lines(const sp_peer_cert *c, const char *what)
+{
+    is_str(c->subject_line,
+           "/C=UK/ST=Acme State/L=Acme Town/O=Acme/OU=Clients/CN=client",
+           tn("%s: subject_line", what));
+    is_str(c->issuer_line, "/C=UK/O=securepair/CN=securepair test CA",
+           tn("%s: issuer_line", what));
+    is_str(c->subjectaltname, "email:client@example.com",
+           tn("%s: subjectaltname", what));
 }
 
 #endif /* SP_X509_CLI_H */
