@@ -206,6 +206,15 @@ read_all(sp_pair *pair, char *buf, size_t size)
 }
 
 
+/* A new server pair of sctx, and a client pair of cctx for "localhost". */
+static inline void
+new_ends(sp_ctx *sctx, sp_ctx *cctx, sp_pair **client, sp_pair **server)
+{
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new(cctx, "localhost", NULL);
+}
+
+
 /* The end of a client and a server: the pairs, then their contexts. */
 static inline void
 free_ends(sp_pair *client, sp_pair *server, sp_ctx *cctx, sp_ctx *sctx)

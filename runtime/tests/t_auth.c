@@ -291,8 +291,7 @@ test_server_case(int version, int request, int reject, const client_case *cc)
         return;
     }
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     sp_clear_write(server, FROM_SERVER, strlen(FROM_SERVER));
     sp_clear_write(client, FROM_CLIENT, strlen(FROM_CLIENT));
@@ -606,8 +605,7 @@ test_peer_cert(int version)
 
     sctx = server_ctx(1, 1);
     cctx = client_ctx("client", "ca.crt", version);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     ok(no_peer_cert(server) && no_peer_cert(client),
        "%s: no peer certificate before the handshake", version_name(version));
@@ -647,8 +645,7 @@ test_peer_cert(int version)
     sctx = server_ctx(1, 0);
     sp_ctx_unref(cctx);
     cctx = client_ctx(NULL, "ca.crt", version);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "no client certificate: handshake");
     ok(no_peer_cert(server), "absent client certificate: NULL");
     sp_pair_free(client);
@@ -703,8 +700,7 @@ first_session(sp_ctx *sctx, sp_ctx *cctx, uint8_t *sess, size_t size,
     ssize_t   len;
     char      buf[64];
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "%s: the first handshake", name);
     sp_clear_write(server, FROM_SERVER, strlen(FROM_SERVER));
     pump(client, server);

@@ -195,8 +195,7 @@ run_case(const proto_case *c)
        && set_list(cctx, sp_ctx_set_alpn, &c->client_alpn) == SP_OK,
        "%s: lists set", c->name);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     hs = handshake(client, server);
     cev = sp_pair_events(client);
@@ -433,8 +432,7 @@ test_replace_and_clear(void)
     is_int(bad_alpn, SP_ERR_INVALID, "replace: bad ALPN list refused");
     is_int(bad_npn, SP_ERR_INVALID, "replace: bad NPN list refused");
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "replace: handshake");
     is_str(sp_pair_alpn_protocol(server), "http/1.1",
            "replace: old ALPN list still in force");
@@ -444,8 +442,7 @@ test_replace_and_clear(void)
     /* without ALPN, NPN shows: the client's old list is still in force */
     replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
     sp_ctx_set_alpn(cctx, NULL, 0);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "replace: client ALPN cleared: handshake");
     is_str(sp_pair_alpn_protocol(server), NULL,
            "replace: client ALPN cleared: none");
@@ -459,8 +456,7 @@ test_replace_and_clear(void)
     is_int(sp_ctx_set_alpn(sctx, NULL, 0), SP_OK, "clear: server ALPN");
     is_int(sp_ctx_set_npn(sctx, NULL, 0), SP_OK, "clear: server NPN");
     sp_ctx_set_alpn(cctx, h2, 2);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "clear: server lists: handshake");
     is_str(sp_pair_alpn_protocol(client), NULL, "clear: server: no ALPN");
     is_str(sp_pair_npn_protocol(client), NULL, "clear: server: no NPN");
@@ -473,8 +469,7 @@ test_replace_and_clear(void)
     sp_ctx_set_npn(sctx, abc, 3);
     is_int(sp_ctx_set_alpn(cctx, NULL, 0), SP_OK, "clear: client ALPN");
     is_int(sp_ctx_set_npn(cctx, NULL, 0), SP_OK, "clear: client NPN");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "clear: client lists: handshake");
     is_str(sp_pair_alpn_protocol(server), NULL, "clear: client: no ALPN");
     check_node_answer(client, server, "clear: client");
@@ -563,8 +558,7 @@ test_long_names(void)
         ways[k].set(sctx, list, 1);
         ways[k].set(cctx, list, 1);
 
-        server = sp_pair_new(sctx, NULL, NULL);
-        client = sp_pair_new(cctx, "localhost", NULL);
+        new_ends(sctx, cctx, &client, &server);
         ok(handshake(client, server), "255-byte %s: handshake", ways[k].what);
         is_str(ways[k].get(server), name,
                tn("255-byte %s: server", ways[k].what));

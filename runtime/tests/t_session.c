@@ -475,8 +475,7 @@ test_store_wrong_answer(void)
     cctx = client_ctx(SP_TLS1_2, NULL);
 
     for (i = 0; i < 2; i++) {
-        server = sp_pair_new(sctx, NULL, NULL);
-        client = sp_pair_new(cctx, "localhost", NULL);
+        new_ends(sctx, cctx, &client, &server);
         ok(handshake(client, server), "wrong answer: full handshake %d", i);
         if (i == 0) {
             n = sp_pair_get_session(client, sess, sizeof(sess));
@@ -539,8 +538,7 @@ test_store_trailing_bytes(void)
     sctx = store_server("server-ec", NULL, &st);
     cctx = client_ctx(SP_TLS1_2, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "trailing: full handshake");
     n = sp_pair_get_session(client, sess, sizeof(sess));
     sp_pair_free(client);
@@ -596,8 +594,7 @@ test_store_tls12(void)
     sctx = store_server("server-ec", NULL, &st);
     cctx = client_ctx(SP_TLS1_2, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     id = sp_pair_session_id(server, &id_len);
     ok(id == NULL && id_len == 0, "store 1.2: no session id before secure");
@@ -887,8 +884,7 @@ test_tickets(int version)
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = client_ctx(version, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     /* step by step, to see when the client gets its session */
     move_records(client, server, 0);                /* ClientHello */
@@ -1475,11 +1471,26 @@ test_apart_store(void)
 static void
 test_apart_sni(int version)
 {
-    sp_ctx     *sctx, *cctx;
-    sp_creds   *creds;
-    sp_pair    *client, *server;
-    run_t       full_a, full_d;
-    const char *v = vname(version);
+    static const struct {
+        const char  *name;          /* asked for */
+        const char  *context;       /* then chosen */
+        const char  *creds;
+        const char  *what;
+    } cross[] = {
+        { "localhost", NULL, "sni: default credentials",
+          "a.example.com's session offered for localhost" },
+        { "a.example.com", "a.example.com",
+          "sni: a.example.com's credentials",
+          "the default name's session offered for a.example.com" },
+    };
+
+    sp_ctx       *sctx, *cctx;
+    sp_creds     *creds;
+    sp_pair      *client, *server;
+    run_t         full_a, full_d;
+    const run_t  *from;
+    const char   *v = vname(version);
+    size_t        i;
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     creds = creds_for("sni-a", NULL);
@@ -1499,26 +1510,20 @@ test_apart_sni(int version)
     offer(cctx, sctx, "localhost", &full_d, 1, "sni %s: %s", v,
           "default name again");
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", full_a.session,
-                                      full_a.len, NULL);
-    ok(client && handshake(client, server),
-       "sni %s: a.example.com's session offered for localhost", v);
-    is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
-    is_str(sp_pair_context_name(server), NULL, "sni: default credentials");
-    sp_pair_free(client);
-    sp_pair_free(server);
-
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "a.example.com", full_d.session,
-                                      full_d.len, NULL);
-    ok(client && handshake(client, server),
-       "sni %s: the default name's session offered for a.example.com", v);
-    is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
-    is_str(sp_pair_context_name(server), "a.example.com",
-           "sni: a.example.com's credentials");
-    sp_pair_free(client);
-    sp_pair_free(server);
+    /* each name's session offered for the other name */
+    for (i = 0; i < 2; i++) {
+        from = i ? &full_d : &full_a;
+        server = sp_pair_new(sctx, NULL, NULL);
+        client = sp_pair_new_with_session(cctx, cross[i].name, from->session,
+                                          from->len, NULL);
+        ok(client && handshake(client, server), "sni %s: %s", v,
+           cross[i].what);
+        is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
+        is_str(sp_pair_context_name(server), cross[i].context,
+               cross[i].creds);
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
 
     run_free(&full_a);
     run_free(&full_d);
@@ -1716,8 +1721,7 @@ test_session_id_tickets(void)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = client_ctx(SP_TLS1_2, NULL);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     ok(handshake(client, server), "session id, tickets on: handshake");
     /*

@@ -169,8 +169,7 @@ test_frozen_creds(void)
     /* nothing refused took effect: a client that has a certificate is
        not asked for it */
     cctx = ctx_for(SP_CLIENT, "client", "ca.crt");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server) && sp_pair_authorized(client),
        "frozen creds: the context serves as configured before");
     peer = sp_pair_peer_cert(server);
@@ -194,8 +193,7 @@ test_frozen_creds(void)
     sp_ctx_set_sni_callback(sctx, sni_pick, NULL);
     is_int(sp_creds_set_request_cert(picked, 0), SP_OK,
            "frozen creds: the callback's before a pair asks");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server) && sni_asked == 1,
        "frozen creds: the callback chose them");
     creds_refused(picked, sp_creds_set_request_cert(picked, 1),
@@ -213,6 +211,23 @@ test_frozen_creds(void)
 
 
 /* ---- workers count their own pairs ------------------------------------- */
+
+/*
+ * Each worker counts its own live pairs: asked for the context or for
+ * every context (the first worker one way, the second the other, each
+ * time), and the default worker those sp_pair_new() made.
+ */
+static void
+count_pairs(sp_worker *w1, sp_worker *w2, sp_ctx *sctx, unsigned want)
+{
+    is_int(sp_worker_connections(w1, want ? sctx : NULL), want,
+           tn("workers: first counts %u", want));
+    is_int(sp_worker_connections(w2, want ? NULL : sctx), want,
+           tn("workers: second counts %u", want));
+    is_int(sp_ctx_connections(sctx), want,
+           tn("workers: default counts %u of its own", want));
+}
+
 
 static void
 test_workers(void)
@@ -239,16 +254,12 @@ test_workers(void)
     d = sp_pair_new(sctx, NULL, &err);
     ok(d != NULL && err == SP_OK, "workers: and in the default one");
 
-    is_int(sp_worker_connections(w1, sctx), 1, "workers: first counts 1");
-    is_int(sp_worker_connections(w2, NULL), 1, "workers: second counts 1");
-    is_int(sp_ctx_connections(sctx), 1, "workers: default counts its own");
+    count_pairs(w1, w2, sctx, 1);
 
     sp_pair_free(a);
     sp_pair_free(c);
     sp_pair_free(d);
-    is_int(sp_worker_connections(w1, NULL), 0, "workers: first empty");
-    is_int(sp_worker_connections(w2, sctx), 0, "workers: second empty");
-    is_int(sp_ctx_connections(sctx), 0, "workers: default empty");
+    count_pairs(w1, w2, sctx, 0);
 
     sp_worker_free(w1);
     sp_worker_free(w2);
