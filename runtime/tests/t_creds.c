@@ -503,6 +503,15 @@ test_ca(void)
 
 /* ---- ciphers, suites, versions, session-id context ---------------------- */
 
+/* The encrypted RSA key and its certificate. */
+static int
+add_enc_key(sp_creds *creds)
+{
+    return sp_creds_add_key_cert_file(creds, cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt"));
+}
+
+
 /*
  * An unusable cipher or TLS 1.3 suite list is a bad argument or a list
  * that could not be loaded: the header allows either reading; the words
@@ -941,24 +950,16 @@ test_same_bytes(void)
 
     a = sp_creds_new();
     sp_creds_set_passphrases(a, right, 1);
-    is_int(sp_creds_add_key_cert_file(a, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_OK, "same bytes: encrypted key opened");
+    is_int(add_enc_key(a), SP_OK, "same bytes: encrypted key opened");
 
     b = sp_creds_new();
-    is_int(sp_creds_add_key_cert_file(b, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "same bytes: no passphrase still fails");
-    ok(strstr(sp_creds_error(b), "no passphrase") != NULL, "%s",
-       sp_creds_error(b));
+    setting(b, add_enc_key(b), SP_ERR_LOAD, "no passphrase",
+            "same bytes: no passphrase still fails");
 
     c = sp_creds_new();
     sp_creds_set_passphrases(c, wrong, 1);
-    is_int(sp_creds_add_key_cert_file(c, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "same bytes: a wrong passphrase still fails");
-    ok(strstr(sp_creds_error(c), "wrong passphrase") != NULL, "%s",
-       sp_creds_error(c));
+    setting(c, add_enc_key(c), SP_ERR_LOAD, "wrong passphrase",
+            "same bytes: a wrong passphrase still fails");
 
     ok(serves(a), "same bytes: the opened key serves");
     sp_creds_unref(a);
@@ -1091,19 +1092,12 @@ test_wipe_passphrases(void)
 
     creds = sp_creds_new();
     sp_creds_set_passphrases(creds, right, 1);
-    is_int(sp_creds_add_key_cert_file(creds,
-                                      cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_OK, "wipe: encrypted key opened");
+    is_int(add_enc_key(creds), SP_OK, "wipe: encrypted key opened");
 
     sp_creds_wipe_passphrases(creds);
 
-    is_int(sp_creds_add_key_cert_file(creds,
-                                      cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "wipe: a key added afterwards has no passphrase");
-    ok(strstr(sp_creds_error(creds), "no passphrase") != NULL, "%s",
-       sp_creds_error(creds));
+    setting(creds, add_enc_key(creds), SP_ERR_LOAD, "no passphrase",
+            "wipe: a key added afterwards has no passphrase");
 
     ok(serves(creds), "wipe: the key serves after its passphrases went");
 
