@@ -478,8 +478,16 @@ sp_sni_match *sp_worker_sni_match(sp_worker *w);
 void sp_worker_hs_keep(sp_worker *w);
 void sp_worker_hs_give(sp_worker *w);
 
-/* ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen */
+/*
+ * ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen;
+ * with a flag or a count to set, or a time that must be positive.
+ */
 int sp_ctx_check_open(sp_ctx *ctx, const char *call);
+int sp_ctx_set_flag(sp_ctx *ctx, const char *call, int *flag, int on);
+int sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
+    unsigned n);
+int sp_ctx_check_seconds(sp_ctx *ctx, const char *call, time_t seconds,
+    sp_field field, const char *what);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
