@@ -545,11 +545,13 @@ int sp_pair_renegotiated(sp_pair *pair);
 /*
  * failure.c: sp_pair_fail() ends the pair with its first error (a
  * printf-style message) and returns it; sp_ssl_failure() makes that
- * error from a failed OpenSSL call's return value.
+ * error from a failed OpenSSL call's return value, unless
+ * sp_ssl_wants_io() says the call only waits for bytes to move.
  */
 int sp_pair_fail(sp_pair *pair, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int sp_ssl_failure(sp_pair *pair, int ret, const char *doing);
+int sp_ssl_wants_io(sp_pair *pair, int ret);
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);
