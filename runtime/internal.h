@@ -392,8 +392,9 @@ const sp_error *sp_error_get(const sp_error_slot *e);
 void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
 
-/* template.c */
+/* template.c: made once per process */
 SSL_CTX *sp_template(void);
+const EVP_MD *sp_template_sha256(void);
 
 /* digest.c */
 int sp_digest_init(EVP_MD_CTX *md);
