@@ -130,6 +130,11 @@ typedef struct {
 
 /* ---- credentials (Node: crypto.createCredentials) ---------------------- */
 
+/*
+ * Set up by one thread, then given to contexts: once they serve one, every
+ * sp_creds_set_* and sp_creds_add_* below fails with SP_ERR_INVALID (see
+ * "Three kinds of state").
+ */
 typedef struct sp_creds sp_creds;
 
 typedef enum {
