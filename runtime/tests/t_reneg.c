@@ -234,13 +234,18 @@ client_renegs(conn_t *c, unsigned n, int refused, const char *label,
     const char *when)
 {
     unsigned  i;
+    char      name[128];
 
-    for (i = 0; i < n; i++) {
-        reneg_ok(c, c->client, tn("%s #%u%s", label, i + 1, when));
-    }
+    /* not tn(): the checks below take its buffers in turn */
+    for (i = 0; i < n + !!refused; i++) {
+        snprintf(name, sizeof(name), "%s #%u%s", label, i + 1, when);
 
-    if (refused) {
-        reneg_refused(c, tn("%s #%u%s", label, n + 1, when));
+        if (i < n) {
+            reneg_ok(c, c->client, name);
+
+        } else {
+            reneg_refused(c, name);
+        }
     }
 }
 
