@@ -318,33 +318,59 @@ ngx_stream_securepair_cache_lookup(ngx_stream_securepair_cache_t *cache,
 }
 
 
+/*
+ * Locks the store's zone and finds the session of `id` (NULL: none), with
+ * the id's hash when asked; NGX_DECLINED, unlocked, for an id that no
+ * session can have.
+ */
+static ngx_int_t
+ngx_stream_securepair_cache_open(ngx_shm_zone_t *zone, const uint8_t *id,
+    size_t id_len, ngx_stream_securepair_cache_t **cache, uint32_t *hash,
+    ngx_stream_securepair_session_t **sess)
+{
+    uint32_t  h;
+
+    if (id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return NGX_DECLINED;
+    }
+
+    h = ngx_crc32_short((u_char *) id, id_len);
+    *cache = zone->data;
+
+    if (hash) {
+        *hash = h;
+    }
+
+    ngx_shmtx_lock(&(*cache)->shpool->mutex);
+
+    *sess = ngx_stream_securepair_cache_lookup(*cache, id, id_len, h);
+    return NGX_OK;
+}
+
+
 static int
 ngx_stream_securepair_cache_add(void *arg, const uint8_t *id, size_t id_len,
     const uint8_t *session, size_t len, time_t expires)
 {
-    ngx_shm_zone_t *zone = arg;
-
     uint32_t                          hash;
     ngx_uint_t                        tries;
     ngx_stream_securepair_cache_t    *cache;
     ngx_stream_securepair_session_t  *sess;
 
-    if (id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+    if (ngx_stream_securepair_cache_open(arg, id, id_len, &cache, &hash,
+                                         &sess)
+        != NGX_OK)
+    {
         return -1;
     }
 
-    cache = zone->data;
-    hash = ngx_crc32_short((u_char *) id, id_len);
-
-    ngx_shmtx_lock(&cache->shpool->mutex);
-
-    /* two expired ones for every new one keeps the zone tidy */
-    ngx_stream_securepair_cache_expire(cache, 2, ngx_time());
-
-    sess = ngx_stream_securepair_cache_lookup(cache, id, id_len, hash);
+    /* the new session replaces one of the same id */
     if (sess) {
         ngx_stream_securepair_cache_delete(cache, sess);
     }
+
+    /* two expired ones for every new one keeps the zone tidy */
+    ngx_stream_securepair_cache_expire(cache, 2, ngx_time());
 
     for (tries = 0; tries < 64; tries++) {
         sess = ngx_slab_alloc_locked(cache->shpool,
@@ -389,24 +415,17 @@ static int
 ngx_stream_securepair_cache_find(void *arg, const uint8_t *id, size_t id_len,
     uint8_t *buf, size_t *len)
 {
-    ngx_shm_zone_t *zone = arg;
-
     int                               rc;
-    uint32_t                          hash;
     ngx_stream_securepair_cache_t    *cache;
     ngx_stream_securepair_session_t  *sess;
 
-    if (id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+    if (ngx_stream_securepair_cache_open(arg, id, id_len, &cache, NULL, &sess)
+        != NGX_OK)
+    {
         return -1;
     }
 
-    cache = zone->data;
-    hash = ngx_crc32_short((u_char *) id, id_len);
     rc = -1;
-
-    ngx_shmtx_lock(&cache->shpool->mutex);
-
-    sess = ngx_stream_securepair_cache_lookup(cache, id, id_len, hash);
 
     if (sess != NULL) {
         if (sess->expires <= ngx_time()) {

@@ -14,7 +14,7 @@
 ssize_t
 sp_clear_read(sp_pair *pair, void *buf, size_t len)
 {
-    int  n, e, rc;
+    int  n, rc;
 
     if (pair->error) {
         return pair->error;
@@ -57,19 +57,12 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
         return n;
     }
 
-    e = SSL_get_error(pair->ssl, n);
-
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
-
-        if (pair->reneg_exceeded) {
-            return sp_ssl_failure(pair, n, "renegotiation");
-        }
-
-        return SP_ERR_AGAIN;
+    if (sp_ssl_wants_io(pair, n)) {
+        return pair->reneg_exceeded
+               ? sp_ssl_failure(pair, n, "renegotiation") : SP_ERR_AGAIN;
     }
 
-    if (e == SSL_ERROR_ZERO_RETURN) {
+    if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
         ERR_clear_error();
         sp_pair_peer_closed(pair);
         return 0;

@@ -160,10 +160,28 @@ sp_creds_error_info(const sp_creds *creds)
 }
 
 
+/*
+ * Credentials freeze when they first serve a context (sp_creds_prepare):
+ * the session-id context is computed from them then, and pairs on several
+ * threads read them without a lock.  Every setter asks here first.
+ */
+int
+sp_creds_check_open(sp_creds *creds, const char *call)
+{
+    return sp_error_if_frozen(&creds->frozen, &creds->error, call,
+                              "the credentials serve a context and no "
+                              "longer change");
+}
+
+
 int
 sp_creds_set_passphrases(sp_creds *creds, const char *const *list, size_t n)
 {
     size_t  i;
+
+    if (sp_creds_check_open(creds, "sp_creds_set_passphrases") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     sp_creds_wipe_passphrases(creds);
 
@@ -247,6 +265,10 @@ sp_creds_add_key_cert_file(sp_creds *creds, const char *key_file,
     char    *key = NULL, *cert = NULL;
     size_t   key_len = 0, cert_len = 0;
 
+    if (sp_creds_check_open(creds, "sp_creds_add_key_cert_file") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (key_file == NULL || cert_file == NULL) {
         return sp_error_set(&creds->error, SP_ERR_INVALID,
                             key_file ? SP_FIELD_CERT : SP_FIELD_KEY, NULL, 0,
@@ -275,6 +297,10 @@ int
 sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
     size_t key_len, const void *cert_pem, size_t cert_len)
 {
+    if (sp_creds_check_open(creds, "sp_creds_add_key_cert_mem") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (key_pem == NULL || cert_pem == NULL
         || key_len > SP_PEM_MAX || cert_len > SP_PEM_MAX)
     {
@@ -345,11 +371,16 @@ add_ca(sp_creds *creds, sp_ca_kind kind, const char *pem, size_t len,
 
 
 static int
-add_ca_file(sp_creds *creds, sp_ca_kind kind, const char *file)
+add_ca_file(sp_creds *creds, sp_ca_kind kind, const char *file,
+    const char *call)
 {
     int      rc;
     char    *pem;
     size_t   len;
+
+    if (sp_creds_check_open(creds, call) != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     if (file == NULL) {
         return sp_error_set(&creds->error, SP_ERR_INVALID,
@@ -372,13 +403,17 @@ add_ca_file(sp_creds *creds, sp_ca_kind kind, const char *file)
 int
 sp_creds_add_ca_file(sp_creds *creds, const char *file)
 {
-    return add_ca_file(creds, SP_CA_ANNOUNCED, file);
+    return add_ca_file(creds, SP_CA_ANNOUNCED, file, "sp_creds_add_ca_file");
 }
 
 
 int
 sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len)
 {
+    if (sp_creds_check_open(creds, "sp_creds_add_ca_mem") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (pem == NULL || len > SP_PEM_MAX) {
         return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_CA, NULL,
                             0, "CA PEM is required, at most %d bytes",
@@ -392,14 +427,14 @@ sp_creds_add_ca_mem(sp_creds *creds, const void *pem, size_t len)
 int
 sp_creds_add_trusted_file(sp_creds *creds, const char *file)
 {
-    return add_ca_file(creds, SP_CA_TRUSTED, file);
+    return add_ca_file(creds, SP_CA_TRUSTED, file, "sp_creds_add_trusted_file");
 }
 
 
 int
 sp_creds_add_crl_file(sp_creds *creds, const char *file)
 {
-    return add_ca_file(creds, SP_CA_CRL, file);
+    return add_ca_file(creds, SP_CA_CRL, file, "sp_creds_add_crl_file");
 }
 
 
@@ -442,6 +477,10 @@ check_list(sp_creds *creds, const char *list, int suites)
 int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_ciphers") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (list == NULL || !check_list(creds, list, 0)) {
         return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_CIPHERS,
                             NULL, 0, "invalid cipher list \"%s\"",
@@ -455,6 +494,10 @@ sp_creds_set_ciphers(sp_creds *creds, const char *list)
 int
 sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_ciphersuites") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (suites == NULL || !check_list(creds, suites, 1)) {
         return sp_error_ssl(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_CIPHERSUITES, NULL, 0,
@@ -477,6 +520,10 @@ valid_version(int v)
 int
 sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_versions") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (!valid_version(min_version) || !valid_version(max_version)
         || (min_version && max_version && min_version > max_version))
     {
@@ -503,6 +550,12 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
 int
 sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_session_id_context")
+        != SP_OK)
+    {
+        return SP_ERR_INVALID;
+    }
+
     if (sid == NULL || len == 0 || len > SSL_MAX_SID_CTX_LENGTH) {
         return sp_error_set(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_SESSION_ID_CONTEXT, NULL, 0,
@@ -517,25 +570,42 @@ sp_creds_set_session_id_context(sp_creds *creds, const void *sid, size_t len)
 }
 
 
+/* A verification setting: on, off, or -1 to inherit the context's. */
+static int
+set_policy(sp_creds *creds, int *setting, int on, const char *call)
+{
+    if (sp_creds_check_open(creds, call) != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
+    *setting = on < 0 ? -1 : !!on;
+    return SP_OK;
+}
+
+
 int
 sp_creds_set_request_cert(sp_creds *creds, int on)
 {
-    creds->request_cert = on < 0 ? -1 : !!on;
-    return SP_OK;
+    return set_policy(creds, &creds->request_cert, on,
+                      "sp_creds_set_request_cert");
 }
 
 
 int
 sp_creds_set_reject_unauthorized(sp_creds *creds, int on)
 {
-    creds->reject_unauthorized = on < 0 ? -1 : !!on;
-    return SP_OK;
+    return set_policy(creds, &creds->reject_unauthorized, on,
+                      "sp_creds_set_reject_unauthorized");
 }
 
 
 int
 sp_creds_set_verify_depth(sp_creds *creds, int depth)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_verify_depth") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (depth < -1) {
         return sp_error_set(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_VERIFY_DEPTH, NULL, 0,

@@ -100,6 +100,10 @@ sp_creds_set_ecdh_curve(sp_creds *creds, const char *curves)
     int    rc;
     char  *copy = NULL;
 
+    if (sp_creds_check_open(creds, "sp_creds_set_ecdh_curve") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (curves == NULL || curves[0] == '\0') {
         return sp_error_set(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_ECDH_CURVE, NULL, 0,
@@ -244,6 +248,10 @@ sp_creds_set_dhparam_file(sp_creds *creds, const char *file)
     char    *pem;
     size_t   len;
 
+    if (sp_creds_check_open(creds, "sp_creds_set_dhparam_file") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (file == NULL) {
         return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_DHPARAM,
                             NULL, 0, "a file is required");
@@ -264,6 +272,10 @@ sp_creds_set_dhparam_file(sp_creds *creds, const char *file)
 int
 sp_creds_set_dhparam_mem(sp_creds *creds, const void *pem, size_t len)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_dhparam_mem") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
     if (pem == NULL || len > SP_PEM_MAX) {
         return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_DHPARAM,
                             NULL, 0, "PEM is required, at most %d bytes",
@@ -279,6 +291,12 @@ sp_creds_set_dhparam_mem(sp_creds *creds, const void *pem, size_t len)
 int
 sp_creds_set_honor_cipher_order(sp_creds *creds, int on)
 {
+    if (sp_creds_check_open(creds, "sp_creds_set_honor_cipher_order")
+        != SP_OK)
+    {
+        return SP_ERR_INVALID;
+    }
+
     creds->honor_cipher_order = !!on;
 
     if (creds->ssl_ctx && on) {
@@ -355,6 +373,10 @@ sp_creds_add_conf_command(sp_creds *creds, const char *name,
     SSL     *ssl;
     int      rc, item;
     char   **list;
+
+    if (sp_creds_check_open(creds, "sp_creds_add_conf_command") != SP_OK) {
+        return SP_ERR_INVALID;
+    }
 
     item = (int) creds->nconf + 1;
 

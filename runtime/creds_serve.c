@@ -117,15 +117,18 @@ sp_creds_content_id(const sp_creds *creds, unsigned char *id)
 
 
 /*
- * Called when credentials start serving a context: without a `ca` of their
- * own they trust the system store, as Node does.
+ * Called when credentials start serving a context (sp_ctx_new,
+ * sp_ctx_add_context, an SNI callback's answer): without a `ca` of their
+ * own they trust the system store, as Node does.  From then on they are
+ * frozen: the session-id context computed here, and pairs on other
+ * threads, rely on what they hold.
  */
 int
 sp_creds_prepare(sp_creds *creds)
 {
     const unsigned char  *digest;
 
-    if (creds->prepared) {
+    if (__atomic_load_n(&creds->frozen, __ATOMIC_ACQUIRE)) {
         return SP_OK;
     }
 
@@ -148,7 +151,7 @@ sp_creds_prepare(sp_creds *creds)
                                        (unsigned) creds->sid_len);
     }
 
-    creds->prepared = 1;
+    __atomic_store_n(&creds->frozen, 1, __ATOMIC_RELEASE);
     return SP_OK;
 }
 
@@ -230,7 +233,7 @@ ssl_ctx_load(sp_creds *creds, SSL_CTX *ssl_ctx)
         return SP_FIELD_VERSIONS;
     }
 
-    if (creds->prepared) {
+    if (__atomic_load_n(&creds->frozen, __ATOMIC_ACQUIRE)) {
         SSL_CTX_set_session_id_context(ssl_ctx, creds->sid,
                                        (unsigned) creds->sid_len);
     }

@@ -91,13 +91,54 @@ sp_ctx_unref(sp_ctx *ctx)
 int
 sp_ctx_check_open(sp_ctx *ctx, const char *call)
 {
-    if (!__atomic_load_n(&ctx->frozen, __ATOMIC_ACQUIRE)) {
-        return SP_OK;
+    return sp_error_if_frozen(&ctx->frozen, &ctx->error, call,
+                              "the context has made pairs and no longer "
+                              "changes");
+}
+
+
+/* A setter of an on/off setting. */
+int
+sp_ctx_set_flag(sp_ctx *ctx, const char *call, int *flag, int on)
+{
+    if (sp_ctx_check_open(ctx, call) != SP_OK) {
+        return SP_ERR_INVALID;
     }
 
-    return sp_error_set(&ctx->error, SP_ERR_INVALID, SP_FIELD_NONE, NULL, 0,
-                        "%s: the context has made pairs and no longer "
-                        "changes", call);
+    *flag = !!on;
+    return SP_OK;
+}
+
+
+/* A setter of a count. */
+int
+sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
+    unsigned n)
+{
+    if (sp_ctx_check_open(ctx, call) != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
+    *count = n;
+    return SP_OK;
+}
+
+
+/* The checks of a setter of a time that must be positive. */
+int
+sp_ctx_check_seconds(sp_ctx *ctx, const char *call, time_t seconds,
+    sp_field field, const char *what)
+{
+    if (sp_ctx_check_open(ctx, call) != SP_OK) {
+        return SP_ERR_INVALID;
+    }
+
+    if (seconds <= 0) {
+        return sp_error_set(&ctx->error, SP_ERR_INVALID, field, NULL, 0,
+                            "%s must be positive", what);
+    }
+
+    return SP_OK;
 }
 
 
@@ -125,24 +166,16 @@ sp_ctx_error_info(const sp_ctx *ctx)
 int
 sp_ctx_set_request_cert(sp_ctx *ctx, int on)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_request_cert") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->request_cert = !!on;
-    return SP_OK;
+    return sp_ctx_set_flag(ctx, "sp_ctx_set_request_cert", &ctx->request_cert,
+                           on);
 }
 
 
 int
 sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_reject_unauthorized") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->reject_unauthorized = !!on;
-    return SP_OK;
+    return sp_ctx_set_flag(ctx, "sp_ctx_set_reject_unauthorized",
+                           &ctx->reject_unauthorized, on);
 }
 
 
@@ -278,26 +311,19 @@ sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg)
 int
 sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_reject_unknown_name") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->reject_unknown_name = !!on;
-    return SP_OK;
+    return sp_ctx_set_flag(ctx, "sp_ctx_set_reject_unknown_name",
+                           &ctx->reject_unknown_name, on);
 }
 
 
 int
 sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_reneg_limit") != SP_OK) {
+    if (sp_ctx_check_seconds(ctx, "sp_ctx_set_reneg_limit", window,
+                             SP_FIELD_RENEG_WINDOW, "renegotiation window")
+        != SP_OK)
+    {
         return SP_ERR_INVALID;
-    }
-
-    if (window <= 0) {
-        return sp_error_set(&ctx->error, SP_ERR_INVALID,
-                            SP_FIELD_RENEG_WINDOW, NULL, 0,
-                            "renegotiation window must be positive");
     }
 
     ctx->reneg_limit = limit;
@@ -322,12 +348,8 @@ sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg)
 int
 sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_max_connections") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->max_connections = max;
-    return SP_OK;
+    return sp_ctx_set_count(ctx, "sp_ctx_set_max_connections",
+                            &ctx->max_connections, max);
 }
 
 

@@ -3,45 +3,18 @@
  * key or CA set was parsed from, and the CAs of a store.
  */
 
-#include <pthread.h>
-
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "internal.h"
 
 
-static EVP_MD          *sp_sha256;
-static pthread_once_t   sp_sha256_once = PTHREAD_ONCE_INIT;
-
-
-static void
-sha256_init(void)
-{
-    sp_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    ERR_clear_error();
-}
-
-
-/* As the template (template.c): freed only while OpenSSL still runs. */
-__attribute__((destructor))
-static void
-sha256_free(void)
-{
-    if (sp_sha256 == NULL || !OPENSSL_init_crypto(0, NULL)) {
-        return;
-    }
-
-    EVP_MD_free(sp_sha256);
-    sp_sha256 = NULL;
-}
-
-
 int
 sp_digest_init(EVP_MD_CTX *md)
 {
-    pthread_once(&sp_sha256_once, sha256_init);
-    return sp_sha256 != NULL && EVP_DigestInit_ex(md, sp_sha256, NULL);
+    const EVP_MD  *sha256 = sp_template_sha256();
+
+    return sha256 != NULL && EVP_DigestInit_ex(md, sha256, NULL);
 }
 
 

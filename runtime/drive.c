@@ -17,7 +17,7 @@
 ssize_t
 sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len)
 {
-    int  n, e;
+    int  n;
 
     if (pair->enc_out.len >= SP_ENC_OUT_HIGH
         || SSL_in_init(pair->ssl))
@@ -36,10 +36,7 @@ sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len)
         return n;
     }
 
-    e = SSL_get_error(pair->ssl, n);
-
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
+    if (sp_ssl_wants_io(pair, n)) {
         return SP_ERR_AGAIN;
     }
 
@@ -128,7 +125,7 @@ send_shutdown(sp_pair *pair)
 static int
 process_records(sp_pair *pair)
 {
-    int   n, e;
+    int   n;
     char  byte;
 
     if (pair->peer_closed || SSL_pending(pair->ssl) > 0
@@ -140,18 +137,11 @@ process_records(sp_pair *pair)
     ERR_clear_error();
     n = SSL_peek(pair->ssl, &byte, 1);
 
-    if (n > 0) {
+    if (n > 0 || sp_ssl_wants_io(pair, n)) {
         return SP_OK;
     }
 
-    e = SSL_get_error(pair->ssl, n);
-
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
-        return SP_OK;
-    }
-
-    if (e == SSL_ERROR_ZERO_RETURN) {
+    if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
         ERR_clear_error();
         sp_pair_peer_closed(pair);
         return SP_OK;

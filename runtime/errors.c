@@ -176,3 +176,23 @@ sp_error_copy(sp_error_slot *dst, const sp_error *src)
     return error_store(dst, src->code, src->field, src->origin, src->item,
                        src->reason);
 }
+
+
+/*
+ * The answer of a setter on an object that no longer changes (a context
+ * that has made pairs, credentials that serve a context): SP_OK while
+ * `frozen` is 0, else SP_ERR_INVALID and "call: why".  The flag is read
+ * atomically: the thread that froze the object need not be the one that
+ * asks.
+ */
+int
+sp_error_if_frozen(const int *frozen, sp_error_slot *e, const char *call,
+    const char *why)
+{
+    if (!__atomic_load_n(frozen, __ATOMIC_ACQUIRE)) {
+        return SP_OK;
+    }
+
+    return sp_error_set(e, SP_ERR_INVALID, SP_FIELD_NONE, NULL, 0, "%s: %s",
+                        call, why);
+}

@@ -136,6 +136,27 @@ peer_refused(sp_pair *pair, unsigned long code)
 
 
 /*
+ * Whether an OpenSSL call that returned `ret` (<= 0) only waits for bytes
+ * to move either way, which is no failure: then OpenSSL's error queue is
+ * left empty.
+ */
+int
+sp_ssl_wants_io(sp_pair *pair, int ret)
+{
+    int  e;
+
+    e = SSL_get_error(pair->ssl, ret);
+
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        return 0;
+    }
+
+    ERR_clear_error();
+    return 1;
+}
+
+
+/*
  * Turns a failed OpenSSL call into the pair's error: our own flags
  * first, then the transport's end, the peer's certificate, and the
  * alerts either side sent.

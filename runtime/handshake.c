@@ -181,7 +181,7 @@ handshake_done(sp_pair *pair)
 int
 sp_pair_handshake(sp_pair *pair)
 {
-    int  n, e;
+    int  n;
 
     /* the first call: OpenSSL allocates its handshake buffer now */
     if (!pair->hs_started) {
@@ -196,10 +196,7 @@ sp_pair_handshake(sp_pair *pair)
         return handshake_done(pair);
     }
 
-    e = SSL_get_error(pair->ssl, n);
-
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
+    if (sp_ssl_wants_io(pair, n)) {
         return SP_ERR_AGAIN;
     }
 
@@ -210,7 +207,7 @@ sp_pair_handshake(sp_pair *pair)
 int
 sp_pair_renegotiate(sp_pair *pair)
 {
-    int  n, e;
+    int  n;
 
     if (pair->error) {
         return pair->error;
@@ -233,11 +230,8 @@ sp_pair_renegotiate(sp_pair *pair)
     pair->we_renegotiate = (pair->ctx->role == SP_SERVER);
 
     n = SSL_do_handshake(pair->ssl);
-    if (n <= 0) {
-        e = SSL_get_error(pair->ssl, n);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            return sp_ssl_failure(pair, n, "renegotiation");
-        }
+    if (n <= 0 && !sp_ssl_wants_io(pair, n)) {
+        return sp_ssl_failure(pair, n, "renegotiation");
     }
 
     ERR_clear_error();

@@ -221,7 +221,8 @@ struct sp_creds {
     size_t               user_sid_len;
     unsigned             versions_set:1;
     unsigned             honor_cipher_order:1;
-    unsigned             prepared:1;    /* sid computed */
+    int                  frozen;        /* atomic: serving a context, sid
+                                           computed; setters refuse */
     sp_error_slot        error;
 };
 
@@ -409,12 +410,15 @@ int sp_error_ssl(sp_error_slot *e, int code, sp_field field,
     const char *origin, int item, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 int sp_error_copy(sp_error_slot *dst, const sp_error *src);
+int sp_error_if_frozen(const int *frozen, sp_error_slot *e, const char *call,
+    const char *why);
 const sp_error *sp_error_get(const sp_error_slot *e);
 void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
 
-/* template.c */
+/* template.c: made once per process */
 SSL_CTX *sp_template(void);
+const EVP_MD *sp_template_sha256(void);
 
 /* digest.c */
 int sp_digest_init(EVP_MD_CTX *md);
@@ -462,6 +466,9 @@ int sp_creds_params_ssl(const sp_creds *creds, const sp_creds *from,
     SSL *ssl);
 int sp_creds_params_digest(const sp_creds *creds, EVP_MD_CTX *md);
 int sp_creds_params_copy(sp_creds *creds, const sp_creds *model);
+
+/* creds.c: SP_OK while credentials may change, else the error said */
+int sp_creds_check_open(sp_creds *creds, const char *call);
 void sp_creds_params_free(sp_creds *creds);
 
 
@@ -517,8 +524,16 @@ sp_sni_match *sp_worker_sni_match(sp_worker *w);
 void sp_worker_hs_keep(sp_worker *w);
 void sp_worker_hs_give(sp_worker *w);
 
-/* ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen */
+/*
+ * ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen;
+ * with a flag or a count to set, or a time that must be positive.
+ */
 int sp_ctx_check_open(sp_ctx *ctx, const char *call);
+int sp_ctx_set_flag(sp_ctx *ctx, const char *call, int *flag, int on);
+int sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
+    unsigned n);
+int sp_ctx_check_seconds(sp_ctx *ctx, const char *call, time_t seconds,
+    sp_field field, const char *what);
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
@@ -576,11 +591,13 @@ int sp_pair_renegotiated(sp_pair *pair);
 /*
  * failure.c: sp_pair_fail() ends the pair with its first error (a
  * printf-style message) and returns it; sp_ssl_failure() makes that
- * error from a failed OpenSSL call's return value.
+ * error from a failed OpenSSL call's return value, unless
+ * sp_ssl_wants_io() says the call only waits for bytes to move.
  */
 int sp_pair_fail(sp_pair *pair, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int sp_ssl_failure(sp_pair *pair, int ret, const char *doing);
+int sp_ssl_wants_io(sp_pair *pair, int ret);
 
 /* hello.c: the ClientHello callback (SNI selection, renegotiation limit) */
 void sp_hello_install(SSL_CTX *ssl_ctx);

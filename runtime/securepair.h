@@ -136,6 +136,11 @@ typedef struct {
 
 /* ---- credentials (Node: crypto.createCredentials) ---------------------- */
 
+/*
+ * Set up by one thread, then given to contexts: once they serve one, every
+ * sp_creds_set_* and sp_creds_add_* below fails with SP_ERR_INVALID (see
+ * "Three kinds of state").
+ */
 typedef struct sp_creds sp_creds;
 
 typedef enum {
@@ -180,7 +185,9 @@ int sp_creds_set_passphrases(sp_creds *creds, const char *const *list,
  * Overwrites the passphrases with zeros and forgets them.  Call it once
  * the keys they unlock are added, so that no copy outlives its use (the
  * credentials would keep them until freed, and a server process for its
- * lifetime); a key added later needs them set again.
+ * lifetime); a key added later needs them set again.  Allowed once the
+ * credentials serve a context and refuse every other change: it changes
+ * no configuration.
  */
 void sp_creds_wipe_passphrases(sp_creds *creds);
 
@@ -304,6 +311,13 @@ int sp_creds_set_reject_unauthorized(sp_creds *creds, int on);
  *              sp_ctx_error(), and any number of threads may make and
  *              drive pairs from it without a lock (its reference count is
  *              atomic).
+ *              Credentials freeze the same way, as soon as they serve a
+ *              context (given to sp_ctx_new() or sp_ctx_add_context(), or
+ *              returned by an SNI callback): from then on every
+ *              sp_creds_set_* and sp_creds_add_* call on them fails with
+ *              SP_ERR_INVALID and says so in sp_creds_error().  Only
+ *              sp_creds_wipe_passphrases() stays allowed: it forgets
+ *              secrets and changes no configuration.
  *   sp_worker  what changes as pairs come and go: the count of live pairs
  *              (and max_connections), and the buffers pairs give back for
  *              the next ones.  Owned by the host, one per thread (an nginx

@@ -243,14 +243,11 @@ sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
 int
 sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_session_timeout") != SP_OK) {
+    if (sp_ctx_check_seconds(ctx, "sp_ctx_set_session_timeout", seconds,
+                             SP_FIELD_SESSION_TIMEOUT, "session timeout")
+        != SP_OK)
+    {
         return SP_ERR_INVALID;
-    }
-
-    if (seconds <= 0) {
-        return sp_error_set(&ctx->error, SP_ERR_INVALID,
-                            SP_FIELD_SESSION_TIMEOUT, NULL, 0,
-                            "session timeout must be positive");
     }
 
     ctx->session_timeout = seconds;

@@ -134,24 +134,16 @@ sp_tickets_install(SSL_CTX *ssl_ctx)
 int
 sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_session_tickets") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->tickets = !!on;
-    return SP_OK;
+    return sp_ctx_set_flag(ctx, "sp_ctx_set_session_tickets", &ctx->tickets,
+                           on);
 }
 
 
 int
 sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n)
 {
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_ticket_count") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->ticket_count = n;
-    return SP_OK;
+    return sp_ctx_set_count(ctx, "sp_ctx_set_ticket_count",
+                            &ctx->ticket_count, n);
 }
 
 

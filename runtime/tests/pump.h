@@ -140,17 +140,38 @@ move_records(sp_pair *from, sp_pair *to, size_t chunk)
 }
 
 
-/* Pumps both ways until neither side has anything to move. */
+/*
+ * Pumps both ways until neither side has anything to move.  With `events`
+ * and `secure`, watches the server on the way: collects its events (which
+ * reading clears) and notes whether it was ever secure.
+ */
 static void
-pump(sp_pair *client, sp_pair *server)
+pump_watch(sp_pair *client, sp_pair *server, unsigned *events, int *secure)
 {
     size_t  moved;
     int     rounds = 0;
 
     do {
         moved = move_records(client, server, 0);
+
+        if (secure) {
+            *secure |= !!(sp_pair_state(server) & SP_STATE_SECURE);
+        }
+
         moved += move_records(server, client, 0);
+
+        if (secure) {
+            *secure |= !!(sp_pair_state(server) & SP_STATE_SECURE);
+            *events |= sp_pair_events(server);
+        }
     } while (moved && ++rounds < 1000);
+}
+
+
+static void
+pump(sp_pair *client, sp_pair *server)
+{
+    pump_watch(client, server, NULL, NULL);
 }
 
 
@@ -182,6 +203,26 @@ read_all(sp_pair *pair, char *buf, size_t size)
     }
 
     return got;
+}
+
+
+/* A new server pair of sctx, and a client pair of cctx for "localhost". */
+static inline void
+new_ends(sp_ctx *sctx, sp_ctx *cctx, sp_pair **client, sp_pair **server)
+{
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new(cctx, "localhost", NULL);
+}
+
+
+/* The end of a client and a server: the pairs, then their contexts. */
+static inline void
+free_ends(sp_pair *client, sp_pair *server, sp_ctx *cctx, sp_ctx *sctx)
+{
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
 }
 
 

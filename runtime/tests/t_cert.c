@@ -40,18 +40,32 @@ path_of(const char *name)
 static X509 *
 load(const char *name)
 {
-    FILE  *f;
-    X509  *x;
+    return x509_load(path_of(name));
+}
 
-    f = fopen(path_of(name), "r");
-    if (f == NULL) {
+
+/*
+ * A certificate file and its snapshot, each checked ("<file> loads",
+ * "<file>: snapshot"); NULL, with nothing left to free, when either
+ * fails.
+ */
+static sp_peer_cert *
+snapshot_of(const char *file, X509 **x)
+{
+    sp_peer_cert  *c;
+
+    *x = load(file);
+    if (!ok(*x != NULL, "%s loads", file)) {
         return NULL;
     }
 
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
+    c = sp_cert_snapshot(*x);
+    if (!ok(c != NULL, "%s: snapshot", file)) {
+        X509_free(*x);
+        *x = NULL;
+    }
 
-    return x;
+    return c;
 }
 
 
@@ -63,26 +77,6 @@ static const char *
 openssl_says(const char *args, const char *name)
 {
     return x509_cli_says(args, path_of(name));
-}
-
-
-static sp_peer_cert *
-from_der(X509 *x)
-{
-    unsigned char  *der;
-    sp_peer_cert   *cert;
-    int             len;
-
-    der = NULL;
-    len = i2d_X509(x, &der);
-    if (len <= 0) {
-        return NULL;
-    }
-
-    cert = sp_peer_cert_from_der(der, (size_t) len);
-    OPENSSL_free(der);
-
-    return cert;
 }
 
 
@@ -221,7 +215,7 @@ check_common(const char *file, X509 *x, sp_peer_cert *c)
     is_str(c->issuer_line, line, name);
     OPENSSL_free(line);
 
-    d = from_der(x);
+    d = x509_snapshot(x);
     snprintf(name, sizeof(name), "%s: the DER snapshot is the same", file);
     ok(same_cert(c, d), "%s", name);
     sp_peer_cert_free(d);
@@ -248,16 +242,8 @@ test_client(void)
     sp_peer_cert  *c;
     X509          *x;
 
-    x = load("client.crt");
-    ok(x != NULL, "client.crt loads");
-    if (x == NULL) {
-        return;
-    }
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "client.crt: snapshot");
+    c = snapshot_of("client.crt", &x);
     if (c == NULL) {
-        X509_free(x);
         return;
     }
 
@@ -265,13 +251,7 @@ test_client(void)
                 "client.crt subject");
     check_names(c->issuer, c->issuer_count, ca_names, NELTS(ca_names) / 2,
                 "client.crt issuer");
-    is_str(c->subject_line,
-           "/C=UK/ST=Acme State/L=Acme Town/O=Acme/OU=Clients/CN=client",
-           "client.crt: subject_line");
-    is_str(c->issuer_line, "/C=UK/O=securepair/CN=securepair test CA",
-           "client.crt: issuer_line");
-    is_str(c->subjectaltname, "email:client@example.com",
-           "client.crt: subjectaltname");
+    check_client_crt_lines(c, "client.crt");
     is_str(sp_peer_cert_get(c->subject, c->subject_count, "CN"), "client",
            "client.crt: get CN");
     is_str(sp_peer_cert_get(c->subject, c->subject_count, "OU"), "Clients",
@@ -292,6 +272,24 @@ test_client(void)
 }
 
 
+/*
+ * What every test certificate is checked for: its CN, subjectaltname and
+ * issuer CN, and the fields check_common() checks.
+ */
+static void
+check_basics(const char *file, X509 *x, sp_peer_cert *c, const char *cn,
+    const char *san, const char *issuer_cn)
+{
+    is_str(sp_peer_cert_get(c->subject, c->subject_count, "CN"), cn,
+           tn("%s: CN", file));
+    is_str(c->subjectaltname, san, tn("%s: subjectaltname", file));
+    is_str(sp_peer_cert_get(c->issuer, c->issuer_count, "CN"), issuer_cn,
+           tn("%s: issuer CN", file));
+
+    check_common(file, x, c);
+}
+
+
 static void
 test_server(const char *file)
 {
@@ -304,16 +302,8 @@ test_server(const char *file)
     X509          *x;
     char           name[256];
 
-    x = load(file);
-    ok(x != NULL, "%s loads", file);
-    if (x == NULL) {
-        return;
-    }
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "%s: snapshot", file);
+    c = snapshot_of(file, &x);
     if (c == NULL) {
-        X509_free(x);
         return;
     }
 
@@ -328,17 +318,10 @@ test_server(const char *file)
     is_str(c->subject_line,
            "/C=UK/ST=Acme State/L=Acme Town/O=Acme/OU=Test/CN=localhost",
            name);
-    snprintf(name, sizeof(name), "%s: subjectaltname", file);
-    is_str(c->subjectaltname,
-           "DNS:localhost, DNS:a.example.com, IP Address:127.0.0.1", name);
-    snprintf(name, sizeof(name), "%s: get CN", file);
-    is_str(sp_peer_cert_get(c->subject, c->subject_count, "CN"),
-           "localhost", name);
-    snprintf(name, sizeof(name), "%s: get issuer CN", file);
-    is_str(sp_peer_cert_get(c->issuer, c->issuer_count, "CN"),
-           "securepair test CA", name);
 
-    check_common(file, x, c);
+    check_basics(file, x, c, "localhost",
+                 "DNS:localhost, DNS:a.example.com, IP Address:127.0.0.1",
+                 "securepair test CA");
 
     sp_peer_cert_free(c);
     X509_free(x);
@@ -350,35 +333,14 @@ static void
 test_simple(const char *file, const char *cn, const char *san,
     const char *issuer_cn)
 {
-    sp_peer_cert  *c;
     X509          *x;
-    char           name[256];
+    sp_peer_cert  *c = snapshot_of(file, &x);
 
-    x = load(file);
-    ok(x != NULL, "%s loads", file);
-    if (x == NULL) {
-        return;
-    }
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "%s: snapshot", file);
-    if (c == NULL) {
+    if (c != NULL) {
+        check_basics(file, x, c, cn, san, issuer_cn);
+        sp_peer_cert_free(c);
         X509_free(x);
-        return;
     }
-
-    snprintf(name, sizeof(name), "%s: CN", file);
-    is_str(sp_peer_cert_get(c->subject, c->subject_count, "CN"), cn, name);
-    snprintf(name, sizeof(name), "%s: subjectaltname", file);
-    is_str(c->subjectaltname, san, name);
-    snprintf(name, sizeof(name), "%s: issuer CN", file);
-    is_str(sp_peer_cert_get(c->issuer, c->issuer_count, "CN"), issuer_cn,
-           name);
-
-    check_common(file, x, c);
-
-    sp_peer_cert_free(c);
-    X509_free(x);
 }
 
 
@@ -388,14 +350,7 @@ test_expired(void)
     sp_peer_cert  *c;
     X509          *x;
 
-    x = load("client-expired.crt");
-    ok(x != NULL, "client-expired.crt loads");
-    if (x == NULL) {
-        return;
-    }
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "client-expired.crt: snapshot");
+    c = snapshot_of("client-expired.crt", &x);
     if (c != NULL) {
         is_str(c->valid_from, "Jan  1 00:00:00 2020 GMT",
                "expired: valid_from, day padded with a space");
@@ -441,6 +396,15 @@ test_ca(void)
 static EVP_PKEY  *key;
 
 
+/* An ASCII entry at the end of a name. */
+static void
+name_add(X509_NAME *name, const char *field, const char *value)
+{
+    X509_NAME_add_entry_by_txt(name, field, MBSTRING_ASC,
+                               (const unsigned char *) value, -1, -1, 0);
+}
+
+
 static void
 add_gen(GENERAL_NAMES *gens, int type, const void *data, int len)
 {
@@ -467,11 +431,14 @@ add_gen(GENERAL_NAMES *gens, int type, const void *data, int len)
 /*
  * Sign `x` after giving it the basics: serial, times, issuer, a key.
  * from/to are ASN.1 time strings ("991231235959Z", "20500615123456Z").
+ * Its snapshot, checked as "<what>: snapshot".
  */
-static void
-finish(X509 *x, long serial, const char *from, const char *to)
+static sp_peer_cert *
+finish(X509 *x, long serial, const char *from, const char *to,
+    const char *what)
 {
-    ASN1_TIME  *t;
+    ASN1_TIME     *t;
+    sp_peer_cert  *c;
 
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
@@ -485,6 +452,10 @@ finish(X509 *x, long serial, const char *from, const char *to)
 
     X509_set_pubkey(x, key);
     X509_sign(x, key, EVP_sha256());
+
+    c = sp_cert_snapshot(x);
+    ok(c != NULL, "%s: snapshot", what);
+    return c;
 }
 
 
@@ -513,19 +484,15 @@ test_built(void)
     /* UTF-8, an unnamed OID, a repeated CN, and names of all kinds. */
     x = X509_new();
     name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC,
-                               (unsigned char *) "FR", -1, -1, 0);
+    name_add(name, "C", "FR");
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
                                (unsigned char *) "Zo\xc3\xab & Co", -1, -1,
                                0);
-    X509_NAME_add_entry_by_txt(name, "1.2.3.4", MBSTRING_ASC,
-                               (unsigned char *) "odd", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (unsigned char *) "first", -1, -1, 0);
+    name_add(name, "1.2.3.4", "odd");
+    name_add(name, "CN", "first");
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_BMP,
                                (unsigned char *) "\0l\0a\0s\0t", 8, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "emailAddress", MBSTRING_ASC,
-                               (unsigned char *) "a@b.c", -1, -1, 0);
+    name_add(name, "emailAddress", "a@b.c");
     X509_set_issuer_name(x, name);
 
     gens = GENERAL_NAMES_new();
@@ -540,10 +507,8 @@ test_built(void)
     add_gen(gens, GEN_EMAIL, "e@x.example.com", -1);
 
     dn = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(dn, "CN", MBSTRING_ASC,
-                               (unsigned char *) "dir", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(dn, "O", MBSTRING_ASC,
-                               (unsigned char *) "a,b", -1, -1, 0);
+    name_add(dn, "CN", "dir");
+    name_add(dn, "O", "a,b");
     gen = GENERAL_NAME_new();
     GENERAL_NAME_set0_value(gen, GEN_DIRNAME, dn);
     sk_GENERAL_NAME_push(gens, gen);
@@ -555,10 +520,7 @@ test_built(void)
     X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0);
     GENERAL_NAMES_free(gens);
 
-    finish(x, 0x1ff, "991231235959Z", "20500615123456Z");
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "built: snapshot");
+    c = finish(x, 0x1ff, "991231235959Z", "20500615123456Z", "built");
 
     if (c != NULL) {
         is_int(c->subject_count, 6, "built: six subject entries");
@@ -605,7 +567,7 @@ test_built(void)
         tm.tm_sec = 56;
         is_int(c->valid_to_time, timegm(&tm), "built: valid_to_time");
 
-        d = from_der(x);
+        d = x509_snapshot(x);
         ok(same_cert(c, d), "built: the DER snapshot is the same");
         sp_peer_cert_free(d);
     }
@@ -619,20 +581,15 @@ test_built(void)
      */
     x = X509_new();
     name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (unsigned char *) "good.example", -1, -1, 0);
+    name_add(name, "CN", "good.example");
     X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_IA5STRING,
                                (unsigned char *) "evil.example\0.good", 18,
                                -1, 0);
     dn = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(dn, "CN", MBSTRING_ASC,
-                               (unsigned char *) "issuer", -1, -1, 0);
+    name_add(dn, "CN", "issuer");
     X509_set_issuer_name(x, dn);
     X509_NAME_free(dn);
-    finish(x, 0, "20200101000000Z", "20200102000000Z");
-
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "NUL in CN: snapshot");
+    c = finish(x, 0, "20200101000000Z", "20200102000000Z", "NUL in CN");
     if (c != NULL) {
         is_int(c->subject_count, 0, "NUL in CN: no subject entries");
         is_str(c->subject_line, NULL, "NUL in CN: no subject_line");
@@ -649,9 +606,7 @@ test_built(void)
 
     /* An empty subject is a valid name: no entries, an empty line. */
     x = X509_new();
-    finish(x, 7, "20200101000000Z", "20200102000000Z");
-    c = sp_cert_snapshot(x);
-    ok(c != NULL, "empty names: snapshot");
+    c = finish(x, 7, "20200101000000Z", "20200102000000Z", "empty names");
     if (c != NULL) {
         is_int(c->subject_count, 0, "empty subject: no entries");
         is_str(c->subject_line, "", "empty subject: empty line");

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "pump.h"
+#include "x509_cli.h"
 
 
 #define NO_FILE  "no-such-file.pem"
@@ -60,40 +61,24 @@ slurp(const char *name, size_t *len)
 static char *
 file_fingerprint(const char *name)
 {
-    FILE          *f;
     X509          *x;
     char          *fp = NULL;
-    unsigned char *der = NULL;
-    int            len;
     sp_peer_cert  *cert;
 
-    f = fopen(cert_path(name), "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-
+    x = x509_load(cert_path(name));
     if (x == NULL) {
-        ERR_clear_error();
         return NULL;
     }
 
-    len = i2d_X509(x, &der);
+    cert = x509_snapshot(x);
     X509_free(x);
 
-    if (len > 0) {
-        cert = sp_peer_cert_from_der(der, (size_t) len);
-        if (cert != NULL) {
-            fp = cert->fingerprint256 ? strdup(cert->fingerprint256) : NULL;
-            sp_peer_cert_free(cert);
-        }
+    if (cert != NULL) {
+        fp = cert->fingerprint256 ? strdup(cert->fingerprint256) : NULL;
+        sp_peer_cert_free(cert);
     }
 
-    OPENSSL_free(der);
     ERR_clear_error();
-
     return fp;
 }
 
@@ -518,64 +503,110 @@ test_ca(void)
 
 /* ---- ciphers, suites, versions, session-id context ---------------------- */
 
+/* The encrypted RSA key and its certificate. */
+static int
+add_enc_key(sp_creds *creds)
+{
+    return sp_creds_add_key_cert_file(creds, cert_path("server-rsa-enc.key"),
+                                      cert_path("server-rsa.crt"));
+}
+
+
+/*
+ * An unusable cipher or TLS 1.3 suite list is a bad argument or a list
+ * that could not be loaded: the header allows either reading; the words
+ * are what matter: the message names the list and says why.
+ */
+static void
+list_refused(const sp_creds *creds, int rc, const char *what,
+    const char *list, const char *words)
+{
+    ok(rc == SP_ERR_INVALID || rc == SP_ERR_LOAD, "%s refused (%d)", what,
+       rc);
+    ok(error_queue_empty(), "%s: error queue empty", what);
+    ok(strstr(sp_creds_error(creds), list) != NULL,
+       "%s: message names the list", what);
+    ok(strstr(sp_creds_error(creds), words) != NULL,
+       "%s: message says \"%s\"", what, words);
+    diag("%s", sp_creds_error(creds));
+}
+
+
+/*
+ * A setter's result: the code wanted, and when `words` is given, the
+ * message says them.
+ */
+static void
+setting(const sp_creds *creds, int rc, int want, const char *words,
+    const char *name)
+{
+    is_int(rc, want, name);
+
+    if (words != NULL) {
+        ok(strstr(sp_creds_error(creds), words) != NULL,
+           "%s: message says \"%s\": %s", name, words,
+           sp_creds_error(creds));
+    }
+}
+
+
 static void
 test_settings_errors(void)
 {
-    int        rc;
+    static const struct {
+        int          min;
+        int          max;
+        const char  *says;
+        const char  *name;
+    } ranges[] = {
+        { SP_TLS1_3, SP_TLS1_2, "range", "versions min > max refused" },
+        { 0x0305, 0, NULL, "unknown version refused" },
+        { 0, 0x0200, NULL, "SSLv2 refused" },
+    };
+
+    static const struct {
+        size_t       len;
+        int          rc;
+        const char  *says;          /* the limit */
+        const char  *name;
+    } sids[] = {
+        { 33, SP_ERR_INVALID, "32", "session id context of 33 bytes refused" },
+        { 0, SP_ERR_INVALID, NULL, "empty session id context refused" },
+        { 32, SP_OK, NULL, "session id context of 32 bytes accepted" },
+        { 1, SP_OK, NULL, "session id context of 1 byte accepted" },
+    };
+
     char       sid[33];
+    size_t     i;
     sp_creds  *creds;
 
     creds = sp_creds_new();
 
-    /*
-     * An unusable cipher list is a bad argument or a list that could not
-     * be loaded: the header allows either reading; the words are what
-     * matter.
-     */
-    rc = sp_creds_set_ciphers(creds, "NO-SUCH-CIPHER:ALSO-NONE");
-    ok(rc == SP_ERR_INVALID || rc == SP_ERR_LOAD,
-       "unknown cipher list refused (%d)", rc);
-    ok(error_queue_empty(), "cipher list: error queue empty");
-    ok(strstr(sp_creds_error(creds), "NO-SUCH-CIPHER") != NULL,
-       "cipher list: message names the list");
-    ok(strstr(sp_creds_error(creds), "no cipher match") != NULL,
-       "cipher list: message says \"no cipher match\"");
-    diag("%s", sp_creds_error(creds));
-
-    rc = sp_creds_set_ciphersuites(creds, "TLS_NO_SUCH_SUITE");
-    ok(rc == SP_ERR_INVALID || rc == SP_ERR_LOAD,
-       "unknown TLS 1.3 suite refused (%d)", rc);
-    ok(error_queue_empty(), "suites: error queue empty");
-    ok(strstr(sp_creds_error(creds), "TLS_NO_SUCH_SUITE") != NULL,
-       "suites: message names the suite");
-    ok(strstr(sp_creds_error(creds), "TLS 1.3") != NULL,
-       "suites: message says TLS 1.3");
-    diag("%s", sp_creds_error(creds));
+    list_refused(creds, sp_creds_set_ciphers(creds,
+                                             "NO-SUCH-CIPHER:ALSO-NONE"),
+                 "unknown cipher list", "NO-SUCH-CIPHER", "no cipher match");
+    list_refused(creds, sp_creds_set_ciphersuites(creds, "TLS_NO_SUCH_SUITE"),
+                 "unknown TLS 1.3 suite", "TLS_NO_SUCH_SUITE", "TLS 1.3");
 
     ok(sp_creds_set_ciphers(creds, NULL) < 0, "NULL cipher list refused");
     ok(error_queue_empty(), "NULL cipher list: error queue empty");
 
-    is_int(sp_creds_set_versions(creds, SP_TLS1_3, SP_TLS1_2),
-           SP_ERR_INVALID, "versions min > max refused");
-    ok(strstr(sp_creds_error(creds), "range") != NULL,
-       "versions: message says range: %s", sp_creds_error(creds));
-    is_int(sp_creds_set_versions(creds, 0x0305, 0), SP_ERR_INVALID,
-           "unknown version refused");
-    is_int(sp_creds_set_versions(creds, 0, 0x0200), SP_ERR_INVALID,
-           "SSLv2 refused");
+    for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        setting(creds, sp_creds_set_versions(creds, ranges[i].min,
+                                             ranges[i].max),
+                SP_ERR_INVALID, ranges[i].says, ranges[i].name);
+    }
+
     ok(error_queue_empty(), "versions: error queue empty");
 
     memset(sid, 'x', sizeof(sid));
-    is_int(sp_creds_set_session_id_context(creds, sid, 33), SP_ERR_INVALID,
-           "session id context of 33 bytes refused");
-    ok(strstr(sp_creds_error(creds), "32") != NULL,
-       "sid: message gives the limit: %s", sp_creds_error(creds));
-    is_int(sp_creds_set_session_id_context(creds, sid, 0), SP_ERR_INVALID,
-           "empty session id context refused");
-    is_int(sp_creds_set_session_id_context(creds, sid, 32), SP_OK,
-           "session id context of 32 bytes accepted");
-    is_int(sp_creds_set_session_id_context(creds, "a", 1), SP_OK,
-           "session id context of 1 byte accepted");
+
+    for (i = 0; i < sizeof(sids) / sizeof(sids[0]); i++) {
+        setting(creds, sp_creds_set_session_id_context(creds, sid,
+                                                       sids[i].len),
+                sids[i].rc, sids[i].says, sids[i].name);
+    }
+
     ok(error_queue_empty(), "sid: error queue empty");
 
     /* good settings after all the refusals: they take and serve */
@@ -632,12 +663,13 @@ test_failure_then_success(void)
     is_int(sp_creds_add_key_cert_file(creds, cert_path("server-rsa.key"),
                                       cert_path("server-rsa.crt")),
            SP_OK, "then a good add works");
-    ok(serves(creds), "and the credentials serve");
 
-    /* a failure after a good pair keeps the good pair */
+    /* a failure after a good pair keeps the good pair (before the
+       credentials serve: then they no longer change) */
     ok(sp_creds_add_key_cert_file(creds, cert_path("mismatch.key"),
                                   cert_path("server-ec.crt"))
        == SP_ERR_LOAD, "a failing add after a good one");
+    ok(serves(creds), "and the credentials serve");
 
     cctx = client_ctx(0, 0, NULL);
     ok(connect_with(creds, cctx, &client, &server),
@@ -918,24 +950,16 @@ test_same_bytes(void)
 
     a = sp_creds_new();
     sp_creds_set_passphrases(a, right, 1);
-    is_int(sp_creds_add_key_cert_file(a, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_OK, "same bytes: encrypted key opened");
+    is_int(add_enc_key(a), SP_OK, "same bytes: encrypted key opened");
 
     b = sp_creds_new();
-    is_int(sp_creds_add_key_cert_file(b, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "same bytes: no passphrase still fails");
-    ok(strstr(sp_creds_error(b), "no passphrase") != NULL, "%s",
-       sp_creds_error(b));
+    setting(b, add_enc_key(b), SP_ERR_LOAD, "no passphrase",
+            "same bytes: no passphrase still fails");
 
     c = sp_creds_new();
     sp_creds_set_passphrases(c, wrong, 1);
-    is_int(sp_creds_add_key_cert_file(c, cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "same bytes: a wrong passphrase still fails");
-    ok(strstr(sp_creds_error(c), "wrong passphrase") != NULL, "%s",
-       sp_creds_error(c));
+    setting(c, add_enc_key(c), SP_ERR_LOAD, "wrong passphrase",
+            "same bytes: a wrong passphrase still fails");
 
     ok(serves(a), "same bytes: the opened key serves");
     sp_creds_unref(a);
@@ -1068,21 +1092,16 @@ test_wipe_passphrases(void)
 
     creds = sp_creds_new();
     sp_creds_set_passphrases(creds, right, 1);
-    is_int(sp_creds_add_key_cert_file(creds,
-                                      cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_OK, "wipe: encrypted key opened");
+    is_int(add_enc_key(creds), SP_OK, "wipe: encrypted key opened");
 
     sp_creds_wipe_passphrases(creds);
+
+    setting(creds, add_enc_key(creds), SP_ERR_LOAD, "no passphrase",
+            "wipe: a key added afterwards has no passphrase");
+
     ok(serves(creds), "wipe: the key serves after its passphrases went");
 
-    is_int(sp_creds_add_key_cert_file(creds,
-                                      cert_path("server-rsa-enc.key"),
-                                      cert_path("server-rsa.crt")),
-           SP_ERR_LOAD, "wipe: a key added afterwards has no passphrase");
-    ok(strstr(sp_creds_error(creds), "no passphrase") != NULL, "%s",
-       sp_creds_error(creds));
-
+    /* it changes no configuration: allowed once the credentials serve */
     sp_creds_wipe_passphrases(creds);
     ok(1, "wipe: twice is harmless");
     sp_creds_unref(creds);

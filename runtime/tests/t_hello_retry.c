@@ -9,14 +9,12 @@
  */
 
 #include "pump.h"
+#include "raw_client.h"
 #include "internal.h"
 
 
 typedef struct {
-    SSL_CTX     *ssl_ctx;
-    SSL         *ssl;
-    BIO         *rbio;          /* what the server sent us */
-    BIO         *wbio;          /* what we send the server */
+    raw_t        raw;
     int          hellos;        /* ClientHellos sent */
 } raw_client_t;
 
@@ -41,9 +39,7 @@ count_hellos(int write_p, int version, int content_type, const void *buf,
 static void
 raw_client_free(raw_client_t *rc)
 {
-    SSL_free(rc->ssl);
-    SSL_CTX_free(rc->ssl_ctx);
-    ERR_clear_error();
+    raw_free(&rc->raw);
 }
 
 
@@ -51,49 +47,25 @@ raw_client_free(raw_client_t *rc)
 static int
 raw_client_init(raw_client_t *rc, const char *servername, const char *cert)
 {
-    char  key[64], crt[64];
-
     memset(rc, 0, sizeof(raw_client_t));
 
-    rc->ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (rc->ssl_ctx == NULL) {
+    if (!raw_ctx(&rc->raw, TLS_client_method(), cert)) {
         return 0;
     }
 
-    SSL_CTX_set_min_proto_version(rc->ssl_ctx, TLS1_3_VERSION);
+    SSL_CTX_set_min_proto_version(rc->raw.ctx, TLS1_3_VERSION);
 
-    if (!SSL_CTX_set1_groups_list(rc->ssl_ctx, "X25519:P-256")) {
+    if (!SSL_CTX_set1_groups_list(rc->raw.ctx, "X25519:P-256")
+        || !raw_ssl(&rc->raw))
+    {
         return 0;
     }
 
-    if (cert != NULL) {
-        snprintf(key, sizeof(key), "%s.key", cert);
-        snprintf(crt, sizeof(crt), "%s.crt", cert);
-
-        if (SSL_CTX_use_certificate_file(rc->ssl_ctx, cert_path(crt),
-                                         SSL_FILETYPE_PEM) != 1
-            || SSL_CTX_use_PrivateKey_file(rc->ssl_ctx, cert_path(key),
-                                           SSL_FILETYPE_PEM) != 1)
-        {
-            return 0;
-        }
-    }
-
-    rc->ssl = SSL_new(rc->ssl_ctx);
-    rc->rbio = BIO_new(BIO_s_mem());
-    rc->wbio = BIO_new(BIO_s_mem());
-
-    if (rc->ssl == NULL || rc->rbio == NULL || rc->wbio == NULL) {
-        return 0;
-    }
-
-    SSL_set_bio(rc->ssl, rc->rbio, rc->wbio);
-    SSL_set_connect_state(rc->ssl);
-    SSL_set_msg_callback(rc->ssl, count_hellos);
-    SSL_set_msg_callback_arg(rc->ssl, rc);
+    SSL_set_msg_callback(rc->raw.ssl, count_hellos);
+    SSL_set_msg_callback_arg(rc->raw.ssl, rc);
 
     return servername == NULL
-           || SSL_set_tlsext_host_name(rc->ssl, servername) == 1;
+           || SSL_set_tlsext_host_name(rc->raw.ssl, servername) == 1;
 }
 
 
@@ -112,17 +84,17 @@ raw_handshake(raw_client_t *rc, sp_pair *server, const char *second,
     ssize_t   took;
 
     for (round = 0; round < 50 && idle < 3; round++) {
-        if (!SSL_is_init_finished(rc->ssl)) {
-            SSL_do_handshake(rc->ssl);
+        if (!SSL_is_init_finished(rc->raw.ssl)) {
+            SSL_do_handshake(rc->raw.ssl);
 
         } else {
-            SSL_read(rc->ssl, buf, sizeof(buf));
+            SSL_read(rc->raw.ssl, buf, sizeof(buf));
         }
 
         ERR_clear_error();
         moved = 0;
 
-        while ((n = BIO_read(rc->wbio, buf, sizeof(buf))) > 0) {
+        while ((n = BIO_read(rc->raw.wbio, buf, sizeof(buf))) > 0) {
             took = sp_enc_in(server, buf, (size_t) n);
             moved += (size_t) n;
 
@@ -132,7 +104,7 @@ raw_handshake(raw_client_t *rc, sp_pair *server, const char *second,
         }
 
         while ((m = sp_enc_out(server, buf, sizeof(buf))) > 0) {
-            BIO_write(rc->rbio, buf, (int) m);
+            BIO_write(rc->raw.rbio, buf, (int) m);
             moved += m;
         }
 
@@ -142,7 +114,7 @@ raw_handshake(raw_client_t *rc, sp_pair *server, const char *second,
          * reads it at the next round, its second hello naming `second`.
          */
         if (round == 0 && change) {
-            SSL_set_tlsext_host_name(rc->ssl, second);
+            SSL_set_tlsext_host_name(rc->raw.ssl, second);
         }
 
         idle = moved ? 0 : idle + 1;

@@ -18,8 +18,7 @@ test_handshake(const char *key, int version)
     sctx = ctx_for(SP_SERVER, key, NULL);
     cctx = client_for(NULL, "ca.crt", version);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     snprintf(name, sizeof(name), "%s %s", key,
              version == SP_TLS1_3 ? "TLSv1.3" : "TLSv1.2");
@@ -54,10 +53,7 @@ test_handshake(const char *key, int version)
        "%s: then nothing", name);
     ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -76,8 +72,7 @@ test_bulk(void)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     data = malloc(total);
     in[0] = malloc(total);
@@ -143,10 +138,7 @@ test_bulk(void)
     free(data);
     free(in[0]);
     free(in[1]);
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -167,8 +159,7 @@ test_enc_out_blocks(void)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "blocks: handshake");
 
     data = malloc(total);
@@ -249,10 +240,7 @@ test_enc_out_blocks(void)
     free(data);
     free(data2);
     free(wire);
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -334,8 +322,7 @@ test_enc_in_growth(void)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "growth: handshake");
 
     in = sp_enc_in_buf(server, &first);
@@ -350,10 +337,7 @@ test_enc_in_growth(void)
        most);
     ok(!sp_pair_error(server), "growth: no error");
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -421,8 +405,7 @@ test_queued_cleartext(void)
 
     sctx = ctx_for(SP_SERVER, "server-rsa", NULL);
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     ok(sp_clear_write(client, "early ", 6) == 6, "client queues before hs");
     ok(sp_clear_write(client, "bird", 4) == 4, "client queues more");
@@ -456,10 +439,7 @@ test_queued_cleartext(void)
            "full queue: not writable");
     }
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -475,8 +455,7 @@ test_close(void)
     cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
 
     /* clean close: close_notify then eof */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     handshake(client, server);
     sp_pair_events(server);
 
@@ -499,8 +478,7 @@ test_close(void)
     sp_pair_free(server);
 
     /* a bare transport end once secure: the end of input, not a failure */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     handshake(client, server);
     sp_pair_events(server);
     sp_clear_write(client, "partial", 7);
@@ -526,8 +504,7 @@ test_close(void)
     sp_pair_free(server);
 
     /* a record cut in the middle by the transport's end: the same end */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     handshake(client, server);
     sp_clear_write(client, "lost in transit", 15);
     {
@@ -548,8 +525,7 @@ test_close(void)
     sp_pair_free(server);
 
     /* our close_notify first, then the peer just closes: a clean end */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     handshake(client, server);
     is_int(sp_pair_shutdown(server), SP_OK, "server says goodbye first");
     pump(client, server);
@@ -565,8 +541,7 @@ test_close(void)
     sp_pair_free(server);
 
     /* eof during the handshake */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     move_records(client, server, 10);
     is_int(sp_enc_in_eof(server), SP_ERR_TRUNCATED,
            "eof mid-handshake: truncated");
@@ -604,8 +579,7 @@ test_half_close(int version)
     sctx = ctx_for(SP_SERVER, "server-rsa", NULL);
     cctx = client_for(NULL, "ca.crt", version);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "%s: handshake", name);
 
     sp_clear_write(client, "request", 7);
@@ -655,10 +629,7 @@ test_half_close(int version)
     ok(sp_pair_error(server) == 0, "%s: server: no error", name);
     ok(sp_pair_state(server) == SP_STATE_CLOSED, "%s: server closed", name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
     ok(error_queue_empty(), "%s: error queue empty", name);
 }
 

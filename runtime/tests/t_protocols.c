@@ -69,43 +69,27 @@ static const proto_case  npn_cases[] = {
 };
 
 
-/* ALPN: the server picks by its own preference (RFC 7301). */
+/*
+ * ALPN: the server picks by its own preference (RFC 7301), alike on TLS
+ * 1.2 and 1.3: each case runs at both versions (run_alpn_cases).
+ */
 static const proto_case  alpn_cases[] = {
-    { "alpn 1.2: server preference", SP_TLS1_2,
+    { "server preference", 0,
       NONE, LIST("h2", "http/1.1"), NONE, LIST("http/1.1", "h2"),
       0, NULL, 0, "h2" },
-    { "alpn 1.2: server preference, other order", SP_TLS1_2,
+    { "server preference, other order", 0,
       NONE, LIST("http/1.1", "h2"), NONE, LIST("h2", "http/1.1"),
       0, NULL, 0, "http/1.1" },
-    { "alpn 1.2: one in common", SP_TLS1_2,
+    { "one in common", 0,
       NONE, LIST("h2", "http/1.1"), NONE, LIST("http/1.1"),
       0, NULL, 0, "http/1.1" },
-    { "alpn 1.2: no overlap", SP_TLS1_2,
+    { "no overlap", 0,
       NONE, LIST("h2", "http/1.1"), NONE, LIST("spdy/3"),
       1, NULL, 0, NULL },
-    { "alpn 1.2: client offers nothing", SP_TLS1_2,
+    { "client offers nothing", 0,
       NONE, LIST("h2", "http/1.1"), NONE, NONE,
       0, NULL, 0, NULL },
-    { "alpn 1.2: server has no list", SP_TLS1_2,
-      NONE, NONE, NONE, LIST("h2", "http/1.1"),
-      0, NULL, 0, NULL },
-
-    { "alpn 1.3: server preference", SP_TLS1_3,
-      NONE, LIST("h2", "http/1.1"), NONE, LIST("http/1.1", "h2"),
-      0, NULL, 0, "h2" },
-    { "alpn 1.3: server preference, other order", SP_TLS1_3,
-      NONE, LIST("http/1.1", "h2"), NONE, LIST("h2", "http/1.1"),
-      0, NULL, 0, "http/1.1" },
-    { "alpn 1.3: one in common", SP_TLS1_3,
-      NONE, LIST("h2", "http/1.1"), NONE, LIST("http/1.1"),
-      0, NULL, 0, "http/1.1" },
-    { "alpn 1.3: no overlap", SP_TLS1_3,
-      NONE, LIST("h2", "http/1.1"), NONE, LIST("spdy/3"),
-      1, NULL, 0, NULL },
-    { "alpn 1.3: client offers nothing", SP_TLS1_3,
-      NONE, LIST("h2", "http/1.1"), NONE, NONE,
-      0, NULL, 0, NULL },
-    { "alpn 1.3: server has no list", SP_TLS1_3,
+    { "server has no list", 0,
       NONE, NONE, NONE, LIST("h2", "http/1.1"),
       0, NULL, 0, NULL },
 };
@@ -211,8 +195,7 @@ run_case(const proto_case *c)
        && set_list(cctx, sp_ctx_set_alpn, &c->client_alpn) == SP_OK,
        "%s: lists set", c->name);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     hs = handshake(client, server);
     cev = sp_pair_events(client);
@@ -276,10 +259,7 @@ run_case(const proto_case *c)
 
     ok(error_queue_empty(), "%s: error queue empty", c->name);
 
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
+    free_ends(client, server, cctx, sctx);
 }
 
 
@@ -290,6 +270,32 @@ run_cases(const proto_case *cases, size_t n)
 
     for (i = 0; i < n; i++) {
         run_case(&cases[i]);
+    }
+}
+
+
+/* The ALPN cases at TLS 1.2, then at TLS 1.3: "alpn 1.2: no overlap". */
+static void
+run_alpn_cases(void)
+{
+    static const struct {
+        int          version;
+        const char  *label;
+    } versions[] = { { SP_TLS1_2, "1.2" }, { SP_TLS1_3, "1.3" } };
+
+    size_t      i, v;
+    char        name[80];
+    proto_case  c;
+
+    for (v = 0; v < 2; v++) {
+        for (i = 0; i < sizeof(alpn_cases) / sizeof(alpn_cases[0]); i++) {
+            c = alpn_cases[i];
+            snprintf(name, sizeof(name), "alpn %s: %s", versions[v].label,
+                     alpn_cases[i].name);
+            c.name = name;
+            c.version = versions[v].version;
+            run_case(&c);
+        }
     }
 }
 
@@ -361,6 +367,25 @@ test_invalid_lists(void)
 
 
 /*
+ * A client without an NPN list, against a server that advertises one,
+ * still answers as Node v0.8 did: the server hears "http/1.1", the client
+ * reports no protocol.
+ */
+static void
+check_node_answer(sp_pair *client, sp_pair *server, const char *what)
+{
+    is_str(sp_pair_npn_protocol(server), "http/1.1",
+           tn("%s: the server hears Node's http/1.1", what));
+    is_str(sp_pair_npn_protocol(client), NULL,
+           tn("%s: no NPN on the client", what));
+
+    if (sp_pair_error(client)) {
+        diag("%s: client: %s", what, sp_pair_error_message(client));
+    }
+}
+
+
+/*
  * A context as test_replace_and_clear starts from: lists set, then a bad
  * list refused on each side.  A context no longer changes once it has
  * made pairs, so each step starts from fresh ones set up the same way.
@@ -407,8 +432,7 @@ test_replace_and_clear(void)
     is_int(bad_alpn, SP_ERR_INVALID, "replace: bad ALPN list refused");
     is_int(bad_npn, SP_ERR_INVALID, "replace: bad NPN list refused");
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "replace: handshake");
     is_str(sp_pair_alpn_protocol(server), "http/1.1",
            "replace: old ALPN list still in force");
@@ -418,8 +442,7 @@ test_replace_and_clear(void)
     /* without ALPN, NPN shows: the client's old list is still in force */
     replace_ctxs(&sctx, &cctx, &bad_alpn, &bad_npn);
     sp_ctx_set_alpn(cctx, NULL, 0);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "replace: client ALPN cleared: handshake");
     is_str(sp_pair_alpn_protocol(server), NULL,
            "replace: client ALPN cleared: none");
@@ -433,8 +456,7 @@ test_replace_and_clear(void)
     is_int(sp_ctx_set_alpn(sctx, NULL, 0), SP_OK, "clear: server ALPN");
     is_int(sp_ctx_set_npn(sctx, NULL, 0), SP_OK, "clear: server NPN");
     sp_ctx_set_alpn(cctx, h2, 2);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "clear: server lists: handshake");
     is_str(sp_pair_alpn_protocol(client), NULL, "clear: server: no ALPN");
     is_str(sp_pair_npn_protocol(client), NULL, "clear: server: no NPN");
@@ -447,18 +469,10 @@ test_replace_and_clear(void)
     sp_ctx_set_npn(sctx, abc, 3);
     is_int(sp_ctx_set_alpn(cctx, NULL, 0), SP_OK, "clear: client ALPN");
     is_int(sp_ctx_set_npn(cctx, NULL, 0), SP_OK, "clear: client NPN");
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "clear: client lists: handshake");
     is_str(sp_pair_alpn_protocol(server), NULL, "clear: client: no ALPN");
-    /* Node v0.8: a client without a list still answers "http/1.1" */
-    is_str(sp_pair_npn_protocol(server), "http/1.1",
-           "clear: client: the server hears Node's http/1.1");
-    is_str(sp_pair_npn_protocol(client), NULL,
-           "clear: client: no NPN on the client");
-    if (sp_pair_error(client)) {
-        diag("clear: client: %s", sp_pair_error_message(client));
-    }
+    check_node_answer(client, server, "clear: client");
     sp_pair_free(client);
     sp_pair_free(server);
 
@@ -503,13 +517,7 @@ test_shared_creds(void)
     server = sp_pair_new(sctx, NULL, NULL);
     client = sp_pair_new(without, "localhost", NULL);
     ok(handshake(client, server), "shared creds: without NPN: handshake");
-    is_str(sp_pair_npn_protocol(server), "http/1.1",
-           "shared creds: without NPN: the server hears http/1.1");
-    is_str(sp_pair_npn_protocol(client), NULL,
-           "shared creds: without NPN: none on the client");
-    if (sp_pair_error(client)) {
-        diag("shared creds: client: %s", sp_pair_error_message(client));
-    }
+    check_node_answer(client, server, "shared creds: without NPN");
     sp_pair_free(client);
     sp_pair_free(server);
 
@@ -520,10 +528,20 @@ test_shared_creds(void)
 }
 
 
-/* The longest names travel intact. */
+/* The longest names travel intact, by ALPN and by NPN. */
 static void
 test_long_names(void)
 {
+    static const struct {
+        const char   *what;
+        int         (*set)(sp_ctx *, const char *const *, size_t);
+        const char *(*get)(const sp_pair *);
+    } ways[] = {
+        { "ALPN", sp_ctx_set_alpn, sp_pair_alpn_protocol },
+        { "NPN", sp_ctx_set_npn, sp_pair_npn_protocol },
+    };
+
+    size_t       k;
     sp_ctx      *sctx, *cctx;
     sp_pair     *server, *client;
     char         name[256];
@@ -533,37 +551,22 @@ test_long_names(void)
     name[255] = '\0';
     list[0] = name;
 
-    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
-    cctx = client_ctx(SP_TLS1_2);
-    sp_ctx_set_alpn(sctx, list, 1);
-    sp_ctx_set_alpn(cctx, list, 1);
+    for (k = 0; k < 2; k++) {
+        /* fresh contexts each way: a context that made pairs is frozen */
+        sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+        cctx = client_ctx(SP_TLS1_2);
+        ways[k].set(sctx, list, 1);
+        ways[k].set(cctx, list, 1);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
-    ok(handshake(client, server), "255-byte ALPN: handshake");
-    is_str(sp_pair_alpn_protocol(server), name, "255-byte ALPN: server");
-    is_str(sp_pair_alpn_protocol(client), name, "255-byte ALPN: client");
-    sp_pair_free(client);
-    sp_pair_free(server);
+        new_ends(sctx, cctx, &client, &server);
+        ok(handshake(client, server), "255-byte %s: handshake", ways[k].what);
+        is_str(ways[k].get(server), name,
+               tn("255-byte %s: server", ways[k].what));
+        is_str(ways[k].get(client), name,
+               tn("255-byte %s: client", ways[k].what));
+        free_ends(client, server, cctx, sctx);
+    }
 
-    /* the same names by NPN, on contexts that have made no pair yet */
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
-    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
-    cctx = client_ctx(SP_TLS1_2);
-    sp_ctx_set_npn(sctx, list, 1);
-    sp_ctx_set_npn(cctx, list, 1);
-
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
-    ok(handshake(client, server), "255-byte NPN: handshake");
-    is_str(sp_pair_npn_protocol(server), name, "255-byte NPN: server");
-    is_str(sp_pair_npn_protocol(client), name, "255-byte NPN: client");
-    sp_pair_free(client);
-    sp_pair_free(server);
-
-    sp_ctx_unref(cctx);
-    sp_ctx_unref(sctx);
     ok(error_queue_empty(), "long names: error queue empty");
 }
 
@@ -572,7 +575,7 @@ int
 main(void)
 {
     run_cases(npn_cases, sizeof(npn_cases) / sizeof(npn_cases[0]));
-    run_cases(alpn_cases, sizeof(alpn_cases) / sizeof(alpn_cases[0]));
+    run_alpn_cases();
     run_cases(both_cases, sizeof(both_cases) / sizeof(both_cases[0]));
     test_invalid_lists();
     test_replace_and_clear();

@@ -9,6 +9,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "pump.h"
+#include "raw_client.h"
 #include "records.h"
 
 
@@ -224,6 +225,64 @@ reneg_refused(conn_t *c, const char *name)
 }
 
 
+/*
+ * `n` client renegotiations that pass ("<label> #1<when>", ...), then,
+ * with `refused`, one more that the limit refuses.
+ */
+static void
+client_renegs(conn_t *c, unsigned n, int refused, const char *label,
+    const char *when)
+{
+    unsigned  i;
+    char      name[128];
+
+    /* not tn(): the checks below take its buffers in turn */
+    for (i = 0; i < n + !!refused; i++) {
+        snprintf(name, sizeof(name), "%s #%u%s", label, i + 1, when);
+
+        if (i < n) {
+            reneg_ok(c, c->client, name);
+
+        } else {
+            reneg_refused(c, name);
+        }
+    }
+}
+
+
+/* A client renegotiation at a time, and whether the limit refuses it. */
+typedef struct {
+    time_t       at;
+    int          refused;
+    const char  *name;
+} step_t;
+
+
+/*
+ * Client renegotiations at the steps' times: the fake clock's, or with
+ * `set_time` (no clock) the server pair's own, by sp_pair_set_time().
+ */
+static void
+run_steps(conn_t *c, const step_t *steps, size_t n, int set_time)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (set_time) {
+            sp_pair_set_time(c->server, steps[i].at);
+        } else {
+            now = steps[i].at;
+        }
+
+        if (steps[i].refused) {
+            reneg_refused(c, steps[i].name);
+        } else {
+            reneg_ok(c, c->client, steps[i].name);
+        }
+    }
+}
+
+
 /* Three client renegotiations at t = 0, 1, 2; the fourth at 3 fails. */
 static void
 test_default_limit(void)
@@ -287,6 +346,17 @@ test_window_restart(void)
 static void
 test_custom_limit(void)
 {
+    static const step_t  within[] = {
+        { 100, 0, "limit 1/10: first at t=100" },
+        { 109, 1, "limit 1/10: second at t=109" },
+    };
+
+    static const step_t  after[] = {
+        { 200, 0, "limit 1/10: first at t=200" },
+        { 210, 0, "limit 1/10: next at t=210, window passed" },
+        { 215, 1, "limit 1/10: another at t=215" },
+    };
+
     conn_t  c;
 
     ok(conn_ctx(&c, SP_TLS1_2, 1), "limit 1/10: contexts");
@@ -299,20 +369,12 @@ test_custom_limit(void)
 
     /* the second within the window: 9 s after the first */
     ok(conn_open(&c), "limit 1/10: handshake");
-    now = 100;
-    reneg_ok(&c, c.client, "limit 1/10: first at t=100");
-    now = 109;
-    reneg_refused(&c, "limit 1/10: second at t=109");
+    run_steps(&c, within, 2, 0);
     conn_close(&c);
 
     /* the second once the window has passed, the third within the new */
     ok(conn_open(&c), "limit 1/10: second handshake");
-    now = 200;
-    reneg_ok(&c, c.client, "limit 1/10: first at t=200");
-    now = 210;
-    reneg_ok(&c, c.client, "limit 1/10: next at t=210, window passed");
-    now = 215;
-    reneg_refused(&c, "limit 1/10: another at t=215");
+    run_steps(&c, after, 3, 0);
 
     conn_free(&c);
     ok(error_queue_empty(), "limit 1/10: error queue empty");
@@ -377,26 +439,12 @@ test_limit_zero(void)
 }
 
 
-/* A client of raw OpenSSL wired to a server pair through memory BIOs. */
-typedef struct {
-    SSL_CTX   *ctx;
-    SSL       *ssl;
-    BIO       *rbio;            /* the server's records, for the client */
-    BIO       *wbio;            /* the client's records */
-} raw_t;
-
-
 /* `cert`: "<name>" of a key and certificate in the certs, or NULL. */
 static int
 raw_new_method(raw_t *r, const SSL_METHOD *method, int version,
     const char *cert)
 {
-    char  name[64];
-
-    memset(r, 0, sizeof(raw_t));
-
-    r->ctx = SSL_CTX_new(method);
-    if (r->ctx == NULL) {
+    if (!raw_ctx(r, method, cert)) {
         return 0;
     }
 
@@ -404,34 +452,7 @@ raw_new_method(raw_t *r, const SSL_METHOD *method, int version,
     SSL_CTX_set_max_proto_version(r->ctx, version);
     SSL_CTX_set_cipher_list(r->ctx, REC_GCM_CIPHERS);
 
-    if (cert != NULL) {
-        snprintf(name, sizeof(name), "%s.crt", cert);
-        if (SSL_CTX_use_certificate_file(r->ctx, cert_path(name),
-                                         SSL_FILETYPE_PEM) != 1)
-        {
-            return 0;
-        }
-
-        snprintf(name, sizeof(name), "%s.key", cert);
-        if (SSL_CTX_use_PrivateKey_file(r->ctx, cert_path(name),
-                                        SSL_FILETYPE_PEM) != 1)
-        {
-            return 0;
-        }
-    }
-
-    r->ssl = SSL_new(r->ctx);
-    r->rbio = BIO_new(BIO_s_mem());
-    r->wbio = BIO_new(BIO_s_mem());
-
-    if (r->ssl == NULL || r->rbio == NULL || r->wbio == NULL) {
-        return 0;
-    }
-
-    SSL_set_bio(r->ssl, r->rbio, r->wbio);
-    SSL_set_connect_state(r->ssl);
-
-    return 1;
+    return raw_ssl(r);
 }
 
 
@@ -439,22 +460,6 @@ static int
 raw_new(raw_t *r, int version, const char *cert)
 {
     return raw_new_method(r, TLS_client_method(), version, cert);
-}
-
-
-static void
-raw_free(raw_t *r)
-{
-    if (r->ssl != NULL) {
-        SSL_free(r->ssl);
-
-    } else {
-        BIO_free(r->rbio);
-        BIO_free(r->wbio);
-    }
-
-    SSL_CTX_free(r->ctx);
-    ERR_clear_error();
 }
 
 
@@ -918,38 +923,27 @@ test_reauth_no_resumption(void)
 static void
 test_set_time(void)
 {
-    conn_t    c;
-    unsigned  i;
+    static const step_t  steps[] = {
+        { 5000, 0, "set_time: #1 at t=5000" },
+        { 5001, 0, "set_time: #2 at t=5001" },
+        { 5002, 0, "set_time: #3 at t=5002" },
+        { 5600, 0, "set_time: #4 at t=5600, window passed" },
+        { 5601, 0, "set_time: #5 at t=5601" },
+        { 5602, 0, "set_time: #6 at t=5602" },
+        { 5603, 1, "set_time: #7 at t=5603" },
+    };
+
+    conn_t  c;
 
     ok(conn_ctx(&c, SP_TLS1_2, 0) && conn_open(&c), "set_time: handshake");
 
     now = 100000;    /* the fake clock is not installed: ignored */
-
-    for (i = 0; i < 3; i++) {
-        sp_pair_set_time(c.server, 5000 + (time_t) i);
-        reneg_ok(&c, c.client, tn("set_time: #%u at t=%u", i + 1, 5000 + i));
-    }
-
-    sp_pair_set_time(c.server, 5000 + 600);
-    reneg_ok(&c, c.client, "set_time: #4 at t=5600, window passed");
-
-    for (i = 0; i < 2; i++) {
-        sp_pair_set_time(c.server, 5601 + (time_t) i);
-        reneg_ok(&c, c.client, tn("set_time: #%u at t=%u", i + 5, 5601 + i));
-    }
-
-    sp_pair_set_time(c.server, 5603);
-    reneg_refused(&c, "set_time: #7 at t=5603");
+    run_steps(&c, steps, sizeof(steps) / sizeof(steps[0]), 1);
     conn_close(&c);
 
     /* the time of a new pair starts at 0: three, then a refusal */
     ok(conn_open(&c), "set_time: new pair");
-
-    for (i = 0; i < 3; i++) {
-        reneg_ok(&c, c.client, tn("set_time: new pair #%u at t=0", i + 1));
-    }
-
-    reneg_refused(&c, "set_time: new pair #4 at t=0");
+    client_renegs(&c, 3, 1, "set_time: new pair", " at t=0");
 
     conn_free(&c);
     ok(error_queue_empty(), "set_time: error queue empty");
@@ -975,11 +969,7 @@ test_server_initiated(void)
          sp_pair_renegotiations(c.client));
 
     /* the client's own allowance is untouched */
-    for (i = 0; i < 3; i++) {
-        reneg_ok(&c, c.client, tn("server: then client #%u at t=0", i + 1));
-    }
-
-    reneg_refused(&c, "server: client #4 at t=0");
+    client_renegs(&c, 3, 1, "server: then client", " at t=0");
 
     conn_free(&c);
     ok(error_queue_empty(), "server: error queue empty");
@@ -1082,8 +1072,7 @@ test_invalid(void)
 static void
 test_other_pairs(void)
 {
-    conn_t    a, b;
-    unsigned  i;
+    conn_t  a, b;
 
     ok(conn_ctx(&a, SP_TLS1_2, 1), "others: contexts");
     now = 0;
@@ -1093,19 +1082,13 @@ test_other_pairs(void)
     ok(conn_open(&a), "others: first connection");
     ok(conn_open(&b), "others: second connection");
 
-    for (i = 0; i < 3; i++) {
-        reneg_ok(&a, a.client, tn("others: first #%u", i + 1));
-    }
-
-    reneg_refused(&a, "others: first #4");
+    client_renegs(&a, 3, 1, "others: first", "");
 
     ok(echo(&b, "unaffected"), "others: second still talks");
     is_int(sp_pair_renegotiations(b.server), 0,
            "others: second has no renegotiations");
 
-    for (i = 0; i < 3; i++) {
-        reneg_ok(&b, b.client, tn("others: second #%u", i + 1));
-    }
+    client_renegs(&b, 3, 0, "others: second", "");
 
     is_int(sp_ctx_connections(a.sctx), 2, "others: two server pairs");
 

@@ -356,6 +356,67 @@ expect_run(const run_t *r, int want, const char *fmt, const char *a,
 }
 
 
+/* A full handshake, checked: its run gives the session others offer. */
+static run_t
+full_run(sp_ctx *cctx, sp_ctx *sctx, const char *name, const char *fmt,
+    const char *a, const char *b)
+{
+    run_t  r;
+
+    r = session_run(cctx, sctx, name, NULL, 0);
+    expect_run(&r, 0, fmt, a, b);
+    return r;
+}
+
+
+/*
+ * The session of `from` offered to a new server pair of sctx: resumed or
+ * not, as `want` says.
+ */
+static int
+offer(sp_ctx *cctx, sp_ctx *sctx, const char *name, const run_t *from,
+    int want, const char *fmt, const char *a, const char *b)
+{
+    run_t  r;
+    int    pass;
+
+    r = session_run(cctx, sctx, name, from->session, from->len);
+    pass = expect_run(&r, want, fmt, a, b);
+    run_free(&r);
+    return pass;
+}
+
+
+typedef struct {
+    sp_ctx      *sctx;
+    int          want;          /* resumed */
+    const char  *what;
+} offer_t;
+
+
+/*
+ * A full handshake on `home` ("<label>: first"), then its session offered
+ * to each server in turn ("<label>: <what>").
+ */
+static void
+offers(sp_ctx *cctx, sp_ctx *home, const char *label, const offer_t *o,
+    size_t n)
+{
+    size_t  i;
+    run_t   full;
+
+    full = full_run(cctx, home, "localhost", "%s: %s", label, "first");
+
+    for (i = 0; i < n; i++) {
+        offer(cctx, o[i].sctx, "localhost", &full, o[i].want, "%s: %s",
+              label, o[i].what);
+    }
+
+    run_free(&full);
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", label);
+}
+
+
 static void
 random_key(uint8_t *key, size_t len)
 {
@@ -414,8 +475,7 @@ test_store_wrong_answer(void)
     cctx = client_ctx(SP_TLS1_2, NULL);
 
     for (i = 0; i < 2; i++) {
-        server = sp_pair_new(sctx, NULL, NULL);
-        client = sp_pair_new(cctx, "localhost", NULL);
+        new_ends(sctx, cctx, &client, &server);
         ok(handshake(client, server), "wrong answer: full handshake %d", i);
         if (i == 0) {
             n = sp_pair_get_session(client, sess, sizeof(sess));
@@ -478,8 +538,7 @@ test_store_trailing_bytes(void)
     sctx = store_server("server-ec", NULL, &st);
     cctx = client_ctx(SP_TLS1_2, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
     ok(handshake(client, server), "trailing: full handshake");
     n = sp_pair_get_session(client, sess, sizeof(sess));
     sp_pair_free(client);
@@ -535,8 +594,7 @@ test_store_tls12(void)
     sctx = store_server("server-ec", NULL, &st);
     cctx = client_ctx(SP_TLS1_2, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     id = sp_pair_session_id(server, &id_len);
     ok(id == NULL && id_len == 0, "store 1.2: no session id before secure");
@@ -620,7 +678,7 @@ test_store_eviction(void)
 {
     test_store  st;
     sp_ctx     *sctx, *cctx;
-    run_t       first, r, last;
+    run_t       first, last;
     int         i;
 
     store_init(&st, time(NULL));
@@ -638,13 +696,11 @@ test_store_eviction(void)
     is_int(st.adds, STORE_SLOTS + 1, "eviction: one add per full handshake");
     is_int(st.evictions, 1, "eviction: the store evicted one");
 
-    r = session_run(cctx, sctx, "localhost", first.session, first.len);
-    expect_run(&r, 0, "eviction: %s%s", "evicted session", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &first, 0, "eviction: %s%s",
+          "evicted session", "");
 
-    r = session_run(cctx, sctx, "localhost", last.session, last.len);
-    expect_run(&r, 1, "eviction: %s%s", "latest session", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &last, 1, "eviction: %s%s",
+          "latest session", "");
 
     run_free(&first);
     run_free(&last);
@@ -664,7 +720,7 @@ test_cache_none(void)
                                     SP_SESSION_CACHE_OFF };
     static const char  *names[] = { "default", "NONE", "OFF" };
     sp_ctx             *sctx, *cctx, *bad;
-    run_t               full, r;
+    run_t               full;
     size_t              i;
     test_store          st;
     sp_session_store    s;
@@ -680,14 +736,13 @@ test_cache_none(void)
                    "cache none: set mode");
         }
 
-        full = session_run(cctx, sctx, "localhost", NULL, 0);
-        expect_run(&full, 0, "cache %s: %s", names[i], "first");
+        full = full_run(cctx, sctx, "localhost", "cache %s: %s", names[i],
+                        "first");
         ok(full.session != NULL, "cache %s: client has a session anyway",
            names[i]);
 
-        r = session_run(cctx, sctx, "localhost", full.session, full.len);
-        expect_run(&r, 0, "cache %s: %s", names[i], "session offered");
-        run_free(&r);
+        offer(cctx, sctx, "localhost", &full, 0, "cache %s: %s", names[i],
+              "session offered");
         run_free(&full);
         sp_ctx_unref(sctx);
     }
@@ -735,8 +790,8 @@ test_store_tls13(void)
     sctx = store_server("server-ec", NULL, &st);
     cctx = client_ctx(SP_TLS1_3, NULL);
 
-    full = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full, 0, "store 1.3 tickets off: %s%s", "first", "");
+    full = full_run(cctx, sctx, "localhost", "store 1.3 tickets off: %s%s",
+                    "first", "");
     ok(full.session != NULL,
        "store 1.3 tickets off: client has a resumable session "
        "(get_session %zd)", full.get);
@@ -773,7 +828,7 @@ test_store_with_tickets(int version)
     test_store          st;
     sp_session_store    s;
     sp_ctx             *sctx, *cctx;
-    run_t               full, r;
+    run_t               full;
     const char         *v = vname(version);
     int                 i;
 
@@ -783,8 +838,8 @@ test_store_with_tickets(int version)
     sp_ctx_set_session_cache(sctx, SP_SESSION_CACHE_STORE, &s);
     cctx = client_ctx(version, NULL);
 
-    full = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full, 0, "store and tickets %s: %s", v, "first");
+    full = full_run(cctx, sctx, "localhost", "store and tickets %s: %s", v,
+                    "first");
 
     for (i = 0; i < STORE_SLOTS; i++) {
         if (st.e[i].used) {
@@ -802,9 +857,8 @@ test_store_with_tickets(int version)
                "store and tickets TLSv1.3: stateless tickets not stored");
     }
 
-    r = session_run(cctx, sctx, "localhost", full.session, full.len);
-    expect_run(&r, 1, "store and tickets %s: %s", v, "resumed by ticket");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full, 1, "store and tickets %s: %s", v,
+          "resumed by ticket");
 
     run_free(&full);
     ok(error_queue_empty(), "store and tickets %s: OpenSSL error queue empty",
@@ -830,8 +884,7 @@ test_tickets(int version)
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = client_ctx(version, NULL);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     /* step by step, to see when the client gets its session */
     move_records(client, server, 0);                /* ClientHello */
@@ -882,26 +935,18 @@ static void
 test_random_keys(int version)
 {
     sp_ctx     *x, *y, *cctx;
-    run_t       full, r;
-    const char *v = vname(version);
+    offer_t     o[2];
+    char        label[64];
+
+    snprintf(label, sizeof(label), "random keys %s", vname(version));
 
     x = ctx_for(SP_SERVER, "server-ec", NULL);
     y = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = client_ctx(version, NULL);
 
-    full = session_run(cctx, x, "localhost", NULL, 0);
-    expect_run(&full, 0, "random keys %s: %s", v, "first");
-
-    r = session_run(cctx, x, "localhost", full.session, full.len);
-    expect_run(&r, 1, "random keys %s: %s", v, "same context");
-    run_free(&r);
-
-    r = session_run(cctx, y, "localhost", full.session, full.len);
-    expect_run(&r, 0, "random keys %s: %s", v, "another context");
-    run_free(&r);
-
-    run_free(&full);
-    ok(error_queue_empty(), "random keys %s: OpenSSL error queue empty", v);
+    o[0] = (offer_t) { x, 1, "same context" };
+    o[1] = (offer_t) { y, 0, "another context" };
+    offers(cctx, x, label, o, 2);
 
     sp_ctx_unref(cctx);
     sp_ctx_unref(y);
@@ -930,17 +975,14 @@ test_shared_key(int version, size_t keylen)
     is_int(sp_ctx_add_ticket_key_file(a, file), SP_OK, "key from a file");
     is_int(sp_ctx_add_ticket_key(b, key, keylen), SP_OK, "key from bytes");
 
-    full = session_run(cctx, a, "localhost", NULL, 0);
-    expect_run(&full, 0, "%s: %s", label, "first on A");
+    full = full_run(cctx, a, "localhost", "%s: %s", label, "first on A");
 
     r = session_run(cctx, b, "localhost", full.session, full.len);
     expect_run(&r, 1, "%s: %s", label, "A's ticket on B");
     run_free(&full);
     full = r;
 
-    r = session_run(cctx, a, "localhost", full.session, full.len);
-    expect_run(&r, 1, "%s: %s", label, "B's ticket on A");
-    run_free(&r);
+    offer(cctx, a, "localhost", &full, 1, "%s: %s", label, "B's ticket on A");
 
     run_free(&full);
     ok(error_queue_empty(), "%s: OpenSSL error queue empty", label);
@@ -959,7 +1001,7 @@ test_rotation(int version, size_t keylen)
     uint8_t     k1[80], k2[80];
     const char *v = vname(version);
     char        label[64];
-    run_t       full, onb, r;
+    run_t       full, onb;
 
     random_key(k1, keylen);
     random_key(k2, keylen);
@@ -975,20 +1017,17 @@ test_rotation(int version, size_t keylen)
     sp_ctx_add_ticket_key(b, k1, keylen);
     sp_ctx_add_ticket_key(c, k2, keylen);
 
-    full = session_run(cctx, a, "localhost", NULL, 0);
-    expect_run(&full, 0, "%s: %s", label, "first on A [K1]");
+    full = full_run(cctx, a, "localhost", "%s: %s", label, "first on A [K1]");
 
     onb = session_run(cctx, b, "localhost", full.session, full.len);
     expect_run(&onb, 1, "%s: %s", label, "A's ticket on B [K2, K1]");
 
-    r = session_run(cctx, c, "localhost", full.session, full.len);
-    expect_run(&r, 0, "%s: %s", label, "A's ticket on C [K2]");
-    run_free(&r);
+    offer(cctx, c, "localhost", &full, 0, "%s: %s", label,
+          "A's ticket on C [K2]");
 
     /* B renewed the ticket under K2, which C knows */
-    r = session_run(cctx, c, "localhost", onb.session, onb.len);
-    expect_run(&r, 1, "%s: %s", label, "B's renewed ticket on C [K2]");
-    run_free(&r);
+    offer(cctx, c, "localhost", &onb, 1, "%s: %s", label,
+          "B's renewed ticket on C [K2]");
 
     run_free(&onb);
     run_free(&full);
@@ -1007,7 +1046,7 @@ test_key_errors(void)
     sp_ctx     *sctx, *cctx;
     uint8_t     key[100];
     const char *file;
-    run_t       full, r;
+    run_t       full;
 
     random_key(key, sizeof(key));
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
@@ -1046,13 +1085,11 @@ test_key_errors(void)
 
     /* none of that replaced the context's own random key */
     cctx = client_ctx(SP_TLS1_2, NULL);
-    full = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full, 0, "refused keys: %s%s", "first", "");
+    full = full_run(cctx, sctx, "localhost", "refused keys: %s%s", "first",
+                    "");
     ok(full.session != NULL, "refused keys: client has a session");
-    r = session_run(cctx, sctx, "localhost", full.session, full.len);
-    expect_run(&r, 1, "refused keys: %s%s",
-               "the random key still issues tickets", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full, 1, "refused keys: %s%s",
+          "the random key still issues tickets", "");
     run_free(&full);
 
     ok(error_queue_empty(), "key errors: OpenSSL error queue empty");
@@ -1155,7 +1192,7 @@ test_ticket_count(void)
 {
     static const unsigned  counts[] = { 0, 1, 2, 3 };
     sp_ctx                *sctx, *cctx;
-    run_t                  full, r;
+    run_t                  full;
     size_t                 i;
     unsigned               n;
     int                    got;
@@ -1175,9 +1212,8 @@ test_ticket_count(void)
         ok(got == (int) n, "ticket count %u: a plain client got %d tickets",
            n, got);
 
-        full = session_run(cctx, sctx, "localhost", NULL, 0);
-        expect_run(&full, 0, "ticket count %s%s", n ? "> 0" : "0",
-                   ": first");
+        full = full_run(cctx, sctx, "localhost", "ticket count %s%s",
+                        n ? "> 0" : "0", ": first");
 
         if (n == 0) {
             is_int(full.get, SP_ERR_AGAIN,
@@ -1187,10 +1223,8 @@ test_ticket_count(void)
         } else {
             ok(full.session != NULL, "ticket count %u: client has a session",
                n);
-            r = session_run(cctx, sctx, "localhost", full.session, full.len);
-            expect_run(&r, 1, "ticket count %s%s", n == 1 ? "1" : ">= 2",
-                       ": resumption");
-            run_free(&r);
+            offer(cctx, sctx, "localhost", &full, 1, "ticket count %s%s",
+                  n == 1 ? "1" : ">= 2", ": resumption");
         }
 
         run_free(&full);
@@ -1227,16 +1261,14 @@ test_timeout(void)
     sp_ctx_set_clock(sctx, store_clock, &st);
     is_int(sp_ctx_set_session_timeout(sctx, 1), SP_OK, "timeout 1 s");
 
-    full = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full, 0, "timeout: %s%s", "first", "");
+    full = full_run(cctx, sctx, "localhost", "timeout: %s%s", "first", "");
     is_int(st.adds, 1, "timeout: one add");
     ok(st.last_expires >= now + 1 && st.last_expires <= now + 3,
        "timeout: expires is now + 1 (%lld, now %lld)",
        (long long) st.last_expires, (long long) now);
 
-    r = session_run(cctx, sctx, "localhost", full.session, full.len);
-    expect_run(&r, 1, "timeout: %s%s", "within the lifetime", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full, 1, "timeout: %s%s",
+          "within the lifetime", "");
 
     st.now += 5;
     r = session_run(cctx, sctx, "localhost", full.session, full.len);
@@ -1256,21 +1288,19 @@ test_timeout(void)
     sp_ctx_set_clock(sctx, store_clock, &st);
     sp_ctx_set_session_timeout(sctx, 60);
 
-    full = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full, 0, "timeout, host clock: %s%s", "first", "");
+    full = full_run(cctx, sctx, "localhost", "timeout, host clock: %s%s",
+                    "first", "");
     ok(st.last_expires >= 1000 + 60 && st.last_expires <= 1000 + 62,
        "timeout, host clock at 1000: expires is 1060 (got %lld)",
        (long long) st.last_expires);
 
     st.now += 30;
-    r = session_run(cctx, sctx, "localhost", full.session, full.len);
-    expect_run(&r, 1, "timeout, host clock: %s%s", "after 30 of 60 s", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full, 1, "timeout, host clock: %s%s",
+          "after 30 of 60 s", "");
 
     st.now += 40;
-    r = session_run(cctx, sctx, "localhost", full.session, full.len);
-    expect_run(&r, 0, "timeout, host clock: %s%s", "after 70 of 60 s", "");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full, 0, "timeout, host clock: %s%s",
+          "after 70 of 60 s", "");
 
     run_free(&full);
     ok(error_queue_empty(), "timeout: OpenSSL error queue empty");
@@ -1308,48 +1338,47 @@ keyed_server(const char *base, const char *ca, const uint8_t *key,
 static void
 test_apart(int version)
 {
-    sp_ctx     *home, *same, *other_cert, *other_ca, *policy, *cctx;
-    uint8_t     key[80];
-    run_t       full, r;
-    const char *v = vname(version);
+    /* servers sharing one ticket key; the first is home */
+    static const struct {
+        const char  *base;
+        const char  *ca;
+        int          request;       /* the credentials' request_cert */
+        int          want;          /* home's session resumed */
+        const char  *what;
+    } servers[] = {
+        { "server-ec", NULL, -1, 0, NULL },
+        { "server-ec", NULL, -1, 1, "same credentials, shared key" },
+        { "server-rsa", NULL, -1, 0, "another certificate" },
+        { "server-ec", "ca.crt", -1, 0, "same certificate, another CA" },
+        { "server-ec", NULL, 1, 0,
+          "same certificate, credentials request a certificate" },
+    };
+
+    sp_ctx   *sctx[5], *cctx;
+    offer_t   o[4];
+    uint8_t   key[80];
+    char      label[64];
+    size_t    i;
 
     random_key(key, sizeof(key));
+    snprintf(label, sizeof(label), "apart %s", vname(version));
     cctx = client_ctx(version, NULL);
 
-    home = keyed_server("server-ec", NULL, key, -1);
-    same = keyed_server("server-ec", NULL, key, -1);
-    other_cert = keyed_server("server-rsa", NULL, key, -1);
-    other_ca = keyed_server("server-ec", "ca.crt", key, -1);
-    policy = keyed_server("server-ec", NULL, key, 1);
+    for (i = 0; i < 5; i++) {
+        sctx[i] = keyed_server(servers[i].base, servers[i].ca, key,
+                               servers[i].request);
+        if (i > 0) {
+            o[i - 1] = (offer_t) { sctx[i], servers[i].want,
+                                   servers[i].what };
+        }
+    }
 
-    full = session_run(cctx, home, "localhost", NULL, 0);
-    expect_run(&full, 0, "apart %s: %s", v, "first");
+    offers(cctx, sctx[0], label, o, 4);
 
-    r = session_run(cctx, same, "localhost", full.session, full.len);
-    expect_run(&r, 1, "apart %s: %s", v, "same credentials, shared key");
-    run_free(&r);
+    for (i = 0; i < 5; i++) {
+        sp_ctx_unref(sctx[i]);
+    }
 
-    r = session_run(cctx, other_cert, "localhost", full.session, full.len);
-    expect_run(&r, 0, "apart %s: %s", v, "another certificate");
-    run_free(&r);
-
-    r = session_run(cctx, other_ca, "localhost", full.session, full.len);
-    expect_run(&r, 0, "apart %s: %s", v, "same certificate, another CA");
-    run_free(&r);
-
-    r = session_run(cctx, policy, "localhost", full.session, full.len);
-    expect_run(&r, 0, "apart %s: %s", v,
-               "same certificate, credentials request a certificate");
-    run_free(&r);
-
-    run_free(&full);
-    ok(error_queue_empty(), "apart %s: OpenSSL error queue empty", v);
-
-    sp_ctx_unref(policy);
-    sp_ctx_unref(other_ca);
-    sp_ctx_unref(other_cert);
-    sp_ctx_unref(same);
-    sp_ctx_unref(home);
     sp_ctx_unref(cctx);
 }
 
@@ -1377,8 +1406,8 @@ test_apart_ctx_policy(int version)
     sp_ctx_set_request_cert(b, 1);
     sp_ctx_set_reject_unauthorized(b, 1);
 
-    full = session_run(cctx, a, "localhost", NULL, 0);
-    expect_run(&full, 0, "ctx policy %s: %s", v, "first on A (not asking)");
+    full = full_run(cctx, a, "localhost", "ctx policy %s: %s", v,
+                    "first on A (not asking)");
 
     server = sp_pair_new(b, NULL, NULL);
     client = sp_pair_new_with_session(cctx, "localhost", full.session,
@@ -1419,8 +1448,7 @@ test_apart_store(void)
     other = store_server("server-rsa", NULL, &st);
     cctx = client_ctx(SP_TLS1_2, NULL);
 
-    full = session_run(cctx, home, "localhost", NULL, 0);
-    expect_run(&full, 0, "apart store: %s%s", "first", "");
+    full = full_run(cctx, home, "localhost", "apart store: %s%s", "first", "");
 
     hits = st.hits;
     r = session_run(cctx, other, "localhost", full.session, full.len);
@@ -1428,9 +1456,8 @@ test_apart_store(void)
     ok(st.hits > hits, "apart store: the store did hand the session out");
     run_free(&r);
 
-    r = session_run(cctx, home, "localhost", full.session, full.len);
-    expect_run(&r, 1, "apart store: %s%s", "back home", "");
-    run_free(&r);
+    offer(cctx, home, "localhost", &full, 1, "apart store: %s%s", "back home",
+          "");
 
     run_free(&full);
     ok(error_queue_empty(), "apart store: OpenSSL error queue empty");
@@ -1444,11 +1471,26 @@ test_apart_store(void)
 static void
 test_apart_sni(int version)
 {
-    sp_ctx     *sctx, *cctx;
-    sp_creds   *creds;
-    sp_pair    *client, *server;
-    run_t       full_a, full_d, r;
-    const char *v = vname(version);
+    static const struct {
+        const char  *name;          /* asked for */
+        const char  *context;       /* then chosen */
+        const char  *creds;
+        const char  *what;
+    } cross[] = {
+        { "localhost", NULL, "sni: default credentials",
+          "a.example.com's session offered for localhost" },
+        { "a.example.com", "a.example.com",
+          "sni: a.example.com's credentials",
+          "the default name's session offered for a.example.com" },
+    };
+
+    sp_ctx       *sctx, *cctx;
+    sp_creds     *creds;
+    sp_pair      *client, *server;
+    run_t         full_a, full_d;
+    const run_t  *from;
+    const char   *v = vname(version);
+    size_t        i;
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     creds = creds_for("sni-a", NULL);
@@ -1457,39 +1499,31 @@ test_apart_sni(int version)
     sp_creds_unref(creds);
     cctx = client_ctx(version, NULL);
 
-    full_a = session_run(cctx, sctx, "a.example.com", NULL, 0);
-    expect_run(&full_a, 0, "sni %s: %s", v, "a.example.com first");
-    full_d = session_run(cctx, sctx, "localhost", NULL, 0);
-    expect_run(&full_d, 0, "sni %s: %s", v, "default name first");
+    full_a = full_run(cctx, sctx, "a.example.com", "sni %s: %s", v,
+                      "a.example.com first");
+    full_d = full_run(cctx, sctx, "localhost", "sni %s: %s", v,
+                      "default name first");
 
-    r = session_run(cctx, sctx, "a.example.com", full_a.session, full_a.len);
-    expect_run(&r, 1, "sni %s: %s", v, "a.example.com again");
-    run_free(&r);
+    offer(cctx, sctx, "a.example.com", &full_a, 1, "sni %s: %s", v,
+          "a.example.com again");
 
-    r = session_run(cctx, sctx, "localhost", full_d.session, full_d.len);
-    expect_run(&r, 1, "sni %s: %s", v, "default name again");
-    run_free(&r);
+    offer(cctx, sctx, "localhost", &full_d, 1, "sni %s: %s", v,
+          "default name again");
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", full_a.session,
-                                      full_a.len, NULL);
-    ok(client && handshake(client, server),
-       "sni %s: a.example.com's session offered for localhost", v);
-    is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
-    is_str(sp_pair_context_name(server), NULL, "sni: default credentials");
-    sp_pair_free(client);
-    sp_pair_free(server);
-
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "a.example.com", full_d.session,
-                                      full_d.len, NULL);
-    ok(client && handshake(client, server),
-       "sni %s: the default name's session offered for a.example.com", v);
-    is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
-    is_str(sp_pair_context_name(server), "a.example.com",
-           "sni: a.example.com's credentials");
-    sp_pair_free(client);
-    sp_pair_free(server);
+    /* each name's session offered for the other name */
+    for (i = 0; i < 2; i++) {
+        from = i ? &full_d : &full_a;
+        server = sp_pair_new(sctx, NULL, NULL);
+        client = sp_pair_new_with_session(cctx, cross[i].name, from->session,
+                                          from->len, NULL);
+        ok(client && handshake(client, server), "sni %s: %s", v,
+           cross[i].what);
+        is_int(sp_pair_session_reused(server), 0, "sni: not resumed");
+        is_str(sp_pair_context_name(server), cross[i].context,
+               cross[i].creds);
+        sp_pair_free(client);
+        sp_pair_free(server);
+    }
 
     run_free(&full_a);
     run_free(&full_d);
@@ -1687,8 +1721,7 @@ test_session_id_tickets(void)
 
     sctx = ctx_for(SP_SERVER, "server-ec", NULL);
     cctx = client_ctx(SP_TLS1_2, NULL);
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new(cctx, "localhost", NULL);
+    new_ends(sctx, cctx, &client, &server);
 
     ok(handshake(client, server), "session id, tickets on: handshake");
     /*

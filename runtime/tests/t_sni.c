@@ -54,6 +54,25 @@ check(sp_sni_table *t, const char *servername, const char *want)
 }
 
 
+typedef struct {
+    const char  *servername;
+    const char  *want;          /* the name matched, NULL: none */
+} find_case;
+
+#define NELTS(a)  (sizeof(a) / sizeof((a)[0]))
+
+
+static void
+check_all(sp_sni_table *t, const find_case *cases, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        check(t, cases[i].servername, cases[i].want);
+    }
+}
+
+
 /* Add with a fresh value that must never be freed. */
 
 static int
@@ -68,6 +87,36 @@ add(sp_sni_table *t, const char *name, char *err, size_t errlen)
 static void
 test_kinds(void)
 {
+    static const find_case  kinds[] = {
+        { "a.example.com", "a.example.com" },
+        { "b.example.com", NULL },
+        { "example.com", NULL },
+        { "a.example.com.x", NULL },
+
+        { "x.example.org", "*.example.org" },
+        { "y.x.example.org", "*.example.org" },
+        { "a.b.c.d.example.org", "*.example.org" },
+        { "example.org", NULL },
+        { "xexample.org", NULL },
+        { ".example.org", NULL },
+
+        { "www.example.com", "www.example.*" },
+        { "www.example.co.uk", "www.example.*" },
+        { "www.example", NULL },
+        { "www.example.", NULL },
+        { "www.examplex.com", NULL },
+        { "x.www.example.com", NULL },
+    };
+
+    static const find_case  regexes[] = {
+        { "api.example.net", "~^(api|www)\\.example\\.net$" },
+        { "www.example.net", "~^(api|www)\\.example\\.net$" },
+        { "ftp.example.net", NULL },
+        { "api.example.net.evil", NULL },
+
+        { "", NULL },
+    };
+
     sp_sni_table  *t;
     char           err[256];
 
@@ -78,24 +127,7 @@ test_kinds(void)
     is_int(add(t, "www.example.*", err, sizeof(err)), 0, "add trailing");
     is_int(sp_sni_table_count(t), 3, "count is 3");
 
-    check(t, "a.example.com", "a.example.com");
-    check(t, "b.example.com", NULL);
-    check(t, "example.com", NULL);
-    check(t, "a.example.com.x", NULL);
-
-    check(t, "x.example.org", "*.example.org");
-    check(t, "y.x.example.org", "*.example.org");
-    check(t, "a.b.c.d.example.org", "*.example.org");
-    check(t, "example.org", NULL);
-    check(t, "xexample.org", NULL);
-    check(t, ".example.org", NULL);
-
-    check(t, "www.example.com", "www.example.*");
-    check(t, "www.example.co.uk", "www.example.*");
-    check(t, "www.example", NULL);
-    check(t, "www.example.", NULL);
-    check(t, "www.examplex.com", NULL);
-    check(t, "x.www.example.com", NULL);
+    check_all(t, kinds, NELTS(kinds));
 
     /* a trailing wildcard beats a regex: this one is on its own */
     sp_sni_table_free(t);
@@ -105,12 +137,7 @@ test_kinds(void)
            "add regex");
     is_int(sp_sni_table_count(t), 1, "count is 1");
 
-    check(t, "api.example.net", "~^(api|www)\\.example\\.net$");
-    check(t, "www.example.net", "~^(api|www)\\.example\\.net$");
-    check(t, "ftp.example.net", NULL);
-    check(t, "api.example.net.evil", NULL);
-
-    check(t, "", NULL);
+    check_all(t, regexes, NELTS(regexes));
     ok(sp_sni_table_find(t, "api.example.net", NULL, NULL) != NULL,
        "matched may be NULL");
     ok(sp_sni_table_find(t, NULL, NULL, NULL) == NULL, "NULL servername");
@@ -122,6 +149,18 @@ test_kinds(void)
 static void
 test_precedence(void)
 {
+    static const find_case  order[] = {
+        { "a.b.c.example.com", "a.b.c.example.com" },  /* exact first */
+        { "x.c.example.com", "*.c.example.com" },      /* longer leading */
+        { "x.d.example.com", "*.example.com" },
+        { "z.b.c.example.com", "*.c.example.com" },    /* leading > trail */
+        { "a.b.c.example.org", "a.b.c.example.*" },    /* longer trailing */
+        { "b.x.org", "b.*" },                          /* trailing > regex */
+        { "q.org", "~\\.org$" },                       /* regex order */
+        { "q.net", "~^q" },
+        { "c.net", NULL },
+    };
+
     sp_sni_table  *t;
     char           err[256];
     const char   **n;
@@ -149,15 +188,7 @@ test_precedence(void)
 
     is_int(rc, 0, "precedence names added");
 
-    check(t, "a.b.c.example.com", "a.b.c.example.com");  /* exact first */
-    check(t, "x.c.example.com", "*.c.example.com");      /* longer leading */
-    check(t, "x.d.example.com", "*.example.com");
-    check(t, "z.b.c.example.com", "*.c.example.com");    /* leading > trail */
-    check(t, "a.b.c.example.org", "a.b.c.example.*");    /* longer trailing */
-    check(t, "b.x.org", "b.*");                          /* trailing > regex */
-    check(t, "q.org", "~\\.org$");                       /* regex order */
-    check(t, "q.net", "~^q");
-    check(t, "c.net", NULL);
+    check_all(t, order, NELTS(order));
 
     sp_sni_table_free(t);
 }
@@ -166,6 +197,14 @@ test_precedence(void)
 static void
 test_case(void)
 {
+    static const find_case  cases[] = {
+        { "mixed.example.com", "MiXeD.Example.COM" },
+        { "MIXED.EXAMPLE.COM", "MiXeD.Example.COM" },
+        { "X.uPPer.org", "*.Upper.ORG" },
+        { "www.trail.NET", "WWW.Trail.*" },
+        { "ABC.Com", "~^abc\\.com$" },
+    };
+
     sp_sni_table  *t;
     char           err[256];
 
@@ -176,11 +215,7 @@ test_case(void)
     add(t, "WWW.Trail.*", err, sizeof(err));
     add(t, "~^abc\\.com$", err, sizeof(err));
 
-    check(t, "mixed.example.com", "MiXeD.Example.COM");
-    check(t, "MIXED.EXAMPLE.COM", "MiXeD.Example.COM");
-    check(t, "X.uPPer.org", "*.Upper.ORG");
-    check(t, "www.trail.NET", "WWW.Trail.*");
-    check(t, "ABC.Com", "~^abc\\.com$");
+    check_all(t, cases, NELTS(cases));
 
     sp_sni_table_free(t);
 }

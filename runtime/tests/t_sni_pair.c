@@ -121,6 +121,38 @@ sni_connect(sp_ctx *sctx, sp_ctx *cctx, const char *servername,
 }
 
 
+/*
+ * A client with `base` as its identity (NULL: none), which does not check
+ * the server, to `servername` on sctx: the server's error is `err` (SP_OK:
+ * none), or the test says what it was.  The client's context and the
+ * pairs are left for the test to look at, then try_end().
+ */
+static void
+try_client(sp_ctx *sctx, int version, const char *base,
+    const char *servername, int err, const char *title, sp_ctx **cctx,
+    sp_pair **client, sp_pair **server)
+{
+    *cctx = client_ctx(version, base, 0);
+    sni_connect(sctx, *cctx, servername, client, server);
+
+    if (!ok(sp_pair_error(*server) == err, "%s: server %s", title,
+            sp_strerror(err)))
+    {
+        diag("server: %d %s", sp_pair_error(*server),
+             sp_pair_error_message(*server));
+    }
+}
+
+
+/* The error queue is empty; the try's pairs and client context go. */
+static void
+try_end(const char *title, sp_ctx *cctx, sp_pair *client, sp_pair *server)
+{
+    ok(error_queue_empty(), "%s: error queue empty", title);
+    free_ends(client, server, cctx, NULL);
+}
+
+
 /* Is the CN of the certificate the pair's peer sent `cn` (NULL: none)? */
 
 static int
@@ -758,17 +790,8 @@ test_policy(int version)
         snprintf(title, sizeof(title), "policy %s %s -> %s", vname(version),
                  pc->client ? pc->client : "(no cert)", pc->servername);
 
-        /* the client does not check the server here */
-        cctx = client_ctx(version, pc->client, 0);
-
-        sni_connect(sctx, cctx, pc->servername, &client, &server);
-
-        if (!ok(sp_pair_error(server) == pc->err, "%s: server %s", title,
-                sp_strerror(pc->err)))
-        {
-            diag("server: %d %s", sp_pair_error(server),
-                 sp_pair_error_message(server));
-        }
+        try_client(sctx, version, pc->client, pc->servername, pc->err, title,
+                   &cctx, &client, &server);
 
         if (pc->err == SP_OK) {
             ok(sp_pair_state(server) & SP_STATE_SECURE, "%s: secure", title);
@@ -806,11 +829,7 @@ test_policy(int version)
                sp_pair_error_message(client));
         }
 
-        ok(error_queue_empty(), "%s: error queue empty", title);
-
-        sp_pair_free(client);
-        sp_pair_free(server);
-        sp_ctx_unref(cctx);
+        try_end(title, cctx, client, server);
     }
 
     sp_ctx_unref(sctx);
@@ -824,6 +843,18 @@ test_policy(int version)
 static void
 test_context_ciphers(void)
 {
+    static const struct {
+        int          version;
+        const char  *cipher;
+        const char  *what;
+    } used[] = {
+        { SP_TLS1_2, "ECDHE-ECDSA-CHACHA20-POLY1305",
+          "the context's cipher list is used" },
+        { SP_TLS1_3, "TLS_CHACHA20_POLY1305_SHA256",
+          "the context's suites are used" },
+    };
+
+    size_t     i;
     sp_ctx    *sctx, *cctx;
     sp_pair   *client, *server;
     sp_creds  *creds;
@@ -837,27 +868,17 @@ test_context_ciphers(void)
            "context with its own ciphers");
     sp_creds_unref(creds);
 
-    cctx = client_ctx(SP_TLS1_2, NULL, 1);
-    ok(sni_connect(sctx, cctx, "a.example.com", &client, &server),
-       "ciphers TLSv1.2: handshake");
-    is_str(sp_pair_cipher(server), "ECDHE-ECDSA-CHACHA20-POLY1305",
-           "the context's cipher list is used");
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
-
     /*
      * Also in TLS 1.3, where OpenSSL picks the suite before the servername
      * callback runs: the selection must happen early enough for it.
      */
-    cctx = client_ctx(SP_TLS1_3, NULL, 1);
-    ok(sni_connect(sctx, cctx, "a.example.com", &client, &server),
-       "ciphers TLSv1.3: handshake");
-    is_str(sp_pair_cipher(server), "TLS_CHACHA20_POLY1305_SHA256",
-           "the context's suites are used");
-    sp_pair_free(client);
-    sp_pair_free(server);
-    sp_ctx_unref(cctx);
+    for (i = 0; i < 2; i++) {
+        cctx = client_ctx(used[i].version, NULL, 1);
+        ok(sni_connect(sctx, cctx, "a.example.com", &client, &server),
+           "ciphers %s: handshake", vname(used[i].version));
+        is_str(sp_pair_cipher(server), used[i].cipher, used[i].what);
+        free_ends(client, server, cctx, NULL);
+    }
 
     ok(error_queue_empty(), "context ciphers: error queue empty");
     sp_ctx_unref(sctx);
@@ -967,16 +988,8 @@ test_shared_default(void)
         snprintf(title, sizeof(title), "shared %s -> %s",
                  sc->client ? sc->client : "(no cert)", sc->servername);
 
-        /* the client does not check the server here */
-        cctx = client_ctx(sc->version, sc->client, 0);
-        sni_connect(sctx, cctx, sc->servername, &client, &server);
-
-        if (!ok(sp_pair_error(server) == sc->err, "%s: server %s", title,
-                sp_strerror(sc->err)))
-        {
-            diag("server: %d %s", sp_pair_error(server),
-                 sp_pair_error_message(server));
-        }
+        try_client(sctx, sc->version, sc->client, sc->servername, sc->err,
+                   title, &cctx, &client, &server);
 
         if (sc->err == SP_OK) {
             ok(peer_cn_is(client, "localhost"), "%s: the default's "
@@ -1003,11 +1016,7 @@ test_shared_default(void)
             }
         }
 
-        ok(error_queue_empty(), "%s: error queue empty", title);
-
-        sp_pair_free(client);
-        sp_pair_free(server);
-        sp_ctx_unref(cctx);
+        try_end(title, cctx, client, server);
     }
 
     sp_ctx_unref(sctx);

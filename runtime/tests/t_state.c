@@ -92,7 +92,158 @@ test_frozen(void)
 }
 
 
+/* ---- credentials are frozen once they serve a context ------------------ */
+
+/* A setter on frozen credentials: refused, and the message names it. */
+static void
+creds_refused(sp_creds *creds, int rc, const char *call)
+{
+    is_int(rc, SP_ERR_INVALID, tn("frozen creds: %s refused", call));
+    ok(strstr(sp_creds_error(creds), call) != NULL
+       && strstr(sp_creds_error(creds), "no longer change") != NULL,
+       tn("frozen creds: and says so: \"%s\"", sp_creds_error(creds)));
+}
+
+
+static sp_creds  *sni_answer;
+static int        sni_asked;
+
+
+static sp_creds *
+sni_pick(sp_pair *pair, const char *servername, void *arg)
+{
+    (void) pair;
+    (void) servername;
+    (void) arg;
+
+    sni_asked++;
+    return sni_answer;
+}
+
+
+static void
+test_frozen_creds(void)
+{
+    static const char *const  pass[] = { "secret" };
+
+    sp_ctx        *sctx, *cctx;
+    sp_pair       *client, *server;
+    sp_creds      *creds, *sni, *picked;
+    sp_peer_cert  *peer;
+
+    creds = creds_for("server-rsa", "ca.crt");
+    is_int(sp_creds_set_ciphers(creds, "ECDHE-RSA-AES128-GCM-SHA256"), SP_OK,
+           "frozen creds: a setter works before they serve");
+
+    sctx = sp_ctx_new(SP_SERVER, creds);
+    ok(sctx != NULL, "frozen creds: a context's default");
+
+    creds_refused(creds, sp_creds_set_passphrases(creds, pass, 1),
+                  "sp_creds_set_passphrases");
+    creds_refused(creds, sp_creds_add_key_cert_file(creds,
+                      cert_path("server-ec.key"), cert_path("server-ec.crt")),
+                  "sp_creds_add_key_cert_file");
+    creds_refused(creds, sp_creds_add_key_cert_mem(creds, "k", 1, "c", 1),
+                  "sp_creds_add_key_cert_mem");
+    creds_refused(creds, sp_creds_add_ca_file(creds, cert_path("ca2.crt")),
+                  "sp_creds_add_ca_file");
+    creds_refused(creds, sp_creds_add_ca_mem(creds, "pem", 3),
+                  "sp_creds_add_ca_mem");
+    creds_refused(creds, sp_creds_set_ciphers(creds, "AES256-SHA"),
+                  "sp_creds_set_ciphers");
+    creds_refused(creds, sp_creds_set_versions(creds, SP_TLS1_3, 0),
+                  "sp_creds_set_versions");
+    creds_refused(creds, sp_creds_set_ciphersuites(creds,
+                      "TLS_AES_256_GCM_SHA384"), "sp_creds_set_ciphersuites");
+    creds_refused(creds, sp_creds_set_session_id_context(creds, "sid", 3),
+                  "sp_creds_set_session_id_context");
+    creds_refused(creds, sp_creds_set_request_cert(creds, 1),
+                  "sp_creds_set_request_cert");
+    creds_refused(creds, sp_creds_set_reject_unauthorized(creds, 1),
+                  "sp_creds_set_reject_unauthorized");
+    creds_refused(creds, sp_creds_add_trusted_file(creds,
+                      cert_path("ca2.crt")), "sp_creds_add_trusted_file");
+    creds_refused(creds, sp_creds_add_crl_file(creds, cert_path("ca.crl")),
+                  "sp_creds_add_crl_file");
+    creds_refused(creds, sp_creds_set_verify_depth(creds, 1),
+                  "sp_creds_set_verify_depth");
+    creds_refused(creds, sp_creds_set_ecdh_curve(creds, "X25519"),
+                  "sp_creds_set_ecdh_curve");
+    creds_refused(creds, sp_creds_set_dhparam_file(creds,
+                      cert_path("dh2048.pem")), "sp_creds_set_dhparam_file");
+    creds_refused(creds, sp_creds_set_dhparam_mem(creds, "pem", 3),
+                  "sp_creds_set_dhparam_mem");
+    creds_refused(creds, sp_creds_set_honor_cipher_order(creds, 1),
+                  "sp_creds_set_honor_cipher_order");
+    creds_refused(creds, sp_creds_add_conf_command(creds, "Options",
+                      "-SessionTicket"), "sp_creds_add_conf_command");
+
+    /* forgetting secrets changes no configuration: still allowed */
+    sp_creds_wipe_passphrases(creds);
+    ok(1, "frozen creds: sp_creds_wipe_passphrases allowed");
+
+    /* nothing refused took effect: a client that has a certificate is
+       not asked for it */
+    cctx = ctx_for(SP_CLIENT, "client", "ca.crt");
+    new_ends(sctx, cctx, &client, &server);
+    ok(handshake(client, server) && sp_pair_authorized(client),
+       "frozen creds: the context serves as configured before");
+    peer = sp_pair_peer_cert(server);
+    ok(peer == NULL, "frozen creds: and asks no client certificate");
+    sp_peer_cert_free(peer);
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    /* credentials of an SNI context freeze when it is added */
+    sni = creds_for("sni-a", NULL);
+    sp_ctx_unref(sctx);
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    is_int(sp_ctx_add_context(sctx, "sni-a.example.com", sni), SP_OK,
+           "frozen creds: an SNI context");
+    creds_refused(sni, sp_creds_set_ciphers(sni, "AES256-SHA"),
+                  "sp_creds_set_ciphers");
+
+    /* and those an SNI callback returns, once a pair has used them */
+    picked = creds_for("server-rsa", NULL);
+    sni_answer = picked;
+    sp_ctx_set_sni_callback(sctx, sni_pick, NULL);
+    is_int(sp_creds_set_request_cert(picked, 0), SP_OK,
+           "frozen creds: the callback's before a pair asks");
+    new_ends(sctx, cctx, &client, &server);
+    ok(handshake(client, server) && sni_asked == 1,
+       "frozen creds: the callback chose them");
+    creds_refused(picked, sp_creds_set_request_cert(picked, 1),
+                  "sp_creds_set_request_cert");
+    sp_pair_free(client);
+    sp_pair_free(server);
+
+    sp_creds_unref(picked);
+    sp_creds_unref(sni);
+    sp_creds_unref(creds);
+    sp_ctx_unref(cctx);
+    sp_ctx_unref(sctx);
+    ok(error_queue_empty(), "frozen creds: error queue empty");
+}
+
+
 /* ---- workers count their own pairs ------------------------------------- */
+
+/*
+ * Each worker counts its own live pairs: asked for the context or for
+ * every context (the first worker one way, the second the other, each
+ * time), and the default worker those sp_pair_new() made.
+ */
+static void
+count_pairs(sp_worker *w1, sp_worker *w2, sp_ctx *sctx, unsigned want)
+{
+    is_int(sp_worker_connections(w1, want ? sctx : NULL), want,
+           tn("workers: first counts %u", want));
+    is_int(sp_worker_connections(w2, want ? NULL : sctx), want,
+           tn("workers: second counts %u", want));
+    is_int(sp_ctx_connections(sctx), want,
+           tn("workers: default counts %u of its own", want));
+}
+
 
 static void
 test_workers(void)
@@ -119,16 +270,12 @@ test_workers(void)
     d = sp_pair_new(sctx, NULL, &err);
     ok(d != NULL && err == SP_OK, "workers: and in the default one");
 
-    is_int(sp_worker_connections(w1, sctx), 1, "workers: first counts 1");
-    is_int(sp_worker_connections(w2, NULL), 1, "workers: second counts 1");
-    is_int(sp_ctx_connections(sctx), 1, "workers: default counts its own");
+    count_pairs(w1, w2, sctx, 1);
 
     sp_pair_free(a);
     sp_pair_free(c);
     sp_pair_free(d);
-    is_int(sp_worker_connections(w1, NULL), 0, "workers: first empty");
-    is_int(sp_worker_connections(w2, sctx), 0, "workers: second empty");
-    is_int(sp_ctx_connections(sctx), 0, "workers: default empty");
+    count_pairs(w1, w2, sctx, 0);
 
     sp_worker_free(w1);
     sp_worker_free(w2);
@@ -410,6 +557,7 @@ main(void)
     hooked = CRYPTO_set_mem_functions(hook_malloc, hook_realloc, hook_free);
 
     test_frozen();
+    test_frozen_creds();
     test_workers();
     test_threads();
     test_hs_reserve(hooked);
