@@ -256,7 +256,7 @@ test-matrix: $(BUILD)/.deps-test lib $(CERTS)
 #   make fuzz        every target for FUZZ_SECONDS, corpora kept and grown
 #   make test-fuzz   replay t/fuzz/regressions, then FUZZ_QUICK s a target
 FUZZ_TARGETS := server_pair client_pair sni_table names creds peer_cert \
-                sessions
+                sessions proxy_v2
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 3
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
