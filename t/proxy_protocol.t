@@ -124,8 +124,10 @@ CONF
         log_format => '$remote_port $server_port',
         stream_server_config => $server
                                 . "proxy_pass 127.0.0.1:$pp->{port};\n",
-        stream_config => "server {\n    listen [::1]:%%PORT2%%;\n$v6"
-                         . "    proxy_pass 127.0.0.1:$pp->{port};\n}\n");
+        stream_config => join '', map {
+            "server {\n    listen $_;\n$v6"
+            . "    proxy_pass 127.0.0.1:$pp->{port};\n}\n"
+        } '[::1]:%%PORT2%%', 'unix:%%TESTDIR%%/sp.sock');
     ok(!$t->{start_error}, "$name: the front starts")
         or diag($t->{start_error});
 
@@ -181,6 +183,27 @@ CONF
          qr/^addr=::1\ port=\d+\ server_addr=::1\ server_port=$t->{port2}
             \ tlv_alpn=\ tlv_authority=v6\.example\.com\ /x,
          "$name: IPv6: the addresses as nginx reads them");
+
+    # an AF_UNIX front: PROXY with the UNIX family, which nginx skips
+    # whole (it reads IP addresses only): the connection goes on
+    my ($st, $out, $err) = run_cmd(['python3', '-c', <<'PY',
+import socket, ssl, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+t = c.wrap_socket(s, server_hostname='u.example.com')
+t.sendall(b'x\n')
+got = b''
+while not got.endswith(b'\n'):
+    got += t.recv(1000)
+sys.stdout.write(got.decode())
+PY
+                                    "$t->{dir}/sp.sock"], timeout => 10);
+    like($out, qr/^addr= port= server_addr= server_port= tlv_alpn= /,
+         "$name: AF_UNIX: the header is taken, its addresses and TLVs "
+         . "not read") or diag($err);
 
     stop_parser($pp);
     # (but for the empty header of the probe that saw it listening)
