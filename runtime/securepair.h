@@ -748,7 +748,6 @@ const char *sp_peer_cert_get(const sp_name_entry *list, size_t n,
 void sp_peer_cert_free(sp_peer_cert *cert);
 
 
-
 /* ---- PROXY protocol v2 (proxy_v2.c) ------------------------------------ */
 
 /*
