@@ -162,31 +162,28 @@ ngx_stream_securepair_get_list(ngx_stream_session_t *s,
 }
 
 
-static ngx_int_t
-ngx_stream_securepair_get_session_id(ngx_stream_session_t *s,
-    ngx_stream_variable_value_t *v, ngx_stream_securepair_ctx_t *ctx,
-    const ngx_stream_securepair_var_t *var)
+/*
+ * The session id in lower-case hex, as $ssl_session_id, written as the
+ * runtime writes its lists (the whole length; the text when it fits).
+ */
+static size_t
+ngx_stream_securepair_session_hex(const sp_pair *pair, char *buf,
+    size_t len)
 {
-    size_t          len;
-    u_char         *p;
+    size_t          n;
     const uint8_t  *id;
 
-    /* lower-case hex, as nginx's $ssl_session_id */
-    id = sp_pair_session_id(ctx->pair, &len);
+    id = sp_pair_session_id(pair, &n);
 
     if (id == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+        return 0;
     }
 
-    p = ngx_pnalloc(s->connection->pool, 2 * len);
-    if (p == NULL) {
-        return NGX_ERROR;
+    if (buf != NULL && len > 2 * n) {
+        *ngx_hex_dump((u_char *) buf, (u_char *) id, n) = '\0';
     }
 
-    return ngx_stream_securepair_value(v, p,
-                                       ngx_hex_dump(p, (u_char *) id, len)
-                                       - p, 1);
+    return 2 * n;
 }
 
 
@@ -280,30 +277,28 @@ ngx_stream_securepair_get_escaped(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, ngx_stream_securepair_ctx_t *ctx,
     const ngx_stream_securepair_var_t *var)
 {
-    size_t         len;
-    u_char        *p;
-    uintptr_t      n;
+    size_t         len, size;
+    u_char        *pem, *p;
     sp_peer_cert  *cert;
 
     cert = ngx_stream_securepair_peer(ctx);
+    pem = (cert != NULL) ? (u_char *) cert->pem : NULL;
 
-    if (cert == NULL || cert->pem == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+    if (pem == NULL) {
+        return ngx_stream_securepair_set(s, v, NULL);
     }
 
-    len = ngx_strlen(cert->pem);
-    n = ngx_escape_uri(NULL, (u_char *) cert->pem, len,
-                       NGX_ESCAPE_URI_COMPONENT);
+    len = ngx_strlen(pem);
+    size = len + 2 * ngx_escape_uri(NULL, pem, len, NGX_ESCAPE_URI_COMPONENT);
 
-    p = ngx_pnalloc(s->connection->pool, len + 2 * n);
+    p = ngx_pnalloc(s->connection->pool, size);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_escape_uri(p, (u_char *) cert->pem, len, NGX_ESCAPE_URI_COMPONENT);
+    ngx_escape_uri(p, pem, len, NGX_ESCAPE_URI_COMPONENT);
 
-    return ngx_stream_securepair_value(v, p, len + 2 * n, 1);
+    return ngx_stream_securepair_value(v, p, size, 1);
 }
 
 
@@ -361,9 +356,8 @@ static ngx_stream_securepair_var_t  ngx_stream_securepair_vars[] = {
     { ngx_string("securepair_session_reused"),
       ngx_stream_securepair_get_fact, NGX_SP_VAR_SECURE,
       ngx_stream_securepair_reused, NULL, 0 },
-    { ngx_string("securepair_session_id"),
-      ngx_stream_securepair_get_session_id, NGX_SP_VAR_SECURE, NULL, NULL,
-      0 },
+    { ngx_string("securepair_session_id"), ngx_stream_securepair_get_list,
+      NGX_SP_VAR_SECURE, NULL, ngx_stream_securepair_session_hex, 0 },
 
     { ngx_string("securepair_peer_subject"), ngx_stream_securepair_get_peer,
       0, NULL, NULL, ngx_sp_field(subject_line) },

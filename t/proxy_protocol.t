@@ -194,10 +194,12 @@ c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 c.check_hostname = False
 c.verify_mode = ssl.CERT_NONE
 t = c.wrap_socket(s, server_hostname='u.example.com')
-t.sendall(b'x\n')
 got = b''
 while not got.endswith(b'\n'):
-    got += t.recv(1000)
+    more = t.recv(1000)
+    if not more:
+        break
+    got += more
 sys.stdout.write(got.decode())
 PY
                                     "$t->{dir}/sp.sock"], timeout => 10);
