@@ -781,7 +781,8 @@ void sp_peer_cert_free(sp_peer_cert *cert);
  *
  * Only once the pair is secure.  Writes the header into buf and returns
  * its length; SP_ERR_INVALID (nothing written) before the handshake
- * completed, with a client pair, or when len is smaller than the header.
+ * completed, with a client pair, with one end only, or when len is
+ * smaller than the header (SP_PROXY_V2_MAX is always enough).
  */
 #define SP_PROXY_V2_MAX_NAME      255   /* authority, ALPN: TLS's bounds */
 #define SP_PROXY_V2_MAX_VERSION   16
