@@ -47,8 +47,14 @@ CERTS     := $(BUILD)/certs/.done
 # the load generator and backend of bench/, also driven by t/stress
 STRESS_BIN := $(BUILD)/bench/loadgen $(BUILD)/bench/backend
 
-# clients of t/ that no packaged client can play (t/tools/)
-T_TOOLS   := $(BUILD)/t/tools/hello_retry_client $(BUILD)/t/flood
+# A plain nginx that reads PROXY protocol v2 TLVs (1.23.2 and later), the
+# backend of t/proxy_protocol.t: no module in it, nothing but stream.
+PP_NGINX_VERSION := 1.26.3
+PP_NGINX  := $(BUILD)/pp-nginx/nginx-$(PP_NGINX_VERSION)/objs/nginx
+
+# clients of t/ that no packaged client can play (t/tools/), and that
+# nginx
+T_TOOLS   := $(BUILD)/t/tools/hello_retry_client $(BUILD)/t/flood $(PP_NGINX)
 
 # The nginx tree the module is built against: Debian's nginx-dev, or any
 # nginx >= 1.22 source tree (auto/build-module).  NGX_SNAPSHOTS holds the
@@ -197,6 +203,15 @@ test-tsan: $(BUILD)/.deps-test $(BUILD)/tsan/t_state $(CERTS)
 	SP_CERTS=$(BUILD)/certs TSAN_OPTIONS=halt_on_error=1 \
 	prove -f --exec '' $(BUILD)/tsan/t_state
 
+$(PP_NGINX): $(NGX_SNAPSHOTS)/nginx-$(PP_NGINX_VERSION).tar.gz
+	rm -rf $(BUILD)/pp-nginx
+	mkdir -p $(BUILD)/pp-nginx
+	tar -xzf $< -C $(BUILD)/pp-nginx
+	cd $(BUILD)/pp-nginx/nginx-$(PP_NGINX_VERSION) && \
+	    { [ -x configure ] && c=./configure || c=auto/configure; } && \
+	    $$c --with-stream --without-http --without-pcre \
+	        > configure.log 2>&1 && $(MAKE) > make.log 2>&1
+
 $(BUILD)/t/flood: t/tools/flood.c runtime/tests/records.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) -Iruntime/tests $< -o $@ -lssl -lcrypto
@@ -248,7 +263,7 @@ test-matrix: $(BUILD)/.deps-test lib $(CERTS)
 #   make fuzz        every target for FUZZ_SECONDS, corpora kept and grown
 #   make test-fuzz   replay t/fuzz/regressions, then FUZZ_QUICK s a target
 FUZZ_TARGETS := server_pair client_pair sni_table names creds peer_cert \
-                sessions
+                sessions proxy_v2
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 3
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

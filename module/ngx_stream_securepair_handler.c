@@ -252,7 +252,7 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
 
     ngx_stream_securepair_handshake_done(c, ctx);
 
-    return NGX_OK;
+    return ngx_stream_securepair_proxy_header(c, ctx);
 
 again:
 

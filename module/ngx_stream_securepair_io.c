@@ -153,6 +153,10 @@ ngx_stream_securepair_recv(ngx_connection_t *c, u_char *buf, size_t size)
 
     ctx = ngx_stream_securepair_get_ctx(c);
 
+    if (ctx->prefix_len) {
+        return ngx_stream_securepair_prefix_read(c, ctx, buf, size);
+    }
+
     for ( ;; ) {
         n = sp_clear_read(ctx->pair, buf, size);
 

@@ -248,6 +248,13 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       offsetof(ngx_stream_securepair_srv_conf_t, handshake_timeout),
       NULL },
 
+    { ngx_string("securepair_proxy_protocol"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_securepair_srv_conf_t, proxy_protocol),
+      NULL },
+
     { ngx_string("securepair_max_connections"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -380,6 +387,7 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
     conf->reneg_window = NGX_CONF_UNSET;
     conf->handshake_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_connections = NGX_CONF_UNSET;
+    conf->proxy_protocol = NGX_CONF_UNSET;
     conf->session_cache = NGX_CONF_UNSET;
     conf->session_zone = NGX_CONF_UNSET_PTR;
     conf->session_timeout = NGX_CONF_UNSET;
@@ -443,6 +451,7 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->handshake_timeout,
                               prev->handshake_timeout, 60000);
     ngx_conf_merge_value(conf->max_connections, prev->max_connections, 0);
+    ngx_conf_merge_value(conf->proxy_protocol, prev->proxy_protocol, 0);
     ngx_conf_merge_value(conf->session_cache, prev->session_cache,
                          SP_SESSION_CACHE_NONE);
     ngx_conf_merge_ptr_value(conf->session_zone, prev->session_zone, NULL);

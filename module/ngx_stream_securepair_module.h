@@ -90,6 +90,7 @@ typedef struct {
     ngx_int_t                  session_ticket_count;
     ngx_msec_t                 handshake_timeout;
     ngx_int_t                  max_connections;
+    ngx_flag_t                 proxy_protocol;
 
     ngx_str_t                  echo_greeting;     /* securepair_echo */
 
@@ -139,6 +140,10 @@ typedef struct {
     size_t                     unprobed;      /* sent since the last look
                                                  at the socket */
     size_t                     unsent;        /* what the kernel held then */
+
+    /* securepair_proxy_protocol: the header still to be read */
+    u_char                    *prefix;
+    size_t                     prefix_len;
 } ngx_stream_securepair_ctx_t;
 
 
@@ -168,6 +173,11 @@ void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 
 ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
+
+ngx_int_t ngx_stream_securepair_proxy_header(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx);
+ssize_t ngx_stream_securepair_prefix_read(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx, u_char *buf, size_t size);
 
 char *ngx_stream_securepair_context(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -31,6 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -41,6 +42,12 @@
 static int sp_cert_time(const ASN1_TIME *t, char **str, time_t *when);
 static int sp_cert_serial(X509 *x, char **out);
 static int sp_cert_digest(X509 *x, const EVP_MD *md, char **out);
+static int sp_cert_time_print(BIO *bio, const void *t);
+static int sp_cert_dn_print(BIO *bio, const void *name);
+static int sp_cert_pem_print(BIO *bio, const void *x);
+static int sp_cert_print(const void *obj,
+    int (*print)(BIO *bio, const void *obj), char **out);
+static int sp_cert_bio_text(BIO *bio, char **out);
 
 
 sp_peer_cert *
@@ -89,6 +96,17 @@ sp_cert_snapshot(X509 *x)
     }
     if (rc == 0) {
         rc = sp_cert_digest(x, EVP_sha256(), &cert->fingerprint256);
+    }
+    if (rc == 0) {
+        rc = sp_cert_print(X509_get_subject_name(x), sp_cert_dn_print,
+                           &cert->subject_dn);
+    }
+    if (rc == 0) {
+        rc = sp_cert_print(X509_get_issuer_name(x), sp_cert_dn_print,
+                           &cert->issuer_dn);
+    }
+    if (rc == 0) {
+        rc = sp_cert_print(x, sp_cert_pem_print, &cert->pem);
     }
 
     ERR_pop_to_mark();
@@ -177,6 +195,9 @@ sp_peer_cert_free(sp_peer_cert *cert)
     free(cert->serial_number);
     free(cert->fingerprint);
     free(cert->fingerprint256);
+    free(cert->subject_dn);
+    free(cert->issuer_dn);
+    free(cert->pem);
     free(cert);
 }
 
@@ -194,9 +215,6 @@ sp_cert_time(const ASN1_TIME *t, char **str, time_t *when)
 {
     struct tm   tm;
     time_t      sec;
-    BIO        *bio;
-    char       *data;
-    long        len;
 
     *str = NULL;
     *when = 0;
@@ -214,31 +232,101 @@ sp_cert_time(const ASN1_TIME *t, char **str, time_t *when)
 
     sec = timegm(&tm);
 
+    if (sp_cert_print(t, sp_cert_time_print, str) != 0) {
+        return -1;
+    }
+
+    *when = (*str != NULL) ? sec : 0;
+
+    return 0;
+}
+
+
+static int
+sp_cert_time_print(BIO *bio, const void *t)
+{
+    return ASN1_TIME_print(bio, t) > 0;
+}
+
+
+/*
+ * RFC 2253, as nginx's $ssl_client_s_dn (1.11.6 and later) writes it with
+ * the same call: the last RDN first, separators and control or non-ASCII
+ * bytes escaped, so the line is text that means what the name means.
+ */
+static int
+sp_cert_dn_print(BIO *bio, const void *name)
+{
+    return X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0;
+}
+
+
+/* The certificate as PEM, as nginx's $ssl_client_raw_cert. */
+static int
+sp_cert_pem_print(BIO *bio, const void *x)
+{
+    return PEM_write_bio_X509(bio, (X509 *) x) == 1;
+}
+
+
+/*
+ * What print() writes of obj, as a malloc()'d string: 0 (*out NULL when
+ * obj is NULL, print() fails, or writes nothing or a NUL), -1 out of
+ * memory.
+ */
+static int
+sp_cert_print(const void *obj, int (*print)(BIO *bio, const void *obj),
+    char **out)
+{
+    BIO  *bio;
+
+    *out = NULL;
+
+    if (obj == NULL) {
+        return 0;
+    }
+
     bio = BIO_new(BIO_s_mem());
     if (bio == NULL) {
         return -1;
     }
 
-    if (ASN1_TIME_print(bio, t) <= 0) {
+    if (!print(bio, obj)) {
         BIO_free(bio);
         return 0;
     }
+
+    return sp_cert_bio_text(bio, out);
+}
+
+
+/*
+ * A memory BIO's bytes as a malloc()'d string, and the BIO freed: 0 (*out
+ * NULL when the BIO is empty or holds a NUL), -1 out of memory.
+ */
+static int
+sp_cert_bio_text(BIO *bio, char **out)
+{
+    char  *data;
+    long   len;
+
+    *out = NULL;
 
     len = BIO_get_mem_data(bio, &data);
-    if (len <= 0) {
+
+    if (len <= 0 || memchr(data, '\0', (size_t) len) != NULL) {
         BIO_free(bio);
         return 0;
     }
 
-    *str = malloc((size_t) len + 1);
-    if (*str == NULL) {
+    *out = malloc((size_t) len + 1);
+    if (*out == NULL) {
         BIO_free(bio);
         return -1;
     }
 
-    memcpy(*str, data, (size_t) len);
-    (*str)[len] = '\0';
-    *when = sec;
+    memcpy(*out, data, (size_t) len);
+    (*out)[len] = '\0';
 
     BIO_free(bio);
 

@@ -785,6 +785,20 @@ const char *sp_pair_context_name(const sp_pair *pair);
  */
 const char *sp_pair_sni_gave_up(const sp_pair *pair);
 
+/*
+ * What the client offered in its ClientHello (server; the last hello,
+ * also after a failed handshake), formatted as nginx's $ssl_ciphers and
+ * $ssl_curves: OpenSSL's names joined by colons, "0x" and hex for what
+ * OpenSSL does not know (GREASE values, suites it was built without).
+ * Formatted on demand from what OpenSSL keeps of the hello: nothing is
+ * stored or spent per handshake for a host that never asks.  As
+ * snprintf(): writes at most len bytes with the NUL, returns the length
+ * of the whole text (0: nothing offered, or no hello yet); call with
+ * NULL and 0 to learn it.  A resumed TLS 1.2 session has no groups.
+ */
+size_t sp_pair_client_ciphers(const sp_pair *pair, char *buf, size_t len);
+size_t sp_pair_client_groups(const sp_pair *pair, char *buf, size_t len);
+
 /* "TLSv1.3" and OpenSSL's cipher name, or NULL before they are chosen. */
 const char *sp_pair_protocol(const sp_pair *pair);
 const char *sp_pair_cipher(const sp_pair *pair);
@@ -815,6 +829,13 @@ typedef struct {
     char *serial_number;          /* upper-case hex */
     char *fingerprint;            /* SHA-1, "AB:CD:..." */
     char *fingerprint256;         /* SHA-256, same form */
+    char *subject_dn;             /* RFC 2253, as OpenSSL's
+                                     XN_FLAG_RFC2253 and nginx's
+                                     $ssl_client_s_dn:
+                                     "CN=client,OU=Clients,...,C=UK" */
+    char *issuer_dn;
+    char *pem;                    /* the certificate as PEM, "-----BEGIN
+                                     CERTIFICATE-----\n...\n" */
 } sp_peer_cert;
 
 /*
@@ -830,6 +851,62 @@ sp_peer_cert *sp_peer_cert_from_der(const void *der, size_t len);
 const char *sp_peer_cert_get(const sp_name_entry *list, size_t n,
     const char *key);
 void sp_peer_cert_free(sp_peer_cert *cert);
+
+
+/* ---- PROXY protocol v2 (proxy_v2.c) ------------------------------------ */
+
+/*
+ * The PROXY protocol v2 header (haproxy's proxy-protocol.txt) that tells a
+ * backend what a server pair learned: the connection's addresses, and the
+ * TLVs
+ *   PP2_TYPE_ALPN       the ALPN protocol (else the NPN one), if any
+ *   PP2_TYPE_AUTHORITY  the SNI, if any
+ *   PP2_TYPE_SSL        client flags: PP2_CLIENT_SSL always,
+ *                       PP2_CLIENT_CERT_CONN when the client sent a
+ *                       certificate on this connection,
+ *                       PP2_CLIENT_CERT_SESS when its session has one
+ *                       (also resumed); verify 0 when authorized, else
+ *                       OpenSSL's X509_V_ERR_* code (2, UNABLE_TO_GET_
+ *                       ISSUER_CERT, for no certificate where one was
+ *                       asked for; 1, UNSPECIFIED, when none was asked
+ *                       for); then the subtypes SSL_VERSION ("TLSv1.3"),
+ *                       SSL_CN (the client certificate's last CN),
+ *                       SSL_CIPHER (OpenSSL's name), SSL_SIG_ALG and
+ *                       SSL_KEY_ALG of our own certificate ("RSA-SHA256",
+ *                       "RSA2048", "EC256"), each when known.
+ * Every value has a bound (below); one longer than its bound, or with a
+ * NUL, is left out, never cut.  So the header is at most
+ * SP_PROXY_V2_MAX bytes and every length in it is consistent.
+ *
+ * client and server are the connection's two ends (struct sockaddr_in,
+ * _in6 or _un, of the same family; `len`s their sizes): command PROXY
+ * with that family.  Ends of different or other families: PROXY with
+ * AF_UNSPEC and no addresses, which a receiver ignores.  Both NULL: the
+ * LOCAL command (a connection of the host's own, not relayed).
+ *
+ * Only once the pair is secure.  Writes the header into buf and returns
+ * its length; SP_ERR_INVALID (nothing written) before the handshake
+ * completed, with a client pair, with one end only, or when len is
+ * smaller than the header (SP_PROXY_V2_MAX is always enough).
+ */
+#define SP_PROXY_V2_MAX_NAME      255   /* authority, ALPN: TLS's bounds */
+#define SP_PROXY_V2_MAX_VERSION   16
+#define SP_PROXY_V2_MAX_CN        256   /* 64 characters of UTF-8 */
+#define SP_PROXY_V2_MAX_ALG       64    /* cipher, signature, key */
+
+#define SP_PROXY_V2_MAX                                                     \
+    (16 + 216                           /* header, two AF_UNIX paths */     \
+     + 2 * (3 + SP_PROXY_V2_MAX_NAME)   /* ALPN, AUTHORITY */               \
+     + 3 + 5                            /* SSL: client, verify */           \
+     + 3 + SP_PROXY_V2_MAX_VERSION + 3 + SP_PROXY_V2_MAX_CN                 \
+     + 3 * (3 + SP_PROXY_V2_MAX_ALG))
+
+struct sockaddr;
+
+ssize_t sp_proxy_v2_encode(const sp_pair *pair,
+    const struct sockaddr *client, size_t client_len,
+    const struct sockaddr *server, size_t server_len,
+    uint8_t *buf, size_t len);
 
 #ifdef __cplusplus
 }

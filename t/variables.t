@@ -290,6 +290,113 @@ CONF
 }
 
 
+# ---- the same values as nginx's own $ssl_ variables -----------------------
+
+# One client, the same hello and certificate, to securepair (PORT) and to
+# nginx's stream ssl (PORT2) in one nginx: each $securepair_ variable must
+# log what its $ssl_ counterpart logs.  Also for a certificate made here
+# whose names need RFC 2253's escapes (UTF-8, ',', '+', '"', '<', ';').
+{
+    my $name = 'as nginx';
+    my @pairs = (
+        # ours, nginx's
+        [ peer_s_dn => 'client_s_dn' ], [ peer_i_dn => 'client_i_dn' ],
+        [ peer_serial => 'client_serial' ],
+        [ peer_v_remain => 'client_v_remain' ],
+        [ peer_valid_from => 'client_v_start' ],
+        [ peer_valid_to => 'client_v_end' ],
+        [ peer_cert => 'client_raw_cert' ],
+        [ peer_escaped_cert => 'client_escaped_cert' ],
+        [ client_ciphers => 'ciphers' ], [ client_curves => 'curves' ],
+        [ servername => 'server_name' ], [ protocol => 'protocol' ],
+        [ cipher => 'cipher' ],
+    );
+    my $format = join '|', map {
+        my ($ours, $theirs) = @$_;
+        "$ours=\$securepair_$ours\$ssl_$theirs"
+    } @pairs;
+    $format .= '|fp=$securepair_peer_fingerprint|fp_ssl=$ssl_client_fingerprint'
+               . '|fp256=$securepair_peer_fingerprint256'
+               . '|san=$securepair_peer_subjectaltname';
+
+    my $t = start_nginx(name => $name, log_format => $format,
+                        stream_server_config => <<'CONF',
+%%INCLUDE(tls_rsa)%%
+securepair_ca %%CERTS%%/ca.crt;
+securepair_request_cert on;
+securepair_echo "welcome!\n";
+CONF
+                        stream_config => <<'CONF');
+server {
+    listen 127.0.0.1:%%PORT2%% ssl;
+    ssl_certificate %%CERTS%%/server-rsa.crt;
+    ssl_certificate_key %%CERTS%%/server-rsa.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_client_certificate %%CERTS%%/ca.crt;
+    ssl_verify_client optional_no_ca;
+    return "welcome!\n";
+}
+CONF
+
+    # a certificate with every kind of name RFC 2253 escapes
+    my $odd = "$t->{dir}/odd";
+    my ($st, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-utf8',
+        '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', "$odd.key", '-out', "$odd.crt", '-days', '30',
+        '-subj', "/C=UK/O=Acme, Inc./OU=R&D+OU=QA"
+                 . "/CN=Zo\x{c3}\x{ab} \"q\" <a>;b\\+c#d=e",
+        '-addext', 'subjectAltName=DNS:odd.example.com,IP:192.0.2.1']);
+    is($st, 0, "$name: a certificate with names to escape") or diag($err);
+
+    my $n = 0;
+    for my $c ([ 'client', 'TLSv1.3' ], [ 'client', 'TLSv1.2' ],
+               [ $odd, 'TLSv1.3' ])
+    {
+        my ($base, $version) = @$c;
+        my $case = ($base eq $odd ? 'odd names' : $base) . ", $version";
+        my @line;
+
+        for my $port ($t->{port}, $t->{port2}) {
+            tls_client(port => $port, servername => 'a.example.com',
+                       version => $version, cert => "$base.crt",
+                       key => "$base.key", request => "x\n",
+                       expect_like => qr/welcome!\n/, read_timeout => 1);
+            push @line, next_log_line($t, ++$n);
+        }
+
+        my ($ours, $theirs) = map {
+            +{ map { /^(\w+)=(.*)$/s ? ($1, $2) : () } split /\|/, $_ }
+        } @line;
+
+        # each field is "$securepair_x$ssl_y": ours, then "-" for the
+        # $ssl_ one on our port; "-", then nginx's, on nginx's port
+        for my $p (@pairs) {
+            my ($var, $ssl) = @$p;
+            my $a = $ours->{$var} // '';
+            my $b = $theirs->{$var} // '';
+            ok(length $a > 2 && $a =~ s/-\z// && $b =~ s/\A-// && $a eq $b,
+               "$case: \$securepair_$var is nginx's \$ssl_$ssl")
+                or diag("ours: $ours->{$var}\nnginx's: $theirs->{$var}");
+        }
+
+        is(lc($ours->{fp} =~ s/://gr), $theirs->{fp_ssl},
+           "$case: \$securepair_peer_fingerprint is nginx's "
+           . "\$ssl_client_fingerprint, with colons, upper-case");
+        my $crt = $base eq $odd ? "$base.crt" : cert_path("$base.crt");
+        my ($fp256) = (run_cmd(['openssl', 'x509', '-noout', '-fingerprint',
+                                '-sha256', '-in', $crt]))[1] =~ /=(\S+)/;
+        is($ours->{fp256}, $fp256, "$case: \$securepair_peer_fingerprint256 "
+                                   . "as openssl says");
+        is($ours->{san}, $base eq $odd
+                         ? 'DNS:odd.example.com, IP Address:192.0.2.1'
+                         : 'email:client@example.com',
+           "$case: \$securepair_peer_subjectaltname");
+    }
+
+    done_nginx($t, $name);
+}
+
+
 # The server most blocks share: client certificates asked for, checked
 # against ca.crt, not required; and a served client's exchange.
 block_template(

@@ -174,6 +174,43 @@ check_time(const char *got, time_t t, const char *what)
 }
 
 
+/* The first PEM certificate of a file, its lines as they stand.  Static. */
+static const char *
+first_pem(const char *file)
+{
+    static char   buf[65536];
+    char          line[256];
+    size_t        at;
+    int           in;
+    FILE         *f;
+
+    f = fopen(path_of(file), "r");
+    if (f == NULL) {
+        return "(no file)";
+    }
+
+    at = 0;
+    in = 0;
+    buf[0] = '\0';
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        in = in || strcmp(line, "-----BEGIN CERTIFICATE-----\n") == 0;
+
+        if (in && at + strlen(line) < sizeof(buf)) {
+            at += (size_t) sprintf(buf + at, "%s", line);
+        }
+
+        if (in && strcmp(line, "-----END CERTIFICATE-----\n") == 0) {
+            break;
+        }
+    }
+
+    fclose(f);
+
+    return buf;
+}
+
+
 /* Fields that are checked the same way for every file. */
 static void
 check_common(const char *file, X509 *x, sp_peer_cert *c)
@@ -196,6 +233,20 @@ check_common(const char *file, X509 *x, sp_peer_cert *c)
 
     snprintf(name, sizeof(name), "%s: valid_to as openssl", file);
     is_str(c->valid_to, openssl_says("-enddate", file), name);
+
+    snprintf(name, sizeof(name), "%s: subject_dn as openssl -nameopt "
+             "RFC2253", file);
+    is_str(c->subject_dn, openssl_says("-subject -nameopt RFC2253", file),
+           name);
+
+    snprintf(name, sizeof(name), "%s: issuer_dn as openssl -nameopt RFC2253",
+             file);
+    is_str(c->issuer_dn, openssl_says("-issuer -nameopt RFC2253", file),
+           name);
+
+    snprintf(name, sizeof(name), "%s: pem is the file's first certificate",
+             file);
+    is_str(c->pem, first_pem(file), name);
 
     snprintf(name, sizeof(name), "%s: valid_from", file);
     check_time(c->valid_from, c->valid_from_time, name);

@@ -582,4 +582,15 @@ fz_check_peer_cert(const sp_peer_cert *c)
 
     check_fingerprint("fingerprint", c->fingerprint, 20);
     check_fingerprint("fingerprint256", c->fingerprint256, 32);
+
+    /* RFC 2253 escapes control bytes and those above 0x7f: one line */
+    check_printable("subject_dn", c->subject_dn);
+    check_printable("issuer_dn", c->issuer_dn);
+
+    FZ_ASSERT(c->pem != NULL, "no pem");
+    FZ_ASSERT(strncmp(c->pem, "-----BEGIN CERTIFICATE-----\n", 28) == 0
+              && strlen(c->pem) > 28 + 26
+              && strcmp(c->pem + strlen(c->pem) - 26,
+                        "-----END CERTIFICATE-----\n") == 0,
+              "pem is not one PEM certificate: \"%s\"", c->pem);
 }

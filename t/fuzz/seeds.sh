@@ -14,6 +14,8 @@
 #                              and of one with every kind of name
 #   creds                      the PEM files of BUILD/certs in combinations
 #   names, sni_table           hand-made lists and deterministic bytes
+#   proxy_v2                   the ends of each family, values short, at
+#                              their bounds and past them
 #   sessions                   the sessions of every client configuration
 #                              (record, see resume.c): exported, stored,
 #                              raw, cut, refused by the store; ticket key
@@ -39,7 +41,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 bash "$here/../certs.sh" "$certs"
 
-targets="server_pair client_pair sni_table names creds peer_cert sessions"
+targets="server_pair client_pair sni_table names creds peer_cert sessions
+         proxy_v2"
 
 rm -rf "$corpus"
 for t in $targets; do
@@ -196,6 +199,27 @@ for size in 64 128 256 512 1024 2048; do
             -iv 00000000000000000000000000000000 \
         >"$corpus/sni_table/bytes-$size"
 done
+
+# ---- proxy_v2: inputs in the format of t/fuzz/README ------------------------
+
+perl -e '
+    my $dir = shift;
+    my $n = 0;
+    # a sockaddr (its family is set by the target): a port and an IPv4
+    # address where sockaddr_in has them, 0x07 bytes behind; values of
+    # 1, 255, 256 and 300 bytes, and one holding a NUL
+    my $end = pack("x2 n a4 x8", 443, "\xc0\x00\x02\x01") . "\x07" x 112;
+    for my $ends (0x00, 0x05, 0x0a, 0x0f, 0x10, 0x01) {
+        for my $len (1, 255, 256, 0x8000 | 300) {
+            my $v = $len & 0x8000 ? pack("n C", $len, 0x41)
+                                  : pack("n", $len) . "a" x $len;
+            my $in = pack("C C N C C", $ends, 7, 0, 16, 28) . $end . $end
+                     . join "", map { pack("n", 8) . "TLSv1.3\0" . $v } 1 .. 3;
+            open my $f, ">", sprintf("%s/seed-%02d", $dir, $n++) or die;
+            print $f $in;
+        }
+    }
+' "$corpus/proxy_v2"
 
 # ---- into the corpora that `make fuzz` grows ----------------------------------
 

@@ -11,6 +11,10 @@ package SecurePair::Env;
 #                             for, named in $SP_BUILD/nginx/.nginx, else
 #                             /usr/sbin/nginx)
 #   TEST_NGINX_STREAM_MODULE  nginx's stream module (likewise)
+#   TEST_NGINX_PP_BINARY      an nginx that reads PROXY protocol v2 TLVs,
+#                             the backend of t/proxy_protocol.t (default:
+#                             the one the Makefile builds, $SP_BUILD/
+#                             pp-nginx/nginx-1.26.3/objs/nginx)
 #   TEST_NGINX_VALGRIND=1     nginx under valgrind memcheck
 #   TEST_NGINX_LOG_LEVEL      error_log level (default info)
 #
@@ -27,7 +31,7 @@ use File::Path qw(make_path);
 use File::Spec;
 
 our @EXPORT_OK = qw(*ROOT *LIBDIR *BUILD *CERTS *NGINX *STREAM_MODULE
-                    *MODULE *VALGRIND *VALGRIND_EXIT *LOG_LEVEL *SLOW
+                    *MODULE *PP_NGINX *VALGRIND *VALGRIND_EXIT *LOG_LEVEL *SLOW
                     tmp_root);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -45,6 +49,8 @@ our $NGINX = $ENV{TEST_NGINX_BINARY} || $BUILT{binary} || '/usr/sbin/nginx';
 our $STREAM_MODULE = $ENV{TEST_NGINX_STREAM_MODULE} || $BUILT{stream_module}
                      || '/usr/lib/nginx/modules/ngx_stream_module.so';
 our $MODULE = "$BUILD/nginx/objs/ngx_stream_securepair_module.so";
+our $PP_NGINX = $ENV{TEST_NGINX_PP_BINARY}
+                || "$BUILD/pp-nginx/nginx-1.26.3/objs/nginx";
 our $VALGRIND = $ENV{TEST_NGINX_VALGRIND} ? 1 : 0;
 our $LOG_LEVEL = $ENV{TEST_NGINX_LOG_LEVEL} || 'info';
 
