@@ -116,6 +116,11 @@ ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
 
     sp_ctx_set_clock(ctx, ngx_stream_securepair_clock, NULL);
 
+#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
+    /* the client's name may choose another server on the same listen */
+    sp_ctx_set_sni_callback(ctx, ngx_stream_securepair_servername, NULL);
+#endif
+
     if (sp_ctx_set_request_cert(ctx, (int) conf->request_cert) != SP_OK
         || sp_ctx_set_reject_unauthorized(ctx,
                                           (int) conf->reject_unauthorized)

@@ -161,6 +161,12 @@ ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
+sp_creds *ngx_stream_securepair_servername(sp_pair *pair,
+    const char *servername, void *arg);
+#endif
+ngx_int_t ngx_stream_securepair_preread_init(ngx_cycle_t *cycle);
+
 char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_stream_securepair_cache_store(ngx_shm_zone_t *zone,
