@@ -279,17 +279,16 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     ngx_stream_session_t         *s;
     ngx_stream_securepair_ctx_t  *ctx;
 
-    c = ev->data;
-    s = c->data;
-
     /* a failed handshake ends as in nginx's ssl module: $status 500 */
 
-    if (ev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                      "securepair: handshake timed out");
-        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+    if (ngx_stream_securepair_timed_out(ev, "securepair: handshake timed out",
+                                        NGX_STREAM_INTERNAL_SERVER_ERROR))
+    {
         return;
     }
+
+    c = ev->data;
+    s = c->data;
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
@@ -308,6 +307,26 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     c->write->handler = ngx_stream_session_handler;
 
     ngx_stream_core_run_phases(s);
+}
+
+
+/* An event that timed out ends its session, with `rc`: 1 when it did. */
+ngx_uint_t
+ngx_stream_securepair_timed_out(ngx_event_t *ev, const char *message,
+    ngx_uint_t rc)
+{
+    ngx_connection_t  *c;
+
+    if (!ev->timedout) {
+        return 0;
+    }
+
+    c = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "%s", message);
+    ngx_stream_finalize_session(c->data, rc);
+
+    return 1;
 }
 
 
