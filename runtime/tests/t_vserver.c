@@ -174,7 +174,8 @@ test_select(int version)
     /* outside the callback the pair stays where it is */
     server = sp_pair_new(a, NULL, NULL);
     is_int(sp_pair_use_ctx(server, b), SP_ERR_INVALID,
-           tn("%s: sp_pair_use_ctx outside the SNI callback is refused", vname(version)));
+           tn("%s: sp_pair_use_ctx outside the SNI callback is refused",
+              vname(version)));
     sp_pair_free(server);
 
     /* a name of `a`: its own certificate and ALPN */
@@ -251,7 +252,7 @@ test_select(int version)
 }
 
 
-/* ---- sessions across contexts -------------------------------------------- */
+/* ---- sessions across contexts ------------------------------------------ */
 
 static const unsigned char  key48[48] = "0123456789abcdef0123456789abcdef"
                                         "0123456789abcde";
@@ -324,9 +325,11 @@ test_sessions(int version)
     is_int(resumed(a, cctx, "b.test", sess, len, NULL, NULL), 1,
            tn("%s: b's session resumes into b", vname(version)));
     is_int(resumed(a, cctx, "a.test", sess, len, NULL, NULL), 0,
-           tn("%s: b's session does not resume into a (other certificate)", vname(version)));
+           tn("%s: b's session does not resume into a (other certificate)",
+              vname(version)));
     is_int(resumed(b, cctx, "b.test", sess, len, NULL, NULL), 1,
-           tn("%s: nor does it depend on where the pair was made", vname(version)));
+           tn("%s: nor does it depend on where the pair was made",
+              vname(version)));
     free(sess);
     sess = NULL;
 

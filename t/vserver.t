@@ -1,0 +1,181 @@
+#!/usr/bin/perl
+#
+# t/vserver.t: stream virtual servers (server_name, nginx >= 1.25.5):
+# several servers on one listen, the client's SNI choosing the server by
+# an exact, wildcard or regex name as nginx matches them, before the
+# certificate is chosen; that server's certificate, ALPN, client
+# certificate policy, securepair_context lines and content handler apply;
+# no SNI, or a name no server has, gets the default server.
+#
+# Each server greets with its own name (its securepair_echo), and has its
+# own certificate: the client tells who answered by both.  On nginx
+# without stream server_name the cases are skipped, saying so, and the
+# count stays the same.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use SecurePair::Test;
+
+my $servers = <<'EOF';
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name a.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/server-rsa.crt;
+    securepair_certificate_key %%CERTS%%/server-rsa.key;
+    securepair_alpn_protocols a-proto;
+    securepair_echo "A\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name b.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/sni-a.crt;
+    securepair_certificate_key %%CERTS%%/sni-a.key;
+    securepair_alpn_protocols b-proto;
+    securepair_echo "B\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name *.w.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/sni-wild.crt;
+    securepair_certificate_key %%CERTS%%/sni-wild.key;
+    securepair_echo "W\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name ~^re[0-9]+\.test$;
+    securepair on;
+    securepair_certificate %%CERTS%%/sni-re.crt;
+    securepair_certificate_key %%CERTS%%/sni-re.key;
+    securepair_echo "R\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name c.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/sni-trail.crt;
+    securepair_certificate_key %%CERTS%%/sni-trail.key;
+    securepair_ca %%CERTS%%/ca.crt;
+    securepair_request_cert on;
+    securepair_reject_unauthorized on;
+    securepair_echo "C\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name d.test *.d.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/server-ec.crt;
+    securepair_certificate_key %%CERTS%%/server-ec.key;
+    securepair_context x.d.test %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
+    securepair_echo "D\n";
+}
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    server_name p.test;
+    securepair on;
+    securepair_certificate %%CERTS%%/sni-re.crt;
+    securepair_certificate_key %%CERTS%%/sni-re.key;
+    proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
+}
+EOF
+
+# [servername or undef, expected CN, greeting, why]
+my @rows = (
+    ['a.test', 'localhost', 'A', 'exact name of the default server'],
+    ['b.test', 'a.example.com', 'B', 'exact name'],
+    ['B.Test', 'a.example.com', 'B', 'exact name, case-insensitive'],
+    ['b.test.', 'a.example.com', 'B', 'exact name, a final dot'],
+    ['x.w.test', '*.example.com', 'W', 'wildcard'],
+    ['y.x.w.test', '*.example.com', 'W', 'wildcard, two labels'],
+    ['re42.test', 'api.example.net', 'R', 'regex'],
+    ['d.test', 'localhost', 'D', 'exact name of a server with contexts'],
+    ['x.d.test', 'a.example.com', 'D',
+     'that server\'s securepair_context picks the certificate'],
+    ['y.d.test', 'localhost', 'D',
+     'that server\'s wildcard name, its default certificate'],
+    ['p.test', 'api.example.net', 'P',
+     'a server whose content handler is proxy_pass'],
+    ['other.test', 'localhost', 'A', 'no server has the name: default'],
+    [undef, 'localhost', 'A', 'no SNI: default'],
+);
+
+# how many tests there are, for the skip: nginx starts, three a row,
+# ALPN two, the client certificate four, the log one, and the two of
+# check_nginx_clean (without valgrind)
+my $tests = 1 + 3 * @rows + 2 + 4 + 1 + 2;
+
+SKIP: {
+    skip 'nginx ' . nginx_version() . ' has no stream server_name '
+         . '(since 1.25.5): nothing chooses a virtual server', $tests
+        unless nginx_at_least('1.25.5');
+
+    my $t = start_nginx(name => 'vserver', config_raw => $servers,
+                        backend => 'banner P\n');
+
+    ok(!$t->{start_error}, 'vserver: nginx starts')
+        or diag($t->{start_error} . "\n" . error_log_text($t));
+
+    for my $row (@rows) {
+        my ($sni, $cn, $greeting, $why) = @$row;
+        my $label = defined $sni ? "\"$sni\"" : 'no SNI';
+
+        my $r = tls_client(port => $t->{port}, servername => $sni,
+                           request => "x\n", expect => "$greeting\nx\n");
+
+        is($r->{handshake}, 'ok', "vserver: $label shakes hands")
+            or diag($r->{error});
+        is($r->{peer_cn}, $cn, "vserver: $label gets $cn ($why)");
+        is($r->{response}, "$greeting\nx\n",
+           "vserver: $label is served by server $greeting");
+    }
+
+    # each server's own ALPN list
+    my $a = tls_client(port => $t->{port}, servername => 'a.test',
+                       alpn => 'b-proto,a-proto', request => "x\n",
+                       expect => "A\nx\n");
+    is($a->{alpn}, 'a-proto', 'vserver: a.test negotiates its own ALPN');
+
+    my $b = tls_client(port => $t->{port}, servername => 'b.test',
+                       alpn => 'a-proto,b-proto', request => "x\n",
+                       expect => "B\nx\n");
+    is($b->{alpn}, 'b-proto', 'vserver: b.test negotiates its own ALPN');
+
+    # c.test asks for a client certificate and insists
+    my $c = tls_client(port => $t->{port}, servername => 'c.test',
+                       cert => 'client.crt', key => 'client.key',
+                       request => "x\n", expect => "C\nx\n");
+    is($c->{handshake}, 'ok', 'vserver: c.test with a client certificate');
+    is($c->{response}, "C\nx\n", 'vserver: c.test serves it');
+
+    my $no = tls_client(port => $t->{port}, servername => 'c.test',
+                        request => "x\n", expect => "C\nx\n");
+    isnt($no->{response} // '', "C\nx\n",
+         'vserver: c.test without a client certificate is not served');
+
+    # the default server does not ask at all
+    my $d = tls_client(port => $t->{port}, servername => 'a.test',
+                       request => "x\n", expect => "A\nx\n");
+    is($d->{response}, "A\nx\n",
+       'vserver: a.test needs no client certificate');
+
+    stop_nginx($t);
+
+    like(error_log_text($t),
+         qr/peer did not return a certificate|no certificate/i,
+         'vserver: the refused client is logged');
+
+    check_nginx_clean($t, 'vserver');
+    remove_env($t) if Test::More->builder->is_passing;
+}
+
+done_testing();
