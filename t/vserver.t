@@ -18,76 +18,38 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 
-my $servers = <<'EOF';
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name a.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/server-rsa.crt;
-    securepair_certificate_key %%CERTS%%/server-rsa.key;
-    securepair_alpn_protocols a-proto;
-    securepair_echo "A\n";
+# One server on the shared listen: its names, its certificate (a base
+# name in the certs dir), more directives.
+sub vserver {
+    my ($names, $cert, @more) = @_;
+
+    return join '', map { "$_\n" }
+        'server {',
+        '    listen 127.0.0.1:%%PORT%%;',
+        "    server_name $names;",
+        '    securepair on;',
+        "    securepair_certificate %%CERTS%%/$cert.crt;",
+        "    securepair_certificate_key %%CERTS%%/$cert.key;",
+        (map { "    $_" } @more),
+        '}';
 }
 
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name b.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/sni-a.crt;
-    securepair_certificate_key %%CERTS%%/sni-a.key;
-    securepair_alpn_protocols b-proto;
-    securepair_echo "B\n";
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name *.w.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/sni-wild.crt;
-    securepair_certificate_key %%CERTS%%/sni-wild.key;
-    securepair_echo "W\n";
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name ~^re[0-9]+\.test$;
-    securepair on;
-    securepair_certificate %%CERTS%%/sni-re.crt;
-    securepair_certificate_key %%CERTS%%/sni-re.key;
-    securepair_echo "R\n";
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name c.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/sni-trail.crt;
-    securepair_certificate_key %%CERTS%%/sni-trail.key;
-    securepair_ca %%CERTS%%/ca.crt;
-    securepair_request_cert on;
-    securepair_reject_unauthorized on;
-    securepair_echo "C\n";
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name d.test *.d.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/server-ec.crt;
-    securepair_certificate_key %%CERTS%%/server-ec.key;
-    securepair_context x.d.test %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
-    securepair_echo "D\n";
-}
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    server_name p.test;
-    securepair on;
-    securepair_certificate %%CERTS%%/sni-re.crt;
-    securepair_certificate_key %%CERTS%%/sni-re.key;
-    proxy_pass 127.0.0.1:%%BACKEND_PORT%%;
-}
-EOF
+my $servers = join '',
+    vserver('a.test', 'server-rsa', 'securepair_alpn_protocols a-proto;',
+            'securepair_echo "A\n";'),
+    vserver('b.test', 'sni-a', 'securepair_alpn_protocols b-proto;',
+            'securepair_echo "B\n";'),
+    vserver('*.w.test', 'sni-wild', 'securepair_echo "W\n";'),
+    vserver('~^re[0-9]+\.test$', 'sni-re', 'securepair_echo "R\n";'),
+    vserver('c.test', 'sni-trail', 'securepair_ca %%CERTS%%/ca.crt;',
+            'securepair_request_cert on;',
+            'securepair_reject_unauthorized on;',
+            'securepair_echo "C\n";'),
+    vserver('d.test *.d.test', 'server-ec',
+            'securepair_context x.d.test %%CERTS%%/sni-a.crt '
+            . '%%CERTS%%/sni-a.key;',
+            'securepair_echo "D\n";'),
+    vserver('p.test', 'sni-re', 'proxy_pass 127.0.0.1:%%BACKEND_PORT%%;');
 
 # [servername or undef, expected CN, greeting, why]
 my @rows = (

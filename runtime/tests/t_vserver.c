@@ -17,29 +17,6 @@ vname(int version)
 }
 
 
-static int
-peer_cn_is(const sp_pair *pair, const char *cn)
-{
-    int            same;
-    const char    *got;
-    sp_peer_cert  *cert;
-
-    cert = sp_pair_peer_cert(pair);
-    got = cert ? sp_peer_cert_get(cert->subject, cert->subject_count, "CN")
-               : NULL;
-
-    same = (cn != NULL && got != NULL && strcmp(got, cn) == 0);
-
-    if (!same) {
-        diag("peer CN: got \"%s\", expected \"%s\"", got ? got : "(none)",
-             cn ? cn : "(none)");
-    }
-
-    sp_peer_cert_free(cert);
-    return same;
-}
-
-
 /*
  * The host's side: names ending in ".b.test" (and "b.test") belong to
  * the virtual server `b`, the others stay.  Records what the move said.
@@ -72,21 +49,6 @@ vs_cb(sp_pair *pair, const char *servername, void *arg)
     }
 
     return NULL;
-}
-
-
-static int
-connect_pairs(sp_ctx *sctx, sp_ctx *cctx, const char *servername,
-    sp_pair **client, sp_pair **server)
-{
-    *server = sp_pair_new(sctx, NULL, NULL);
-    *client = sp_pair_new(cctx, servername, NULL);
-
-    if (*server == NULL || *client == NULL) {
-        return 0;
-    }
-
-    return handshake(*client, *server);
 }
 
 
@@ -179,7 +141,7 @@ test_select(int version)
     sp_pair_free(server);
 
     /* a name of `a`: its own certificate and ALPN */
-    ok(connect_pairs(a, anon, "a.test", &client, &server),
+    ok(sni_connect(a, anon, "a.test", &client, &server),
        "%s a.test: handshake", vname(version));
     is_int(vs.moved, 0, "a.test: not moved");
     ok(peer_cn_is(client, "localhost"), "a.test: a's certificate");
@@ -189,7 +151,7 @@ test_select(int version)
 
     /* b.test with a client certificate: b's certificate, ALPN, policy */
     vs.moved = -1;
-    ok(connect_pairs(a, cert, "b.test", &client, &server),
+    ok(sni_connect(a, cert, "b.test", &client, &server),
        "%s b.test: handshake", vname(version));
     is_int(vs.moved, SP_OK, "b.test: moved to b");
     ok(peer_cn_is(client, "a.example.com"), "b.test: b's certificate");
@@ -206,7 +168,7 @@ test_select(int version)
     is_int((int) sp_ctx_connections(a), 0, "freed: a counts nothing");
 
     /* b insists on a certificate: a client without one is refused */
-    secure = connect_pairs(a, anon, "b.test", &client, &server);
+    secure = sni_connect(a, anon, "b.test", &client, &server);
     ok(!secure && sp_pair_error(server) != SP_OK,
        "%s b.test without a client certificate: refused by b's policy",
        vname(version));
@@ -214,7 +176,7 @@ test_select(int version)
     sp_pair_free(server);
 
     /* b's SNI table, after the move */
-    ok(connect_pairs(a, cert, "y.x.b.test", &client, &server),
+    ok(sni_connect(a, cert, "y.x.b.test", &client, &server),
        "%s y.x.b.test: handshake", vname(version));
     ok(peer_cn_is(client, "*.example.com"), "y.x.b.test: b's table chose");
     is_str(sp_pair_context_name(server), "*.x.b.test",
@@ -224,7 +186,7 @@ test_select(int version)
 
     /* no SNI: the callback is not asked, a serves */
     vs.calls = 0;
-    ok(connect_pairs(a, anon, NULL, &client, &server),
+    ok(sni_connect(a, anon, NULL, &client, &server),
        "%s no SNI: handshake", vname(version));
     is_int(vs.calls, 0, "no SNI: callback not asked");
     ok(peer_cn_is(client, "localhost"), "no SNI: a's certificate");
@@ -234,7 +196,7 @@ test_select(int version)
     /* a client context is no place for a server pair */
     vs.other = anon;
     vs.other_rc = 0;
-    ok(connect_pairs(a, anon, "a.test", &client, &server),
+    ok(sni_connect(a, anon, "a.test", &client, &server),
        "%s: handshake", vname(version));
     is_int(vs.other_rc, SP_ERR_INVALID,
            "sp_pair_use_ctx to a client context is refused");
