@@ -123,6 +123,7 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 
     /* the SNI callback finds the session from the pair */
     sp_pair_set_data(ctx->pair, c);
+    ctx->counted = spcf->ctx;
 
     ctx->recv = c->recv;
 

@@ -82,6 +82,11 @@ typedef struct {
 /* Per session. */
 typedef struct {
     sp_pair                   *pair;
+    sp_ctx                    *counted;       /* the server context that
+                                                 counts the session (its
+                                                 max_connections), also
+                                                 once server_name chose
+                                                 another */
     ngx_recv_pt                recv;          /* the plain socket's */
     ngx_event_t                push;          /* sends held records at the
                                                  end of the loop's pass */

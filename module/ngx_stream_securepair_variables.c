@@ -330,24 +330,28 @@ static ngx_int_t
 ngx_stream_securepair_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data)
 {
+    sp_ctx                            *sctx;
     ngx_stream_securepair_ctx_t       *ctx;
     ngx_stream_securepair_srv_conf_t  *spcf;
+
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
     if (data == NGX_SP_VAR_CONNECTIONS) {
         spcf = ngx_stream_get_module_srv_conf(s,
                                               ngx_stream_securepair_module);
 
-        if (spcf->ctx == NULL) {
+        /* where the session is counted, when server_name moved it */
+        sctx = (ctx && ctx->counted) ? ctx->counted : spcf->ctx;
+
+        if (sctx == NULL) {
             v->not_found = 1;
             return NGX_OK;
         }
 
         return ngx_stream_securepair_set_count(s, v,
                    sp_worker_connections(ngx_stream_securepair_worker,
-                                         spcf->ctx));
+                                         sctx));
     }
-
-    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
     if (ctx == NULL || ctx->pair == NULL
         || (!ctx->secure && ngx_stream_securepair_needs_secure(data)))

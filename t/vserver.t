@@ -49,7 +49,10 @@ my $servers = join '',
             'securepair_context x.d.test %%CERTS%%/sni-a.crt '
             . '%%CERTS%%/sni-a.key;',
             'securepair_echo "D\n";'),
-    vserver('p.test', 'sni-re', 'proxy_pass 127.0.0.1:%%BACKEND_PORT%%;');
+    vserver('p.test', 'sni-re', 'proxy_pass 127.0.0.1:%%BACKEND_PORT%%;'),
+    # no securepair of its own: the default server's TLS, its content
+    "server {\n    listen 127.0.0.1:%%PORT%%;\n    server_name n.test;\n"
+    . "    securepair_echo \"N\\n\";\n}\n";
 
 # [servername or undef, expected CN, greeting, why]
 my @rows = (
@@ -67,14 +70,16 @@ my @rows = (
      'that server\'s wildcard name, its default certificate'],
     ['p.test', 'api.example.net', 'P',
      'a server whose content handler is proxy_pass'],
+    ['n.test', 'localhost', 'N',
+     'a server without securepair: the default server\'s TLS, its echo'],
     ['other.test', 'localhost', 'A', 'no server has the name: default'],
     [undef, 'localhost', 'A', 'no SNI: default'],
 );
 
 # how many tests there are, for the skip: nginx starts, three a row,
-# ALPN two, the client certificate four, the log one, and the two of
+# ALPN two, the client certificate four, the logs two, and the two of
 # check_nginx_clean (without valgrind)
-my $tests = 1 + 3 * @rows + 2 + 4 + 1 + 2;
+my $tests = 1 + 3 * @rows + 2 + 4 + 2 + 2;
 
 SKIP: {
     skip 'nginx ' . nginx_version() . ' has no stream server_name '
@@ -82,7 +87,9 @@ SKIP: {
         unless nginx_at_least('1.25.5');
 
     my $t = start_nginx(name => 'vserver', config_raw => $servers,
-                        backend => 'banner P\n');
+                        backend => 'banner P\n',
+                        log_format => '$securepair_servername '
+                                      . '$securepair_connections');
 
     ok(!$t->{start_error}, 'vserver: nginx starts')
         or diag($t->{start_error} . "\n" . error_log_text($t));
@@ -131,6 +138,10 @@ SKIP: {
        'vserver: a.test needs no client certificate');
 
     stop_nginx($t);
+
+    # counted by the server the connection came to, as max_connections
+    like(access_log_text($t), qr/^b\.test 1$/m,
+         'vserver: b.test counts in the default server\'s connections');
 
     like(error_log_text($t),
          qr/peer did not return a certificate|no certificate/i,
