@@ -50,6 +50,8 @@ my $servers = join '',
             . '%%CERTS%%/sni-a.key;',
             'securepair_echo "D\n";'),
     vserver('p.test', 'sni-re', 'proxy_pass 127.0.0.1:%%BACKEND_PORT%%;'),
+    vserver('v12.test', 'server-rsa', 'securepair_protocols TLSv1.2;',
+            'securepair_reneg_limit 0;', 'securepair_echo "V\n";'),
     # no securepair of its own: the default server's TLS, its content
     "server {\n    listen 127.0.0.1:%%PORT%%;\n    server_name n.test;\n"
     . "    securepair_echo \"N\\n\";\n}\n";
@@ -77,9 +79,9 @@ my @rows = (
 );
 
 # how many tests there are, for the skip: nginx starts, three a row,
-# ALPN two, the client certificate four, the logs two, and the two of
-# check_nginx_clean (without valgrind)
-my $tests = 1 + 3 * @rows + 2 + 4 + 2 + 2;
+# ALPN two, protocols and renegotiation four, the client certificate
+# four, the logs two, and the two of check_nginx_clean (without valgrind)
+my $tests = 1 + 3 * @rows + 2 + 4 + 4 + 2 + 2;
 
 SKIP: {
     skip 'nginx ' . nginx_version() . ' has no stream server_name '
@@ -118,6 +120,24 @@ SKIP: {
                        alpn => 'a-proto,b-proto', request => "x\n",
                        expect => "B\nx\n");
     is($b->{alpn}, 'b-proto', 'vserver: b.test negotiates its own ALPN');
+
+    # each server's protocols and renegotiation limit
+    my $v = tls_client(port => $t->{port}, servername => 'v12.test',
+                       request => "x\n", expect => "V\nx\n");
+    is($v->{protocol}, 'TLSv1.2', 'vserver: v12.test speaks TLS 1.2 only');
+    is($a->{protocol}, 'TLSv1.3', 'vserver: a.test speaks TLS 1.3');
+
+    $v = tls_client(port => $t->{port}, servername => 'v12.test',
+                    version => 'TLSv1.2', renegotiate => 1,
+                    request => "x\n", expect => "V\nx\n");
+    is($v->{renegotiated}, 0,
+       'vserver: v12.test refuses renegotiation (its limit 0)');
+
+    $v = tls_client(port => $t->{port}, servername => 'a.test',
+                    version => 'TLSv1.2', renegotiate => 1,
+                    request => "x\n", expect => "A\nx\n");
+    is($v->{renegotiated}, 1,
+       'vserver: a.test allows it (the default limit)');
 
     # c.test asks for a client certificate and insists
     my $c = tls_client(port => $t->{port}, servername => 'c.test',
