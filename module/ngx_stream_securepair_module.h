@@ -168,10 +168,10 @@ ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
 char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
+ngx_stream_securepair_srv_conf_t *ngx_stream_securepair_choose_server(
+    sp_pair *pair, const char *servername);
 sp_creds *ngx_stream_securepair_servername(sp_pair *pair,
     const char *servername, void *arg);
-#endif
 ngx_int_t ngx_stream_securepair_preread_init(ngx_cycle_t *cycle);
 
 char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -17,34 +17,35 @@
 #include "ngx_stream_securepair_module.h"
 
 
-#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
-
 /*
- * The runtime's SNI callback of every securepair server: from inside
- * the ClientHello, for the name the client sent.  Returns no credentials
- * of its own: the chosen server's securepair_context table is asked next.
+ * Moves the session to the server that `servername` chooses, from inside
+ * the runtime's SNI callback, and returns the securepair configuration
+ * of the server that now serves the session (the one it came to when no
+ * server_name matches, or on nginx without stream server_name).  A
+ * callback that also picks credentials by name asks this first, then
+ * looks in what it returns.
  */
-sp_creds *
-ngx_stream_securepair_servername(sp_pair *pair, const char *servername,
-    void *arg)
+ngx_stream_securepair_srv_conf_t *
+ngx_stream_securepair_choose_server(sp_pair *pair, const char *servername)
 {
-    ngx_int_t                          rc;
-    ngx_str_t                          host;
     ngx_connection_t                  *c;
     ngx_stream_session_t              *s;
-    ngx_stream_core_srv_conf_t        *cscf;
     ngx_stream_securepair_srv_conf_t  *spcf;
+#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
+    ngx_int_t                          rc;
+    ngx_str_t                          host;
+    ngx_stream_core_srv_conf_t        *cscf;
+#endif
 
     c = sp_pair_get_data(pair);
-
-    if (c == NULL) {
-        return NULL;
-    }
-
     s = c->data;
 
+    spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
+
+#if (NGX_STREAM_SECUREPAIR_SERVER_NAME)
+
     if (s->virtual_names == NULL) {
-        return NULL;
+        return spcf;
     }
 
     host.len = ngx_strlen(servername);
@@ -54,7 +55,7 @@ ngx_stream_securepair_servername(sp_pair *pair, const char *servername,
     rc = ngx_stream_validate_host(&host, c->pool, 1);
 
     if (rc != NGX_OK) {
-        return NULL;
+        return spcf;
     }
 
     rc = ngx_stream_find_virtual_server(s, &host, &cscf);
@@ -63,11 +64,11 @@ ngx_stream_securepair_servername(sp_pair *pair, const char *servername,
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "securepair: server_name regex failed on "
                       "servername \"%V\": the default server serves", &host);
-        return NULL;
+        return spcf;
     }
 
     if (rc == NGX_DECLINED) {
-        return NULL;
+        return spcf;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
@@ -79,17 +80,28 @@ ngx_stream_securepair_servername(sp_pair *pair, const char *servername,
 
     spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
 
-    if (spcf->ctx == NULL) {
-        return NULL;
-    }
-
-    if (sp_pair_use_ctx(pair, spcf->ctx) != SP_OK) {
+    if (spcf->ctx != NULL && sp_pair_use_ctx(pair, spcf->ctx) != SP_OK) {
         ngx_log_error(NGX_LOG_ALERT, c->log, 0,
                       "securepair: cannot move the session to the server "
                       "of %s:%ui", spcf->file, spcf->line);
     }
 
-    return NULL;
+#endif
+
+    return spcf;
 }
 
-#endif
+
+/*
+ * The runtime's SNI callback of every securepair server where nginx has
+ * stream server_name: no credentials of its own, so the chosen server's
+ * securepair_context table is asked next.
+ */
+sp_creds *
+ngx_stream_securepair_servername(sp_pair *pair, const char *servername,
+    void *arg)
+{
+    (void) ngx_stream_securepair_choose_server(pair, servername);
+
+    return NULL;
+}
