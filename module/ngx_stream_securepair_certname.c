@@ -72,8 +72,6 @@ typedef struct {
 } ngx_stream_securepair_certcache_t;
 
 
-static sp_creds *ngx_stream_securepair_certname_select(sp_pair *pair,
-    const char *servername, void *arg);
 static ngx_int_t ngx_stream_securepair_certname_valid(const char *name);
 static ngx_int_t ngx_stream_securepair_certname_files(
     ngx_stream_session_t *s, ngx_stream_securepair_srv_conf_t *conf,
@@ -244,19 +242,15 @@ ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (sp_ctx_set_sni_callback(conf->ctx,
-                                ngx_stream_securepair_certname_select, conf)
-        != SP_OK)
-    {
-        return ngx_stream_securepair_error(cf, sp_ctx_error_info(conf->ctx),
-                                           conf->file, conf->line);
-    }
-
     return NGX_OK;
 }
 
 
-static sp_creds *
+/*
+ * From the SNI callback (ngx_stream_securepair_servername), once the name
+ * has chosen the server: `arg` is that server's configuration.
+ */
+sp_creds *
 ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
     void *arg)
 {
@@ -273,7 +267,8 @@ ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
     ngx_stream_securepair_file_id_t     ids[2 * NGX_SP_CERT_NAMES];
     ngx_stream_securepair_certcache_t  *cache;
 
-    s = sp_pair_get_data(pair);
+    c = sp_pair_get_data(pair);
+    s = c ? c->data : NULL;
 
     if (s == NULL
         || (conf->contexts
@@ -281,8 +276,6 @@ ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
     {
         return NULL;
     }
-
-    c = s->connection;
 
     if (!ngx_stream_securepair_certname_valid(servername)) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,

@@ -128,6 +128,23 @@ ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
 
     sp_ctx_set_clock(ctx, ngx_stream_securepair_clock, NULL);
 
+    /*
+     * The client's name may choose another server on the same listen
+     * (nginx >= 1.25.5), and then a certificate named by variables.
+     */
+#if !(NGX_STREAM_SECUREPAIR_SERVER_NAME)
+    if (conf->cert_names != NULL)
+#endif
+    {
+        if (sp_ctx_set_sni_callback(ctx, ngx_stream_securepair_servername,
+                                    conf)
+            != SP_OK)
+        {
+            return ngx_stream_securepair_error(cf, sp_ctx_error_info(ctx),
+                                               conf->file, conf->line);
+        }
+    }
+
     if (sp_ctx_set_request_cert(ctx, (int) conf->request_cert) != SP_OK
         || sp_ctx_set_reject_unauthorized(ctx,
                                           (int) conf->reject_unauthorized)

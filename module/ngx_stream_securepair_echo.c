@@ -101,47 +101,47 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
     ngx_connection_t      *c;
     ngx_stream_session_t  *s;
 
+    if (ngx_stream_securepair_timed_out(ev, "echo timed out",
+                                        NGX_STREAM_OK))
+    {
+        return;
+    }
+
     c = ev->data;
     s = c->data;
     b = c->buffer;
 
-    if (ev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "echo timed out");
-        ngx_stream_finalize_session(s, NGX_STREAM_OK);
-        return;
-    }
-
     /*
      * Read what there is before writing: the echo of a pass leaves in one
      * write, with whatever the TLS layer holds (a TLS 1.3 session ticket).
+     * What is read counts in $bytes_received, as in nginx's own handlers.
      */
 
     for ( ;; ) {
+        n = 0;
 
         if (b->last < b->end && c->read->ready && !c->read->eof) {
             n = c->recv(c, b->last, b->end - b->last);
 
-            if (n == NGX_ERROR) {
-                ngx_stream_finalize_session(s, NGX_STREAM_OK);
-                return;
-            }
-
             if (n > 0) {
                 b->last += n;
+                s->received += n;
             }
         }
 
-        if (b->pos < b->last || (c->buffered & NGX_SSL_BUFFERED)) {
+        if (n != NGX_ERROR
+            && (b->pos < b->last || (c->buffered & NGX_SSL_BUFFERED)))
+        {
             n = c->send(c, b->pos, b->last - b->pos);
-
-            if (n == NGX_ERROR) {
-                ngx_stream_finalize_session(s, NGX_STREAM_OK);
-                return;
-            }
 
             if (n > 0) {
                 b->pos += n;
             }
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_stream_finalize_session(s, NGX_STREAM_OK);
+            return;
         }
 
         if (b->pos == b->last) {

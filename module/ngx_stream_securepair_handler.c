@@ -31,16 +31,21 @@ ngx_stream_securepair_handler(ngx_stream_session_t *s)
     ngx_stream_securepair_ctx_t       *ctx;
     ngx_stream_securepair_srv_conf_t  *spcf;
 
-    spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
-
-    if (!spcf->enable) {
-        return NGX_DECLINED;
-    }
-
     c = s->connection;
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
+    /*
+     * A session under way goes on even where the client's name chose a
+     * server without securepair (server_name): its TLS stays the default
+     * server's, as with nginx's own SSL.
+     */
+    spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
+
     if (ctx == NULL) {
+        if (!spcf->enable) {
+            return NGX_DECLINED;
+        }
+
         rc = ngx_stream_securepair_start(s, spcf);
         if (rc != NGX_OK) {
             return rc;
@@ -113,11 +118,12 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
         return NGX_ERROR;
     }
 
-    /* for the SNI callback of certificates named by variables */
-    sp_pair_set_data(ctx->pair, s);
-
     cln->handler = ngx_stream_securepair_cleanup;
     cln->data = ctx;
+
+    /* the SNI callback finds the session from the pair */
+    sp_pair_set_data(ctx->pair, c);
+    ctx->counted = spcf->ctx;
 
     ctx->recv = c->recv;
 
@@ -161,14 +167,12 @@ ngx_stream_securepair_handshake_done(ngx_connection_t *c,
     }
 
     /*
-     * Records that came with the client's Finished are decrypted already
-     * and no read event will announce them: tell the content handler.
+     * Records that came with the client's Finished wait in the pair, and
+     * no read event will announce them: the next phase (a preread
+     * handler, the content handler) reads at once, as after nginx's own
+     * handshake, and finds them or NGX_AGAIN.
      */
-    if (sp_pair_state(ctx->pair) & (SP_STATE_CLEAR_READ|SP_STATE_CLOSED)
-        || !(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS))
-    {
-        c->read->ready = 1;
-    }
+    c->read->ready = 1;
 
     ngx_log_debug4(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "securepair handshake: %s %s sni:\"%s\" authorized:%d",
@@ -276,17 +280,16 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     ngx_stream_session_t         *s;
     ngx_stream_securepair_ctx_t  *ctx;
 
-    c = ev->data;
-    s = c->data;
-
     /* a failed handshake ends as in nginx's ssl module: $status 500 */
 
-    if (ev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                      "securepair: handshake timed out");
-        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+    if (ngx_stream_securepair_timed_out(ev, "securepair: handshake timed out",
+                                        NGX_STREAM_INTERNAL_SERVER_ERROR))
+    {
         return;
     }
+
+    c = ev->data;
+    s = c->data;
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
@@ -305,6 +308,26 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
     c->write->handler = ngx_stream_session_handler;
 
     ngx_stream_core_run_phases(s);
+}
+
+
+/* An event that timed out ends its session, with `rc`: 1 when it did. */
+ngx_uint_t
+ngx_stream_securepair_timed_out(ngx_event_t *ev, const char *message,
+    ngx_uint_t rc)
+{
+    ngx_connection_t  *c;
+
+    if (!ev->timedout) {
+        return 0;
+    }
+
+    c = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "%s", message);
+    ngx_stream_finalize_session(c->data, rc);
+
+    return 1;
 }
 
 

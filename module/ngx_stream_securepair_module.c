@@ -20,6 +20,7 @@ static char *ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_stream_securepair_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_stream_securepair_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_securepair_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_securepair_init_process(ngx_cycle_t *cycle);
 static void ngx_stream_securepair_exit_process(ngx_cycle_t *cycle);
 
@@ -298,7 +299,7 @@ ngx_module_t  ngx_stream_securepair_module = {
     ngx_stream_securepair_commands,        /* module directives */
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_stream_securepair_init_module,     /* init module */
     ngx_stream_securepair_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -314,6 +315,14 @@ ngx_module_t  ngx_stream_securepair_module = {
  * shared, read-only, by every worker process.
  */
 sp_worker  *ngx_stream_securepair_worker;
+
+
+/* the configuration is read and the phase engine built */
+static ngx_int_t
+ngx_stream_securepair_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_stream_securepair_preread_init(cycle);
+}
 
 
 static ngx_int_t

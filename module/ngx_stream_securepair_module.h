@@ -119,6 +119,11 @@ typedef struct {
 /* Per session. */
 typedef struct {
     sp_pair                   *pair;
+    sp_ctx                    *counted;       /* the server context that
+                                                 counts the session (its
+                                                 max_connections), also
+                                                 once server_name chose
+                                                 another */
     ngx_recv_pt                recv;          /* the plain socket's */
     ngx_event_t                push;          /* sends held records at the
                                                  end of the loop's pass */
@@ -171,6 +176,8 @@ void ngx_stream_securepair_write_handler(ngx_event_t *wev);
 void ngx_stream_securepair_install_io(ngx_connection_t *c);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
+ngx_uint_t ngx_stream_securepair_timed_out(ngx_event_t *ev,
+    const char *message, ngx_uint_t rc);
 
 ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
 
@@ -218,6 +225,13 @@ ngx_int_t ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
 ngx_int_t ngx_stream_securepair_model_creds(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
+ngx_stream_securepair_srv_conf_t *ngx_stream_securepair_choose_server(
+    sp_pair *pair, const char *servername);
+sp_creds *ngx_stream_securepair_servername(sp_pair *pair,
+    const char *servername, void *arg);
+sp_creds *ngx_stream_securepair_certname_select(sp_pair *pair,
+    const char *servername, void *arg);
+ngx_int_t ngx_stream_securepair_preread_init(ngx_cycle_t *cycle);
 
 char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -197,24 +197,30 @@ ngx_stream_securepair_get_renegs(ngx_stream_session_t *s,
 }
 
 
-/* The server's live connections in this worker, also without a pair. */
+/*
+ * The server's live connections in this worker, also without a pair (ctx
+ * may be NULL): those of the server where the session is counted, when
+ * server_name moved it to another.
+ */
 static ngx_int_t
 ngx_stream_securepair_get_conns(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, ngx_stream_securepair_ctx_t *ctx,
     const ngx_stream_securepair_var_t *var)
 {
+    sp_ctx                            *sctx;
     ngx_stream_securepair_srv_conf_t  *spcf;
 
     spcf = ngx_stream_get_module_srv_conf(s, ngx_stream_securepair_module);
 
-    if (spcf->ctx == NULL) {
+    sctx = (ctx && ctx->counted) ? ctx->counted : spcf->ctx;
+
+    if (sctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     return ngx_stream_securepair_set_count(s, v,
-               sp_worker_connections(ngx_stream_securepair_worker,
-                                     spcf->ctx));
+               sp_worker_connections(ngx_stream_securepair_worker, sctx));
 }
 
 
@@ -433,12 +439,11 @@ ngx_stream_securepair_variable(ngx_stream_session_t *s,
     const ngx_stream_securepair_var_t  *var;
 
     var = (const ngx_stream_securepair_var_t *) data;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
     if (var->flags & NGX_SP_VAR_SERVER) {
-        return var->get(s, v, NULL, var);
+        return var->get(s, v, ctx, var);
     }
-
-    ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
     if (ctx == NULL || ctx->pair == NULL
         || (!ctx->secure && (var->flags & NGX_SP_VAR_SECURE)))

@@ -332,6 +332,10 @@ struct sp_pair {
     sp_blocks            enc_out;
     sp_bytes             clear_queue;
 
+    sp_ctx              *home;           /* made in, when the SNI callback
+                                            moved the pair to `ctx`
+                                            (sp_pair_use_ctx): its worker
+                                            count; NULL: `ctx` */
     sp_creds            *creds;          /* selected by SNI, or default:
                                             borrowed from the context
                                             unless creds_held */
@@ -393,6 +397,7 @@ struct sp_pair {
                                             callback */
     unsigned             hs_started:1;   /* SSL_do_handshake called */
     unsigned             hello_seen:1;   /* the first ClientHello came */
+    unsigned             in_sni_fn:1;    /* the SNI callback runs */
 };
 
 

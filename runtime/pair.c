@@ -242,7 +242,7 @@ sp_pair_free(sp_pair *pair)
 
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->worker, &pair->enc_out);
-    sp_worker_detach(pair->worker, pair->ctx);
+    sp_worker_detach(pair->worker, pair->home ? pair->home : pair->ctx);
     sp_bytes_free(&pair->clear_queue);
     X509_free(pair->peer);
     free(pair->servername);
@@ -255,6 +255,7 @@ sp_pair_free(sp_pair *pair)
         sp_creds_unref(pair->creds);
     }
 
+    sp_ctx_unref(pair->home);
     sp_ctx_unref(pair->ctx);
     free(pair);
 }

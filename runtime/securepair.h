@@ -442,6 +442,38 @@ typedef void (*sp_keylog_fn)(struct sp_pair *pair, const char *line,
 
 int sp_ctx_set_keylog(sp_ctx *ctx, sp_keylog_fn fn, void *arg);
 
+/*
+ * Server, only from inside the SNI callback: move the pair to another
+ * server context, as a host with virtual servers (nginx's server_name)
+ * serves a name by a whole other configuration.  The pair takes a
+ * reference to `ctx` and freezes it.  From then on, as if the pair had
+ * been made there:
+ *   follows:  the default credentials (certificates, CA, ciphers,
+ *             versions), request_cert and reject_unauthorized, NPN and
+ *             ALPN, the renegotiation limit, reject_unknown_name and the
+ *             SNI table (asked after the callback returns, unless it
+ *             returns credentials itself, which then go on top), the
+ *             session cache and store, tickets on or off, the ticket
+ *             count and keys, the clear queue limit, the clock;
+ *   stays:    the pair's count in its worker (max_connections was
+ *             checked, and the pair is counted, in the context it was
+ *             made in, until it is freed), the lifetime of the new
+ *             session (OpenSSL takes it from the SSL_CTX the pair was
+ *             made with, as nginx's does for a virtual server), and the
+ *             callback asked: `ctx`'s own SNI callback is not called.
+ * Sessions: the session-id context becomes the new credentials' and
+ * policy's, and OpenSSL resumes a session (by id or ticket) only into the
+ * same one; a session made under another context resumes only where
+ * both have the same certificates, CAs, policy and
+ * sp_creds_set_session_id_context() (and the store or ticket keys that
+ * find it): give each context its own session id context to keep their
+ * sessions apart entirely.  SP_OK (also when `ctx` is the pair's
+ * already); SP_ERR_INVALID outside the callback, for another role or a
+ * NULL argument; SP_ERR_INTERNAL when OpenSSL refused the credentials
+ * (the pair stays where it was).
+ */
+int sp_pair_use_ctx(struct sp_pair *pair, sp_ctx *ctx);
+
 /* Server: unknown or absent SNI gets a fatal unrecognized_name alert. */
 int sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on);
 

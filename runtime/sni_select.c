@@ -139,9 +139,15 @@ sp_sni_select(sp_pair *pair, int *alert)
         }
 
         if (ctx->sni_fn) {
+            pair->in_sni_fn = 1;
             creds = ctx->sni_fn(pair, name, ctx->sni_arg);
+            pair->in_sni_fn = 0;
             matched = creds ? "(callback)" : NULL;
             hold = (creds != NULL);
+
+            /* it may have moved the pair (sp_pair_use_ctx): that
+               context's table and policy apply from here on */
+            ctx = pair->ctx;
         }
 
         if (creds == NULL && ctx->sni) {

@@ -226,6 +226,49 @@ free_ends(sp_pair *client, sp_pair *server, sp_ctx *cctx, sp_ctx *sctx)
 }
 
 
+/* A client of cctx naming `servername`, a server of sctx: 1 when secure. */
+static inline int
+sni_connect(sp_ctx *sctx, sp_ctx *cctx, const char *servername,
+    sp_pair **client, sp_pair **server)
+{
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new(cctx, servername, NULL);
+
+    if (*server == NULL || *client == NULL) {
+        return 0;
+    }
+
+    return handshake(*client, *server);
+}
+
+
+/* Is the CN of the certificate the pair's peer sent `cn` (NULL: none)? */
+static inline int
+peer_cn_is(const sp_pair *pair, const char *cn)
+{
+    int            same;
+    const char    *got;
+    sp_peer_cert  *cert;
+
+    cert = sp_pair_peer_cert(pair);
+    got = cert ? sp_peer_cert_get(cert->subject, cert->subject_count, "CN")
+               : NULL;
+
+    same = (cn == NULL && cert == NULL)
+           || (cn != NULL && got != NULL && strcmp(got, cn) == 0);
+
+    if (!same) {
+        diag("peer CN: got \"%s\", expected \"%s\"",
+             cert ? (got ? got : "(none)") : "(no certificate)",
+             cn ? cn : "(no certificate)");
+    }
+
+    sp_peer_cert_free(cert);
+
+    return same;
+}
+
+
 static int
 error_queue_empty(void)
 {

@@ -106,21 +106,6 @@ client_ctx(int version, const char *base, int reject)
 }
 
 
-static int
-sni_connect(sp_ctx *sctx, sp_ctx *cctx, const char *servername,
-    sp_pair **client, sp_pair **server)
-{
-    *server = sp_pair_new(sctx, NULL, NULL);
-    *client = sp_pair_new(cctx, servername, NULL);
-
-    if (*server == NULL || *client == NULL) {
-        return 0;
-    }
-
-    return handshake(*client, *server);
-}
-
-
 /*
  * A client with `base` as its identity (NULL: none), which does not check
  * the server, to `servername` on sctx: the server's error is `err` (SP_OK:
@@ -150,34 +135,6 @@ try_end(const char *title, sp_ctx *cctx, sp_pair *client, sp_pair *server)
 {
     ok(error_queue_empty(), "%s: error queue empty", title);
     free_ends(client, server, cctx, NULL);
-}
-
-
-/* Is the CN of the certificate the pair's peer sent `cn` (NULL: none)? */
-
-static int
-peer_cn_is(const sp_pair *pair, const char *cn)
-{
-    int            same;
-    const char    *got;
-    sp_peer_cert  *cert;
-
-    cert = sp_pair_peer_cert(pair);
-    got = cert ? sp_peer_cert_get(cert->subject, cert->subject_count, "CN")
-               : NULL;
-
-    same = (cn == NULL && cert == NULL)
-           || (cn != NULL && got != NULL && strcmp(got, cn) == 0);
-
-    if (!same) {
-        diag("peer CN: got \"%s\", expected \"%s\"",
-             cert ? (got ? got : "(none)") : "(no certificate)",
-             cn ? cn : "(no certificate)");
-    }
-
-    sp_peer_cert_free(cert);
-
-    return same;
 }
 
 

@@ -32,7 +32,7 @@ use File::Spec;
 
 our @EXPORT_OK = qw(*ROOT *LIBDIR *BUILD *CERTS *NGINX *STREAM_MODULE
                     *MODULE *PP_NGINX *VALGRIND *VALGRIND_EXIT *LOG_LEVEL *SLOW
-                    tmp_root);
+                    tmp_root nginx_version nginx_at_least);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 our $LIBDIR = abs_path(dirname(__FILE__));
@@ -66,6 +66,30 @@ sub tmp_root {
     my $d = "$BUILD/t";
     make_path($d) unless -d $d;
     return $d;
+}
+
+# The version of $NGINX, "1.26.3", asked once (nginx -v).
+my $version;
+
+sub nginx_version {
+    return $version //= do {
+        my $out = `'$NGINX' -v 2>&1`;
+        $out =~ m{nginx/(\d+\.\d+\.\d+)} ? $1 : '0.0.0';
+    };
+}
+
+# Whether $NGINX is this version or later: what a suite runs depends on
+# the nginx, e.g. stream server_name since 1.25.5 (the suite skips the
+# rest, saying why, so that its count stays the same).
+sub nginx_at_least {
+    my @want = split /\./, shift;
+    my @have = split /\./, nginx_version();
+
+    for my $i (0 .. 2) {
+        return $have[$i] > $want[$i] if $have[$i] != $want[$i];
+    }
+
+    return 1;
 }
 
 1;

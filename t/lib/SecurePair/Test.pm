@@ -131,7 +131,8 @@ package SecurePair::Test;
 #   slurp(file), spew(file, data), conf_line($t, text) (as %%LINE%%),
 #   slash_name(name) ("C=UK, CN=x" as "/C=UK/CN=x"), remove_env($t)
 #   (its directory, unless TEST_NGINX_KEEP), config_template(...),
-#   block_template(...),
+#   block_template(...), nginx_version() ("1.26.3"), nginx_at_least(v)
+#   (for what only some nginx versions have: skip the rest, saying why),
 #   $BUILD $CERTS $NGINX $MODULE $LOG_LEVEL $VALGRIND $SLOW (see
 #   SecurePair::Env; `local $LOG_LEVEL = 'debug'` works)
 #
@@ -185,7 +186,7 @@ our @EXPORT = (
        error_log_text access_log_text backend_log_text wait_for_log
        nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
-       config_template block_template conf_line
+       config_template block_template conf_line nginx_version nginx_at_least
        $BUILD $CERTS $NGINX $STREAM_MODULE $MODULE $LOG_LEVEL $VALGRIND
        $SLOW)
 );
