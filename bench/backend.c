@@ -9,6 +9,12 @@
  *           "all my bytes arrived")
  *   source  sends --bytes N bytes to each connection (0: until the peer
  *           goes), then half-closes and drops what it reads
+ *   http    an HTTP/1.1 keep-alive server: to every request (a head that
+ *           ends with an empty line; bodies are not read) it answers
+ *           "HTTP/1.1 200 OK", "Content-Length: N" and --bytes N bytes of
+ *           body (http_head() below: loadgen's http mode expects exactly
+ *           these bytes), in order, for as long as the peer keeps the
+ *           connection
  *
  * Listens on 127.0.0.1 only.  Prints "ready mode=... port=..." once
  * listening.  Runs until SIGINT / SIGTERM or --timeout seconds (3600).
@@ -40,7 +46,7 @@
 #define MAX_EVENTS   512
 
 
-enum { ECHO, SINK, SOURCE };
+enum { ECHO, SINK, SOURCE, HTTP };
 
 typedef struct {
     int            fd;
@@ -49,7 +55,9 @@ typedef struct {
     size_t         start, end;
     uint64_t       count;         /* sink: bytes read; source: bytes sent */
     uint64_t       acked;         /* sink: acknowledgements owed and sent */
-    uint64_t       owed;
+    uint64_t       owed;         /* sink: acknowledgements; http: responses */
+    uint32_t       match;        /* http: the end of a request head seen so
+                                    far, as the last 4 bytes read */
     int            rd_closed;
     int            wr_closed;
 } bconn;
@@ -61,6 +69,8 @@ static uint64_t       source_bytes;
 static int            ep;
 static unsigned char  data[BUF_SIZE];
 static unsigned char  drop[65536];
+static unsigned char *response;      /* http: head and body */
+static size_t         response_len;
 static char           listen_tag, signal_tag;
 
 
@@ -233,12 +243,97 @@ source_step(bconn *c)
 }
 
 
+/* One response of http mode, head and body, made once. */
+static int
+http_response(void)
+{
+    char    head[128];
+    size_t  n;
+
+    n = (size_t) snprintf(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
+                          "Connection: keep-alive\r\n\r\n",
+                          (unsigned long long) source_bytes);
+
+    response_len = n + source_bytes;
+    response = malloc(response_len);
+    if (response == NULL) {
+        return -1;
+    }
+
+    memcpy(response, head, n);
+    for (size_t i = n; i < response_len; i++) {
+        response[i] = (unsigned char) (i * 131 + 7);
+    }
+
+    return 0;
+}
+
+
+/* Counts the request heads in what was read: each ends "\r\n\r\n". */
+static void
+http_scan(bconn *c, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        c->match = c->match << 8 | p[i];
+        if (c->match == 0x0d0a0d0a) {
+            c->owed++;
+        }
+    }
+}
+
+
+/* Answers what was asked, in order; reads more once all is answered. */
+static int
+http_step(bconn *c)
+{
+    ssize_t  n;
+
+    for (int i = 0; i < 64; i++) {
+        if (c->owed > 0) {
+            n = send(c->fd, response + c->count, response_len - c->count,
+                     MSG_NOSIGNAL);
+            if (n > 0) {
+                c->count += (uint64_t) n;
+                if (c->count == response_len) {
+                    c->count = 0;
+                    c->owed--;
+                }
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                set_events(c, EPOLLOUT);
+                return 0;
+            }
+            bclose(c);
+            return -1;
+        }
+
+        n = recv(c->fd, drop, sizeof(drop), 0);
+        if (n > 0) {
+            http_scan(c, drop, (size_t) n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_events(c, EPOLLIN);
+            return 0;
+        }
+        bclose(c);
+        return -1;
+    }
+
+    set_events(c, c->owed ? EPOLLOUT : EPOLLIN);
+    return 0;
+}
+
+
 static void
 step(bconn *c)
 {
     switch (mode) {
     case ECHO: echo_step(c); break;
     case SINK: sink_step(c); break;
+    case HTTP: http_step(c); break;
     default: source_step(c); break;
     }
 }
@@ -247,8 +342,8 @@ step(bconn *c)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: backend echo|sink|source --port P [--ack N] "
-            "[--bytes N] [--timeout S]\n");
+    fprintf(stderr, "usage: backend echo|sink|source|http --port P "
+            "[--ack N] [--bytes N] [--timeout S]\n");
     exit(2);
 }
 
@@ -274,6 +369,8 @@ main(int argc, char **argv)
         mode = SINK;
     } else if (strcmp(argv[1], "source") == 0) {
         mode = SOURCE;
+    } else if (strcmp(argv[1], "http") == 0) {
+        mode = HTTP;
     } else {
         usage();
     }
@@ -305,6 +402,11 @@ main(int argc, char **argv)
 
     for (i = 0; i < BUF_SIZE; i++) {
         data[i] = (unsigned char) (i * 131 + 7);
+    }
+
+    if (mode == HTTP && http_response() != 0) {
+        fprintf(stderr, "backend: out of memory\n");
+        return 1;
     }
 
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
