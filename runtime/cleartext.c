@@ -43,7 +43,7 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
         return 0;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_read(pair->ssl, buf, (int) len);
 
     /* bytes that came after a renegotiation the peer now fails are
@@ -60,7 +60,7 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     e = SSL_get_error(pair->ssl, n);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
+        sp_clear_errors();
 
         if (pair->reneg_exceeded) {
             return sp_ssl_failure(pair, n, "renegotiation");
@@ -70,7 +70,7 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     }
 
     if (e == SSL_ERROR_ZERO_RETURN) {
-        ERR_clear_error();
+        sp_clear_errors();
         sp_pair_peer_closed(pair);
         return 0;
     }

@@ -189,7 +189,7 @@ sp_pair_handshake(sp_pair *pair)
         sp_worker_hs_give(pair->worker);
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_do_handshake(pair->ssl);
 
     if (n == 1) {
@@ -199,7 +199,7 @@ sp_pair_handshake(sp_pair *pair)
     e = SSL_get_error(pair->ssl, n);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        ERR_clear_error();
+        sp_clear_errors();
         return SP_ERR_AGAIN;
     }
 
@@ -223,10 +223,10 @@ sp_pair_renegotiate(sp_pair *pair)
         return SP_ERR_INVALID;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
 
     if (!SSL_renegotiate(pair->ssl)) {
-        ERR_clear_error();
+        sp_clear_errors();
         return SP_ERR_INVALID;
     }
 
@@ -240,6 +240,6 @@ sp_pair_renegotiate(sp_pair *pair)
         }
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     return sp_pair_renegotiated(pair);
 }

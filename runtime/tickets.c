@@ -117,7 +117,7 @@ ticket_decrypted(SSL *ssl, SSL_SESSION *session, const unsigned char *name,
         return SSL_TICKET_RETURN_USE_RENEW;
 
     default:    /* SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT */
-        ERR_clear_error();
+        sp_clear_errors();
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
 }
