@@ -54,8 +54,9 @@ typedef struct {
     unsigned char *buf;           /* echo: bytes read, not yet sent */
     size_t         start, end;
     uint64_t       count;         /* sink: bytes read; source: bytes sent */
-    uint64_t       acked;         /* sink: acknowledgements owed and sent */
-    uint64_t       owed;         /* sink: acknowledgements; http: responses */
+    uint64_t       owed;          /* sink, http: answers owed and sent */
+    uint64_t       acked;
+    size_t         sent;          /* of the answer being sent */
     uint32_t       match;        /* http: the end of a request head seen so
                                     far, as the last 4 bytes read */
     int            rd_closed;
@@ -69,8 +70,8 @@ static uint64_t       source_bytes;
 static int            ep;
 static unsigned char  data[BUF_SIZE];
 static unsigned char  drop[65536];
-static unsigned char *response;      /* http: head and body */
-static size_t         response_len;
+static unsigned char *answer = (unsigned char *) "A";   /* sink's, or */
+static size_t         answer_len = 1;                   /* http's */
 static char           listen_tag, signal_tag;
 
 
@@ -154,47 +155,6 @@ echo_step(bconn *c)
 
 
 static int
-sink_step(bconn *c)
-{
-    ssize_t  n;
-
-    for (int i = 0; i < 64; i++) {
-        while (c->owed > c->acked) {
-            n = send(c->fd, "A", 1, MSG_NOSIGNAL);
-            if (n == 1) {
-                c->acked++;
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_events(c, EPOLLIN | EPOLLOUT);
-                return 0;
-            }
-            bclose(c);
-            return -1;
-        }
-
-        n = recv(c->fd, drop, sizeof(drop), 0);
-        if (n > 0) {
-            c->count += (uint64_t) n;
-            if (ack_every) {
-                c->owed = c->count / ack_every;
-            }
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_events(c, EPOLLIN);
-            return 0;
-        }
-        bclose(c);
-        return -1;
-    }
-
-    set_events(c, EPOLLIN);
-    return 0;
-}
-
-
-static int
 source_step(bconn *c)
 {
     ssize_t   n;
@@ -243,7 +203,7 @@ source_step(bconn *c)
 }
 
 
-/* One response of http mode, head and body, made once. */
+/* The answer of http mode, a response's head and body, made once. */
 static int
 http_response(void)
 {
@@ -255,15 +215,15 @@ http_response(void)
                           "Connection: keep-alive\r\n\r\n",
                           (unsigned long long) source_bytes);
 
-    response_len = n + source_bytes;
-    response = malloc(response_len);
-    if (response == NULL) {
+    answer_len = n + source_bytes;
+    answer = malloc(answer_len);
+    if (answer == NULL) {
         return -1;
     }
 
-    memcpy(response, head, n);
-    for (size_t i = n; i < response_len; i++) {
-        response[i] = (unsigned char) (i * 131 + 7);
+    memcpy(answer, head, n);
+    for (size_t i = n; i < answer_len; i++) {
+        answer[i] = (unsigned char) (i * 131 + 7);
     }
 
     return 0;
@@ -283,26 +243,29 @@ http_scan(bconn *c, const unsigned char *p, size_t n)
 }
 
 
-/* Answers what was asked, in order; reads more once all is answered. */
+/*
+ * sink and http: reads, and answers what was asked, in order: sink an 'A'
+ * for every --ack bytes, http the response to every request head.
+ */
 static int
-http_step(bconn *c)
+answer_step(bconn *c)
 {
     ssize_t  n;
 
     for (int i = 0; i < 64; i++) {
-        if (c->owed > 0) {
-            n = send(c->fd, response + c->count, response_len - c->count,
+        if (c->owed > c->acked) {
+            n = send(c->fd, answer + c->sent, answer_len - c->sent,
                      MSG_NOSIGNAL);
             if (n > 0) {
-                c->count += (uint64_t) n;
-                if (c->count == response_len) {
-                    c->count = 0;
-                    c->owed--;
+                c->sent += (size_t) n;
+                if (c->sent == answer_len) {
+                    c->sent = 0;
+                    c->acked++;
                 }
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_events(c, EPOLLOUT);
+                set_events(c, EPOLLIN | EPOLLOUT);
                 return 0;
             }
             bclose(c);
@@ -311,7 +274,12 @@ http_step(bconn *c)
 
         n = recv(c->fd, drop, sizeof(drop), 0);
         if (n > 0) {
-            http_scan(c, drop, (size_t) n);
+            c->count += (uint64_t) n;
+            if (mode == HTTP) {
+                http_scan(c, drop, (size_t) n);
+            } else if (ack_every) {
+                c->owed = c->count / ack_every;
+            }
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -322,7 +290,7 @@ http_step(bconn *c)
         return -1;
     }
 
-    set_events(c, c->owed ? EPOLLOUT : EPOLLIN);
+    set_events(c, c->owed > c->acked ? EPOLLIN | EPOLLOUT : EPOLLIN);
     return 0;
 }
 
@@ -332,8 +300,8 @@ step(bconn *c)
 {
     switch (mode) {
     case ECHO: echo_step(c); break;
-    case SINK: sink_step(c); break;
-    case HTTP: http_step(c); break;
+    case SINK:
+    case HTTP: answer_step(c); break;
     default: source_step(c); break;
     }
 }
