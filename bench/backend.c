@@ -154,6 +154,31 @@ echo_step(bconn *c)
 }
 
 
+/*
+ * One send of source and answer: the bytes sent; 0 when the socket is
+ * full (the connection then waits to write, and reads what comes
+ * meanwhile); -1 when the connection is gone, closed here.
+ */
+static ssize_t
+send_some(bconn *c, const void *p, size_t len)
+{
+    ssize_t  n;
+
+    n = send(c->fd, p, len, MSG_NOSIGNAL);
+    if (n > 0) {
+        return n;
+    }
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        set_events(c, EPOLLIN | EPOLLOUT);
+        return 0;
+    }
+
+    bclose(c);
+    return -1;
+}
+
+
 static int
 source_step(bconn *c)
 {
@@ -185,17 +210,11 @@ source_step(bconn *c)
             return 0;
         }
 
-        n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->count += (uint64_t) n;
-            continue;
+        n = send_some(c, data, len);
+        if (n <= 0) {
+            return (int) n;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_events(c, EPOLLIN | EPOLLOUT);
-            return 0;
-        }
-        bclose(c);
-        return -1;
+        c->count += (uint64_t) n;
     }
 
     set_events(c, EPOLLIN | EPOLLOUT);
@@ -254,22 +273,16 @@ answer_step(bconn *c)
 
     for (int i = 0; i < 64; i++) {
         if (c->owed > c->acked) {
-            n = send(c->fd, answer + c->sent, answer_len - c->sent,
-                     MSG_NOSIGNAL);
-            if (n > 0) {
-                c->sent += (size_t) n;
-                if (c->sent == answer_len) {
-                    c->sent = 0;
-                    c->acked++;
-                }
-                continue;
+            n = send_some(c, answer + c->sent, answer_len - c->sent);
+            if (n <= 0) {
+                return (int) n;
             }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_events(c, EPOLLIN | EPOLLOUT);
-                return 0;
+            c->sent += (size_t) n;
+            if (c->sent == answer_len) {
+                c->sent = 0;
+                c->acked++;
             }
-            bclose(c);
-            return -1;
+            continue;
         }
 
         n = recv(c->fd, drop, sizeof(drop), 0);
