@@ -258,7 +258,7 @@ sub worker_of {
 
 # Counts a process's system calls from now on, in the kernel (perf stat on
 # the raw_syscalls:sys_enter tracepoint: a counter, no trace, so the
-# process runs as it would, a few ns more a call); a handle for
+# process runs as it would, some 0.1 us more a call); a handle for
 # syscalls_stop, undef when perf cannot (not installed, not allowed).
 my $perf_ok;
 
