@@ -9,6 +9,12 @@
  *           "all my bytes arrived")
  *   source  sends --bytes N bytes to each connection (0: until the peer
  *           goes), then half-closes and drops what it reads
+ *   http    an HTTP/1.1 keep-alive server: to every request (a head that
+ *           ends with an empty line; bodies are not read) it answers
+ *           "HTTP/1.1 200 OK", "Content-Length: N" and --bytes N bytes of
+ *           body (http_head() below: loadgen's http mode expects exactly
+ *           these bytes), in order, for as long as the peer keeps the
+ *           connection
  *
  * Listens on 127.0.0.1 only.  Prints "ready mode=... port=..." once
  * listening.  Runs until SIGINT / SIGTERM or --timeout seconds (3600).
@@ -40,7 +46,7 @@
 #define MAX_EVENTS   512
 
 
-enum { ECHO, SINK, SOURCE };
+enum { ECHO, SINK, SOURCE, HTTP };
 
 typedef struct {
     int            fd;
@@ -48,8 +54,11 @@ typedef struct {
     unsigned char *buf;           /* echo: bytes read, not yet sent */
     size_t         start, end;
     uint64_t       count;         /* sink: bytes read; source: bytes sent */
-    uint64_t       acked;         /* sink: acknowledgements owed and sent */
-    uint64_t       owed;
+    uint64_t       owed;          /* sink, http: answers owed and sent */
+    uint64_t       acked;
+    size_t         sent;          /* of the answer being sent */
+    uint32_t       match;        /* http: the end of a request head seen so
+                                    far, as the last 4 bytes read */
     int            rd_closed;
     int            wr_closed;
 } bconn;
@@ -61,6 +70,8 @@ static uint64_t       source_bytes;
 static int            ep;
 static unsigned char  data[BUF_SIZE];
 static unsigned char  drop[65536];
+static unsigned char *answer = (unsigned char *) "A";   /* sink's, or */
+static size_t         answer_len = 1;                   /* http's */
 static char           listen_tag, signal_tag;
 
 
@@ -143,44 +154,28 @@ echo_step(bconn *c)
 }
 
 
-static int
-sink_step(bconn *c)
+/*
+ * One send of source and answer: the bytes sent; 0 when the socket is
+ * full (the connection then waits to write, and reads what comes
+ * meanwhile); -1 when the connection is gone, closed here.
+ */
+static ssize_t
+send_some(bconn *c, const void *p, size_t len)
 {
     ssize_t  n;
 
-    for (int i = 0; i < 64; i++) {
-        while (c->owed > c->acked) {
-            n = send(c->fd, "A", 1, MSG_NOSIGNAL);
-            if (n == 1) {
-                c->acked++;
-                continue;
-            }
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_events(c, EPOLLIN | EPOLLOUT);
-                return 0;
-            }
-            bclose(c);
-            return -1;
-        }
-
-        n = recv(c->fd, drop, sizeof(drop), 0);
-        if (n > 0) {
-            c->count += (uint64_t) n;
-            if (ack_every) {
-                c->owed = c->count / ack_every;
-            }
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_events(c, EPOLLIN);
-            return 0;
-        }
-        bclose(c);
-        return -1;
+    n = send(c->fd, p, len, MSG_NOSIGNAL);
+    if (n > 0) {
+        return n;
     }
 
-    set_events(c, EPOLLIN);
-    return 0;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        set_events(c, EPOLLIN | EPOLLOUT);
+        return 0;
+    }
+
+    bclose(c);
+    return -1;
 }
 
 
@@ -215,20 +210,100 @@ source_step(bconn *c)
             return 0;
         }
 
-        n = send(c->fd, data, len, MSG_NOSIGNAL);
+        n = send_some(c, data, len);
+        if (n <= 0) {
+            return (int) n;
+        }
+        c->count += (uint64_t) n;
+    }
+
+    set_events(c, EPOLLIN | EPOLLOUT);
+    return 0;
+}
+
+
+/* The answer of http mode, a response's head and body, made once. */
+static int
+http_response(void)
+{
+    char    head[128];
+    size_t  n;
+
+    n = (size_t) snprintf(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
+                          "Connection: keep-alive\r\n\r\n",
+                          (unsigned long long) source_bytes);
+
+    answer_len = n + source_bytes;
+    answer = malloc(answer_len);
+    if (answer == NULL) {
+        return -1;
+    }
+
+    memcpy(answer, head, n);
+    for (size_t i = n; i < answer_len; i++) {
+        answer[i] = (unsigned char) (i * 131 + 7);
+    }
+
+    return 0;
+}
+
+
+/* Counts the request heads in what was read: each ends "\r\n\r\n". */
+static void
+http_scan(bconn *c, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        c->match = c->match << 8 | p[i];
+        if (c->match == 0x0d0a0d0a) {
+            c->owed++;
+        }
+    }
+}
+
+
+/*
+ * sink and http: reads, and answers what was asked, in order: sink an 'A'
+ * for every --ack bytes, http the response to every request head.
+ */
+static int
+answer_step(bconn *c)
+{
+    ssize_t  n;
+
+    for (int i = 0; i < 64; i++) {
+        if (c->owed > c->acked) {
+            n = send_some(c, answer + c->sent, answer_len - c->sent);
+            if (n <= 0) {
+                return (int) n;
+            }
+            c->sent += (size_t) n;
+            if (c->sent == answer_len) {
+                c->sent = 0;
+                c->acked++;
+            }
+            continue;
+        }
+
+        n = recv(c->fd, drop, sizeof(drop), 0);
         if (n > 0) {
             c->count += (uint64_t) n;
+            if (mode == HTTP) {
+                http_scan(c, drop, (size_t) n);
+            } else if (ack_every) {
+                c->owed = c->count / ack_every;
+            }
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_events(c, EPOLLIN | EPOLLOUT);
+            set_events(c, EPOLLIN);
             return 0;
         }
         bclose(c);
         return -1;
     }
 
-    set_events(c, EPOLLIN | EPOLLOUT);
+    set_events(c, c->owed > c->acked ? EPOLLIN | EPOLLOUT : EPOLLIN);
     return 0;
 }
 
@@ -238,7 +313,8 @@ step(bconn *c)
 {
     switch (mode) {
     case ECHO: echo_step(c); break;
-    case SINK: sink_step(c); break;
+    case SINK:
+    case HTTP: answer_step(c); break;
     default: source_step(c); break;
     }
 }
@@ -247,8 +323,8 @@ step(bconn *c)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: backend echo|sink|source --port P [--ack N] "
-            "[--bytes N] [--timeout S]\n");
+    fprintf(stderr, "usage: backend echo|sink|source|http --port P "
+            "[--ack N] [--bytes N] [--timeout S]\n");
     exit(2);
 }
 
@@ -274,6 +350,8 @@ main(int argc, char **argv)
         mode = SINK;
     } else if (strcmp(argv[1], "source") == 0) {
         mode = SOURCE;
+    } else if (strcmp(argv[1], "http") == 0) {
+        mode = HTTP;
     } else {
         usage();
     }
@@ -305,6 +383,11 @@ main(int argc, char **argv)
 
     for (i = 0; i < BUF_SIZE; i++) {
         data[i] = (unsigned char) (i * 131 + 7);
+    }
+
+    if (mode == HTTP && http_response() != 0) {
+        fprintf(stderr, "backend: out of memory\n");
+        return 1;
     }
 
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -43,7 +43,7 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
         return 0;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_read(pair->ssl, buf, (int) len);
 
     /* bytes that came after a renegotiation the peer now fails are
@@ -63,7 +63,7 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
     }
 
     if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
-        ERR_clear_error();
+        sp_clear_errors();
         sp_pair_peer_closed(pair);
         return 0;
     }

@@ -29,7 +29,7 @@ sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len)
         len = SP_ENC_OUT_HIGH;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_write(pair->ssl, data, (int) len);
 
     if (n > 0) {
@@ -104,9 +104,9 @@ send_shutdown(sp_pair *pair)
         return SP_OK;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_shutdown(pair->ssl);
-    ERR_clear_error();
+    sp_clear_errors();
 
     if (n >= 0) {
         pair->shutdown_sent = 1;
@@ -134,7 +134,7 @@ process_records(sp_pair *pair)
         return SP_OK;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_peek(pair->ssl, &byte, 1);
 
     if (n > 0 || sp_ssl_wants_io(pair, n)) {
@@ -142,7 +142,7 @@ process_records(sp_pair *pair)
     }
 
     if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
-        ERR_clear_error();
+        sp_clear_errors();
         sp_pair_peer_closed(pair);
         return SP_OK;
     }

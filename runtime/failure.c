@@ -151,7 +151,7 @@ sp_ssl_wants_io(sp_pair *pair, int ret)
         return 0;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     return 1;
 }
 

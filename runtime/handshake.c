@@ -189,7 +189,7 @@ sp_pair_handshake(sp_pair *pair)
         sp_worker_hs_give(pair->worker);
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     n = SSL_do_handshake(pair->ssl);
 
     if (n == 1) {
@@ -220,10 +220,10 @@ sp_pair_renegotiate(sp_pair *pair)
         return SP_ERR_INVALID;
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
 
     if (!SSL_renegotiate(pair->ssl)) {
-        ERR_clear_error();
+        sp_clear_errors();
         return SP_ERR_INVALID;
     }
 
@@ -234,6 +234,6 @@ sp_pair_renegotiate(sp_pair *pair)
         return sp_ssl_failure(pair, n, "renegotiation");
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     return sp_pair_renegotiated(pair);
 }

@@ -217,14 +217,14 @@ sp_pair_create(sp_ctx *ctx, sp_worker *worker, const char *servername,
         sp_pair_drive(pair);
     }
 
-    ERR_clear_error();
+    sp_clear_errors();
     *err = SP_OK;
     return pair;
 
 failed:
 
     *err = rc;
-    ERR_clear_error();
+    sp_clear_errors();
     sp_pair_free(pair);
     return NULL;
 }
@@ -238,7 +238,7 @@ sp_pair_free(sp_pair *pair)
     }
 
     SSL_free(pair->ssl);
-    ERR_clear_error();
+    sp_clear_errors();
 
     sp_bytes_free(&pair->enc_in);
     sp_blocks_free(pair->worker, &pair->enc_out);

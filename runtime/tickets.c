@@ -5,6 +5,7 @@
  * random key until the host gives one.
  */
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,56 @@
 #include <openssl/rand.h>
 
 #include "internal.h"
+
+
+/*
+ * The ticket ciphers, fetched from the provider once: EVP_aes_256_cbc()
+ * names a cipher that EVP_EncryptInit_ex() would fetch again for every
+ * ticket (some 2,600 instructions and a few locks).  Freed when the
+ * library is unloaded, while OpenSSL still runs (template.c says why).
+ */
+static EVP_CIPHER      *sp_ticket_aes[2];      /* AES-128-CBC, AES-256-CBC */
+static pthread_once_t   sp_ticket_aes_once = PTHREAD_ONCE_INIT;
+
+
+static void
+ticket_aes_fetch(void)
+{
+    sp_ticket_aes[0] = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
+    sp_ticket_aes[1] = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+    ERR_clear_error();
+}
+
+
+__attribute__((destructor))
+static void
+ticket_aes_free(void)
+{
+    if (!OPENSSL_init_crypto(0, NULL)) {
+        return;
+    }
+
+    EVP_CIPHER_free(sp_ticket_aes[0]);
+    EVP_CIPHER_free(sp_ticket_aes[1]);
+    sp_ticket_aes[0] = sp_ticket_aes[1] = NULL;
+}
+
+
+/* A key's cipher: AES-128-CBC for 48-byte keys, AES-256-CBC for 80. */
+static const EVP_CIPHER *
+ticket_aes(const sp_ticket_key *key)
+{
+    int  i = key->size == 48 ? 0 : 1;
+
+    pthread_once(&sp_ticket_aes_once, ticket_aes_fetch);
+
+    if (sp_ticket_aes[i] != NULL) {
+        return sp_ticket_aes[i];
+    }
+
+    /* not fetched (out of memory then): let OpenSSL fetch it each time */
+    return i == 0 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+}
 
 
 /*
@@ -41,7 +92,7 @@ ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
 
     if (enc) {
         key = &ctx->ticket_keys[0];
-        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+        cipher = ticket_aes(key);
 
         if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1) {
             return -1;
@@ -62,7 +113,7 @@ ticket_callback(SSL *ssl, unsigned char *name, unsigned char *iv,
         }
 
         key = &ctx->ticket_keys[i];
-        cipher = key->size == 48 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+        cipher = ticket_aes(key);
     }
 
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
@@ -117,7 +168,7 @@ ticket_decrypted(SSL *ssl, SSL_SESSION *session, const unsigned char *name,
         return SSL_TICKET_RETURN_USE_RENEW;
 
     default:    /* SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT */
-        ERR_clear_error();
+        sp_clear_errors();
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
 }

@@ -254,6 +254,18 @@ stream_read(conn *c)
         if (c->check) {
             EVP_DigestUpdate(c->hrx, rbuf, (size_t) n);
         }
+        if (c->rcvd < c->expect_len) {
+            size_t  k = c->expect_len - (size_t) c->rcvd;
+
+            if (k > (size_t) n) {
+                k = (size_t) n;
+            }
+            if (memcmp(rbuf, c->expect + c->rcvd, k) != 0) {
+                note_error("protocol", "not the response expected");
+                conn_done(c, &st.err_mismatch, 0);
+                return -1;
+            }
+        }
         c->rcvd += (uint64_t) n;
         st.bytes_recv += (uint64_t) n;
         return 1;
@@ -303,10 +315,8 @@ stream_write(conn *c)
         if (c->check) {
             fill_random(&c->rng, c->wbuf, chunk);
             c->wptr = c->wbuf;
-        } else if (c->http) {
-            c->wptr = (const unsigned char *) http_req;
         } else {
-            c->wptr = static_data;
+            c->wptr = c->data ? c->data : static_data;
         }
 
         c->wlen = chunk;

@@ -98,8 +98,11 @@ typedef struct {
     int             got_session;  /* the server gave this one a session */
     int             offered;      /* it offered its slot's session */
     int             reused;       /* and the server resumed it */
-    int             http;         /* the exchange is http_req and its
-                                     response */
+    const unsigned char *data;    /* what the exchange sends (NULL:
+                                     static_data), a chunk at most */
+    const char     *expect;       /* what every response starts with */
+    size_t          expect_len;
+    long            requests;     /* http: requests answered */
 
     unsigned char  *raw;
     size_t          raw_len, raw_off;
@@ -144,6 +147,9 @@ typedef struct {
 
     /* The mode's own fields of the result line. */
     void               (*report)(void);
+
+    /* Before the first connection: 0, or an exit status. */
+    int                (*setup)(void);
 } mode;
 
 #define MODE_PLAIN       0x001   /* --plain allowed */
@@ -175,6 +181,7 @@ typedef struct {
     double          timeout, conn_timeout, hold, duration, interval;
     int             rcvbuf;        /* SO_RCVBUF, 0: the system's */
     int             reneg_max;
+    long            requests;      /* http: requests per connection */
     int             kind;          /* -1: all, rotating */
     unsigned long   seed;
     int             plain;
@@ -191,7 +198,7 @@ typedef struct {
     long       err_connect, err_handshake, err_io, err_timeout, err_mismatch,
                err_eof, err_nosession, lost;
     long       offered, reused, sessions_received, sessions_loaded,
-               sessions_written;
+               sessions_written, requests;
     uint64_t   bytes_sent, bytes_recv, bytes_verified;
     long       closed_by_server, timeouts, resets, renegs, reneg_refused,
                reneg_max_seen;

@@ -30,6 +30,9 @@
  *              "ready=1 ..." and holds them as idle does.
  *   reneg      TLS 1.2, then client renegotiations in a loop with an echo
  *              between each, until the server refuses or --reneg-max.
+ *   http       HTTP/1.1 keep-alive through a proxy to bench/backend's http
+ *              mode: on each connection --requests requests of --size
+ *              bytes, one at a time, each answered with --bytes of body.
  *
  * Each mode is one entry of the table `modes` (modes.c): flags and
  * parameters for what it allows and how it ends, hooks for the steps where
@@ -66,7 +69,8 @@ options          o = {
     .host = "127.0.0.1", .n = 1000, .c = 32, .bytes = 1 << 20,
     .dir = D_UP, .size = 16, .max_payload = 262144, .timeout = 300,
     .conn_timeout = 30, .hold = 600, .duration = 30, .interval = 1.0,
-    .reneg_max = 10, .kind = -1, .seed = 0, .src_ips = 16, .min_reuse = -1
+    .reneg_max = 10, .requests = 100, .kind = -1, .seed = 0, .src_ips = 16,
+    .min_reuse = -1
 };
 stats            st;
 
@@ -100,7 +104,7 @@ usage(void)
     fprintf(stderr,
 "usage: loadgen MODE --port P [options]\n"
 "modes: handshake verify bulk idle garbage slowloris reset noread reneg\n"
-"       stall\n"
+"       stall http\n"
 "  --host A            server address (127.0.0.1)\n"
 "  --port P            server port\n"
 "  -n, --conns N       connections in total (1000)\n"
@@ -117,11 +121,14 @@ usage(void)
 "  --plain             plain TCP, no TLS (reference runs)\n"
 "  --http              handshake: send an HTTP/1.0 GET instead of the echo\n"
 "                      and read the response to its end (an http server)\n"
-"  --size B            echo size for handshake / idle (16)\n"
+"  --size B            echo size for handshake / idle (16); http: request\n"
+"                      size\n"
+"  --requests N        http: requests per connection (100)\n"
 "  --sess-out F        handshake: write each slot's newest session to F\n"
 "  --sess-in F         handshake: offer the sessions of F, count reuse\n"
 "  --min-reuse P       with --sess-in: exit 3 below P %% resumed\n"
-"  --bytes B           bulk / noread bytes per connection (1 MiB)\n"
+"  --bytes B           bulk / noread bytes per connection, http body\n"
+"                      size (1 MiB)\n"
 "  --dir D             bulk direction: up, down, both (up)\n"
 "  --max-payload B     verify: largest payload per connection (256 KiB)\n"
 "  --kind K            garbage: random http sslv2 truncated oversized\n"
@@ -205,6 +212,7 @@ static const struct option  longopts[] = {
     { "fail-log", 1, 0, 'F' },
     { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
     { "min-reuse", 1, 0, 'u' }, { "rcvbuf", 1, 0, 'B' },
+    { "requests", 1, 0, 'q' },
     { 0, 0, 0, 0 }
 };
 
@@ -218,7 +226,8 @@ check_args(const char *kind)
     if (o.port <= 0 || o.port > 65535 || o.n <= 0
         || o.c <= 0 || o.timeout <= 0 || o.conn_timeout <= 0
         || o.src_ips < 1 || o.src_ips > 200 || o.interval <= 0
-        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0)
+        || o.duration <= 0 || o.hold <= 0 || o.max_payload == 0
+        || o.requests <= 0)
     {
         usage();
     }
@@ -253,8 +262,8 @@ check_args(const char *kind)
     }
 
     if (o.plain && !(M->flags & MODE_PLAIN)) {
-        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle "
-                "and noread\n");
+        fprintf(stderr, "loadgen: --plain only for handshake, bulk, idle, "
+                "noread and http\n");
         exit(2);
     }
 
@@ -348,6 +357,7 @@ parse_args(int argc, char **argv)
         case 'y': o.sess_out = optarg; break;
         case 'u': o.min_reuse = atof(optarg); break;
         case 'B': o.rcvbuf = (int) parse_size(optarg); break;
+        case 'q': o.requests = atol(optarg); break;
         default: usage();
         }
     }
@@ -483,6 +493,10 @@ setup_run(void)
     if ((M->flags & MODE_HELLO) && make_hello() != 0) {
         fprintf(stderr, "loadgen: cannot make a ClientHello\n");
         return 1;
+    }
+
+    if (M->setup) {
+        return M->setup();
     }
 
     return 0;

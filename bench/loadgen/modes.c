@@ -284,7 +284,7 @@ handshake_exchange(conn *c)
         /* one request; the response is read to the server's close */
         c->to_send = http_req_len;
         c->to_recv = UINT64_MAX;
-        c->http = 1;
+        c->data = (const unsigned char *) http_req;
         return;
     }
 
@@ -575,6 +575,87 @@ reneg_report(void)
 }
 
 
+/*
+ * http: HTTP/1.1 keep-alive, as a browser talks to a site: on each
+ * connection --requests requests of --size bytes, one at a time, each
+ * answered by bench/backend's http mode with its head and --bytes of
+ * body.  The response is checked to start with that head, which is the
+ * backend's own (http_response() there), and to be exactly that long.
+ */
+static unsigned char  *http_request;
+static size_t          http_request_len;
+static char            http_head[128];
+static size_t          http_head_len;
+
+
+static int
+http_setup(void)
+{
+    static const char  start[] =
+        "GET /bench HTTP/1.1\r\nHost: backend\r\nUser-Agent: loadgen\r\n"
+        "X-Pad: ";
+    size_t  room = sizeof(start) - 1 + 4;
+
+    if (o.size < room || o.size > CHUNK || o.bytes <= 0) {
+        fprintf(stderr, "loadgen: http wants --size %zu to %d and --bytes\n",
+                room, CHUNK);
+        return 2;
+    }
+
+    http_request_len = o.size;
+    http_request = malloc(http_request_len);
+    if (http_request == NULL) {
+        return 1;
+    }
+
+    /* the head padded to --size bytes: "X-Pad: aaa...\r\n\r\n" */
+    memcpy(http_request, start, sizeof(start) - 1);
+    memset(http_request + sizeof(start) - 1, 'a', o.size - room);
+    memcpy(http_request + o.size - 4, "\r\n\r\n", 4);
+
+    http_head_len = (size_t) snprintf(http_head, sizeof(http_head),
+                                      "HTTP/1.1 200 OK\r\nContent-Length: "
+                                      "%llu\r\nConnection: keep-alive\r\n"
+                                      "\r\n", (unsigned long long) o.bytes);
+    return 0;
+}
+
+
+static void
+http_exchange(conn *c)
+{
+    c->to_send = http_request_len;
+    c->to_recv = http_head_len + (uint64_t) o.bytes;
+    c->data = http_request;
+    c->expect = http_head;
+    c->expect_len = http_head_len;
+}
+
+
+/* a response complete: the next request, or the end of the connection */
+static void
+http_exchanged(conn *c)
+{
+    c->requests++;
+    st.requests++;
+
+    if (c->requests < o.requests) {
+        stream_begin(c);
+        stream_step(c);
+        return;
+    }
+
+    conn_done(c, NULL, 0);
+}
+
+
+static void
+http_report(void)
+{
+    printf(" requests=%ld", st.requests);
+}
+
+
 const mode  modes[] = {
     { .name = "handshake", .flags = MODE_PLAIN | MODE_SESSIONS,
       .exchange = handshake_exchange, .exchanged = handshake_exchanged,
@@ -613,6 +694,10 @@ const mode  modes[] = {
     { .name = "stall", .flags = MODE_HOLD,
       .exchange = stall_exchange, .exchanged = stall_exchanged,
       .report = idle_report },
+
+    { .name = "http", .flags = MODE_PLAIN,
+      .exchange = http_exchange, .exchanged = http_exchanged,
+      .report = http_report, .setup = http_setup },
 };
 
 const size_t  nmodes = sizeof(modes) / sizeof(modes[0]);

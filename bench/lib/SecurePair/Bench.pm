@@ -28,7 +28,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(configure stop_all_on_signals pinned spawn spawn_reader
     reaped stop stop_all port_open port_free wait_port slurp spit kv
-    cpu_of settle rss_kb worker_of run_loadgen run_loadgen_ok);
+    cpu_of settle rss_kb worker_of run_loadgen run_loadgen_ok
+    syscalls_start syscalls_stop);
 
 my $pin = 1;
 my $fail = sub { die "@_\n" };
@@ -251,6 +252,42 @@ sub worker_of {
         sleep 0.05;
     }
     _fail("no single worker under nginx master $master");
+}
+
+# ---- system calls -----------------------------------------------------------
+
+# Counts a process's system calls from now on, in the kernel (perf stat on
+# the raw_syscalls:sys_enter tracepoint: a counter, no trace, so the
+# process runs as it would, some 0.1 us more a call); a handle for
+# syscalls_stop, undef when perf cannot (not installed, not allowed).
+my $perf_ok;
+
+sub syscalls_start {
+    my ($pid, $file) = @_;
+    $perf_ok //= system('perf stat -e raw_syscalls:sys_enter true '
+                        . '>/dev/null 2>&1') == 0 ? 1 : 0;
+    return undef unless $perf_ok;
+    unlink $file;
+    my $pp = spawn('/dev/null', 'perf', 'stat', '-x,', '-o', $file, '-p', $pid,
+                   '-e', 'raw_syscalls:sys_enter');
+    # attached once perf has written its file's first line
+    my $until = time + 5;
+    sleep 0.05 while !-s $file && time < $until;
+    sleep 0.1;
+    return { pid => $pp, file => $file };
+}
+
+# The count since syscalls_start, undef when there is none.
+sub syscalls_stop {
+    my ($h) = @_;
+    return undef unless $h;
+    stop($h->{pid}, 'INT');
+    for (split /\n/, slurp($h->{file})) {
+        my @f = split /,/;
+        return $f[0] if @f > 2 && $f[0] =~ /^\d+$/
+                        && $f[2] eq 'raw_syscalls:sys_enter';
+    }
+    return undef;
 }
 
 # ---- clients ----------------------------------------------------------------
