@@ -59,13 +59,16 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
 
     e = SSL_get_error(pair->ssl, n);
 
+    if (pair->reneg_exceeded
+        && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE
+            || e == SSL_ERROR_ZERO_RETURN))
+    {
+        ERR_clear_error();
+        return sp_ssl_failure(pair, n, "renegotiation");
+    }
+
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         ERR_clear_error();
-
-        if (pair->reneg_exceeded) {
-            return sp_ssl_failure(pair, n, "renegotiation");
-        }
-
         return SP_ERR_AGAIN;
     }
 

@@ -132,7 +132,8 @@ process_records(sp_pair *pair)
     char  byte;
 
     if (pair->peer_closed || SSL_pending(pair->ssl) > 0
-        || (sp_bytes_len(&pair->enc_in) == 0 && !pair->in_eof))
+        || (sp_bytes_len(&pair->enc_in) == 0 && !pair->in_eof
+            && pair->io_read == NULL))
     {
         return SP_OK;
     }
@@ -147,6 +148,13 @@ process_records(sp_pair *pair)
     e = SSL_get_error(pair->ssl, n);
 
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        return SP_OK;
+    }
+
+    /* past the renegotiation limit OpenSSL drops what it holds (the info
+       callback): no end of the peer's data, the pump fails the pair */
+    if (e == SSL_ERROR_ZERO_RETURN && pair->reneg_exceeded) {
         ERR_clear_error();
         return SP_OK;
     }

@@ -307,6 +307,19 @@ struct sp_pair {
     sp_blocks            enc_out;
     sp_bytes             clear_queue;
 
+    /* the host's read or write, only during the call that passed them
+       (direct.c) */
+    sp_read_fn           io_read;
+    sp_write_fn          io_write;
+    void                *io_arg;
+    size_t               io_done;        /* bytes read or written in it */
+    int                  io_status;      /* why the function stopped:
+                                            SP_ERR_AGAIN or
+                                            SP_ERR_TRANSPORT */
+    size_t               rbuf_size;      /* OpenSSL's read buffer to
+                                            ask for: 0 until direct reads,
+                                            then as in_size */
+
     sp_creds            *creds;          /* selected by SNI, or default:
                                             borrowed from the context
                                             unless creds_held */
@@ -368,6 +381,8 @@ struct sp_pair {
                                             callback */
     unsigned             hs_started:1;   /* SSL_do_handshake called */
     unsigned             hello_seen:1;   /* the first ClientHello came */
+    unsigned             io_stop:1;      /* the host's function said
+                                            all it had in this call */
 };
 
 
@@ -519,6 +534,13 @@ void sp_session_apply(sp_pair *pair);
 /* pair.c */
 sp_pair *sp_pair_create(sp_ctx *ctx, sp_worker *worker,
     const char *servername, SSL_SESSION *session, int *err);
+
+/* encrypted.c: the end of the transport, once the pump has seen it */
+int sp_pair_input_ended(sp_pair *pair, int rc);
+
+/* direct.c: the host's functions, from the BIO */
+ssize_t sp_io_read(sp_pair *pair, void *buf, size_t len);
+size_t sp_io_write(sp_pair *pair, const void *data, size_t len);
 
 /* drive.c: the pump, and the writes and ends it handles */
 int sp_pair_drive(sp_pair *pair);
