@@ -9,14 +9,18 @@
  *   send:  > 0 bytes taken; NGX_AGAIN with c->write->ready cleared;
  *          NGX_ERROR with c->write->error set.
  *
- * The records the pair makes go to the socket from
- * ngx_stream_securepair_flush.c, which holds them for the end of the pass.
- * Records in may make records out with no cleartext to show for them
- * (answers to key updates and renegotiation hellos, alerts).  While too
- * many of those wait, the pair takes no input (sp_enc_in_buf gives no
- * room): recv then says NGX_AGAIN and leaves the socket alone, and the
- * flush that sends them wakes the reader, so a peer that writes and never
- * reads is held to what its socket buffers take.
+ * The pair reads the socket and writes it itself, through the functions
+ * it is given in each call (sp_enc_read_from, sp_clear_write_to): records
+ * go from the socket straight into OpenSSL's buffer and from OpenSSL's
+ * buffer straight to the socket.  What the socket does not take, and the
+ * records the pair makes on its own, wait in the pair and go from
+ * ngx_stream_securepair_flush.c, which holds them for the end of the
+ * pass.  Records in may make records out with no cleartext to show for
+ * them (answers to key updates and renegotiation hellos, alerts).  While
+ * too many of those wait, the pair takes no input (SP_STATE_RECV_RECORDS
+ * is clear): recv then says NGX_AGAIN and leaves the socket alone, and
+ * the flush that sends them wakes the reader, so a peer that writes and
+ * never reads is held to what its socket buffers take.
  */
 
 
@@ -65,24 +69,44 @@ ngx_stream_securepair_read_done(ngx_connection_t *c,
 
 
 /*
- * The pair needs records: what the socket has goes into the pair's room.
- * NGX_OK when records (or the end) came; NGX_DECLINED when the pair
- * offers no room; NGX_AGAIN when nothing came, or when records must go
- * out first (the flush that sends them wakes the reader); NGX_ERROR when
- * the socket failed.
+ * The pair's read function (sp_read_fn): the plain socket's recv, which
+ * keeps c->read->ready, eof and error as nginx's callers expect.
+ */
+ssize_t
+ngx_stream_securepair_read_socket(void *arg, void *buf, size_t size)
+{
+    ssize_t                       n;
+    ngx_connection_t             *c;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    c = arg;
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    n = ctx->recv(c, buf, size);
+
+    if (n >= 0) {
+        return n;
+    }
+
+    return n == NGX_AGAIN ? SP_ERR_AGAIN : SP_ERR_TRANSPORT;
+}
+
+
+/*
+ * The pair needs records: it reads what the socket has.  NGX_OK when
+ * records (or the end) came, or the pair failed on them; NGX_DECLINED
+ * when the pair takes no input; NGX_AGAIN when nothing came, or when
+ * records must go out first (the flush that sends them wakes the
+ * reader); NGX_ERROR when the socket failed.
  */
 static ngx_int_t
 ngx_stream_securepair_take_records(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
-    u_char   *in;
-    size_t    room;
-    ssize_t   got;
+    ssize_t  got;
 
-    in = sp_enc_in_buf(ctx->pair, &room);
-
-    if (in == NULL && sp_enc_out_pending(ctx->pair)
-        && !sp_pair_error(ctx->pair))
+    if (!(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS)
+        && sp_enc_out_pending(ctx->pair) && !sp_pair_error(ctx->pair))
     {
         /* too many records wait to go out: send them first */
 
@@ -90,10 +114,9 @@ ngx_stream_securepair_take_records(ngx_connection_t *c,
             return NGX_ERROR;
         }
 
-        in = sp_enc_in_buf(ctx->pair, &room);
-
-        if (in == NULL
-            && (sp_pair_state(ctx->pair) & SP_STATE_SEND_RECORDS))
+        if ((sp_pair_state(ctx->pair)
+             & (SP_STATE_RECV_RECORDS|SP_STATE_SEND_RECORDS))
+            == SP_STATE_SEND_RECORDS)
         {
             ctx->read_blocked = 1;
             c->read->ready = 0;
@@ -102,20 +125,17 @@ ngx_stream_securepair_take_records(ngx_connection_t *c,
         }
     }
 
-    if (in == NULL) {
+    if (!(sp_pair_state(ctx->pair) & SP_STATE_RECV_RECORDS)) {
         return NGX_DECLINED;
     }
 
-    got = ctx->recv(c, in, room);
+    got = sp_enc_read_from(ctx->pair, ngx_stream_securepair_read_socket, c);
 
     if (got > 0) {
-        sp_enc_in_commit(ctx->pair, (size_t) got);
         return NGX_OK;
     }
 
     if (got == 0) {
-        sp_enc_in_eof(ctx->pair);
-
         /*
          * Many clients just close the socket, or only its write side, and
          * still read the answer: to the cleartext side that is the end of
@@ -132,15 +152,14 @@ ngx_stream_securepair_take_records(ngx_connection_t *c,
         return NGX_OK;
     }
 
-    ngx_stream_securepair_read_done(c, ctx);
-
-    if (got == NGX_AGAIN) {
-        /* nothing came: an empty input buffer goes back while idle */
-        sp_enc_in_commit(ctx->pair, 0);
-        return NGX_AGAIN;
+    if (got != SP_ERR_AGAIN && got != SP_ERR_TRANSPORT) {
+        /* the pair failed on what came: sp_clear_read() says so */
+        return NGX_OK;
     }
 
-    return NGX_ERROR;
+    ngx_stream_securepair_read_done(c, ctx);
+
+    return got == SP_ERR_AGAIN ? NGX_AGAIN : NGX_ERROR;
 }
 
 
@@ -262,6 +281,52 @@ ngx_stream_securepair_recv_chain(ngx_connection_t *c, ngx_chain_t *cl,
 }
 
 
+/*
+ * Encrypts up to size bytes, the records straight to the socket: the
+ * bytes taken (> 0), NGX_AGAIN when the pair or the socket takes none
+ * now, NGX_ERROR.
+ */
+static ssize_t
+ngx_stream_securepair_encrypt(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx, u_char *buf, size_t size)
+{
+    ssize_t  n;
+
+    n = sp_clear_write_to(ctx->pair, buf, size,
+                          ngx_stream_securepair_write_socket, c);
+
+    if (n > 0) {
+        c->sent += n;
+        return n;
+    }
+
+    if (n == SP_ERR_AGAIN) {
+
+        if (sp_enc_out_pending(ctx->pair) == 0) {
+            /* the pair takes no more and has nothing to send: a
+               renegotiation waits for the peer, the reader wakes us */
+            ctx->write_blocked = 1;
+            c->write->ready = 0;
+            return NGX_AGAIN;
+        }
+
+        /* the socket is full: its write event brings the writer back */
+        c->write->ready = 0;
+        c->buffered |= NGX_SSL_BUFFERED;
+        return NGX_AGAIN;
+    }
+
+    if (n != SP_ERR_TRANSPORT) {
+        ngx_stream_securepair_log_failure(c, ctx);
+        c->write->error = 1;
+    }
+
+    /* else ngx_writev() set c->write->error */
+
+    return NGX_ERROR;
+}
+
+
 static ssize_t
 ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 {
@@ -283,41 +348,11 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
         return NGX_AGAIN;
     }
 
-    for ( ;; ) {
-        n = sp_clear_write(ctx->pair, buf, size);
-
-        if (n != SP_ERR_AGAIN) {
-            break;
-        }
-
-        /* the pair holds all it may: send, then try again */
-
-        if (sp_enc_out_pending(ctx->pair) == 0) {
-            /* nothing to send: a renegotiation waits for the peer, and
-               the reader wakes us when it is done */
-            ctx->write_blocked = 1;
-            c->write->ready = 0;
-            return NGX_AGAIN;
-        }
-
-        rc = ngx_stream_securepair_flush(c, ctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-    }
+    n = ngx_stream_securepair_encrypt(c, ctx, buf, size);
 
     if (n < 0) {
-        ngx_stream_securepair_log_failure(c, ctx);
-        c->write->error = 1;
-        return NGX_ERROR;
+        return n;
     }
-
-    c->sent += n;
 
     ngx_stream_securepair_hold(c, ctx);
 
@@ -330,17 +365,16 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 
 
 /*
- * Encrypts a buffer's bytes, up to the limit, sending records as they
- * pile up: NGX_OK when the pair took them (or the limit is reached),
- * NGX_AGAIN when the pair or the socket takes no more now, NGX_ERROR.
+ * Encrypts a buffer's bytes, up to the limit: NGX_OK when the pair took
+ * them (or the limit is reached), NGX_AGAIN when the pair or the socket
+ * takes no more now, NGX_ERROR.
  */
 static ngx_int_t
 ngx_stream_securepair_write_buf(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx, ngx_buf_t *b, off_t limit, off_t *sent)
 {
-    size_t     size;
-    ssize_t    n;
-    ngx_int_t  rc;
+    size_t   size;
+    ssize_t  n;
 
     while (b->pos < b->last && *sent < limit) {
         size = b->last - b->pos;
@@ -349,48 +383,14 @@ ngx_stream_securepair_write_buf(ngx_connection_t *c,
             size = (size_t) (limit - *sent);
         }
 
-        n = sp_clear_write(ctx->pair, b->pos, size);
-
-        if (n == SP_ERR_AGAIN) {
-
-            if (sp_enc_out_pending(ctx->pair) == 0) {
-                /* the pair takes no more and has nothing to send:
-                   renegotiating, the reader wakes us */
-                ctx->write_blocked = 1;
-                c->write->ready = 0;
-                return NGX_AGAIN;
-            }
-
-            /* the pair holds all it may: send, then go on */
-
-            rc = ngx_stream_securepair_flush(c, ctx);
-
-            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
-                return rc;
-            }
-
-            continue;
-        }
+        n = ngx_stream_securepair_encrypt(c, ctx, b->pos, size);
 
         if (n < 0) {
-            ngx_stream_securepair_log_failure(c, ctx);
-            c->write->error = 1;
-            return NGX_ERROR;
+            return n;
         }
 
         b->pos += n;
         *sent += n;
-        c->sent += n;
-
-        if (sp_enc_out_pending(ctx->pair)
-            >= ngx_stream_securepair_send_size(ctx))
-        {
-            rc = ngx_stream_securepair_flush(c, ctx);
-
-            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
-                return rc;
-            }
-        }
     }
 
     return NGX_OK;
