@@ -282,18 +282,33 @@ ngx_stream_securepair_recv_chain(ngx_connection_t *c, ngx_chain_t *cl,
 
 
 /*
- * Encrypts up to size bytes, the records straight to the socket: the
- * bytes taken (> 0), NGX_AGAIN when the pair or the socket takes none
- * now, NGX_ERROR.
+ * Encrypts up to size bytes: the bytes taken (> 0), NGX_AGAIN when the
+ * pair or the socket takes none now, NGX_ERROR.  A record that leaves
+ * less than a send's worth waits in the pair (flush.c); the one that
+ * completes it goes from OpenSSL's buffer straight to the socket, in one
+ * writev() with those that wait.  Every record straight to the socket
+ * would cost a system call and a packet each, more than the copy.
  */
 static ssize_t
 ngx_stream_securepair_encrypt(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx, u_char *buf, size_t size)
 {
+    size_t   record;
     ssize_t  n;
 
-    n = sp_clear_write_to(ctx->pair, buf, size,
-                          ngx_stream_securepair_write_socket, c);
+    record = ngx_min(size, NGX_STREAM_SECUREPAIR_RECORD);
+    n = SP_ERR_AGAIN;
+
+    if (sp_enc_out_pending(ctx->pair) + record
+        < ngx_stream_securepair_send_size(ctx))
+    {
+        n = sp_clear_write(ctx->pair, buf, record);
+    }
+
+    if (n == SP_ERR_AGAIN) {
+        n = sp_clear_write_to(ctx->pair, buf, record,
+                              ngx_stream_securepair_write_socket, c);
+    }
 
     if (n > 0) {
         c->sent += n;

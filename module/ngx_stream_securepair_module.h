@@ -106,6 +106,9 @@ typedef struct {
 } ngx_stream_securepair_ctx_t;
 
 
+/* the cleartext of a full TLS record */
+#define NGX_STREAM_SECUREPAIR_RECORD  16384
+
 #define NGX_STREAM_SECUREPAIR_TLS1    0x0002
 #define NGX_STREAM_SECUREPAIR_TLS1_1  0x0004
 #define NGX_STREAM_SECUREPAIR_TLS1_2  0x0008

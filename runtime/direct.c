@@ -236,9 +236,8 @@ sp_clear_write_to(sp_pair *pair, const void *data, size_t len,
 
     io_begin(pair, NULL, write, arg);
 
-    /* records that wait go first; while some still do, take nothing */
-    (void) sp_io_write(pair, NULL, 0);
-    n = pair->enc_out.len ? pair->io_status : SP_OK;
+    /* records that wait go with the first new one, in one write */
+    n = SP_OK;
 
     for (total = 0; n >= 0 && (size_t) total < len && !pair->io_stop;
          total += n)

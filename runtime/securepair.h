@@ -637,14 +637,14 @@ size_t sp_enc_out_pending(const sp_pair *pair);
  * none.  Works on a failed pair too: the alert must go out.
  *
  * sp_clear_write_to() is sp_clear_write() whose records go straight to
- * the function (after any that wait), one record per write.  Records the
- * pump makes on its own (handshake flights, alerts, answers to the peer,
- * close_notify) still wait in sp_enc_out_*.  Returns how many bytes were
- * taken, or, when none: SP_ERR_AGAIN (records still wait: the transport
- * is full), SP_ERR_TRANSPORT, or what sp_clear_write() returns.  When a
- * write takes part of a record or none, the rest waits in sp_enc_out_*
- * and the call takes no more: the bytes taken are in records all the
- * same.
+ * the function, one record per write, the first with any that wait.
+ * Records the pump makes on its own (handshake flights, alerts, answers
+ * to the peer, close_notify) still wait in sp_enc_out_*.  Returns how
+ * many bytes were taken, or what sp_clear_write() returns.  When a write
+ * takes part of a record or none, the rest waits in sp_enc_out_* and the
+ * call takes no more: the bytes taken are in records all the same, and
+ * what waits is bounded as for sp_clear_write() (64 KiB).  A host that
+ * knows its transport is full sends what waits first (sp_enc_write_to).
  */
 typedef ssize_t (*sp_read_fn)(void *arg, void *buf, size_t len);
 typedef ssize_t (*sp_write_fn)(void *arg, const struct iovec *iov,
