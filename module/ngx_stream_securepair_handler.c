@@ -191,6 +191,8 @@ static ngx_int_t
 ngx_stream_securepair_handshake(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
+    u_char     *buf;
+    size_t      room;
     ssize_t     n;
     ngx_int_t   rc;
     unsigned    state;
@@ -218,21 +220,31 @@ ngx_stream_securepair_handshake(ngx_connection_t *c,
             goto again;
         }
 
-        n = sp_enc_read_from(ctx->pair, ngx_stream_securepair_read_socket,
-                             c);
-
-        if (n == SP_ERR_AGAIN) {
+        buf = sp_enc_in_buf(ctx->pair, &room);
+        if (buf == NULL) {
             goto again;
         }
 
-        if (n == SP_ERR_TRANSPORT) {
-            ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                          "securepair: connection failed during the "
-                          "handshake");
-            return NGX_ERROR;
+        n = ctx->recv(c, buf, room);
+
+        if (n > 0) {
+            sp_enc_in_commit(ctx->pair, (size_t) n);
+            continue;
         }
 
-        /* records, the end, or a failure: the pair's state says which */
+        if (n == 0) {
+            sp_enc_in_eof(ctx->pair);
+            continue;
+        }
+
+        if (n == NGX_AGAIN) {
+            sp_enc_in_commit(ctx->pair, 0);
+            goto again;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "securepair: connection failed during the handshake");
+        return NGX_ERROR;
     }
 
     ngx_stream_securepair_handshake_done(c, ctx);

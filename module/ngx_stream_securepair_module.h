@@ -131,7 +131,6 @@ void ngx_stream_securepair_hold(ngx_connection_t *c,
 void ngx_stream_securepair_push_handler(ngx_event_t *ev);
 void ngx_stream_securepair_write_handler(ngx_event_t *wev);
 void ngx_stream_securepair_install_io(ngx_connection_t *c);
-ssize_t ngx_stream_securepair_read_socket(void *arg, void *buf, size_t size);
 ssize_t ngx_stream_securepair_write_socket(void *arg,
     const struct iovec *iov, int iovcnt);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,

@@ -40,9 +40,7 @@ io_end(sp_pair *pair)
  * From the BIO: the host's read into OpenSSL's buffer.  A read that did
  * not fill the room said all the transport had: the next one would only
  * say so again, a system call for nothing, so it waits for the next
- * call.  One that filled it makes the next buffer bigger, as enc_in
- * grows (SP_ENC_IN_MIN to SP_ENC_IN_SIZE).  Returns the bytes, 0 at the
- * end, -1 when there are none now.
+ * call.  Returns the bytes, 0 at the end, -1 when there are none now.
  */
 ssize_t
 sp_io_read(sp_pair *pair, void *buf, size_t len)
@@ -56,10 +54,6 @@ sp_io_read(sp_pair *pair, void *buf, size_t len)
 
         if ((size_t) got < len) {
             pair->io_stop = 1;
-
-        } else if (pair->rbuf_size < SP_ENC_IN_SIZE) {
-            pair->rbuf_size *= 2;
-            SSL_set_default_read_buffer_len(pair->ssl, pair->rbuf_size);
         }
 
         return got;
@@ -163,10 +157,14 @@ sp_enc_read_from(sp_pair *pair, sp_read_fn read, void *arg)
         return SP_ERR_AGAIN;
     }
 
-    if (pair->rbuf_size == 0) {
-        /* OpenSSL takes all that its buffer holds, not a record a read */
+    /*
+     * OpenSSL reads as much as its buffer holds, not a header and then a
+     * body, two reads a record.  Its buffer stays the size of one record
+     * (SP_IO_READ_AHEAD).
+     */
+    if (!pair->read_ahead) {
         SSL_set_read_ahead(pair->ssl, 1);
-        pair->rbuf_size = SP_ENC_IN_MIN;
+        pair->read_ahead = 1;
     }
 
     io_begin(pair, read, NULL, arg);
