@@ -80,8 +80,15 @@ sock_put(sock_t *s, const void *data, size_t len)
         len = room;
     }
 
+    if (len == 0) {
+        return 0;
+    }
+
     if (s->start + s->len + len > s->size) {
-        memmove(s->data, s->data + s->start, s->len);
+        if (s->len) {
+            memmove(s->data, s->data + s->start, s->len);
+        }
+
         s->start = 0;
 
         if (s->len + len > s->size) {
