@@ -284,29 +284,29 @@ static ssize_t
 ngx_stream_securepair_encrypt(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx, u_char *buf, size_t size)
 {
-    size_t   record;
-    ssize_t  n;
+    size_t     record;
+    ssize_t    n;
+    ngx_int_t  rc;
 
     record = ngx_min(size, NGX_STREAM_SECUREPAIR_RECORD);
-    n = SP_ERR_AGAIN;
 
-    if (sp_enc_out_pending(ctx->pair) + record
-        < ngx_stream_securepair_send_size(ctx))
-    {
-        n = sp_clear_write(ctx->pair, buf, record);
-    }
+    for ( ;; ) {
+        n = SP_ERR_AGAIN;
 
-    if (n == SP_ERR_AGAIN) {
-        n = sp_clear_write_to(ctx->pair, buf, record,
-                              ngx_stream_securepair_write_socket, c);
-    }
+        if (sp_enc_out_pending(ctx->pair) + record
+            < ngx_stream_securepair_send_size(ctx))
+        {
+            n = sp_clear_write(ctx->pair, buf, record);
+        }
 
-    if (n > 0) {
-        c->sent += n;
-        return n;
-    }
+        if (n == SP_ERR_AGAIN) {
+            n = sp_clear_write_to(ctx->pair, buf, record,
+                                  ngx_stream_securepair_write_socket, c);
+        }
 
-    if (n == SP_ERR_AGAIN) {
+        if (n != SP_ERR_AGAIN) {
+            break;
+        }
 
         if (sp_enc_out_pending(ctx->pair) == 0) {
             /* the pair takes no more and has nothing to send: a
@@ -316,10 +316,18 @@ ngx_stream_securepair_encrypt(ngx_connection_t *c,
             return NGX_AGAIN;
         }
 
-        /* the socket is full: its write event brings the writer back */
-        c->write->ready = 0;
-        c->buffered |= NGX_SSL_BUFFERED;
-        return NGX_AGAIN;
+        /* the pair holds all it may: send, then try again */
+
+        rc = ngx_stream_securepair_flush(c, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (n > 0) {
+        c->sent += n;
+        return n;
     }
 
     if (n != SP_ERR_TRANSPORT) {

@@ -10,8 +10,8 @@
 #include "internal.h"
 
 
-/* writes per call of the host's function: the records SP_ENC_OUT_HIGH
-   allows, and one more straight from OpenSSL */
+/* iovecs a call of the host's write: the blocks of records
+   SP_ENC_OUT_HIGH allows, and a record straight from OpenSSL */
 #define SP_IO_IOVS  16
 
 
