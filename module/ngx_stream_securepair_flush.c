@@ -27,9 +27,6 @@
 #define NGX_STREAM_SECUREPAIR_SEND_SIZE  49152
 #endif
 
-/* blocks of records per writev(): all that SP_ENC_OUT_HIGH allows */
-#define NGX_STREAM_SECUREPAIR_IOVS  16
-
 /*
  * A peer that has stopped reading: records then go out one at a time as
  * they are made, so that when its socket fills, at most one waits here
@@ -136,63 +133,85 @@ ngx_stream_securepair_probe(ngx_connection_t *c,
 
 
 /*
- * Sends the pair's records straight from its blocks, several to a
- * writev().  NGX_OK when all are out, NGX_AGAIN when the socket is full
- * (c->write->ready is then clear and NGX_SSL_BUFFERED set), NGX_ERROR
- * when the socket failed.  ngx_writev() leaves c->sent alone: $bytes_sent
- * counts cleartext, as with nginx's own SSL.
+ * The pair's write function (sp_write_fn): records go from the pair's
+ * blocks, or straight from OpenSSL's buffer, to the socket, several to a
+ * writev().  A short write means the socket is full: c->write->ready is
+ * then clear, and the pair keeps the rest.  ngx_writev() leaves c->sent
+ * alone: $bytes_sent counts cleartext, as with nginx's own SSL.
+ */
+ssize_t
+ngx_stream_securepair_write_socket(void *arg, const struct iovec *iov,
+    int iovcnt)
+{
+    ssize_t                       n;
+    ngx_int_t                     i;
+    ngx_iovec_t                   vec;
+    ngx_connection_t             *c;
+    ngx_stream_securepair_ctx_t  *ctx;
+
+    c = arg;
+    ctx = ngx_stream_securepair_get_ctx(c);
+
+    vec.iovs = (struct iovec *) iov;
+    vec.count = iovcnt;
+    vec.nalloc = iovcnt;
+    vec.size = 0;
+
+    for (i = 0; i < iovcnt; i++) {
+        vec.size += iov[i].iov_len;
+    }
+
+    n = ngx_writev(c, &vec);
+
+    if (n == NGX_AGAIN) {
+        /* ngx_writev() cleared c->write->ready */
+        return SP_ERR_AGAIN;
+    }
+
+    if (n == NGX_ERROR) {
+        /* ngx_writev() set c->write->error */
+        return SP_ERR_TRANSPORT;
+    }
+
+    if ((size_t) n < vec.size) {
+        /* the socket took what it had room for */
+        c->write->ready = 0;
+
+    } else {
+        ngx_stream_securepair_probe(c, ctx, (size_t) n);
+    }
+
+    return n;
+}
+
+
+/*
+ * Sends the records that wait in the pair.  NGX_OK when all are out,
+ * NGX_AGAIN when the socket is full (c->write->ready is then clear and
+ * NGX_SSL_BUFFERED set), NGX_ERROR when the socket failed.
  */
 ngx_int_t
 ngx_stream_securepair_flush(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx)
 {
-    ssize_t        n;
-    ngx_uint_t     i;
-    ngx_iovec_t    vec;
-    struct iovec   iovs[NGX_STREAM_SECUREPAIR_IOVS];
+    ssize_t  n;
 
-    vec.iovs = iovs;
-    vec.nalloc = NGX_STREAM_SECUREPAIR_IOVS;
+    n = sp_enc_write_to(ctx->pair, ngx_stream_securepair_write_socket, c);
 
-    for ( ;; ) {
-        vec.count = sp_enc_out_iov(ctx->pair, iovs,
-                                   NGX_STREAM_SECUREPAIR_IOVS);
+    if (sp_enc_out_pending(ctx->pair)) {
 
-        if (vec.count == 0) {
-            break;
+        if (n == SP_ERR_TRANSPORT) {
+            return NGX_ERROR;
         }
 
-        vec.size = 0;
-
-        for (i = 0; i < vec.count; i++) {
-            vec.size += iovs[i].iov_len;
-        }
-
-        n = ngx_writev(c, &vec);
+        c->write->ready = 0;
+        c->buffered |= NGX_SSL_BUFFERED;
 
         if (n > 0) {
-            sp_enc_out_consume(ctx->pair, (size_t) n);
-
-            if ((size_t) n < vec.size) {
-                /* the socket took what it had room for */
-                c->write->ready = 0;
-                c->buffered |= NGX_SSL_BUFFERED;
-                ngx_stream_securepair_read_resume(c, ctx);
-                return NGX_AGAIN;
-            }
-
-            ngx_stream_securepair_probe(c, ctx, (size_t) n);
-            continue;
+            ngx_stream_securepair_read_resume(c, ctx);
         }
 
-        if (n == NGX_AGAIN) {
-            c->write->ready = 0;
-            c->buffered |= NGX_SSL_BUFFERED;
-            return NGX_AGAIN;
-        }
-
-        /* ngx_writev() set c->write->error */
-        return NGX_ERROR;
+        return NGX_AGAIN;
     }
 
     if (ctx->push.posted) {

@@ -9,14 +9,24 @@
  *   send:  > 0 bytes taken; NGX_AGAIN with c->write->ready cleared;
  *          NGX_ERROR with c->write->error set.
  *
- * The records the pair makes go to the socket from
- * ngx_stream_securepair_flush.c, which holds them for the end of the pass.
- * Records in may make records out with no cleartext to show for them
- * (answers to key updates and renegotiation hellos, alerts).  While too
- * many of those wait, the pair takes no input (sp_enc_in_buf gives no
- * room): recv then says NGX_AGAIN and leaves the socket alone, and the
- * flush that sends them wakes the reader, so a peer that writes and never
- * reads is held to what its socket buffers take.
+ * Records come from the socket into the pair's room (sp_enc_in_buf), up
+ * to 128 KiB a recv(), and OpenSSL copies them into its record buffer.
+ * Reading them straight into OpenSSL's buffer (sp_enc_read_from) costs
+ * more: with a buffer of many records OpenSSL 3.0 moves the bytes behind
+ * each one to the front (bench/profile bulk-up: 7,744 instructions a KB
+ * against 5,430), with one a record a recv() (bench/compare up: 61
+ * against 9.5 a MB, 985 against 861 us of worker CPU a MB).  Records go
+ * out from OpenSSL's buffer straight to the socket (sp_clear_write_to),
+ * the one that completes a send with those held before it; what the
+ * socket does not take, and the records the pair makes on its own, wait
+ * in the pair and go from ngx_stream_securepair_flush.c, which holds them
+ * for the end of the pass.  Records in may make records out with no
+ * cleartext to show for them (answers to key updates and renegotiation
+ * hellos, alerts).  While too many of those wait, the pair takes no
+ * input (sp_enc_in_buf gives no room): recv then says NGX_AGAIN and
+ * leaves the socket alone, and the flush that sends them wakes the
+ * reader, so a peer that writes and never reads is held to what its
+ * socket buffers take.
  */
 
 
@@ -266,11 +276,79 @@ ngx_stream_securepair_recv_chain(ngx_connection_t *c, ngx_chain_t *cl,
 }
 
 
+/*
+ * Encrypts up to size bytes: the bytes taken (> 0), NGX_AGAIN when the
+ * pair or the socket takes none now, NGX_ERROR.  A record that leaves
+ * less than a send's worth waits in the pair (flush.c); the one that
+ * completes it goes from OpenSSL's buffer straight to the socket, in one
+ * writev() with those that wait.  Every record straight to the socket
+ * would cost a system call and a packet each, more than the copy.
+ */
+static ssize_t
+ngx_stream_securepair_encrypt(ngx_connection_t *c,
+    ngx_stream_securepair_ctx_t *ctx, u_char *buf, size_t size)
+{
+    size_t     record;
+    ssize_t    n;
+    ngx_int_t  rc;
+
+    record = ngx_min(size, NGX_STREAM_SECUREPAIR_RECORD);
+
+    for ( ;; ) {
+        n = SP_ERR_AGAIN;
+
+        if (sp_enc_out_pending(ctx->pair) + record
+            < ngx_stream_securepair_send_size(ctx))
+        {
+            n = sp_clear_write(ctx->pair, buf, record);
+        }
+
+        if (n == SP_ERR_AGAIN) {
+            n = sp_clear_write_to(ctx->pair, buf, record,
+                                  ngx_stream_securepair_write_socket, c);
+        }
+
+        if (n != SP_ERR_AGAIN) {
+            break;
+        }
+
+        if (sp_enc_out_pending(ctx->pair) == 0) {
+            /* the pair takes no more and has nothing to send: a
+               renegotiation waits for the peer, the reader wakes us */
+            ctx->write_blocked = 1;
+            c->write->ready = 0;
+            return NGX_AGAIN;
+        }
+
+        /* the pair holds all it may: send, then try again */
+
+        rc = ngx_stream_securepair_flush(c, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (n > 0) {
+        c->sent += n;
+        return n;
+    }
+
+    if (n != SP_ERR_TRANSPORT) {
+        ngx_stream_securepair_log_failure(c, ctx);
+        c->write->error = 1;
+    }
+
+    /* else ngx_writev() set c->write->error */
+
+    return NGX_ERROR;
+}
+
+
 static ssize_t
 ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 {
     ssize_t                       n;
-    ngx_int_t                     rc;
     ngx_stream_securepair_ctx_t  *ctx;
 
     ctx = ngx_stream_securepair_get_ctx(c);
@@ -278,8 +356,8 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 
     if (size == 0) {
         /* a writer pushing what is held */
-        rc = ngx_stream_securepair_flush(c, ctx);
-        return rc == NGX_ERROR ? NGX_ERROR : 0;
+        return ngx_stream_securepair_flush(c, ctx) == NGX_ERROR ? NGX_ERROR
+                                                                : 0;
     }
 
     if (ngx_stream_securepair_socket_full(c, ctx)) {
@@ -287,41 +365,11 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
         return NGX_AGAIN;
     }
 
-    for ( ;; ) {
-        n = sp_clear_write(ctx->pair, buf, size);
-
-        if (n != SP_ERR_AGAIN) {
-            break;
-        }
-
-        /* the pair holds all it may: send, then try again */
-
-        if (sp_enc_out_pending(ctx->pair) == 0) {
-            /* nothing to send: a renegotiation waits for the peer, and
-               the reader wakes us when it is done */
-            ctx->write_blocked = 1;
-            c->write->ready = 0;
-            return NGX_AGAIN;
-        }
-
-        rc = ngx_stream_securepair_flush(c, ctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-    }
+    n = ngx_stream_securepair_encrypt(c, ctx, buf, size);
 
     if (n < 0) {
-        ngx_stream_securepair_log_failure(c, ctx);
-        c->write->error = 1;
-        return NGX_ERROR;
+        return n;
     }
-
-    c->sent += n;
 
     ngx_stream_securepair_hold(c, ctx);
 
@@ -334,17 +382,16 @@ ngx_stream_securepair_send(ngx_connection_t *c, u_char *buf, size_t size)
 
 
 /*
- * Encrypts a buffer's bytes, up to the limit, sending records as they
- * pile up: NGX_OK when the pair took them (or the limit is reached),
- * NGX_AGAIN when the pair or the socket takes no more now, NGX_ERROR.
+ * Encrypts a buffer's bytes, up to the limit: NGX_OK when the pair took
+ * them (or the limit is reached), NGX_AGAIN when the pair or the socket
+ * takes no more now, NGX_ERROR.
  */
 static ngx_int_t
 ngx_stream_securepair_write_buf(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx, ngx_buf_t *b, off_t limit, off_t *sent)
 {
-    size_t     size;
-    ssize_t    n;
-    ngx_int_t  rc;
+    size_t   size;
+    ssize_t  n;
 
     while (b->pos < b->last && *sent < limit) {
         size = b->last - b->pos;
@@ -353,48 +400,14 @@ ngx_stream_securepair_write_buf(ngx_connection_t *c,
             size = (size_t) (limit - *sent);
         }
 
-        n = sp_clear_write(ctx->pair, b->pos, size);
-
-        if (n == SP_ERR_AGAIN) {
-
-            if (sp_enc_out_pending(ctx->pair) == 0) {
-                /* the pair takes no more and has nothing to send:
-                   renegotiating, the reader wakes us */
-                ctx->write_blocked = 1;
-                c->write->ready = 0;
-                return NGX_AGAIN;
-            }
-
-            /* the pair holds all it may: send, then go on */
-
-            rc = ngx_stream_securepair_flush(c, ctx);
-
-            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
-                return rc;
-            }
-
-            continue;
-        }
+        n = ngx_stream_securepair_encrypt(c, ctx, b->pos, size);
 
         if (n < 0) {
-            ngx_stream_securepair_log_failure(c, ctx);
-            c->write->error = 1;
-            return NGX_ERROR;
+            return n;
         }
 
         b->pos += n;
         *sent += n;
-        c->sent += n;
-
-        if (sp_enc_out_pending(ctx->pair)
-            >= ngx_stream_securepair_send_size(ctx))
-        {
-            rc = ngx_stream_securepair_flush(c, ctx);
-
-            if (rc == NGX_ERROR || rc == NGX_AGAIN) {
-                return rc;
-            }
-        }
     }
 
     return NGX_OK;

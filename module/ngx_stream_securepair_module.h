@@ -152,6 +152,9 @@ typedef struct {
 } ngx_stream_securepair_ctx_t;
 
 
+/* the cleartext of a full TLS record */
+#define NGX_STREAM_SECUREPAIR_RECORD  16384
+
 #define NGX_STREAM_SECUREPAIR_TLS1    0x0002
 #define NGX_STREAM_SECUREPAIR_TLS1_1  0x0004
 #define NGX_STREAM_SECUREPAIR_TLS1_2  0x0008
@@ -174,6 +177,8 @@ void ngx_stream_securepair_hold(ngx_connection_t *c,
 void ngx_stream_securepair_push_handler(ngx_event_t *ev);
 void ngx_stream_securepair_write_handler(ngx_event_t *wev);
 void ngx_stream_securepair_install_io(ngx_connection_t *c);
+ssize_t ngx_stream_securepair_write_socket(void *arg,
+    const struct iovec *iov, int iovcnt);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 ngx_uint_t ngx_stream_securepair_timed_out(ngx_event_t *ev,

@@ -1,14 +1,19 @@
 /*
- * The pair's transport as an OpenSSL BIO over two queues.
+ * The pair's transport as an OpenSSL BIO over two queues, or over the
+ * host's own read and write while a call that passed them runs.
  *
  * Records from the network are received straight into enc_in by the host
  * (sp_enc_in_buf) and read from there by OpenSSL; records OpenSSL writes
  * are appended to enc_out, a queue of blocks from which the host sends
  * them, several at a time (sp_enc_out_buf, sp_enc_out_iov).  So each
  * direction costs one copy between the host's buffer and OpenSSL's record
- * buffer, the least a BIO allows.  The queues hold memory only while they
- * hold bytes, so an idle pair keeps no buffers; drained output blocks wait
- * in the worker for the next pair's records (SP_ENC_OUT_SPARES).
+ * buffer, the least a BIO of queues allows.  With the host's functions
+ * (direct.c) there is none: OpenSSL's read lands in its record buffer,
+ * its record goes out from its write buffer, and only what the transport
+ * would not take waits in enc_out.  The queues hold memory only while
+ * they hold bytes, so an idle pair keeps no buffers; drained output
+ * blocks wait in the worker for the next pair's records
+ * (SP_ENC_OUT_SPARES).
  */
 
 #include <pthread.h>
@@ -244,6 +249,7 @@ sp_blocks_free(sp_worker *w, sp_blocks *q)
 static int
 bio_write(BIO *bio, const char *data, int len)
 {
+    size_t    n;
     sp_pair  *pair = BIO_get_data(bio);
 
     BIO_clear_retry_flags(bio);
@@ -259,7 +265,15 @@ bio_write(BIO *bio, const char *data, int len)
         return 0;
     }
 
-    if (sp_blocks_append(pair->worker, &pair->enc_out, data, (size_t) len) != 0)
+    n = 0;
+
+    if (pair->io_write != NULL) {
+        n = sp_io_write(pair, data, (size_t) len);
+    }
+
+    if (n < (size_t) len
+        && sp_blocks_append(pair->worker, &pair->enc_out, data + n,
+                            (size_t) len - n) != 0)
     {
         return -1;
     }
@@ -271,8 +285,9 @@ bio_write(BIO *bio, const char *data, int len)
 static int
 bio_read(BIO *bio, char *buf, int len)
 {
-    sp_pair  *pair = BIO_get_data(bio);
     size_t    n;
+    ssize_t   got;
+    sp_pair  *pair = BIO_get_data(bio);
 
     BIO_clear_retry_flags(bio);
 
@@ -288,6 +303,18 @@ bio_read(BIO *bio, char *buf, int len)
     if (n == 0) {
         if (pair->in_eof) {
             return 0;
+        }
+
+        /* the host's transport, while less than the mark waits to go
+           (sp_enc_in_buf's rule, for the records this read will make) */
+        if (pair->io_read != NULL && !pair->io_stop
+            && pair->enc_out.len < SP_ENC_IN_STOP)
+        {
+            got = sp_io_read(pair, buf, (size_t) len);
+
+            if (got >= 0) {
+                return (int) got;
+            }
         }
 
         BIO_set_retry_read(bio);

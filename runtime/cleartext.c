@@ -14,7 +14,7 @@
 ssize_t
 sp_clear_read(sp_pair *pair, void *buf, size_t len)
 {
-    int  n, rc;
+    int  n, e, rc;
 
     if (pair->error) {
         return pair->error;
@@ -57,12 +57,22 @@ sp_clear_read(sp_pair *pair, void *buf, size_t len)
         return n;
     }
 
-    if (sp_ssl_wants_io(pair, n)) {
-        return pair->reneg_exceeded
-               ? sp_ssl_failure(pair, n, "renegotiation") : SP_ERR_AGAIN;
+    e = SSL_get_error(pair->ssl, n);
+
+    if (pair->reneg_exceeded
+        && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE
+            || e == SSL_ERROR_ZERO_RETURN))
+    {
+        sp_clear_errors();
+        return sp_ssl_failure(pair, n, "renegotiation");
     }
 
-    if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        sp_clear_errors();
+        return SP_ERR_AGAIN;
+    }
+
+    if (e == SSL_ERROR_ZERO_RETURN) {
         sp_clear_errors();
         sp_pair_peer_closed(pair);
         return 0;

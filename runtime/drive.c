@@ -125,11 +125,12 @@ send_shutdown(sp_pair *pair)
 static int
 process_records(sp_pair *pair)
 {
-    int   n;
+    int   n, e;
     char  byte;
 
     if (pair->peer_closed || SSL_pending(pair->ssl) > 0
-        || (sp_bytes_len(&pair->enc_in) == 0 && !pair->in_eof))
+        || (sp_bytes_len(&pair->enc_in) == 0 && !pair->in_eof
+            && pair->io_read == NULL))
     {
         return SP_OK;
     }
@@ -141,7 +142,16 @@ process_records(sp_pair *pair)
         return SP_OK;
     }
 
-    if (SSL_get_error(pair->ssl, n) == SSL_ERROR_ZERO_RETURN) {
+    e = SSL_get_error(pair->ssl, n);
+
+    /* past the renegotiation limit OpenSSL drops what it holds (the info
+       callback): no end of the peer's data, the pump fails the pair */
+    if (e == SSL_ERROR_ZERO_RETURN && pair->reneg_exceeded) {
+        sp_clear_errors();
+        return SP_OK;
+    }
+
+    if (e == SSL_ERROR_ZERO_RETURN) {
         sp_clear_errors();
         sp_pair_peer_closed(pair);
         return SP_OK;

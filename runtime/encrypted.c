@@ -121,15 +121,20 @@ sp_enc_in(sp_pair *pair, const void *data, size_t len)
 int
 sp_enc_in_eof(sp_pair *pair)
 {
-    int  rc;
-
     if (pair->in_eof) {
         return pair->error;
     }
 
     pair->in_eof = 1;
 
-    rc = sp_pair_drive(pair);
+    return sp_pair_input_ended(pair, sp_pair_drive(pair));
+}
+
+
+/* After the pump ran (returning rc) on a transport that has ended. */
+int
+sp_pair_input_ended(sp_pair *pair, int rc)
+{
     if (rc != SP_OK) {
         return rc;
     }

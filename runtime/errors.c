@@ -35,6 +35,7 @@ sp_strerror(int err)
     case SP_ERR_MAX_CONNECTIONS: return "too many connections";
     case SP_ERR_UNKNOWN_NAME:    return "unrecognized server name";
     case SP_ERR_INTERNAL:        return "internal error";
+    case SP_ERR_TRANSPORT:       return "transport failed";
     }
 
     return "unknown error";

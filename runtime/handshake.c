@@ -55,8 +55,15 @@ sp_info_callback(const SSL *ssl, int where, int ret)
         && ret == (SSL3_AL_WARNING << 8 | SSL_AD_NO_RENEGOTIATION)
         && pair->ctx->role == SP_SERVER && (pair->state & SP_STATE_SECURE))
     {
-        if (sp_reneg_count(pair) != SP_OK && pair->alert_sent < 0) {
-            pair->alert_sent = SSL_AD_NO_RENEGOTIATION;
+        if (sp_reneg_count(pair) != SP_OK) {
+            /* OpenSSL would read on through the records it holds (read
+               ahead): as after a peer's close_notify, it drops them */
+            SSL_set_shutdown((SSL *) ssl,
+                             SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+
+            if (pair->alert_sent < 0) {
+                pair->alert_sent = SSL_AD_NO_RENEGOTIATION;
+            }
         }
     }
 

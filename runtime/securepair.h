@@ -71,7 +71,11 @@ typedef enum {
     SP_ERR_MAX_CONNECTIONS = -11, /* sp_pair_new refused: context is full */
     SP_ERR_UNKNOWN_NAME = -12,    /* SNI matched no context and the server
                                      rejects unknown names */
-    SP_ERR_INTERNAL = -13
+    SP_ERR_INTERNAL = -13,
+    SP_ERR_TRANSPORT = -14        /* the host's read or write function
+                                     failed (sp_enc_read_from and the
+                                     others that call it): the pair has
+                                     not failed, never sticky */
 } sp_err;
 
 /* A static English name for an sp_err ("renegotiation limit exceeded"). */
@@ -728,6 +732,65 @@ size_t sp_enc_out_iov(sp_pair *pair, struct iovec *iov, size_t n);
 void sp_enc_out_consume(sp_pair *pair, size_t n);
 size_t sp_enc_out(sp_pair *pair, void *buf, size_t len);
 size_t sp_enc_out_pending(const sp_pair *pair);
+
+/*
+ * The encrypted side through the host's own I/O, with no copy (rustls's
+ * read_tls and write_tls): records are read from the transport straight
+ * into OpenSSL's record buffer, and written to it straight from OpenSSL's
+ * write buffer.  The host passes its functions with each call:
+ *
+ *   sp_read_fn   reads up to len bytes into buf: returns how many (> 0),
+ *                0 at the transport's end, SP_ERR_AGAIN when nothing can
+ *                be read now, any other negative value when it failed.
+ *   sp_write_fn  writes the bytes of iov[0..iovcnt): returns how many it
+ *                took (> 0, maybe fewer than all), SP_ERR_AGAIN (or 0)
+ *                when it can take none now, any other negative value
+ *                when it failed.
+ *
+ * The contract: the pair calls them only inside the call that passed
+ * them, never keeps them (nor the buffers it passes, which are OpenSSL's
+ * and the pair's own), and expects them never to block.  One call reads
+ * once (again only when a read filled all the room offered); writes go on
+ * until all is written or a write takes less than it was given.  A failed
+ * function is the host's business: the call returns SP_ERR_TRANSPORT, the
+ * pair does not fail, and what could not be written waits in sp_enc_out_*.
+ * These calls and the buffer calls above may be mixed on one pair: bytes
+ * given through sp_enc_in_* are read first, records waiting in
+ * sp_enc_out_* are written first.  The flow control is the same: the pair
+ * reads nothing while SP_STATE_RECV_RECORDS is clear.
+ *
+ * sp_enc_read_from() reads records and runs the engine, like
+ * sp_enc_in_commit(), or like sp_enc_in_eof() when the function says the
+ * transport ended.  Returns the bytes read (> 0), 0 at the transport's end
+ * (also on later calls), SP_ERR_AGAIN when the function had nothing or the
+ * pair takes no input now, SP_ERR_TRANSPORT, or the sticky error (then
+ * records, an alert, may still wait to be sent).  OpenSSL's buffer grows
+ * from one record's size as for sp_enc_in_buf(), and goes back to the heap
+ * whenever OpenSSL has read all of it.
+ *
+ * sp_enc_write_to() writes the records that wait in sp_enc_out_*: returns
+ * the bytes written (sp_enc_out_pending() says whether any remain), 0 when
+ * none waited, SP_ERR_AGAIN or SP_ERR_TRANSPORT when the function took
+ * none.  Works on a failed pair too: the alert must go out.
+ *
+ * sp_clear_write_to() is sp_clear_write() whose records go straight to
+ * the function, one record per write, the first with any that wait.
+ * Records the pump makes on its own (handshake flights, alerts, answers
+ * to the peer, close_notify) still wait in sp_enc_out_*.  Returns how
+ * many bytes were taken, or what sp_clear_write() returns.  When a write
+ * takes part of a record or none, the rest waits in sp_enc_out_* and the
+ * call takes no more: the bytes taken are in records all the same, and
+ * what waits is bounded as for sp_clear_write() (64 KiB).  A host that
+ * knows its transport is full sends what waits first (sp_enc_write_to).
+ */
+typedef ssize_t (*sp_read_fn)(void *arg, void *buf, size_t len);
+typedef ssize_t (*sp_write_fn)(void *arg, const struct iovec *iov,
+    int iovcnt);
+
+ssize_t sp_enc_read_from(sp_pair *pair, sp_read_fn read, void *arg);
+ssize_t sp_enc_write_to(sp_pair *pair, sp_write_fn write, void *arg);
+ssize_t sp_clear_write_to(sp_pair *pair, const void *data, size_t len,
+    sp_write_fn write, void *arg);
 
 /*
  * Cleartext out: decrypt into the host's buffer.  Returns bytes (> 0), 0 at

@@ -107,7 +107,7 @@ check_error(fz_track *t, const char *op, long ret, int err, unsigned ev,
     /* what a call may return besides the sticky error */
     if (ret != FZ_NO_RET && ret < 0 && !err) {
         FZ_ASSERT(ret == SP_ERR_AGAIN || ret == SP_ERR_INVALID
-                  || ret == SP_ERR_CLOSED,
+                  || ret == SP_ERR_CLOSED || ret == SP_ERR_TRANSPORT,
                   "%s returned %ld (%s) but the pair has no error", op, ret,
                   sp_strerror((int) ret));
     }

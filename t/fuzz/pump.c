@@ -71,6 +71,84 @@ fz_drain(fz_track *t, size_t max, fz_buf *keep)
 }
 
 
+/*
+ * The host's write function for sp_enc_write_to(): takes a random part
+ * of what it is given (none: would block), now and then fails.
+ */
+typedef struct {
+    fz_prng   *prng;
+    fz_buf    *keep;
+    size_t     taken;
+    unsigned   calls;
+} fz_transport_out;
+
+
+static ssize_t
+write_fn(void *arg, const struct iovec *iov, int iovcnt)
+{
+    int                i;
+    size_t             room, n, total = 0;
+    fz_transport_out  *w = arg;
+
+    w->calls++;
+
+    switch (fz_prng_below(w->prng, 8)) {
+    case 0:
+        return SP_ERR_AGAIN;
+    case 1:
+        return -7;              /* the transport failed */
+    case 2:
+    case 3:
+        room = 1 + fz_prng_below(w->prng, 20000);
+        break;
+    default:
+        room = (size_t) -1;
+    }
+
+    for (i = 0; i < iovcnt && total < room; i++) {
+        FZ_ASSERT(iov[i].iov_len > 0, "empty iovec %d of %d", i, iovcnt);
+        n = iov[i].iov_len < room - total ? iov[i].iov_len : room - total;
+
+        if (w->keep != NULL) {
+            fz_buf_add(w->keep, iov[i].iov_base, n);
+        }
+
+        total += n;
+    }
+
+    w->taken += total;
+    return (ssize_t) total;
+}
+
+
+/* Drains through sp_enc_write_to() and the host's write function. */
+static void
+drain_direct(fz_track *t, fz_prng *prng, fz_buf *keep)
+{
+    size_t            pending;
+    ssize_t           r;
+    fz_transport_out  w = { prng, keep, 0, 0 };
+
+    pending = sp_enc_out_pending(t->pair);
+    r = sp_enc_write_to(t->pair, write_fn, &w);
+
+    /* a transport's answer, also on a failed pair: its alert must go */
+    fz_check(t, "sp_enc_write_to", FZ_NO_RET);
+    FZ_ASSERT(r >= 0 || r == SP_ERR_AGAIN || r == SP_ERR_TRANSPORT,
+              "sp_enc_write_to returned %zd", r);
+
+    FZ_ASSERT(r == (ssize_t) w.taken || (w.taken == 0 && r < 0),
+              "sp_enc_write_to returned %zd, the function took %zu", r,
+              w.taken);
+    FZ_ASSERT(sp_enc_out_pending(t->pair) == pending - w.taken,
+              "sp_enc_write_to: %zu pending, %zu written, %zu left", pending,
+              w.taken, sp_enc_out_pending(t->pair));
+    FZ_ASSERT(pending > 0 || (r == 0 && w.calls == 0),
+              "sp_enc_write_to with nothing to send returned %zd after %u "
+              "calls", r, w.calls);
+}
+
+
 /* ---- host actions ------------------------------------------------------ */
 
 static const char  client_request[] =
@@ -233,18 +311,93 @@ chunk_size(fz_feeder *f, fz_prng *prng, size_t left)
 }
 
 
-/* Gives the pair a chunk, by copy (sp_enc_in) or in place (sp_enc_in_buf
-   and commit), at random; returns how many bytes it took. */
+/* The host's read function for sp_enc_read_from(): a chunk's bytes, in
+   reads of a random size, then "would block"; now and then it fails. */
+typedef struct {
+    const uint8_t  *p;
+    size_t          left;
+    size_t          most;
+    int             fail;
+    unsigned        calls;
+} fz_transport_in;
+
+
+static ssize_t
+read_fn(void *arg, void *buf, size_t len)
+{
+    size_t            n;
+    fz_transport_in  *r = arg;
+
+    r->calls++;
+
+    if (r->fail) {
+        return -7;
+    }
+
+    if (r->left == 0) {
+        return SP_ERR_AGAIN;
+    }
+
+    n = len < r->left ? len : r->left;
+    if (n > r->most) {
+        n = r->most;
+    }
+
+    memcpy(buf, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return (ssize_t) n;
+}
+
+
+/* Gives the pair a chunk through its reads of the host's transport. */
+static size_t
+feed_direct(fz_track *t, fz_prng *prng, const uint8_t *p, size_t n)
+{
+    size_t           pending;
+    ssize_t          r;
+    fz_transport_in  rd = { p, n, 0, 0, 0 };
+
+    rd.most = 1 + fz_prng_below(prng, (unsigned) n);
+    rd.fail = fz_prng_below(prng, 32) == 0;
+    pending = sp_enc_out_pending(t->pair);
+
+    r = sp_enc_read_from(t->pair, read_fn, &rd);
+    fz_check(t, "sp_enc_read_from", (long) r);
+
+    FZ_ASSERT(r <= 0 || (size_t) r == n - rd.left,
+              "sp_enc_read_from returned %zd, the function gave %zu", r,
+              n - rd.left);
+    FZ_ASSERT(pending < SP_ENC_IN_STOP || rd.calls == 0,
+              "sp_enc_read_from read with %zu bytes of records waiting",
+              pending);
+    FZ_ASSERT(!rd.fail || rd.calls == 0 || r == SP_ERR_TRANSPORT
+              || r == sp_pair_error(t->pair),
+              "sp_enc_read_from returned %zd for a failed read", r);
+
+    return n - rd.left;
+}
+
+
+/* Gives the pair a chunk, by copy (sp_enc_in), in place (sp_enc_in_buf
+   and commit) or through its own reads (sp_enc_read_from), at random;
+   returns how many bytes it took. */
 static size_t
 feed_chunk(fz_track *t, fz_prng *prng, const uint8_t *p, size_t n)
 {
-    unsigned   st;
+    unsigned   st, way;
     size_t     room, took = 0;
     uint8_t   *buf;
     ssize_t    r;
     int        rc;
 
-    if (fz_prng_below(prng, 2)) {
+    way = fz_prng_below(prng, 3);
+
+    if (way == 2) {
+        return feed_direct(t, prng, p, n);
+    }
+
+    if (way == 1) {
         r = sp_enc_in(t->pair, p, n);
         fz_check(t, "sp_enc_in", (long) r);
         FZ_ASSERT(r <= (ssize_t) n, "sp_enc_in took %zd of %zu", r, n);
@@ -325,7 +478,14 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
             fz_read_all(t, &prng);
         }
 
-        if (fz_prng_below(&prng, 8) != 0) {
+        switch (fz_prng_below(&prng, 8)) {
+        case 0:
+            break;
+        case 1:
+        case 2:
+            drain_direct(t, &prng, f->out);
+            break;
+        default:
             fz_drain(t, 0, f->out);
         }
 
