@@ -515,6 +515,17 @@ raw_pump(raw_t *r, sp_pair *server, char *got, size_t size)
 }
 
 
+/* The raw client's handshake with `server`: 1 when both ends are secure. */
+static int
+raw_handshake(raw_t *r, sp_pair *server)
+{
+    raw_pump(r, server, NULL, 0);
+
+    return SSL_is_init_finished(r->ssl)
+           && (sp_pair_state(server) & SP_STATE_SECURE);
+}
+
+
 /*
  * A client that sends renegotiation hellos one after another without
  * reading, as a flooding client does: records sealed with its keys.
@@ -541,10 +552,7 @@ test_refused_flood(void)
     ok(raw_new(&r, TLS1_2_VERSION, NULL) && server != NULL,
        "flood: a raw OpenSSL client and a server pair");
 
-    raw_pump(&r, server, NULL, 0);
-    ok(SSL_is_init_finished(r.ssl)
-       && (sp_pair_state(server) & SP_STATE_SECURE),
-       "flood: handshake");
+    ok(raw_handshake(&r, server), "flood: handshake");
     is_str(sp_pair_cipher(server), "ECDHE-ECDSA-AES128-GCM-SHA256",
            "flood: AES-128-GCM, whose records the test can seal");
     ok(rec_client_keys(r.ssl, &k), "flood: the client's keys");
@@ -624,10 +632,7 @@ test_enc_out_mark(void)
     ok(raw_new(&r, TLS1_3_VERSION, NULL) && server != NULL,
        "mark: a raw TLS 1.3 client and a server pair");
 
-    raw_pump(&r, server, NULL, 0);
-    ok(SSL_is_init_finished(r.ssl)
-       && (sp_pair_state(server) & SP_STATE_SECURE),
-       "mark: handshake");
+    ok(raw_handshake(&r, server), "mark: handshake");
 
     for (i = 0; i < nupdates; i++) {
         if (SSL_key_update(r.ssl, SSL_KEY_UPDATE_REQUESTED) != 1
