@@ -223,20 +223,18 @@ ngx_int_t
 ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases)
 {
-    ngx_pool_cleanup_t  *cln;
-
     if (conf->cert_names == NULL) {
         return NGX_OK;
     }
 
     /* the model and, in each worker, the cache: freed with the conf */
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
+    if (ngx_stream_securepair_add_cleanup(cf->pool,
+                                      ngx_stream_securepair_certname_cleanup,
+                                      conf)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    cln->handler = ngx_stream_securepair_certname_cleanup;
-    cln->data = conf;
 
     if (ngx_stream_securepair_model_creds(cf, conf, passphrases) != NGX_OK) {
         return NGX_ERROR;

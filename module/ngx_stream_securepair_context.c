@@ -48,9 +48,8 @@ ngx_int_t
 ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf)
 {
-    sp_creds            *creds;
-    ngx_array_t         *passphrases;
-    ngx_pool_cleanup_t  *cln;
+    sp_creds     *creds;
+    ngx_array_t  *passphrases;
 
     /* pairs with variables are not the default's */
     if (ngx_stream_securepair_cert_names(cf, conf) != NGX_OK) {
@@ -85,14 +84,14 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     sp_creds_unref(creds);
 
     /* freed with the configuration: on reload, once the old cycle ends */
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
+    if (ngx_stream_securepair_add_cleanup(cf->pool,
+                                          ngx_stream_securepair_cleanup_ctx,
+                                          conf->ctx)
+        != NGX_OK)
+    {
         sp_ctx_unref(conf->ctx);
         return NGX_ERROR;
     }
-
-    cln->handler = ngx_stream_securepair_cleanup_ctx;
-    cln->data = conf->ctx;
 
     if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
         || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK

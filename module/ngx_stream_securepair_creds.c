@@ -348,11 +348,10 @@ ngx_stream_securepair_passphrases_cleanup(void *data)
 static ngx_array_t *
 ngx_stream_securepair_passphrase_list(ngx_conf_t *cf, ngx_array_t *passwords)
 {
-    ngx_str_t           *pwd;
-    ngx_uint_t           i;
-    ngx_array_t         *list;
-    const char         **p;
-    ngx_pool_cleanup_t  *cln;
+    ngx_str_t     *pwd;
+    ngx_uint_t     i;
+    ngx_array_t   *list;
+    const char   **p;
 
     list = ngx_array_create(cf->temp_pool, passwords->nelts,
                             sizeof(const char *));
@@ -360,13 +359,13 @@ ngx_stream_securepair_passphrase_list(ngx_conf_t *cf, ngx_array_t *passwords)
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
-    if (cln == NULL) {
+    if (ngx_stream_securepair_add_cleanup(cf->temp_pool,
+                                      ngx_stream_securepair_passphrases_cleanup,
+                                      list)
+        != NGX_OK)
+    {
         return NULL;
     }
-
-    cln->handler = ngx_stream_securepair_passphrases_cleanup;
-    cln->data = list;
 
     pwd = passwords->elts;
 

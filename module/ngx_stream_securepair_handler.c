@@ -79,7 +79,6 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
 {
     int                           err;
     ngx_connection_t             *c;
-    ngx_pool_cleanup_t           *cln;
     ngx_stream_securepair_ctx_t  *ctx;
     ngx_stream_core_srv_conf_t   *cscf;
 
@@ -112,14 +111,13 @@ ngx_stream_securepair_start(ngx_stream_session_t *s,
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(c->pool, 0);
-    if (cln == NULL) {
+    if (ngx_stream_securepair_add_cleanup(c->pool,
+                                          ngx_stream_securepair_cleanup, ctx)
+        != NGX_OK)
+    {
         sp_pair_free(ctx->pair);
         return NGX_ERROR;
     }
-
-    cln->handler = ngx_stream_securepair_cleanup;
-    cln->data = ctx;
 
     /* the SNI callback finds the session from the pair */
     sp_pair_set_data(ctx->pair, c);

@@ -550,3 +550,25 @@ ngx_stream_securepair_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * What the module allocates outside nginx's pools goes with a pool: the
+ * configuration's, the temporary one, a connection's.
+ */
+ngx_int_t
+ngx_stream_securepair_add_cleanup(ngx_pool_t *pool,
+    ngx_pool_cleanup_pt handler, void *data)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = handler;
+    cln->data = data;
+
+    return NGX_OK;
+}

@@ -183,6 +183,8 @@ void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
 ngx_uint_t ngx_stream_securepair_timed_out(ngx_event_t *ev,
     const char *message, ngx_uint_t rc);
+ngx_int_t ngx_stream_securepair_add_cleanup(ngx_pool_t *pool,
+    ngx_pool_cleanup_pt handler, void *data);
 
 ngx_int_t ngx_stream_securepair_add_variables(ngx_conf_t *cf);
 

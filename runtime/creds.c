@@ -93,7 +93,7 @@ sp_creds_new_like(const sp_creds *model)
 sp_creds *
 sp_creds_ref(sp_creds *creds)
 {
-    __atomic_add_fetch(&creds->refs, 1, __ATOMIC_RELAXED);
+    sp_refs_take(&creds->refs);
     return creds;
 }
 
@@ -119,9 +119,7 @@ sp_creds_unref(sp_creds *creds)
 {
     size_t  i;
 
-    if (creds == NULL
-        || __atomic_sub_fetch(&creds->refs, 1, __ATOMIC_ACQ_REL) > 0)
-    {
+    if (creds == NULL || !sp_refs_drop(&creds->refs)) {
         return;
     }
 

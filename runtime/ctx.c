@@ -59,7 +59,7 @@ sp_ctx_new(sp_role role, sp_creds *creds)
 sp_ctx *
 sp_ctx_ref(sp_ctx *ctx)
 {
-    __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
+    sp_refs_take(&ctx->refs);
     return ctx;
 }
 
@@ -67,8 +67,7 @@ sp_ctx_ref(sp_ctx *ctx)
 void
 sp_ctx_unref(sp_ctx *ctx)
 {
-    if (ctx == NULL || __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) > 0)
-    {
+    if (ctx == NULL || !sp_refs_drop(&ctx->refs)) {
         return;
     }
 

@@ -566,6 +566,24 @@ int sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
 int sp_ctx_check_seconds(sp_ctx *ctx, const char *call, time_t seconds,
     sp_field field, const char *what);
 
+/*
+ * The reference counts of contexts and credentials, which pairs on several
+ * threads take and drop: taking needs no order (the taker already holds
+ * one), and the last drop sees every write made before the others dropped.
+ * sp_refs_drop() is 1 when it dropped the last reference.
+ */
+static inline void
+sp_refs_take(unsigned *refs)
+{
+    __atomic_add_fetch(refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline int
+sp_refs_drop(unsigned *refs)
+{
+    return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
 {

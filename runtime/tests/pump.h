@@ -275,4 +275,28 @@ error_queue_empty(void)
     return ERR_peek_error() == 0;
 }
 
+
+/*
+ * A server of the key and certificate `cert` and a client that trusts
+ * ca.crt: their contexts, then new_ends().
+ */
+static inline void
+open_ends(const char *cert, sp_ctx **sctx, sp_ctx **cctx, sp_pair **client,
+    sp_pair **server)
+{
+    *sctx = ctx_for(SP_SERVER, cert, NULL);
+    *cctx = ctx_for(SP_CLIENT, NULL, "ca.crt");
+    new_ends(*sctx, *cctx, client, server);
+}
+
+
+/* The end of case `name`: OpenSSL's error queue is empty, then free_ends(). */
+static inline void
+finish_ends(const char *name, sp_pair *client, sp_pair *server, sp_ctx *cctx,
+    sp_ctx *sctx)
+{
+    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
+    free_ends(client, server, cctx, sctx);
+}
+
 #endif /* SP_PUMP_H */

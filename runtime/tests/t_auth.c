@@ -306,9 +306,7 @@ test_server_case(int version, int request, int reject, const client_case *cc)
         check_accepted(name, cc, request, client, server, events, version);
     }
 
-    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
-
-    free_ends(client, server, cctx, sctx);
+    finish_ends(name, client, server, cctx, sctx);
 }
 
 
@@ -428,9 +426,7 @@ test_client_case(int version, const server_case *sc)
         sp_peer_cert_free(peer);
     }
 
-    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
-
-    free_ends(client, server, cctx, sctx);
+    finish_ends(name, client, server, cctx, sctx);
 }
 
 
@@ -774,9 +770,7 @@ test_failed_cut(int version, int resume)
                at(name, "not judged: no authorization error"));
     }
 
-    ok(error_queue_empty(), "%s: OpenSSL error queue empty", name);
-
-    free_ends(client, server, cctx, sctx);
+    finish_ends(name, client, server, cctx, sctx);
 }
 
 

@@ -283,62 +283,69 @@ run_steps(conn_t *c, const step_t *steps, size_t n, int set_time)
 }
 
 
+/*
+ * A test on one connection of TLS 1.2 contexts, with the fake clock or
+ * none: "<label>: handshake", the test, then nothing left in OpenSSL's
+ * error queue once the connection is freed.
+ */
+static void
+on_conn(const char *label, int clock, void (*test)(conn_t *c))
+{
+    conn_t  c;
+
+    ok(conn_ctx(&c, SP_TLS1_2, clock) && conn_open(&c), "%s: handshake",
+       label);
+    test(&c);
+    conn_free(&c);
+    ok(error_queue_empty(), "%s: error queue empty", label);
+}
+
+
 /* Three client renegotiations at t = 0, 1, 2; the fourth at 3 fails. */
 static void
-test_default_limit(void)
+test_default_limit(conn_t *c)
 {
-    conn_t    c;
     unsigned  i;
 
-    ok(conn_ctx(&c, SP_TLS1_2, 1) && conn_open(&c), "default: handshake");
-    is_str(sp_pair_protocol(c.server), "TLSv1.2", "default: TLSv1.2");
-    is_int(sp_pair_renegotiations(c.server), 0,
+    is_str(sp_pair_protocol(c->server), "TLSv1.2", "default: TLSv1.2");
+    is_int(sp_pair_renegotiations(c->server), 0,
            "default: no renegotiation yet");
 
     for (i = 0; i < 3; i++) {
         now = (time_t) i;
-        reneg_ok(&c, c.client, tn("default: renegotiation #%u at t=%u",
+        reneg_ok(c, c->client, tn("default: renegotiation #%u at t=%u",
                                   i + 1, i));
-        is_int(sp_pair_renegotiations(c.server), i + 1,
+        is_int(sp_pair_renegotiations(c->server), i + 1,
                tn("default: server counted %u", i + 1));
     }
 
     now = 3;
-    reneg_refused(&c, "default: #4 at t=3");
+    reneg_refused(c, "default: #4 at t=3");
     diag("default: after the refusal the server counts %u",
-         sp_pair_renegotiations(c.server));
-
-    conn_free(&c);
-    ok(error_queue_empty(), "default: error queue empty");
+         sp_pair_renegotiations(c->server));
 }
 
 
 /* The window restarts at the first renegotiation after it ended. */
 static void
-test_window_restart(void)
+test_window_restart(conn_t *c)
 {
-    conn_t    c;
     unsigned  i;
-
-    ok(conn_ctx(&c, SP_TLS1_2, 1) && conn_open(&c), "window: handshake");
 
     for (i = 0; i < 3; i++) {
         now = (time_t) i;
-        reneg_ok(&c, c.client, tn("window: #%u at t=%u", i + 1, i));
+        reneg_ok(c, c->client, tn("window: #%u at t=%u", i + 1, i));
     }
 
     for (i = 0; i < 3; i++) {
         now = 601 + (time_t) i;
-        reneg_ok(&c, c.client, tn("window: #%u at t=%u", i + 4, 601 + i));
+        reneg_ok(c, c->client, tn("window: #%u at t=%u", i + 4, 601 + i));
     }
 
-    is_int(sp_pair_renegotiations(c.server), 6, "window: server counted 6");
+    is_int(sp_pair_renegotiations(c->server), 6, "window: server counted 6");
 
     now = 604;
-    reneg_refused(&c, "window: #7 at t=604");
-
-    conn_free(&c);
-    ok(error_queue_empty(), "window: error queue empty");
+    reneg_refused(c, "window: #7 at t=604");
 }
 
 
@@ -554,6 +561,17 @@ enc_in_by(int direct, sp_pair *pair, const uint8_t *data, size_t len)
 }
 
 
+/* The raw client's handshake with `server`: 1 when both ends are secure. */
+static int
+raw_handshake(raw_t *r, sp_pair *server)
+{
+    raw_pump(r, server, NULL, 0);
+
+    return SSL_is_init_finished(r->ssl)
+           && (sp_pair_state(server) & SP_STATE_SECURE);
+}
+
+
 /*
  * A client that sends renegotiation hellos one after another without
  * reading, as a flooding client does: records sealed with its keys.
@@ -580,10 +598,7 @@ test_refused_flood(int direct)
     ok(raw_new(&r, TLS1_2_VERSION, NULL) && server != NULL,
        "flood: a raw OpenSSL client and a server pair");
 
-    raw_pump(&r, server, NULL, 0);
-    ok(SSL_is_init_finished(r.ssl)
-       && (sp_pair_state(server) & SP_STATE_SECURE),
-       "flood: handshake");
+    ok(raw_handshake(&r, server), "flood: handshake");
     is_str(sp_pair_cipher(server), "ECDHE-ECDSA-AES128-GCM-SHA256",
            "flood: AES-128-GCM, whose records the test can seal");
     ok(rec_client_keys(r.ssl, &k), "flood: the client's keys");
@@ -663,10 +678,7 @@ test_enc_out_mark(void)
     ok(raw_new(&r, TLS1_3_VERSION, NULL) && server != NULL,
        "mark: a raw TLS 1.3 client and a server pair");
 
-    raw_pump(&r, server, NULL, 0);
-    ok(SSL_is_init_finished(r.ssl)
-       && (sp_pair_state(server) & SP_STATE_SECURE),
-       "mark: handshake");
+    ok(raw_handshake(&r, server), "mark: handshake");
 
     for (i = 0; i < nupdates; i++) {
         if (SSL_key_update(r.ssl, SSL_KEY_UPDATE_REQUESTED) != 1
@@ -967,7 +979,7 @@ test_reauth_no_resumption(void)
 
 /* No clock: the pair's time is what sp_pair_set_time() said. */
 static void
-test_set_time(void)
+test_set_time(conn_t *c)
 {
     static const step_t  steps[] = {
         { 5000, 0, "set_time: #1 at t=5000" },
@@ -979,86 +991,68 @@ test_set_time(void)
         { 5603, 1, "set_time: #7 at t=5603" },
     };
 
-    conn_t  c;
-
-    ok(conn_ctx(&c, SP_TLS1_2, 0) && conn_open(&c), "set_time: handshake");
-
     now = 100000;    /* the fake clock is not installed: ignored */
-    run_steps(&c, steps, sizeof(steps) / sizeof(steps[0]), 1);
-    conn_close(&c);
+    run_steps(c, steps, sizeof(steps) / sizeof(steps[0]), 1);
+    conn_close(c);
 
     /* the time of a new pair starts at 0: three, then a refusal */
-    ok(conn_open(&c), "set_time: new pair");
-    client_renegs(&c, 3, 1, "set_time: new pair", " at t=0");
-
-    conn_free(&c);
-    ok(error_queue_empty(), "set_time: error queue empty");
+    ok(conn_open(c), "set_time: new pair");
+    client_renegs(c, 3, 1, "set_time: new pair", " at t=0");
 }
 
 
 /* The server asking (HelloRequest) is not the client's doing. */
 static void
-test_server_initiated(void)
+test_server_initiated(conn_t *c)
 {
-    conn_t    c;
     unsigned  i;
 
-    ok(conn_ctx(&c, SP_TLS1_2, 1) && conn_open(&c), "server: handshake");
     now = 0;
 
     for (i = 0; i < 5; i++) {
-        reneg_ok(&c, c.server, tn("server: renegotiation #%u at t=0", i + 1));
+        reneg_ok(c, c->server, tn("server: renegotiation #%u at t=0", i + 1));
     }
 
     diag("server: after 5 server renegotiations the server counts %u, "
-         "the client %u", sp_pair_renegotiations(c.server),
-         sp_pair_renegotiations(c.client));
+         "the client %u", sp_pair_renegotiations(c->server),
+         sp_pair_renegotiations(c->client));
 
     /* the client's own allowance is untouched */
-    client_renegs(&c, 3, 1, "server: then client", " at t=0");
-
-    conn_free(&c);
-    ok(error_queue_empty(), "server: error queue empty");
+    client_renegs(c, 3, 1, "server: then client", " at t=0");
 }
 
 
 /* SP_EVENT_RENEGOTIATED means completed, not merely asked for. */
 static void
-test_event_timing(void)
+test_event_timing(conn_t *c)
 {
-    conn_t    c;
     unsigned  ev;
 
-    ok(conn_ctx(&c, SP_TLS1_2, 1) && conn_open(&c), "timing: handshake");
-
-    is_int(sp_pair_renegotiate(c.server), SP_OK, "timing: server asks");
-    ev = sp_pair_events(c.server);
+    is_int(sp_pair_renegotiate(c->server), SP_OK, "timing: server asks");
+    ev = sp_pair_events(c->server);
     ok(!(ev & SP_EVENT_RENEGOTIATED),
        "timing: no renegotiated event on the server before the client "
        "answered (events 0x%x)", ev);
-    pump(c.client, c.server);
-    ok(sp_pair_events(c.server) & SP_EVENT_RENEGOTIATED,
+    pump(c->client, c->server);
+    ok(sp_pair_events(c->server) & SP_EVENT_RENEGOTIATED,
        "timing: server event once done");
-    ok(sp_pair_events(c.client) & SP_EVENT_RENEGOTIATED,
+    ok(sp_pair_events(c->client) & SP_EVENT_RENEGOTIATED,
        "timing: client event once done");
-    is_int(sp_pair_renegotiations(c.server), 1,
+    is_int(sp_pair_renegotiations(c->server), 1,
            "timing: one server renegotiation counted once");
-    is_int(sp_pair_renegotiations(c.client), 1,
+    is_int(sp_pair_renegotiations(c->client), 1,
            "timing: the client counted it once");
 
-    is_int(sp_pair_renegotiate(c.client), SP_OK, "timing: client asks");
-    ok(!(sp_pair_events(c.client) & SP_EVENT_RENEGOTIATED),
+    is_int(sp_pair_renegotiate(c->client), SP_OK, "timing: client asks");
+    ok(!(sp_pair_events(c->client) & SP_EVENT_RENEGOTIATED),
        "timing: no client event before the server answered");
-    pump(c.client, c.server);
-    ok(sp_pair_events(c.client) & SP_EVENT_RENEGOTIATED,
+    pump(c->client, c->server);
+    ok(sp_pair_events(c->client) & SP_EVENT_RENEGOTIATED,
        "timing: client event once done");
-    ok(sp_pair_events(c.server) & SP_EVENT_RENEGOTIATED,
+    ok(sp_pair_events(c->server) & SP_EVENT_RENEGOTIATED,
        "timing: server event once done");
-    is_int(sp_pair_renegotiations(c.client), 2, "timing: client counts 2");
-    is_int(sp_pair_renegotiations(c.server), 2, "timing: server counts 2");
-
-    conn_free(&c);
-    ok(error_queue_empty(), "timing: error queue empty");
+    is_int(sp_pair_renegotiations(c->client), 2, "timing: client counts 2");
+    is_int(sp_pair_renegotiations(c->server), 2, "timing: server counts 2");
 }
 
 
@@ -1190,8 +1184,8 @@ int
 main(void)
 {
     test_unfinished();
-    test_default_limit();
-    test_window_restart();
+    on_conn("default", 1, test_default_limit);
+    on_conn("window", 1, test_window_restart);
     test_custom_limit();
     test_limit_zero();
     test_refused_flood(0);
@@ -1200,9 +1194,9 @@ main(void)
     test_reauth_good();
     test_reauth_dropped();
     test_reauth_no_resumption();
-    test_set_time();
-    test_server_initiated();
-    test_event_timing();
+    on_conn("set_time", 0, test_set_time);
+    on_conn("server", 1, test_server_initiated);
+    on_conn("timing", 1, test_event_timing);
     test_invalid();
     test_other_pairs();
 
