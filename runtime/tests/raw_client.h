@@ -1,7 +1,8 @@
 /*
  * A client of raw OpenSSL wired to a server pair through memory BIOs, for
  * the tests that must do what the pair API would not let a client do (a
- * renegotiation flood, a second ClientHello that names another server).
+ * renegotiation or key-update flood, a second ClientHello that names
+ * another server, counting the session tickets a server sends).
  */
 
 #ifndef SP_RAW_CLIENT_H

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "pump.h"
+#include "raw_client.h"
 
 
 /* One direction of a socket: what one pair wrote and the other reads. */
@@ -607,44 +608,38 @@ static void
 test_mark(void)
 {
     duo_t      d;
-    SSL       *raw;
-    BIO       *rbio, *wbio;
-    SSL_CTX   *rctx;
+    raw_t      raw;
     ssize_t    n;
     size_t     len;
     unsigned   i, reads, state;
     const uint8_t  *out;
 
     duo_new(&d, "server-ec", 0, 64 << 20, 0);
-    rctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_min_proto_version(rctx, TLS1_3_VERSION);
-    raw = SSL_new(rctx);
-    rbio = BIO_new(BIO_s_mem());
-    wbio = BIO_new(BIO_s_mem());
-    SSL_set_bio(raw, rbio, wbio);
-    SSL_set_connect_state(raw);
+    raw_ctx(&raw, TLS_client_method(), NULL);
+    SSL_CTX_set_min_proto_version(raw.ctx, TLS1_3_VERSION);
+    raw_ssl(&raw);
 
-    for (i = 0; i < 20 && !SSL_is_init_finished(raw); i++) {
-        SSL_do_handshake(raw);
-        raw_out(wbio, &d.c2s);
+    for (i = 0; i < 20 && !SSL_is_init_finished(raw.ssl); i++) {
+        SSL_do_handshake(raw.ssl);
+        raw_out(raw.wbio, &d.c2s);
         sp_enc_read_from(d.server, sock_read, &d.c2s);
         while ((out = sp_enc_out_buf(d.server, &len)) != NULL) {
-            BIO_write(rbio, out, (int) len);
+            BIO_write(raw.rbio, out, (int) len);
             sp_enc_out_consume(d.server, len);
         }
     }
 
-    ok(SSL_is_init_finished(raw)
+    ok(SSL_is_init_finished(raw.ssl)
        && (sp_pair_state(d.server) & SP_STATE_SECURE),
        "mark: handshake with a raw client");
 
     for (i = 0; i < 12000; i++) {
-        if (SSL_key_update(raw, SSL_KEY_UPDATE_REQUESTED) != 1
-            || SSL_do_handshake(raw) != 1)
+        if (SSL_key_update(raw.ssl, SSL_KEY_UPDATE_REQUESTED) != 1
+            || SSL_do_handshake(raw.ssl) != 1)
         {
             break;
         }
-        raw_out(wbio, &d.c2s);
+        raw_out(raw.wbio, &d.c2s);
     }
 
     /* the host only reads, never sends */
@@ -678,8 +673,7 @@ test_mark(void)
     is_int(sp_pair_error(d.server), 0, "mark: no error");
     ok(error_queue_empty(), "mark: error queue empty");
 
-    SSL_free(raw);
-    SSL_CTX_free(rctx);
+    raw_free(&raw);
     duo_free(&d);
 }
 

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "pump.h"
+#include "raw_client.h"
 
 
 static const char *
@@ -1121,9 +1122,7 @@ raw_new_session(SSL *ssl, SSL_SESSION *sess)
 static int
 raw_count_tickets(sp_ctx *sctx)
 {
-    SSL_CTX   *c;
-    SSL       *ssl;
-    BIO       *rbio, *wbio;
+    raw_t      raw;
     sp_pair   *server;
     uint8_t    buf[16384];
     int        n, rounds, idle = 0, finished = 0;
@@ -1132,33 +1131,36 @@ raw_count_tickets(sp_ctx *sctx)
 
     raw_tickets = 0;
 
-    c = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT
-                                      | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(c, raw_new_session);
+    if (!raw_ctx(&raw, TLS_client_method(), NULL)) {
+        raw_free(&raw);
+        return -1;
+    }
 
-    ssl = SSL_new(c);
-    rbio = BIO_new(BIO_s_mem());
-    wbio = BIO_new(BIO_s_mem());
-    SSL_set_bio(ssl, rbio, wbio);
-    SSL_set_connect_state(ssl);
+    SSL_CTX_set_min_proto_version(raw.ctx, TLS1_3_VERSION);
+    SSL_CTX_set_session_cache_mode(raw.ctx, SSL_SESS_CACHE_CLIENT
+                                            | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(raw.ctx, raw_new_session);
+
+    if (!raw_ssl(&raw)) {
+        raw_free(&raw);
+        return -1;
+    }
 
     server = sp_pair_new(sctx, NULL, NULL);
 
     for (rounds = 0; rounds < 100 && idle < 3; rounds++) {
-        if (!SSL_is_init_finished(ssl)) {
-            SSL_do_handshake(ssl);
+        if (!SSL_is_init_finished(raw.ssl)) {
+            SSL_do_handshake(raw.ssl);
 
         } else {
             finished = 1;
-            SSL_read(ssl, buf, sizeof(buf));
+            SSL_read(raw.ssl, buf, sizeof(buf));
         }
 
         ERR_clear_error();
         moved = 0;
 
-        while ((n = BIO_read(wbio, buf, sizeof(buf))) > 0) {
+        while ((n = BIO_read(raw.wbio, buf, sizeof(buf))) > 0) {
             took = sp_enc_in(server, buf, (size_t) n);
             moved += (size_t) n;
             if (took != n) {
@@ -1168,7 +1170,7 @@ raw_count_tickets(sp_ctx *sctx)
         }
 
         while ((m = sp_enc_out(server, buf, sizeof(buf))) > 0) {
-            BIO_write(rbio, buf, (int) m);
+            BIO_write(raw.rbio, buf, (int) m);
             moved += m;
         }
 
@@ -1180,8 +1182,7 @@ raw_count_tickets(sp_ctx *sctx)
     n = finished && (sp_pair_state(server) & SP_STATE_SECURE)
         ? raw_tickets : -1;
 
-    SSL_free(ssl);
-    SSL_CTX_free(c);
+    raw_free(&raw);
     sp_pair_free(server);
     return n;
 }
