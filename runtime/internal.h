@@ -649,8 +649,8 @@ int sp_pair_input_ended(sp_pair *pair, int rc);
 ssize_t sp_io_read(sp_pair *pair, void *buf, size_t len);
 size_t sp_io_write(sp_pair *pair, const void *data, size_t len);
 
-/* drive.c: the pump, and the writes and ends it handles */
-int sp_pair_drive(sp_pair *pair);
+/* drive.c: the pump (sp_pair_drive, public), and the writes and ends it
+   handles */
 ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
 int sp_pair_flush_queue(sp_pair *pair);
 void sp_pair_peer_closed(sp_pair *pair);
