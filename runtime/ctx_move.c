@@ -18,8 +18,10 @@
 int
 sp_pair_use_ctx(sp_pair *pair, sp_ctx *ctx)
 {
-    if (pair == NULL || ctx == NULL || !pair->in_sni_fn
-        || ctx->role != pair->ctx->role)
+    /* inside the SNI callback, or until its late answer */
+    if (pair == NULL || ctx == NULL
+        || (!pair->in_sni_fn && pair->wait != SP_WAIT_CREDS)
+        || pair->error || ctx->role != pair->ctx->role)
     {
         return SP_ERR_INVALID;
     }

@@ -171,6 +171,11 @@ sp_pair_drive(sp_pair *pair)
     }
 
     if (pair->state & SP_STATE_HANDSHAKING) {
+        /* the ClientHello waits for the host: input waits in enc_in */
+        if (pair->wait != SP_WAIT_NONE) {
+            return SP_OK;
+        }
+
         rc = sp_pair_handshake(pair);
         if (rc != SP_OK) {
             return rc == SP_ERR_AGAIN ? SP_OK : rc;

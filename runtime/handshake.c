@@ -147,6 +147,9 @@ handshake_done(sp_pair *pair)
     pair->events |= SP_EVENT_SECURE;
     pair->cipher = SSL_get_current_cipher(pair->ssl);
 
+    /* the host's answers were taken up: the session's bytes go now */
+    sp_wait_drop_answers(pair);
+
     sp_worker_hs_keep(pair->worker);
 
     /*
@@ -204,6 +207,14 @@ sp_pair_handshake(sp_pair *pair)
     }
 
     if (sp_ssl_wants_io(pair, n)) {
+        return SP_ERR_AGAIN;
+    }
+
+    /* the ClientHello callback said "retry": the pair waits for the host */
+    if (SSL_get_error(pair->ssl, n) == SSL_ERROR_WANT_CLIENT_HELLO_CB
+        && pair->wait != SP_WAIT_NONE)
+    {
+        sp_clear_errors();
         return SP_ERR_AGAIN;
     }
 

@@ -26,6 +26,44 @@ pair_now(sp_pair *pair)
 }
 
 
+/*
+ * The first ClientHello, perhaps again: OpenSSL calls back with the same
+ * hello each time the pair is driven after we said "retry", until we
+ * say yes.  The credentials are chosen first, then the session is looked
+ * up: either may wait for the host (wait.c), and is done only once.
+ */
+static int
+first_hello(sp_pair *pair, int *alert)
+{
+    int  rc;
+
+    if (pair->wait != SP_WAIT_NONE) {
+        return SSL_CLIENT_HELLO_RETRY;
+    }
+
+    if (!pair->sni_done) {
+        rc = sp_sni_select(pair, alert);
+
+        if (rc < 0) {
+            return SSL_CLIENT_HELLO_RETRY;
+        }
+
+        if (rc == 0) {
+            return SSL_CLIENT_HELLO_ERROR;
+        }
+
+        pair->sni_done = 1;
+    }
+
+    if (sp_session_ask(pair)) {
+        return SSL_CLIENT_HELLO_RETRY;
+    }
+
+    pair->hello_done = 1;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+
 static int
 client_hello_callback(SSL *ssl, int *alert, void *arg)
 {
@@ -40,20 +78,23 @@ client_hello_callback(SSL *ssl, int *alert, void *arg)
     /*
      * Only a hello on an established connection is a renegotiation.  The
      * first one chooses the credentials; a second one before the end of
-     * the handshake answers a HelloRetryRequest.
+     * the handshake answers a HelloRetryRequest, and keeps the first
+     * one's answers.
      */
     if (!(pair->state & SP_STATE_SECURE)) {
-        if (pair->hello_seen) {
+        if (pair->hello_done) {
             return sp_sni_check_retry(pair, alert) ? SSL_CLIENT_HELLO_SUCCESS
                                                    : SSL_CLIENT_HELLO_ERROR;
         }
 
-        pair->hello_seen = 1;
-
-        return sp_sni_select(pair, alert) ? SSL_CLIENT_HELLO_SUCCESS
-                                          : SSL_CLIENT_HELLO_ERROR;
+        return first_hello(pair, alert);
     }
 
+    /*
+     * A renegotiation never waits: it resumes no session
+     * (SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION) and keeps the
+     * credentials the first hello chose.
+     */
     pair->renegotiations++;
     pair->reneg_pending = 1;
 

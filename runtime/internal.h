@@ -122,6 +122,8 @@ typedef struct {
 
 #define SP_PEM_MAX  (16 * 1024 * 1024)
 
+#define SP_SESSION_MAX  (64 * 1024)   /* a serialized session, at most */
+
 #define SP_ID_LEN   32      /* SHA-256 */
 
 
@@ -395,6 +397,15 @@ struct sp_pair {
     char                *npn;            /* as negotiated, or NULL */
     char                *alpn;
 
+    /* waiting for the host (wait.c): what for, the session id asked
+       for, and the answers until the handshake takes them up */
+    sp_wait              wait;
+    uint8_t              wait_id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+    size_t               wait_id_len;
+    uint8_t             *answer_session;  /* a copy; NULL: not found */
+    size_t               answer_len;
+    sp_creds            *answer_creds;    /* a reference, or NULL */
+
     time_t               now;
     time_t               reneg_window_start;
     unsigned             renegotiations;
@@ -418,7 +429,14 @@ struct sp_pair {
     unsigned             creds_held:1;   /* a reference: from the SNI
                                             callback */
     unsigned             hs_started:1;   /* SSL_do_handshake called */
-    unsigned             hello_seen:1;   /* the first ClientHello came */
+    unsigned             hello_done:1;   /* the first ClientHello's
+                                            callback said yes: a later
+                                            one answers a
+                                            HelloRetryRequest */
+    unsigned             sni_done:1;     /* credentials chosen */
+    unsigned             session_asked:1;  /* find_async() was asked */
+    unsigned             creds_answered:1; /* answer_creds is the host's
+                                              answer, to take up */
     unsigned             in_sni_fn:1;    /* the SNI callback runs */
     unsigned             io_stop:1;      /* the host's function said
                                             all it had in this call */
@@ -617,7 +635,7 @@ sp_clear_errors(void)
 }
 
 /* sni_select.c */
-int sp_sni_select(sp_pair *pair, int *alert);
+int sp_sni_select(sp_pair *pair, int *alert);     /* -1: waits */
 int sp_sni_check_retry(sp_pair *pair, int *alert);
 void sp_sni_install(SSL_CTX *ssl_ctx);
 
@@ -637,6 +655,12 @@ void sp_session_install(SSL_CTX *ssl_ctx);
 int sp_session_ctx_init(sp_ctx *ctx);
 void sp_session_ctx_free(sp_ctx *ctx);
 void sp_session_apply(sp_pair *pair);
+int sp_session_ask(sp_pair *pair);
+
+/* wait.c */
+void sp_wait_begin(sp_pair *pair, sp_wait what);
+int sp_wait_end(sp_pair *pair);
+void sp_wait_drop_answers(sp_pair *pair);
 
 /* pair.c */
 sp_pair *sp_pair_create(sp_ctx *ctx, sp_worker *worker,
@@ -649,8 +673,8 @@ int sp_pair_input_ended(sp_pair *pair, int rc);
 ssize_t sp_io_read(sp_pair *pair, void *buf, size_t len);
 size_t sp_io_write(sp_pair *pair, const void *data, size_t len);
 
-/* drive.c: the pump, and the writes and ends it handles */
-int sp_pair_drive(sp_pair *pair);
+/* drive.c: the pump (sp_pair_drive, public), and the writes and ends it
+   handles */
 ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
 int sp_pair_flush_queue(sp_pair *pair);
 void sp_pair_peer_closed(sp_pair *pair);

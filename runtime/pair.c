@@ -250,6 +250,7 @@ sp_pair_free(sp_pair *pair)
     free(pair->alpn);
     free(pair->error_message);
     X509_free(pair->refused_peer);
+    sp_wait_drop_answers(pair);
 
     if (pair->creds_held) {
         sp_creds_unref(pair->creds);
@@ -285,6 +286,10 @@ sp_pair_state(const sp_pair *pair)
     }
 
     s |= pair->state & (SP_STATE_HANDSHAKING | SP_STATE_SECURE);
+
+    if (pair->wait != SP_WAIT_NONE) {
+        s |= SP_STATE_WAITING;
+    }
 
     if (!pair->in_eof && !pair->peer_closed
         && pair->enc_out.len < SP_ENC_IN_STOP

@@ -347,11 +347,15 @@ typedef time_t (*sp_clock_fn)(void *arg);
  * connection asking (sp_pair_get_data() gives the host's own object for
  * it).  Return credentials to use for `servername` (the pair takes its own
  * reference before the callback's caller returns), or NULL to fall through
- * to the table.  It must not block.
+ * to the table.  It must not block: a callback that will answer later
+ * (Node's asynchronous SNICallback) returns SP_SNI_WAIT and answers with
+ * sp_pair_answer_creds() (see "Waiting for the host").
  */
 struct sp_pair;
 typedef sp_creds *(*sp_sni_fn)(struct sp_pair *pair, const char *servername,
     void *arg);
+
+#define SP_SNI_WAIT  ((sp_creds *) 1)
 
 /*
  * A context of the given role using `creds` as its default credentials
@@ -529,6 +533,17 @@ int sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes);
  * id, with an expiry in the host's time.  add() may fail or evict; a
  * handshake never fails because of the cache.  find() copies the session
  * into buf (room for *len bytes), sets *len and returns 0, or returns -1.
+ *
+ * A store whose lookups answer later (Node's resumeSession: Redis,
+ * memcached) gives find_async() and the mode SP_SESSION_CACHE_ASYNC
+ * (find() is then never called and may be NULL).  find_async(arg, pair,
+ * id, id_len) starts the lookup and returns 0: the pair waits, and the
+ * host calls sp_pair_answer_session() later, or even from inside
+ * find_async(); or -1: not found now, a full handshake follows.  `id` is
+ * the pair's, valid until the answer.  The mode, not the field, says
+ * whether find_async is read: a host that fills in the three other
+ * fields and leaves it unset keeps working.  New sessions still go to
+ * add(), which never waits (Node's newSession).
  */
 typedef struct {
     int    (*add)(void *arg, const uint8_t *id, size_t id_len,
@@ -536,11 +551,14 @@ typedef struct {
     int    (*find)(void *arg, const uint8_t *id, size_t id_len,
                    uint8_t *buf, size_t *len);
     void    *arg;
+    int    (*find_async)(void *arg, struct sp_pair *pair, const uint8_t *id,
+                         size_t id_len);
 } sp_session_store;
 
 #define SP_SESSION_CACHE_OFF    0   /* no session ids are resumed */
 #define SP_SESSION_CACHE_NONE   1   /* the same, said politely (default) */
 #define SP_SESSION_CACHE_STORE  2   /* resumed through the host's store */
+#define SP_SESSION_CACHE_ASYNC  3   /* the same, asked with find_async() */
 
 int sp_ctx_set_session_cache(sp_ctx *ctx, int mode,
     const sp_session_store *store);
@@ -586,6 +604,8 @@ typedef struct sp_pair sp_pair;
 #define SP_STATE_CLEAR_WRITE  0x20  /* sp_clear_write() accepts bytes */
 #define SP_STATE_CLOSED       0x40  /* done: failed, or closed both ways,
                                        and every record sent */
+#define SP_STATE_WAITING      0x80  /* waits for the host's answer
+                                       (sp_pair_waiting) */
 
 /* sp_pair_events() bits: what happened since the previous call. */
 #define SP_EVENT_SECURE       0x01  /* handshake done (Node 'secure') */
@@ -596,6 +616,7 @@ typedef struct sp_pair sp_pair;
 #define SP_EVENT_RENEGOTIATED 0x08  /* a renegotiation completed */
 #define SP_EVENT_TRUNCATED    0x10  /* with SP_EVENT_END: it came without
                                        close_notify (sp_pair_truncated) */
+#define SP_EVENT_WAITING      0x20  /* it began waiting for the host */
 
 /*
  * A new pair.  A server pair waits for a ClientHello; a client pair has its
@@ -658,6 +679,82 @@ const uint8_t *sp_pair_session_id(const sp_pair *pair, size_t *len);
 
 unsigned sp_pair_state(const sp_pair *pair);
 unsigned sp_pair_events(sp_pair *pair);   /* returns and clears */
+
+/*
+ * Waiting for the host (server).  During the handshake a pair may stop
+ * and ask the host, which answers later from its own event loop: "which
+ * credentials for this name" (an SNI callback that returned SP_SNI_WAIT)
+ * and "find this session" (a store in SP_SESSION_CACHE_ASYNC mode).  It
+ * rests on OpenSSL's ClientHello callback returning "retry": no thread,
+ * no blocking call.  In one handshake it asks for credentials first,
+ * then for the session: the credentials (and a context the callback
+ * moves the pair to) decide the session id context and which store is
+ * asked.  Only the first ClientHello waits: the second of a TLS 1.3
+ * HelloRetryRequest keeps the first's answers; a TLS 1.2 renegotiation
+ * looks up no session (its handshake is full) and keeps its credentials.
+ *
+ * The session asked for is the one OpenSSL would look up: TLS 1.2's
+ * legacy session id, unless a ticket the client offers decides instead;
+ * with TLS 1.3, the pre_shared_key's first identity, when it names a
+ * session in the store (tickets off: see sp_ctx_set_session_tickets).
+ *
+ * While it waits, SP_STATE_WAITING is set with SP_STATE_HANDSHAKING, and
+ * SP_EVENT_WAITING tells it began.  Nothing is sent, and bytes that
+ * arrive are taken as usual (SP_STATE_RECV_RECORDS as usual, up to the
+ * usual input room) and read once the answer came; the transport's end
+ * fails the pair as during any handshake (SP_ERR_TRUNCATED).  A failed
+ * pair waits no more.
+ *
+ * An answer completes nothing by itself: it is kept, and the host then
+ * drives the pair (sp_pair_drive(), or its next sp_enc_in*() or
+ * sp_enc_read_from()), which goes on with the handshake.  An answer
+ * inside the callback or find_async() that asked goes on at once.  The
+ * pair keeps no pointer into the host's memory after the answer: the
+ * session is copied, the credentials referenced.  A host that gives up
+ * (a timeout) answers "not found": a full handshake follows, or the
+ * table decides the credentials.  The host owns the pair: it cancels its
+ * lookup before sp_pair_free(), which frees whatever the pair waited
+ * for; no answer can come after.
+ */
+typedef enum {
+    SP_WAIT_NONE = 0,
+    SP_WAIT_SESSION,
+    SP_WAIT_CREDS
+} sp_wait;
+
+/*
+ * What the pair waits for, and its key in *key, *len: the session id
+ * (SP_WAIT_SESSION) or the server name (SP_WAIT_CREDS, the name the SNI
+ * callback got, without its NUL), the pair's own, valid until the
+ * answer.  SP_WAIT_NONE (*key NULL, *len 0) when it waits for nothing.
+ */
+sp_wait sp_pair_waiting(const sp_pair *pair, const uint8_t **key,
+    size_t *len);
+
+/* Driving the pair: the pump every call runs, after an answer. */
+int sp_pair_drive(sp_pair *pair);
+
+/*
+ * The answer to a session lookup (Node's resumeSession callback): the
+ * serialized session, as add() was given it (copied; NULL or len 0: not
+ * found, a full handshake follows; bytes that are not a session of that
+ * id count as not found).  SP_OK; SP_ERR_INVALID when the pair does not
+ * wait for a session (also an answer given twice); the sticky error on a
+ * failed pair, the answer dropped.
+ */
+int sp_pair_answer_session(sp_pair *pair, const uint8_t *session,
+    size_t len);
+
+/*
+ * The answer of an SNI callback that returned SP_SNI_WAIT: credentials
+ * (the pair takes a reference; they freeze as when the callback returns
+ * them) or NULL (the context's table decides, as when the callback
+ * returns NULL).  Until it answers, the host may still move the pair to
+ * another context (sp_pair_use_ctx).  SP_OK; SP_ERR_INVALID when the
+ * pair does not wait for credentials (also an answer given twice); the
+ * sticky error on a failed pair, the answer dropped.
+ */
+int sp_pair_answer_creds(sp_pair *pair, sp_creds *creds);
 
 /*
  * 1 when the peer's data ended, after the handshake, with the transport's

@@ -23,8 +23,6 @@
 #include "internal.h"
 
 
-#define SP_SESSION_MAX  (64 * 1024)   /* a serialized session, at most */
-
 /* The latest time a time_t holds (a signed integer type). */
 #define SP_TIME_MAX \
     ((time_t) (((uintmax_t) 1 << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
@@ -32,6 +30,14 @@
 
 /* ---- the server's cache by session id ---------------------------------- */
 
+
+/* Sessions go to the host's store, found by find() or find_async(). */
+static int
+store_on(const sp_ctx *ctx)
+{
+    return ctx->session_cache == SP_SESSION_CACHE_STORE
+           || ctx->session_cache == SP_SESSION_CACHE_ASYNC;
+}
 
 static int
 new_session(SSL *ssl, SSL_SESSION *sess)
@@ -51,7 +57,7 @@ new_session(SSL *ssl, SSL_SESSION *sess)
 
     ctx = pair->ctx;
 
-    if (ctx->session_cache != SP_SESSION_CACHE_STORE) {
+    if (!store_on(ctx)) {
         return 0;
     }
 
@@ -102,15 +108,64 @@ new_session(SSL *ssl, SSL_SESSION *sess)
 }
 
 
+/*
+ * The store's answer, `len` bytes: the session asked for and nothing
+ * else, or NULL (a miss).
+ */
+static SSL_SESSION *
+decode_session(const unsigned char *buf, size_t len, const unsigned char *id,
+    int id_len)
+{
+    SSL_SESSION          *sess;
+    const unsigned char  *p = buf;
+    const unsigned char  *got;
+    unsigned int          got_len;
+
+    if (len > SP_SESSION_MAX) {
+        return NULL;
+    }
+
+    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+
+    if (sess != NULL && p != buf + len) {
+        SSL_SESSION_free(sess);
+        sess = NULL;
+    }
+
+    if (sess == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+
+    /*
+     * Only the session asked for: a store that answers with another one
+     * (a hash collision, a bug) would make a TLS 1.2 server resume it
+     * under the wrong id, which the client refuses.  A miss instead.
+     */
+    got = SSL_SESSION_get_id(sess, &got_len);
+
+    if (got_len != (unsigned int) id_len || memcmp(got, id, got_len) != 0) {
+        SSL_SESSION_free(sess);
+        return NULL;
+    }
+
+    return sess;
+}
+
+
+/*
+ * OpenSSL's lookup.  With find_async() the host has answered already
+ * (sp_session_ask): the answer is decoded afresh at each lookup (a
+ * TLS 1.3 HelloRetryRequest makes two), and only for the id asked.
+ */
 static SSL_SESSION *
 get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
 {
-    sp_pair              *pair = sp_pair_from_ssl(ssl);
-    sp_ctx               *ctx;
-    SSL_SESSION          *sess;
-    unsigned char        *buf;
-    const unsigned char  *p;
-    size_t                len;
+    sp_pair        *pair = sp_pair_from_ssl(ssl);
+    sp_ctx         *ctx;
+    SSL_SESSION    *sess;
+    unsigned char  *buf;
+    size_t          len;
 
     *copy = 0;
 
@@ -119,6 +174,18 @@ get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
     }
 
     ctx = pair->ctx;
+
+    if (ctx->session_cache == SP_SESSION_CACHE_ASYNC) {
+        if (pair->answer_session == NULL
+            || (size_t) id_len != pair->wait_id_len
+            || memcmp(id, pair->wait_id, pair->wait_id_len) != 0)
+        {
+            return NULL;
+        }
+
+        return decode_session(pair->answer_session, pair->answer_len, id,
+                              id_len);
+    }
 
     if (ctx->session_cache != SP_SESSION_CACHE_STORE) {
         return NULL;
@@ -138,41 +205,112 @@ get_session(SSL *ssl, const unsigned char *id, int id_len, int *copy)
         return NULL;
     }
 
-    p = buf;
-    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
-
-    /* the store's answer is a session and nothing else, or a miss */
-    if (sess != NULL && p != buf + len) {
-        SSL_SESSION_free(sess);
-        sess = NULL;
-    }
+    sess = decode_session(buf, len, id, id_len);
 
     OPENSSL_cleanse(buf, len);
     free(buf);
 
-    if (sess == NULL) {
-        ERR_clear_error();
-        return NULL;
-    }
+    return sess;
+}
 
-    /*
-     * Only the session asked for: a store that answers with another one
-     * (a hash collision, a bug) would make a TLS 1.2 server resume it
-     * under the wrong id, which the client refuses.  A miss instead.
-     */
+
+/*
+ * The id OpenSSL will look up in the ClientHello, before it has chosen
+ * the version: the pre_shared_key's first identity when TLS 1.3 will be
+ * chosen and, tickets off, identities name sessions in the store; else
+ * the legacy session id, unless a ticket decides (OpenSSL looks up no id
+ * then).  A wrong guess costs a lookup or a resumption, never more:
+ * OpenSSL's own lookup gets only the session of the id asked.
+ */
+static size_t
+hello_session_id(sp_pair *pair, const unsigned char **id)
+{
+    SSL                  *ssl = pair->ssl;
+    const unsigned char  *p;
+    size_t                len, n, i;
+    int                   max, tls13 = 0, tickets;
+
+    tickets = !(SSL_get_options(ssl) & SSL_OP_NO_TICKET);
+    max = SSL_get_max_proto_version(ssl);
+
+    if ((max == 0 || max >= TLS1_3_VERSION)
+        && SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions,
+                                     &p, &len)
+        && len >= 1 && p[0] == len - 1)
     {
-        unsigned int          got_len;
-        const unsigned char  *got = SSL_SESSION_get_id(sess, &got_len);
-
-        if (got_len != (unsigned int) id_len
-            || memcmp(got, id, got_len) != 0)
-        {
-            SSL_SESSION_free(sess);
-            return NULL;
+        for (i = 1; i + 1 < len; i += 2) {
+            if (p[i] == 0x03 && p[i + 1] == 0x04) {
+                tls13 = 1;
+            }
         }
     }
 
-    return sess;
+    if (tls13) {
+        if (tickets
+            || !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &p, &len)
+            || len < 4)
+        {
+            return 0;
+        }
+
+        /* identities: a list of <2-byte length, identity, 4-byte age> */
+        n = ((size_t) p[2] << 8) | p[3];
+
+        if (n == 0 || n > SSL_MAX_SSL_SESSION_ID_LENGTH || 4 + n > len) {
+            return 0;
+        }
+
+        *id = p + 4;
+        return n;
+    }
+
+    if (tickets
+        && SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &len)
+        && len > 0)
+    {
+        return 0;
+    }
+
+    return SSL_client_hello_get0_session_id(ssl, id);
+}
+
+
+/*
+ * From the ClientHello callback, once: asks find_async() for the session
+ * OpenSSL will look up.  1 when the pair waits for the answer.
+ */
+int
+sp_session_ask(sp_pair *pair)
+{
+    sp_ctx               *ctx = pair->ctx;
+    const unsigned char  *id;
+    size_t                len;
+
+    if (pair->session_asked || ctx->session_cache != SP_SESSION_CACHE_ASYNC) {
+        return 0;
+    }
+
+    pair->session_asked = 1;
+
+    len = hello_session_id(pair, &id);
+    if (len == 0 || len > sizeof(pair->wait_id)) {
+        return 0;
+    }
+
+    memcpy(pair->wait_id, id, len);
+    pair->wait_id_len = len;
+
+    sp_wait_begin(pair, SP_WAIT_SESSION);
+
+    if (ctx->store.find_async(ctx->store.arg, pair, pair->wait_id, len) != 0)
+    {
+        /* not found now (an answer given all the same is dropped) */
+        pair->wait = SP_WAIT_NONE;
+        sp_wait_drop_answers(pair);
+        return 0;
+    }
+
+    return sp_wait_end(pair);
 }
 
 
@@ -220,20 +358,30 @@ sp_ctx_set_session_cache(sp_ctx *ctx, int mode, const sp_session_store *store)
 
     if (ctx->role != SP_SERVER
         || (mode != SP_SESSION_CACHE_OFF && mode != SP_SESSION_CACHE_NONE
-            && mode != SP_SESSION_CACHE_STORE)
+            && mode != SP_SESSION_CACHE_STORE
+            && mode != SP_SESSION_CACHE_ASYNC)
         || (mode == SP_SESSION_CACHE_STORE
-            && (store == NULL || store->add == NULL || store->find == NULL)))
+            && (store == NULL || store->add == NULL || store->find == NULL))
+        || (mode == SP_SESSION_CACHE_ASYNC
+            && (store == NULL || store->add == NULL
+                || store->find_async == NULL)))
     {
         return sp_error_set(&ctx->error, SP_ERR_INVALID,
                             SP_FIELD_SESSION_CACHE, NULL, 0,
                             "a session cache needs a server context and, "
-                            "for a store, its add and find functions");
+                            "for a store, its add and find functions "
+                            "(find_async in the asynchronous mode)");
     }
 
     ctx->session_cache = mode;
 
     if (mode == SP_SESSION_CACHE_STORE) {
         ctx->store = *store;
+        ctx->store.find_async = NULL;
+
+    } else if (mode == SP_SESSION_CACHE_ASYNC) {
+        ctx->store = *store;
+        ctx->store.find = NULL;
     }
 
     return SP_OK;
@@ -304,8 +452,7 @@ sp_session_apply(sp_pair *pair)
      * name a session in the cache: sent when there is a cache.
      */
     SSL_set_num_tickets(pair->ssl,
-                        (ctx->tickets
-                         || ctx->session_cache == SP_SESSION_CACHE_STORE)
+                        (ctx->tickets || store_on(ctx))
                         ? ctx->ticket_count : 0);
 }
 

@@ -111,50 +111,112 @@ apply_creds(sp_pair *pair, sp_creds *creds, int hold)
 }
 
 
+/* The host's answer, taken up: its reference goes to *answer. */
+static sp_creds *
+take_answer(sp_pair *pair, sp_creds **answer)
+{
+    *answer = pair->answer_creds;
+    pair->answer_creds = NULL;
+    pair->creds_answered = 0;
+    return *answer;
+}
+
+
+/*
+ * The SNI callback's choice for `name`: credentials, NULL, or
+ * SP_SNI_WAIT while the pair waits for the host's answer.  An answer
+ * given from inside the callback is its choice; *answer holds the
+ * reference the answer took, to drop once the pair took its own.
+ */
+static sp_creds *
+ask_callback(sp_pair *pair, const char *name, sp_creds **answer)
+{
+    sp_ctx    *ctx = pair->ctx;
+    sp_creds  *creds;
+
+    sp_wait_begin(pair, SP_WAIT_CREDS);
+
+    pair->in_sni_fn = 1;
+    creds = ctx->sni_fn(pair, name, ctx->sni_arg);
+    pair->in_sni_fn = 0;
+
+    if (creds != SP_SNI_WAIT) {
+        /* an answer given all the same is dropped: the return decides */
+        pair->wait = SP_WAIT_NONE;
+        sp_wait_drop_answers(pair);
+        return creds;
+    }
+
+    if (sp_wait_end(pair)) {
+        return SP_SNI_WAIT;
+    }
+
+    return take_answer(pair, answer);
+}
+
+
+/*
+ * 1 when the credentials are chosen, 0 when the hello is refused (the
+ * alert in *alert), -1 when the pair waits for the SNI callback's
+ * answer: then, once the host answered, the ClientHello callback calls
+ * again and the choice goes on from the answer.
+ */
 int
 sp_sni_select(sp_pair *pair, int *alert)
 {
     sp_ctx      *ctx = pair->ctx;
-    sp_creds    *creds = NULL;
+    sp_creds    *creds = NULL, *answer = NULL;
     const char  *matched = NULL;
     char         name[256];
-    int          has_name, hold = 0;
+    int          has_name, hold = 0, ok;
 
-    has_name = client_hello_servername(pair->ssl, name, &pair->hello_refused);
+    if (pair->creds_answered) {
+        has_name = 1;
+        creds = take_answer(pair, &answer);
 
-    if (has_name < 0) {
-        *alert = SSL_AD_UNRECOGNIZED_NAME;
-        return 0;
-    }
+    } else {
+        has_name = client_hello_servername(pair->ssl, name,
+                                           &pair->hello_refused);
 
-    /*
-     * The name the client sent now: OpenSSL reports a resumed TLS 1.2
-     * session's original name instead.
-     */
-    if (has_name) {
-        pair->servername = strdup(name);
-        if (pair->servername == NULL) {
-            *alert = SSL_AD_INTERNAL_ERROR;
+        if (has_name < 0) {
+            *alert = SSL_AD_UNRECOGNIZED_NAME;
             return 0;
         }
 
-        if (ctx->sni_fn) {
-            pair->in_sni_fn = 1;
-            creds = ctx->sni_fn(pair, name, ctx->sni_arg);
-            pair->in_sni_fn = 0;
-            matched = creds ? "(callback)" : NULL;
-            hold = (creds != NULL);
+        /*
+         * The name the client sent now: OpenSSL reports a resumed TLS 1.2
+         * session's original name instead.
+         */
+        if (has_name) {
+            pair->servername = strdup(name);
+            if (pair->servername == NULL) {
+                *alert = SSL_AD_INTERNAL_ERROR;
+                return 0;
+            }
 
-            /* it may have moved the pair (sp_pair_use_ctx): that
-               context's table and policy apply from here on */
-            ctx = pair->ctx;
-        }
+            if (ctx->sni_fn) {
+                creds = ask_callback(pair, name, &answer);
 
-        if (creds == NULL && ctx->sni) {
-            creds = sp_sni_table_find_in(ctx->sni, name,
-                                         sp_worker_sni_match(pair->worker),
-                                         &matched, &pair->sni_gave_up);
+                if (creds == SP_SNI_WAIT) {
+                    return -1;
+                }
+            }
         }
+    }
+
+    if (creds != NULL) {
+        matched = "(callback)";
+        hold = 1;
+    }
+
+    /* the callback may have moved the pair (sp_pair_use_ctx): that
+       context's table and policy apply from here on */
+    ctx = pair->ctx;
+
+    if (has_name && creds == NULL && ctx->sni) {
+        creds = sp_sni_table_find_in(ctx->sni, pair->servername,
+                                     sp_worker_sni_match(pair->worker),
+                                     &matched, &pair->sni_gave_up);
     }
 
     if (creds == NULL) {
@@ -167,7 +229,13 @@ sp_sni_select(sp_pair *pair, int *alert)
         return 1;
     }
 
-    if (!apply_creds(pair, creds, hold)) {
+    ok = apply_creds(pair, creds, hold);
+
+    if (answer != NULL) {
+        sp_creds_unref(answer);
+    }
+
+    if (!ok) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return 0;
     }
