@@ -673,6 +673,46 @@ test_sni(int mode, int answer_null, int with_store)
 }
 
 
+/*
+ * While it waits for credentials the host may still move the pair to
+ * another context (a virtual server chosen late); answering NULL then
+ * leaves the choice to that context: its default credentials.
+ */
+static void
+test_sni_use_ctx(void)
+{
+    sni_host    h;
+    sp_ctx     *sctx, *vctx, *cctx;
+    sp_pair    *client, *server;
+
+    memset(&h, 0, sizeof(h));
+    sctx = ctx_for(SP_SERVER, "server-ec", NULL);
+    vctx = ctx_for(SP_SERVER, "sni-a", NULL);
+    sp_ctx_set_sni_callback(sctx, sni_wait, &h);
+    cctx = client_for(NULL, "ca.crt", SP_TLS1_2);
+
+    server = sp_pair_new(sctx, NULL, NULL);
+    client = sp_pair_new(cctx, "a.example.com", NULL);
+    pump(client, server);
+    ok(sp_pair_state(server) & SP_STATE_WAITING, "use ctx: waits");
+
+    is_int(sp_pair_use_ctx(server, vctx), SP_OK,
+           "use ctx: the pair moves while it waits");
+    is_int(sp_pair_answer_creds(server, NULL), SP_OK, "use ctx: answered");
+    is_int(sp_pair_use_ctx(server, sctx), SP_ERR_INVALID,
+           "use ctx: not once answered");
+    sp_pair_drive(server);
+
+    ok(handshake(client, server), "use ctx: secure with its certificate");
+    ok(sp_pair_context_name(server) == NULL, "use ctx: its default");
+
+    sp_pair_free(client);
+    sp_pair_free(server);
+    sp_ctx_unref(vctx);
+    finish_ends("use ctx", NULL, NULL, cctx, sctx);
+}
+
+
 /* An SNI wait that the pair's end (freed) leaves no reference behind. */
 static void
 test_sni_freed(void)
@@ -726,6 +766,7 @@ main(void)
     test_sni(0, 0, 1);
     test_sni(0, 1, 1);
     test_sni_freed();
+    test_sni_use_ctx();
 
     return done_testing();
 }

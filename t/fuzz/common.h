@@ -361,6 +361,16 @@ typedef struct {
     unsigned        feed;
     int             eof;            /* sp_enc_in_eof() at the end */
     fz_buf         *out;            /* keeps what the pair sent, or NULL */
+
+    /*
+     * The host's answer to a pair that waits (SP_STATE_WAITING), or
+     * NULL: given after `delay` chunks more (at once when the input has
+     * run out or the pair takes no more), then the pair is driven.
+     */
+    int           (*answer)(void *arg, sp_pair *pair);
+    void           *answer_arg;
+    unsigned        delay;
+    unsigned        waited;
 } fz_feeder;
 
 void fz_feed(fz_feeder *f, const uint8_t *p, size_t len);

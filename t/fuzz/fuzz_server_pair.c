@@ -9,6 +9,11 @@
  *   FZ_MODE_EDIT         a recorded client stream (a complete TLS 1.2 or
  *                        1.3 conversation), edited by the payload; the
  *                        server host acts as it did when recorded
+ *   3                    raw, and the host's SNI callback answers later
+ *                        (SP_SNI_WAIT): from inside when the feed byte's
+ *                        bits 3-4 are 0, else after that many chunks
+ *                        less one, with the table's credentials for the
+ *                        name or NULL (the table decides), by turns
  *
  * OpenSSL's randomness is the recording server's, so an unedited stream
  * replays to the end: the edits explore every message, not only the
@@ -27,16 +32,83 @@
 static fz_transcript  transcripts[16];
 static size_t         ntranscripts;
 
+/* the same contexts with an SNI callback that answers later (mode 3) */
+static sp_ctx        *waiting_ctx[FZ_SERVER_VARIANTS];
+
+static struct {
+    sp_ctx          *ctx;
+    int              at_once;
+    unsigned         answers;
+    sp_pair         *pending;
+} host;
+
+
+static sp_creds *
+host_creds(const char *name)
+{
+    /* the table's, or NULL: the table decides the same */
+    return host.answers++ & 1 ? NULL
+                              : sp_ctx_find_context(host.ctx, name);
+}
+
+
+static sp_creds *
+sni_wait(sp_pair *pair, const char *servername, void *arg)
+{
+    (void) arg;
+
+    FZ_ASSERT(host.pending == NULL, "the SNI callback asked twice");
+
+    if (host.at_once) {
+        FZ_ASSERT(sp_pair_answer_creds(pair, host_creds(servername))
+                  == SP_OK, "an answer from inside the SNI callback refused");
+        return SP_SNI_WAIT;
+    }
+
+    host.pending = pair;
+    return SP_SNI_WAIT;
+}
+
+
+static int
+sni_answer(void *arg, sp_pair *pair)
+{
+    const uint8_t  *key;
+    size_t          len;
+    char            name[256];
+
+    (void) arg;
+
+    FZ_ASSERT(host.pending == pair, "an answer to a pair never asked");
+    host.pending = NULL;
+
+    FZ_ASSERT(sp_pair_waiting(pair, &key, &len) == SP_WAIT_CREDS
+              && len > 0 && len < sizeof(name),
+              "the pair waits for no credentials");
+    memcpy(name, key, len);
+    name[len] = '\0';
+
+    return sp_pair_answer_creds(pair, host_creds(name));
+}
+
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    int  v;
+
     (void) argc;
 
     fz_rng_install();
     fz_certs_init((*argv)[0]);
     fz_server_init();
     ntranscripts = fz_record_all(transcripts, 16, "fuzz_server_pair");
+
+    for (v = 0; v < FZ_SERVER_VARIANTS; v++) {
+        waiting_ctx[v] = fz_server_ctx_new(v);
+        sp_ctx_set_sni_callback(waiting_ctx[v], sni_wait, NULL);
+    }
+
     return 0;
 }
 
@@ -92,6 +164,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ctx = fz_server_ctx((data[0] >> 2) & 1);
 
+    if (mode == 3) {
+        ctx = waiting_ctx[(data[0] >> 2) & 1];
+        host.ctx = ctx;
+        host.at_once = ((data[1] >> 3) & 3) == 0;
+        host.pending = NULL;
+        f.answer = sni_answer;
+        f.delay = ((data[1] >> 3) & 3) - 1;
+    }
+
     pair = sp_pair_new(ctx, NULL, &err);
     FZ_ASSERT(pair != NULL && err == SP_OK, "sp_pair_new: %d", err);
     FZ_ASSERT(sp_ctx_connections(ctx) == 1, "connections %u",
@@ -107,6 +188,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     f.t = &t;
     fz_feed(&f, payload, len);
+
+    FZ_ASSERT(host.pending == NULL || t.error || sp_pair_error(pair),
+              "the pair waits still at the end");
+    host.pending = NULL;
 
     fz_pair_done(&t, ctx);
 

@@ -10,7 +10,8 @@
  * store was given, and a second conversation resuming it is recorded
  * (resume.c).  Real sessions are then mutated, not only random bytes.
  *
- * Input: byte 0 bits 0-1 the mode, bit 2 the kind (mode 1), bit 3
+ * Input: byte 0 bits 0-1 the mode, bit 2 the kind (mode 1) or a store
+ * that answers through find_async() (modes 2 and 3: see async_store), bit 3
  * sp_enc_in_eof() at the end (mode 2), bits 4-7 which configuration;
  * byte 1 the feed byte (mode 2, fz_feeder); then the payload.
  *
@@ -56,7 +57,8 @@
  * A session spec: a byte s (bit 0: raw bytes follow, instead of edits;
  * bit 1: truncate to a u16 that follows, modulo the length + 1; bits 2-3
  * find()'s behaviour; bit 4: a count and field edits follow, set through
- * OpenSSL's setters on the session parsed: resume.h FZ_FIELD_*), then the
+ * OpenSSL's setters on the session parsed: resume.h FZ_FIELD_*; bits 5-7:
+ * when an asynchronous store answers), then the
  * raw bytes or 4-byte edits (fz_apply_edits) to the real session.
  *
  * Everywhere: invariants.c's pair invariants after every call, the OpenSSL
@@ -533,6 +535,19 @@ mode_client(fz_resume *res, const uint8_t *data, size_t size)
 
 /* ---- mode 2: find() during a replayed handshake ------------------------- */
 
+/*
+ * Header bit 2 (modes 2 and 3): the store answers through find_async();
+ * the spec byte's bits 5-7: 0 from inside it, else after 0 to 3 chunks
+ * more (bits 6-7) of the client's bytes.
+ */
+static void
+async_store(fz_store *st, unsigned hdr, unsigned s)
+{
+    st->async = (hdr >> 2) & 1;
+    st->at_once = (s >> 5) == 0;
+}
+
+
 static void
 mode_store(fz_resume *res, unsigned hdr, unsigned feed, const uint8_t *data,
     size_t size)
@@ -542,11 +557,13 @@ mode_store(fz_resume *res, unsigned hdr, unsigned feed, const uint8_t *data,
     fz_track    t;
     sp_pair    *pair;
     sp_ctx     *ctx;
+    unsigned    s;
     int         err, served_session, reused;
 
     fz_store_reset(st);
+    s = read_spec(st, data, size);
+    async_store(st, hdr, s);
     ctx = fz_resume_server_ctx(FZ_KIND_STORE, st);
-    read_spec(st, data, size);
 
     fz_rng_reset(FZ_RNG_SERVER, FZ_SERVER_SEED);
     fz_rng_select(FZ_RNG_SERVER);
@@ -564,7 +581,13 @@ mode_store(fz_resume *res, unsigned hdr, unsigned feed, const uint8_t *data,
     f.eof = (hdr >> 3) & 1;
     f.steps = res->resumed.server_steps;
     f.nsteps = res->resumed.nserver_steps;
+    f.answer = fz_store_answer;
+    f.answer_arg = st;
+    f.delay = s >> 6;
     fz_feed(&f, res->resumed.c2s.data, res->resumed.c2s.len);
+    FZ_ASSERT(st->pending == NULL || t.error,
+              "the pair waits still at the end (state 0x%x)",
+              sp_pair_state(pair));
 
     fz_check_facts(&t);
     fz_check_err_queue("facts");
@@ -608,7 +631,7 @@ mode_store(fz_resume *res, unsigned hdr, unsigned feed, const uint8_t *data,
 /* ---- mode 3: find() with a live client ---------------------------------- */
 
 static void
-mode_live(fz_resume *res, const uint8_t *data, size_t size)
+mode_live(fz_resume *res, unsigned hdr, const uint8_t *data, size_t size)
 {
     fz_store       *st = &res->store;
     fz_transcript   t;
@@ -617,8 +640,11 @@ mode_live(fz_resume *res, const uint8_t *data, size_t size)
     int             err, served_session;
 
     fz_store_reset(st);
+    async_store(st, hdr, read_spec(st, data, size));
+
+    /* the live pump has no host to answer later: from inside */
+    st->at_once = 1;
     ctx = fz_resume_server_ctx(FZ_KIND_STORE, st);
-    read_spec(st, data, size);
 
     err = fz_record_ex(res->cfg, ctx, FZ_SERVER_SEED, res->session.data,
                        res->session.len, &t, &out);
@@ -693,7 +719,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mode_store(res, data[0], data[1], data + 2, size - 2);
         break;
     default:
-        mode_live(res, data + 2, size - 2);
+        mode_live(res, data[0], data + 2, size - 2);
         break;
     }
 

@@ -127,7 +127,21 @@ check_state(fz_track *t, const char *op, int err, unsigned st,
     sp_pair  *p = t->pair;
 
     /* state bits */
-    FZ_ASSERT((st & ~0x7fu) == 0, "%s: unknown state bits 0x%x", op, st);
+    FZ_ASSERT((st & ~0xffu) == 0, "%s: unknown state bits 0x%x", op, st);
+    FZ_ASSERT(!(st & SP_STATE_WAITING)
+              || ((st & SP_STATE_HANDSHAKING) && !err),
+              "%s: WAITING outside a handshake (0x%x)", op, st);
+    {
+        const uint8_t  *key;
+        size_t          key_len;
+        sp_wait         w = sp_pair_waiting(p, &key, &key_len);
+
+        FZ_ASSERT(!!(st & SP_STATE_WAITING) == (w != SP_WAIT_NONE)
+                  && (w == SP_WAIT_NONE) == (key == NULL)
+                  && (key == NULL) == (key_len == 0),
+                  "%s: WAITING is %d, sp_pair_waiting says %d (%zu bytes)",
+                  op, !!(st & SP_STATE_WAITING), (int) w, key_len);
+    }
     FZ_ASSERT(!(st & SP_STATE_CLOSED) || st == SP_STATE_CLOSED,
               "%s: CLOSED with other bits (0x%x)", op, st);
     FZ_ASSERT(!!(st & SP_STATE_SEND_RECORDS) == (out > 0),
@@ -212,7 +226,11 @@ check_events(fz_track *t, const char *op, int err, unsigned st,
                   op, ev);
     }
 
-    FZ_ASSERT((ev & ~0x1fu) == 0, "%s: unknown event bits 0x%x", op, ev);
+    if (ev & SP_EVENT_WAITING) {
+        FZ_ASSERT(!t->was_secure, "%s: WAITING after SECURE", op);
+    }
+
+    FZ_ASSERT((ev & ~0x3fu) == 0, "%s: unknown event bits 0x%x", op, ev);
     t->events |= ev;
 }
 

@@ -292,6 +292,46 @@ fz_act(fz_track *t, int action, fz_prng *prng)
 
 /* ---- feeding ----------------------------------------------------------- */
 
+/*
+ * A pair that waits for its host gets the answer once it waited `delay`
+ * chunks, or at once (`now`); the host then drives it.  1 when it
+ * answered.
+ */
+static int
+host_answers(fz_feeder *f, int now)
+{
+    fz_track  *t = f->t;
+    int        rc;
+
+    if (f->answer == NULL || !(sp_pair_state(t->pair) & SP_STATE_WAITING)) {
+        return 0;
+    }
+
+    if (!now && f->waited++ < f->delay) {
+        return 0;
+    }
+
+    f->waited = 0;
+
+    if (fz_verbosity() >= 2) {
+        fprintf(stderr, "fuzz: the host answers (state 0x%02x)\n",
+                sp_pair_state(t->pair));
+    }
+
+    rc = f->answer(f->answer_arg, t->pair);
+    fz_check(t, "the host's answer", rc);
+    FZ_ASSERT(rc == SP_OK, "an answer to a waiting pair returned %d", rc);
+    FZ_ASSERT(!(sp_pair_state(t->pair) & SP_STATE_WAITING)
+              && (sp_pair_state(t->pair) & SP_STATE_HANDSHAKING),
+              "the answer completed something by itself (state 0x%x)",
+              sp_pair_state(t->pair));
+
+    rc = sp_pair_drive(t->pair);
+    fz_check(t, "sp_pair_drive", rc);
+    return 1;
+}
+
+
 /* How many bytes the next chunk has, by the feed byte's chunking. */
 static size_t
 chunk_size(fz_feeder *f, fz_prng *prng, size_t left)
@@ -440,6 +480,8 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
 
     for (;;) {
         while (step < f->nsteps && f->steps[step].off <= off) {
+            /* the recorded host acted on a pair that had its answer */
+            host_answers(f, 1);
             fz_act(t, f->steps[step].action, NULL);
             fz_read_all(t, NULL);
             fz_drain(t, 0, f->out);
@@ -447,6 +489,10 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
         }
 
         if (off >= len) {
+            if (host_answers(f, 1)) {
+                continue;
+            }
+
             break;
         }
 
@@ -487,6 +533,10 @@ fz_feed(fz_feeder *f, const uint8_t *p, size_t len)
             break;
         default:
             fz_drain(t, 0, f->out);
+        }
+
+        if (host_answers(f, took == 0)) {
+            took = 1;       /* not a stall */
         }
 
         if (took == 0) {

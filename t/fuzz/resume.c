@@ -284,6 +284,60 @@ store_find(void *arg, const uint8_t *id, size_t id_len, uint8_t *buf,
 }
 
 
+/* find()'s answer, later or from inside: what the store serves. */
+static int
+store_find_async(void *arg, sp_pair *pair, const uint8_t *id, size_t id_len)
+{
+    static uint8_t   buf[64 * 1024 + 1];
+    fz_store        *st = arg;
+    size_t           len = sizeof(buf) - 1;
+    int              rc;
+
+    FZ_ASSERT(st->pending == NULL, "find_async() asked twice");
+    FZ_ASSERT(sp_pair_state(pair) & SP_STATE_WAITING,
+              "find_async() asked by a pair that does not wait");
+
+    rc = store_find(st, id, id_len, buf, &len);
+
+    /* a miss said at once, as a store that knows it has nothing */
+    if (rc != 0 && st->behaviour == FZ_FIND_MISS) {
+        return -1;
+    }
+
+    /* an overlong answer is passed on: the pair must not read it */
+    if (rc != 0) {
+        len = 0;
+    }
+
+    if (st->at_once) {
+        FZ_ASSERT(sp_pair_answer_session(pair, len ? buf : NULL, len)
+                  == SP_OK, "an answer from inside find_async() refused");
+        return 0;
+    }
+
+    st->answer.len = 0;
+    fz_buf_add(&st->answer, buf, len <= 64 * 1024 ? len : 0);
+    st->answer_found = len > 0;
+    st->pending = pair;
+    return 0;
+}
+
+
+int
+fz_store_answer(void *arg, sp_pair *pair)
+{
+    fz_store  *st = arg;
+
+    FZ_ASSERT(st->pending == pair, "the host answers a pair it never "
+              "heard of");
+    st->pending = NULL;
+
+    return sp_pair_answer_session(pair,
+                                  st->answer_found ? st->answer.data : NULL,
+                                  st->answer.len);
+}
+
+
 sp_session_store
 fz_store_iface(fz_store *st)
 {
@@ -292,6 +346,7 @@ fz_store_iface(fz_store *st)
     s.add = store_add;
     s.find = store_find;
     s.arg = st;
+    s.find_async = store_find_async;
     return s;
 }
 
@@ -317,6 +372,11 @@ fz_store_reset(fz_store *st)
     st->raw_len = st->nedits = st->nfields = 0;
     st->truncate = 0;
     st->trunc_len = 0;
+    st->async = 0;
+    st->at_once = 0;
+    st->answer.len = 0;
+    st->answer_found = 0;
+    st->pending = NULL;
 }
 
 
@@ -326,6 +386,7 @@ fz_store_free(fz_store *st)
     st->keep = 0;
     fz_store_reset(st);
     fz_buf_free(&st->last);
+    fz_buf_free(&st->answer);
 }
 
 
@@ -374,7 +435,9 @@ fz_resume_server_ctx(int kind, fz_store *st)
     } else {
         iface = fz_store_iface(st);
         if (sp_ctx_set_session_tickets(ctx, 0) != SP_OK
-            || sp_ctx_set_session_cache(ctx, SP_SESSION_CACHE_STORE, &iface)
+            || sp_ctx_set_session_cache(ctx, st->async ? SP_SESSION_CACHE_ASYNC
+                                                       : SP_SESSION_CACHE_STORE,
+                                        &iface)
                != SP_OK)
         {
             fz_die("session store: %s", sp_ctx_error(ctx));

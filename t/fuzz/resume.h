@@ -66,6 +66,18 @@ typedef struct {
     size_t           nedits;
     int              truncate;
     size_t           trunc_len;     /* modulo the length + 1 */
+
+    /*
+     * find_async() instead of find() (SP_SESSION_CACHE_ASYNC): the same
+     * answer, given from inside it when `at_once`, else kept for
+     * fz_store_answer(), which the feeder calls after its delay.  A
+     * context made while `async` is set asks this way.
+     */
+    int              async;
+    int              at_once;
+    fz_buf           answer;
+    int              answer_found;
+    sp_pair         *pending;
 } fz_store;
 
 /*
@@ -73,6 +85,9 @@ typedef struct {
  * back with that id, an expiry of the host's clock plus the timeout.
  */
 sp_session_store fz_store_iface(fz_store *st);
+
+/* The kept answer to the pair that waits (a feeder's answer function). */
+int fz_store_answer(void *arg, sp_pair *pair);
 
 /* Back to the kept entries, the counts zero, find() serving as stored. */
 void fz_store_reset(fz_store *st);

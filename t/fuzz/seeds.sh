@@ -221,6 +221,36 @@ perl -e '
     }
 ' "$corpus/proxy_v2"
 
+# ---- a host that answers later (runtime/wait.c) ------------------------------
+
+# server_pair: raw seeds again in mode 3 (the SNI callback answers from
+# inside, after one chunk, after three); sessions: the store's seeds
+# (modes 2 and 3) through find_async, from inside and after 0 and 2
+# chunks (spec byte bits 5-7).
+perl -e '
+    my ($sp, $se) = @ARGV;
+    for my $f (glob("$sp/*")) {
+        open my $in, "<", $f or die; binmode $in; local $/; my $d = <$in>;
+        next if length($d) < 2 || (ord($d) & 3) != 0;
+        for my $feed (0x00, 0x10, 0x18) {
+            my $o = chr(ord($d) | 3) . chr($feed) . substr($d, 2);
+            open my $out, ">", sprintf("%s-wait-%02x", $f, $feed) or die;
+            binmode $out; print $out $o;
+        }
+    }
+    for my $f (glob("$se/*")) {
+        open my $in, "<", $f or die; binmode $in; local $/; my $d = <$in>;
+        next if length($d) < 3 || (ord($d) & 3) < 2;
+        for my $when (0x00, 0x20, 0xa0) {
+            my $o = chr(ord($d) | 4) . substr($d, 1, 1)
+                    . chr((ord(substr($d, 2, 1)) & 0x1f) | $when)
+                    . substr($d, 3);
+            open my $out, ">", sprintf("%s-wait-%02x", $f, $when) or die;
+            binmode $out; print $out $o;
+        }
+    }
+' "$corpus/server_pair" "$corpus/sessions"
+
 # ---- into the corpora that `make fuzz` grows ----------------------------------
 
 for t in $targets; do
