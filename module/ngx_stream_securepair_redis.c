@@ -12,9 +12,14 @@
  * address is resolved when the configuration is read, the connect is
  * non-blocking, commands are queued by hiredis and pipelined.
  *
+ * A lookup asks the zone first; on a miss, the pair waits (the runtime's
+ * find_async) while Redis is asked (GET), and the reply answers it, or a
+ * timer does after `timeout`: "not found", a full handshake.
+ *
  * Redis is a cache, never a dependency: when it is down, slow or answers
- * garbage, writes are dropped, a warning is logged at most every few
- * seconds, and the worker reconnects with a growing delay.
+ * garbage, lookups find nothing, writes are dropped, a warning is logged
+ * at most every few seconds, and the worker reconnects with a growing
+ * delay.
  */
 
 
@@ -47,14 +52,35 @@ struct ngx_stream_securepair_redis_s {
 };
 
 
+/*
+ * A lookup in Redis.  It lives until its reply (or the connection's end)
+ * comes, which may be after the session closed: `pair` is then NULL, and
+ * the reply finds nothing to answer.
+ */
+typedef struct {
+    ngx_stream_securepair_redis_t  *rd;
+    sp_pair                        *pair;     /* NULL: answered, or gone */
+    ngx_connection_t               *c;
+    ngx_pool_cleanup_t             *cln;
+    ngx_event_t                     timer;
+} ngx_stream_securepair_redis_get_t;
+
+
+/* A session from the zone, copied out before the pair copies it in. */
+#define NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX  (64 * 1024)
+
+static u_char  ngx_stream_securepair_redis_session[
+                                   NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX];
+
+
 /* The worker's connections, closed when it exits. */
 static ngx_queue_t  ngx_stream_securepair_redis_open;
 
 
 static int ngx_stream_securepair_redis_add(void *arg, const uint8_t *id,
     size_t id_len, const uint8_t *session, size_t len, time_t expires);
-static int ngx_stream_securepair_redis_find(void *arg, const uint8_t *id,
-    size_t id_len, uint8_t *buf, size_t *len);
+static int ngx_stream_securepair_redis_find(void *arg, sp_pair *pair,
+    const uint8_t *id, size_t id_len);
 static ngx_int_t ngx_stream_securepair_redis_connect(
     ngx_stream_securepair_redis_t *rd);
 static void ngx_stream_securepair_redis_retry(
@@ -229,7 +255,8 @@ ngx_stream_securepair_redis_store(ngx_stream_securepair_redis_t *rd,
     ngx_stream_securepair_cache_store(zone, &rd->zone);
 
     store->add = ngx_stream_securepair_redis_add;
-    store->find = ngx_stream_securepair_redis_find;
+    store->find = NULL;
+    store->find_async = ngx_stream_securepair_redis_find;
     store->arg = rd;
 }
 
@@ -301,13 +328,181 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
 }
 
 
+/*
+ * The pair's answer, then the pair driven and the session's handler told:
+ * the handshake goes on from where it waited.
+ */
+static void
+ngx_stream_securepair_redis_answer(ngx_stream_securepair_redis_get_t *get,
+    const u_char *session, size_t len)
+{
+    sp_pair           *pair;
+    ngx_connection_t  *c;
+
+    pair = get->pair;
+    c = get->c;
+
+    get->pair = NULL;
+    get->c = NULL;
+
+    if (get->timer.timer_set) {
+        ngx_del_timer(&get->timer);
+    }
+
+    if (get->cln) {
+        get->cln->handler = NULL;
+        get->cln = NULL;
+    }
+
+    (void) sp_pair_answer_session(pair, session, len);
+    (void) sp_pair_drive(pair);
+
+    ngx_post_event(c->read, &ngx_posted_events);
+}
+
+
+static void
+ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    redisReply                     *reply = r;
+    ngx_stream_securepair_redis_t  *rd;
+
+    rd = get->rd;
+    rd->pending--;
+
+    if (get->pair != NULL) {
+
+        if (reply == NULL || reply->type == REDIS_REPLY_NIL) {
+            ngx_stream_securepair_redis_answer(get, NULL, 0);
+
+        } else if (reply->type == REDIS_REPLY_STRING) {
+            ngx_stream_securepair_redis_answer(get, (u_char *) reply->str,
+                                               reply->len);
+
+        } else {
+            ngx_stream_securepair_redis_warn(rd, "lookup failed",
+                                    reply->type == REDIS_REPLY_ERROR
+                                    ? reply->str : "not a string");
+            ngx_stream_securepair_redis_answer(get, NULL, 0);
+        }
+    }
+
+    ngx_free(get);
+}
+
+
+/* Redis did not answer in time: a full handshake, and no warning each. */
+static void
+ngx_stream_securepair_redis_get_timeout(ngx_event_t *ev)
+{
+    ngx_stream_securepair_redis_get_t  *get = ev->data;
+
+    ngx_stream_securepair_redis_warn(get->rd, "lookup timed out",
+                                     "no reply within the timeout");
+
+    /* the reply, when it comes, finds nothing to answer */
+    ngx_stream_securepair_redis_answer(get, NULL, 0);
+}
+
+
+/* The session closes while Redis is asked: the pair is about to go. */
+static void
+ngx_stream_securepair_redis_get_cancel(void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    if (get->timer.timer_set) {
+        ngx_del_timer(&get->timer);
+    }
+
+    get->pair = NULL;
+    get->c = NULL;
+    get->cln = NULL;
+}
+
+
 static int
-ngx_stream_securepair_redis_find(void *arg, const uint8_t *id,
-    size_t id_len, uint8_t *buf, size_t *len)
+ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
+    size_t id_len)
 {
     ngx_stream_securepair_redis_t  *rd = arg;
 
-    return rd->zone.find(rd->zone.arg, id, id_len, buf, len);
+    size_t                              len;
+    ngx_connection_t                   *c;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_stream_securepair_redis_get_t  *get;
+
+    /* the zone first: a hit answers at once */
+    len = sizeof(ngx_stream_securepair_redis_session);
+
+    if (rd->zone.find(rd->zone.arg, id, id_len,
+                      ngx_stream_securepair_redis_session, &len)
+        == 0)
+    {
+        (void) sp_pair_answer_session(pair,
+                                      ngx_stream_securepair_redis_session,
+                                      len);
+        return 0;
+    }
+
+    if (rd->ac == NULL && ngx_stream_securepair_redis_connect(rd) != NGX_OK)
+    {
+        return -1;
+    }
+
+    if (rd->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(rd, "lookup skipped",
+                                         "too many commands wait for "
+                                         "a reply");
+        return -1;
+    }
+
+    c = sp_pair_get_data(pair);
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        return -1;
+    }
+
+    get = ngx_alloc(sizeof(ngx_stream_securepair_redis_get_t), c->log);
+    if (get == NULL) {
+        return -1;
+    }
+
+    ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
+
+    if (redisAsyncCommand(rd->ac, ngx_stream_securepair_redis_get_done, get,
+                          "GET %b%b", rd->prefix.data, rd->prefix.len,
+                          id, id_len)
+        != REDIS_OK)
+    {
+        ngx_free(get);
+        return -1;
+    }
+
+    rd->pending++;
+
+    get->rd = rd;
+    get->pair = pair;
+    get->c = c;
+    get->cln = cln;
+
+    cln->handler = ngx_stream_securepair_redis_get_cancel;
+    cln->data = get;
+
+    get->timer.handler = ngx_stream_securepair_redis_get_timeout;
+    get->timer.data = get;
+    get->timer.log = c->log;
+
+    ngx_add_timer(&get->timer, rd->timeout);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "securepair redis: GET sent, %ui waiting", rd->pending);
+
+    return 0;
 }
 
 

@@ -50,25 +50,32 @@ die "redis-server did not start: " . slurp("$DIR/redis/redis.log")
 END { stop_redis($redis) if $redis }
 
 my $LOG = '|host=$server_addr|reused=$securepair_session_reused'
-        . '|id=$securepair_session_id|proto=$securepair_protocol|';
+        . '|id=$securepair_session_id|proto=$securepair_protocol'
+        . '|authorized=$securepair_authorized'
+        . '|error=$securepair_authorization_error'
+        . '|subject=$securepair_peer_subject|fp=$securepair_peer_fingerprint|';
 
 my $ECHO = qq{securepair_echo "welcome!\\n";};
 
-# The stream block of one host.
+# The stream block of one host: tickets on at $port (the fleet's key
+# files, the first encrypts), off at port2 (TLS 1.3 resumes by the
+# store too); both ask for a client certificate.
 sub host_conf {
-    my ($host, $port, $cache) = @_;
-    return <<"EOF";
-server {
-    listen $host:$port;
-    securepair on;
-    securepair_certificate %%CERTS%%/server-rsa.crt;
-    securepair_certificate_key %%CERTS%%/server-rsa.key;
-    securepair_session_ticket_key $DIR/k1.key;
-    securepair_session_timeout 120s;
-    $cache
-    $ECHO
-}
-EOF
+    my ($host, $port, $cache, %o) = @_;
+    my $keys = join '', map { "    securepair_session_ticket_key $_;\n" }
+                            @{$o{keys} || ["$DIR/k1.key"]};
+    my $common = "    securepair on;\n"
+        . "    securepair_certificate %%CERTS%%/server-rsa.crt;\n"
+        . "    securepair_certificate_key %%CERTS%%/server-rsa.key;\n"
+        . "    securepair_ca %%CERTS%%/ca.crt;\n"
+        . "    securepair_request_cert on;\n"
+        . "    securepair_session_timeout 120s;\n"
+        . "    $cache\n"
+        . "    $ECHO\n";
+    my $conf = "server {\n    listen $host:$port;\n$common$keys}\n";
+    $conf .= "server {\n    listen $host:$o{port2};\n$common"
+             . "    securepair_session_tickets off;\n}\n" if $o{port2};
+    return $conf;
 }
 
 sub redis_cache {
@@ -244,17 +251,19 @@ sub full_handshakes {
 # ---- the fleet -----------------------------------------------------------
 
 my $PORT = free_port();
+my $PORT2 = free_port();
 my @fleet;
 
 sub start_fleet {
-    my ($cache_of) = @_;
+    my ($cache_of, %o) = @_;
     my @f;
 
     for my $h (@HOSTS) {
         my $t = start_nginx(name => "fleet $h", port => $PORT, workers => 1,
                             master => 1, log_format => $LOG,
                             config_raw => host_conf($h, $PORT,
-                                                    $cache_of->($h)));
+                                                    $cache_of->($h),
+                                                    port2 => $PORT2, %o));
         ok(!$t->{start_error}, "fleet: nginx on $h starts")
             or diag(($t->{start_error} // '') . error_log_text($t));
         push @f, $t;
@@ -304,9 +313,61 @@ for my $i (0 .. 2) {
     ok($again->{served} && $again->{reused},
        "$h: the session resumes on the host that made it (its zone)")
         or diag("$again->{cmd}\n$again->{stderr}");
+
+    for my $j (grep { $_ != $i } 0 .. 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     in => $sess);
+        ok($x->{served} && $x->{reused} && $x->{log}{reused} eq 'r'
+           && $x->{log}{id} eq $r->{log}{id},
+           "$h: the TLS 1.2 session id made there resumes on $HOSTS[$j] "
+           . "(through Redis)")
+            or diag("$x->{cmd}\n$x->{stderr}\n$x->{log}{line}");
+    }
 }
 
-is(redis_ok('DBSIZE'), 3, 'fleet: three sessions, three keys');
+is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
+
+# TLS 1.3 with tickets off: the ticket names a session in the store
+for my $i (0 .. 2) {
+    my $sess = "$DIR/s13-$i.pem";
+    my $r = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                 port => $PORT2, out => $sess);
+    ok($r->{served} && defined $r->{reused} && !$r->{reused},
+       "$HOSTS[$i], TLS 1.3, tickets off: a full handshake");
+
+    for my $j (grep { $_ != $i } 0 .. 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.3',
+                     port => $PORT2, in => $sess);
+        ok($x->{served} && $x->{reused} && $x->{log}{reused} eq 'r',
+           "$HOSTS[$i]: its TLS 1.3 session (tickets off) resumes on "
+           . "$HOSTS[$j]")
+            or diag("$x->{cmd}\n$x->{stderr}\n$x->{log}{line}");
+    }
+}
+
+# client certificates: the resumed connection has the full one's facts
+for my $v (qw(TLSv1.2 TLSv1.3)) {
+    for my $cert (qw(client client-self)) {
+        my $sess = "$DIR/cc-$v-$cert.pem";
+        my @f = qw(authorized error subject fp);
+        my $r = conn($fleet[0], $HOSTS[0], version => $v, port => $PORT2,
+                     cert => "$cert.crt", key => "$cert.key", out => $sess);
+        my $want = join '|', map { $r->{log}{$_} // '' } @f;
+        ok($r->{served} && $r->{log}{fp} =~ /\S/,
+           "$v, $cert.crt: a full handshake on $HOSTS[0] ($want)");
+
+        for my $j (1, 2) {
+            my $x = conn($fleet[$j], $HOSTS[$j], version => $v,
+                         port => $PORT2, in => $sess);
+            my $got = join '|', map { $x->{log}{$_} // '' } @f;
+            ok($x->{served} && $x->{reused} && $got eq $want,
+               "$v, $cert.crt: resumed on $HOSTS[$j] with the same "
+               . "\$securepair_authorized, _authorization_error and "
+               . "peer facts")
+                or diag("got $got\nwant $want\n$x->{stderr}");
+        }
+    }
+}
 
 # TLS 1.3 with tickets on: the same key file on every host
 {
