@@ -38,9 +38,11 @@ make_path("$BUILD/t");
 my $DIR = tempdir('fleet-XXXXXX', DIR => "$BUILD/t", CLEANUP => 1);
 
 # one ticket key for the fleet, and Redis's password in a file
-my ($st, undef, $err) = run_cmd(['openssl', 'rand', '-out', "$DIR/k1.key",
-                                 80]);
-die "openssl rand: $err" if $st != 0;
+for my $k (qw(k1 k2)) {
+    my ($st, undef, $err) = run_cmd(['openssl', 'rand', '-out',
+                                     "$DIR/$k.key", 80]);
+    die "openssl rand: $err" if $st != 0;
+}
 spew("$DIR/redis.pass", "fleet-secret\n");
 
 my $redis = start_redis("$DIR/redis", password => 'fleet-secret');
@@ -385,6 +387,44 @@ for my $v (qw(TLSv1.2 TLSv1.3)) {
     }
 }
 
+# ticket keys rotated on every host, the new key first and the old one
+# second: tickets of the old key still resume everywhere, new ones come
+# under the new key and resume everywhere too
+{
+    my $old = "$DIR/rot-old.pem";
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.3', out => $old);
+    ok($r->{served}, "rotation: a ticket under the old key from $HOSTS[0]");
+
+    for my $i (0 .. 2) {
+        ok(reload_nginx($fleet[$i],
+                        config_raw => host_conf($HOSTS[$i], $PORT,
+                                                redis_cache($redis->{port}),
+                                                port2 => $PORT2,
+                                                keys => ["$DIR/k2.key",
+                                                         "$DIR/k1.key"])),
+           "rotation: $HOSTS[$i] reloaded with k2 first, k1 second")
+            or diag($fleet[$i]{reload_error} // '');
+    }
+
+    my $new = "$DIR/rot-new.pem";
+    my $n = conn($fleet[1], $HOSTS[1], version => 'TLSv1.3', in => $old,
+                 out => $new);
+
+    for my $i (0 .. 2) {
+        my $x = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                     in => $old);
+        ok($x->{served} && $x->{reused},
+           "rotation: the old key's ticket resumes on $HOSTS[$i]")
+            or diag("$x->{cmd}\n$x->{stderr}");
+        my $y = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                     in => $new);
+        ok($y->{served} && $y->{reused},
+           "rotation: the ticket $HOSTS[1] issued after the rotation "
+           . "resumes on $HOSTS[$i]")
+            or diag("$y->{cmd}\n$y->{stderr}");
+    }
+}
+
 no_errors($_, "fleet, Redis up") for @fleet;
 is(scalar(map { warn_lines($_) } @fleet), 0,
    'fleet, Redis up: no warning about Redis');
@@ -392,7 +432,36 @@ is(scalar(map { warn_lines($_) } @fleet), 0,
 
 # ---- Redis killed, then back ---------------------------------------------
 
+# a session made on the first host while Redis is up
+my $before_kill = "$DIR/before-kill.pem";
+{
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
+                 out => $before_kill);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+    sleep 0.05 while redis_key('EXISTS', $key) !~ /1$/ && time < $deadline;
+}
+
 kill_redis($redis);
+
+{
+    # offered to the other hosts, whose zones do not have it: full
+    my ($ok, @bad) = (0);
+    for my $k (1 .. 6) {
+        my $j = 1 + $k % 2;
+        my $r = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     no_ticket => 1, in => $before_kill);
+        if ($r->{served} && defined $r->{reused} && !$r->{reused}) {
+            $ok++;
+        } else {
+            push @bad, "$HOSTS[$j]: served=$r->{served} reused="
+                       . ($r->{reused} // '-') . " $r->{stderr}";
+        }
+    }
+    is($ok, 6, 'Redis killed: 6 resumption offers on the other hosts '
+               . 'served by a full handshake, 0 failures')
+        or diag(join "\n", @bad);
+}
 
 {
     my ($ok, @bad) = full_handshakes(\@fleet, 12);
@@ -424,25 +493,29 @@ ok($redis, 'Redis back on the same port');
     while (time < $deadline && keys %back < 3) {
         for my $i (0 .. 2) {
             next if $back{$i};
+            my $sess = "$DIR/back-$i.pem";
             my $r = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.2',
-                         no_ticket => 1);
+                         no_ticket => 1, out => $sess);
             next unless $r->{served} && $r->{log}{id};
-            my $key = "fleet:" . pack('H*', $r->{log}{id});
-            sleep 0.2;
-            $back{$i} = 1 if redis_key('EXISTS', $key) =~ /1$/;
+            sleep 0.1;
+            my $j = ($i + 1) % 3;
+            my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                         no_ticket => 1, in => $sess);
+            $back{$i} = 1 if $x->{served} && $x->{reused};
         }
-        sleep 0.5;
+        sleep 0.5 if keys %back < 3;
     }
 
-    is(scalar(keys %back), 3, 'Redis back: every host writes its new '
-                              . 'sessions to it again, by itself');
+    is(scalar(keys %back), 3, 'Redis back: a session made on each host '
+                              . 'resumes on the next one again, by itself');
 }
 
 
 # ---- Redis slow ------------------------------------------------------------
 
 {
-    # DEBUG SLEEP holds Redis for 4 s: handshakes do not wait for it
+    # DEBUG SLEEP holds Redis for 4 s: handshakes wait for it no more than
+    # the lookup's timeout
     my $cli = spawn("$DIR/sleep.out", $SecurePair::Redis::CLI, '-h',
                     '127.0.0.1', '-p', $redis->{port}, '--no-auth-warning',
                     '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4);
@@ -450,9 +523,28 @@ ok($redis, 'Redis back on the same port');
 
     my $t0 = time;
     my ($ok, @bad) = full_handshakes(\@fleet, 6);
+
+    # a session made on the first host (its write waits for Redis too)
+    # offered to the others: their lookups time out, a full handshake
+    my $offers = 0;
+    for my $j (1, 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     no_ticket => 1, in => "$DIR/back-0.pem");
+        if ($x->{served} && defined $x->{reused} && !$x->{reused}) {
+            $offers++;
+        } else {
+            push @bad, "offer to $HOSTS[$j]: served=$x->{served} reused="
+                       . ($x->{reused} // '-') . " $x->{stderr}";
+        }
+    }
+
     my $asleep = !defined wait_child($cli, 0);
 
     is($ok, 6, 'Redis asleep: 6 handshakes served (full), 0 failures')
+        or diag(join "\n", @bad);
+    is($offers, 2, 'Redis asleep: a session offered to two other hosts: '
+                   . 'served by a full handshake after the lookup\'s '
+                   . 'timeout')
         or diag(join "\n", @bad);
     ok($asleep, 'Redis asleep: they were all done while Redis still '
                 . 'slept (' . sprintf('%.1f', time - $t0) . ' s)');
