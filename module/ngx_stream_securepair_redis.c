@@ -49,6 +49,14 @@ struct ngx_stream_securepair_redis_s {
     ngx_msec_t                 warned;
     ngx_log_t                  log;
     ngx_queue_t                queue;       /* in the worker's list */
+
+    /*
+     * The one whose connection this one uses: the first of the
+     * configuration with the same server, password and database, so
+     * that a worker keeps one connection to each.
+     */
+    ngx_stream_securepair_redis_t  *link;
+    ngx_stream_securepair_redis_t  *next;   /* the configuration's list */
 };
 
 
@@ -76,6 +84,10 @@ static u_char  ngx_stream_securepair_redis_session[
 /* The worker's connections, closed when it exits. */
 static ngx_queue_t  ngx_stream_securepair_redis_open;
 
+/* The Redis caches of the configuration being read (see `link`). */
+static ngx_cycle_t                    *ngx_stream_securepair_redis_conf_cycle;
+static ngx_stream_securepair_redis_t  *ngx_stream_securepair_redis_conf_list;
+
 
 static int ngx_stream_securepair_redis_add(void *arg, const uint8_t *id,
     size_t id_len, const uint8_t *session, size_t len, time_t expires);
@@ -101,6 +113,20 @@ static void ngx_stream_securepair_redis_warn(ngx_stream_securepair_redis_t *rd,
 
 
 /*
+ * The configuration's pool goes (a reload, a failed one, nginx -t): the
+ * list of its caches goes with it.
+ */
+static void
+ngx_stream_securepair_redis_conf_done(void *data)
+{
+    if (ngx_stream_securepair_redis_conf_cycle == data) {
+        ngx_stream_securepair_redis_conf_cycle = NULL;
+        ngx_stream_securepair_redis_conf_list = NULL;
+    }
+}
+
+
+/*
  * Parses the redis:HOST:PORT argument of securepair_session_cache and
  * its options, from value[first] on.
  */
@@ -113,7 +139,8 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     ngx_url_t                       u;
     ngx_uint_t                      i;
     ngx_array_t                    *passwords;
-    ngx_stream_securepair_redis_t  *rd;
+    ngx_pool_cleanup_t             *cln;
+    ngx_stream_securepair_redis_t  *rd, *o;
 
     value = cf->args->elts;
 
@@ -233,6 +260,40 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
 
     rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
 
+    /* a new configuration (a reload) shares nothing with the old one */
+    if (ngx_stream_securepair_redis_conf_cycle != cf->cycle) {
+        cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_stream_securepair_redis_conf_done;
+        cln->data = cf->cycle;
+
+        ngx_stream_securepair_redis_conf_cycle = cf->cycle;
+        ngx_stream_securepair_redis_conf_list = NULL;
+    }
+
+    rd->link = rd;
+
+    for (o = ngx_stream_securepair_redis_conf_list; o; o = o->next) {
+        if (o->port == rd->port
+            && o->db == rd->db
+            && o->host.len == rd->host.len
+            && ngx_strncmp(o->host.data, rd->host.data, rd->host.len) == 0
+            && o->password.len == rd->password.len
+            && ngx_strncmp(o->password.data, rd->password.data,
+                           rd->password.len)
+               == 0)
+        {
+            rd->link = o->link;
+            break;
+        }
+    }
+
+    rd->next = ngx_stream_securepair_redis_conf_list;
+    ngx_stream_securepair_redis_conf_list = rd;
+
     spcf->session_redis = rd;
 
     return NGX_CONF_OK;
@@ -287,6 +348,7 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
     const uint8_t *session, size_t len, time_t expires)
 {
     ngx_stream_securepair_redis_t  *rd = arg;
+    ngx_stream_securepair_redis_t  *link = rd->link;
 
     int     rc;
     time_t  ttl;
@@ -299,30 +361,32 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
         return rc;
     }
 
-    if (rd->ac == NULL && ngx_stream_securepair_redis_connect(rd) != NGX_OK)
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
     {
         return rc;
     }
 
-    if (rd->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(rd, "write dropped",
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, "write dropped",
                                          "too many commands wait for "
                                          "a reply");
         return rc;
     }
 
-    if (redisAsyncCommand(rd->ac, ngx_stream_securepair_redis_set_done, rd,
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_set_done,
+                          link,
                           "SET %b%b %b PX %lld",
                           rd->prefix.data, rd->prefix.len, id, id_len,
                           session, len, (long long) ttl * 1000)
         != REDIS_OK)
     {
-        ngx_stream_securepair_redis_warn(rd, "write failed",
+        ngx_stream_securepair_redis_warn(link, "write failed",
                                          "the connection is closing");
         return rc;
     }
 
-    rd->pending++;
+    link->pending++;
 
     return rc;
 }
@@ -429,6 +493,7 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     size_t id_len)
 {
     ngx_stream_securepair_redis_t  *rd = arg;
+    ngx_stream_securepair_redis_t  *link = rd->link;
 
     size_t                              len;
     ngx_connection_t                   *c;
@@ -448,13 +513,14 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
         return 0;
     }
 
-    if (rd->ac == NULL && ngx_stream_securepair_redis_connect(rd) != NGX_OK)
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
     {
         return -1;
     }
 
-    if (rd->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(rd, "lookup skipped",
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, "lookup skipped",
                                          "too many commands wait for "
                                          "a reply");
         return -1;
@@ -474,7 +540,7 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
 
     ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
 
-    if (redisAsyncCommand(rd->ac, ngx_stream_securepair_redis_get_done, get,
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done, get,
                           "GET %b%b", rd->prefix.data, rd->prefix.len,
                           id, id_len)
         != REDIS_OK)
@@ -483,9 +549,9 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
         return -1;
     }
 
-    rd->pending++;
+    link->pending++;
 
-    get->rd = rd;
+    get->rd = link;
     get->pair = pair;
     get->c = c;
     get->cln = cln;
@@ -500,7 +566,7 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     ngx_add_timer(&get->timer, rd->timeout);
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                   "securepair redis: GET sent, %ui waiting", rd->pending);
+                   "securepair redis: GET sent, %ui waiting", link->pending);
 
     return 0;
 }

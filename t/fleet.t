@@ -347,6 +347,15 @@ for my $i (0 .. 2) {
     }
 }
 
+# both servers of each host used Redis: one connection per worker
+{
+    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
+    my $n = grep { /\S/ && !/cmd=client/ } split /\n/, $out;
+    is($n, 3, 'fleet: Redis has one connection from each host\'s worker '
+              . '(two servers each, one connection)')
+        or diag($out);
+}
+
 # client certificates: the resumed connection has the full one's facts
 for my $v (qw(TLSv1.2 TLSv1.3)) {
     for my $cert (qw(client client-self)) {
