@@ -83,7 +83,8 @@ sub host_conf {
 sub redis_cache {
     my ($port, $more) = @_;
     return "securepair_session_cache shared:FLEET:1m "
-           . "redis:127.0.0.1:$port timeout=50ms prefix=fleet: db=3 "
+           . "redis:127.0.0.1:$port timeout=" . (50 * $SLOW) . "ms "
+           . "prefix=fleet: db=3 "
            . "password_file=$DIR/redis.pass" . ($more // '') . ";";
 }
 
@@ -245,6 +246,7 @@ sub full_handshakes {
                  "nginx -t: $name: names the file and line");
         }
 
+        check_nginx_clean($t, "nginx -t: $name", allow_emerg => 1);
         remove_env($t);
     }
 }
@@ -523,11 +525,11 @@ ok($redis, 'Redis back on the same port');
 # ---- Redis slow ------------------------------------------------------------
 
 {
-    # DEBUG SLEEP holds Redis for 4 s: handshakes wait for it no more than
-    # the lookup's timeout
+    # DEBUG SLEEP holds Redis for 4 s (more under valgrind): handshakes
+    # wait for it no more than the lookup's timeout
     my $cli = spawn("$DIR/sleep.out", $SecurePair::Redis::CLI, '-h',
                     '127.0.0.1', '-p', $redis->{port}, '--no-auth-warning',
-                    '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4);
+                    '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4 * $SLOW);
     sleep 0.3;
 
     my $t0 = time;
@@ -558,15 +560,18 @@ ok($redis, 'Redis back on the same port');
     ok($asleep, 'Redis asleep: they were all done while Redis still '
                 . 'slept (' . sprintf('%.1f', time - $t0) . ' s)');
 
-    wait_child($cli, 10);
+    wait_child($cli, 10 * $SLOW);
     no_errors($_, "Redis slow") for @fleet;
 }
 
 
 # ---- Redis refusing, Redis answering garbage -----------------------------
 
-stop_nginx($_) for @fleet;
-remove_env($_) for @fleet;
+for my $i (0 .. 2) {
+    stop_nginx($fleet[$i]);
+    check_nginx_clean($fleet[$i], "fleet, $HOSTS[$i]");
+    remove_env($fleet[$i]);
+}
 
 {
     # a wrong password: Redis refuses every command
@@ -588,8 +593,11 @@ remove_env($_) for @fleet;
     }
 
     no_errors($_, "Redis refusing") for @f;
-    stop_nginx($_) for @f;
-    remove_env($_) for @f;
+    for my $i (0 .. 2) {
+        stop_nginx($f[$i]);
+        check_nginx_clean($f[$i], "Redis refusing, $HOSTS[$i]");
+        remove_env($f[$i]);
+    }
 }
 
 {
