@@ -451,7 +451,8 @@ typedef void (*sp_keylog_fn)(struct sp_pair *pair, const char *line,
 int sp_ctx_set_keylog(sp_ctx *ctx, sp_keylog_fn fn, void *arg);
 
 /*
- * Server, only from inside the SNI callback: move the pair to another
+ * Server, only from inside the SNI callback (or while the pair waits for
+ * the answer of one that returned SP_SNI_WAIT): move the pair to another
  * server context, as a host with virtual servers (nginx's server_name)
  * serves a name by a whole other configuration.  The pair takes a
  * reference to `ctx` and freezes it.  From then on, as if the pair had
@@ -476,9 +477,9 @@ int sp_ctx_set_keylog(sp_ctx *ctx, sp_keylog_fn fn, void *arg);
  * sp_creds_set_session_id_context() (and the store or ticket keys that
  * find it): give each context its own session id context to keep their
  * sessions apart entirely.  SP_OK (also when `ctx` is the pair's
- * already); SP_ERR_INVALID outside the callback, for another role or a
- * NULL argument; SP_ERR_INTERNAL when OpenSSL refused the credentials
- * (the pair stays where it was).
+ * already); SP_ERR_INVALID outside the callback (and its wait), for
+ * another role, a NULL argument or a failed pair; SP_ERR_INTERNAL when
+ * OpenSSL refused the credentials (the pair stays where it was).
  */
 int sp_pair_use_ctx(struct sp_pair *pair, sp_ctx *ctx);
 

@@ -9,6 +9,7 @@
  */
 
 #include "pump.h"
+#include "internal.h"
 
 
 static const char *
@@ -427,6 +428,22 @@ test_client_cert(int version)
 }
 
 
+/* Counts the ClientHellos a server pair's SSL reads. */
+static void
+count_hellos(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+    (void) version;
+    (void) ssl;
+
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0
+        && ((const uint8_t *) buf)[0] == SSL3_MT_CLIENT_HELLO)
+    {
+        (*(int *) arg)++;
+    }
+}
+
+
 /*
  * TLS 1.3: the client's key share is one the server refuses, so the
  * answered hello is followed by a HelloRetryRequest: the second hello
@@ -441,6 +458,7 @@ test_hello_retry(void)
     sp_pair        *client, *server;
     uint8_t        *der;
     size_t          len;
+    int             hellos = 0;
 
     sctx = async_server(&st, NULL);
 
@@ -472,6 +490,8 @@ test_hello_retry(void)
     }
 
     server = sp_pair_new(sctx, NULL, NULL);
+    SSL_set_msg_callback(server->ssl, count_hellos);
+    SSL_set_msg_callback_arg(server->ssl, &hellos);
     client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
     pump(client, server);
     ok(sp_pair_state(server) & SP_STATE_WAITING, "hello retry: waits");
@@ -482,6 +502,7 @@ test_hello_retry(void)
     if (sp_pair_error(server)) {
         diag("server: %s", sp_pair_error_message(server));
     }
+    is_int(hellos, 2, "hello retry: two ClientHellos");
     is_int(st.asks, 1, "hello retry: the store is asked once");
     is_int(sp_pair_session_reused(server), 1,
            "hello retry: resumed with the first hello's answer");

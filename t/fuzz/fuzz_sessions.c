@@ -129,7 +129,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static int
 parses(const uint8_t *p, size_t len)
 {
-    SSL_SESSION  *sess;
+    SSL_SESSION    *sess;
+    const uint8_t  *end = p + len;
 
     if (len == 0) {
         return 0;
@@ -138,7 +139,9 @@ parses(const uint8_t *p, size_t len)
     sess = d2i_SSL_SESSION(NULL, &p, (long) len);
     SSL_SESSION_free(sess);
     ERR_clear_error();
-    return sess != NULL;
+
+    /* a session and nothing else, as the runtime reads one */
+    return sess != NULL && p == end;
 }
 
 
