@@ -2,7 +2,8 @@
 /*
  * securepair_session_cache shared:NAME:SIZE — the runtime's session store
  * in nginx shared memory, used by every worker and kept across reloads
- * while its size stays the same.
+ * while its size stays the same.  A redis:HOST:PORT after it puts Redis
+ * behind the zone (ngx_stream_securepair_redis.c).
  *
  * Sessions live in a red-black tree keyed by a hash of their id, and in a
  * queue from the newest to the oldest: expired entries are dropped as new
@@ -68,6 +69,14 @@ ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
+    if (cf->args->nelts > 2 && ngx_strncmp(value[1].data, "shared:", 7) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a Redis session cache needs a shared zone "
+                           "first: shared:NAME:SIZE redis:HOST:PORT");
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_strcmp(value[1].data, "off") == 0) {
         spcf->session_cache = SP_SESSION_CACHE_OFF;
         return NGX_CONF_OK;
@@ -130,6 +139,10 @@ ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     spcf->session_cache = SP_SESSION_CACHE_STORE;
+
+    if (cf->args->nelts > 2) {
+        return ngx_stream_securepair_redis_conf(cf, spcf, 2);
+    }
 
     return NGX_CONF_OK;
 

@@ -217,7 +217,14 @@ ngx_stream_securepair_sessions(ngx_conf_t *cf,
     sp = NULL;
 
     if (conf->session_cache == SP_SESSION_CACHE_STORE) {
-        ngx_stream_securepair_cache_store(conf->session_zone, &store);
+        if (conf->session_redis) {
+            ngx_stream_securepair_redis_store(conf->session_redis,
+                                              conf->session_zone, &store);
+
+        } else {
+            ngx_stream_securepair_cache_store(conf->session_zone, &store);
+        }
+
         sp = &store;
     }
 
@@ -228,7 +235,12 @@ ngx_stream_securepair_sessions(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (sp_ctx_set_session_cache(conf->ctx, (int) conf->session_cache, sp)
+    if (sp_ctx_set_session_cache(conf->ctx,
+                                 conf->session_redis
+                                 && conf->session_cache
+                                    == SP_SESSION_CACHE_STORE
+                                 ? SP_SESSION_CACHE_ASYNC
+                                 : (int) conf->session_cache, sp)
         != SP_OK
         || sp_ctx_set_session_timeout(conf->ctx, conf->session_timeout)
            != SP_OK

@@ -208,7 +208,7 @@ static ngx_command_t  ngx_stream_securepair_commands[] = {
       NULL },
 
     { ngx_string("securepair_session_cache"),
-      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
       ngx_stream_securepair_session_cache,
       NGX_STREAM_SRV_CONF_OFFSET,
       0,
@@ -344,6 +344,8 @@ ngx_stream_securepair_init_process(ngx_cycle_t *cycle)
 static void
 ngx_stream_securepair_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_stream_securepair_redis_exit();
+
     sp_worker_free(ngx_stream_securepair_worker);
     ngx_stream_securepair_worker = NULL;
 }
@@ -399,6 +401,7 @@ ngx_stream_securepair_create_srv_conf(ngx_conf_t *cf)
     conf->proxy_protocol = NGX_CONF_UNSET;
     conf->session_cache = NGX_CONF_UNSET;
     conf->session_zone = NGX_CONF_UNSET_PTR;
+    conf->session_redis = NGX_CONF_UNSET_PTR;
     conf->session_timeout = NGX_CONF_UNSET;
     conf->session_tickets = NGX_CONF_UNSET;
     conf->session_ticket_keys = NGX_CONF_UNSET_PTR;
@@ -464,6 +467,7 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->session_cache, prev->session_cache,
                          SP_SESSION_CACHE_NONE);
     ngx_conf_merge_ptr_value(conf->session_zone, prev->session_zone, NULL);
+    ngx_conf_merge_ptr_value(conf->session_redis, prev->session_redis, NULL);
     ngx_conf_merge_sec_value(conf->session_timeout, prev->session_timeout,
                              300);
     ngx_conf_merge_value(conf->session_tickets, prev->session_tickets, 1);

@@ -20,6 +20,10 @@
 #endif
 
 
+/* A Redis session cache behind the shared zone (_redis.c). */
+typedef struct ngx_stream_securepair_redis_s  ngx_stream_securepair_redis_t;
+
+
 /*
  * A file (or a value) named by a directive, with where it was named;
  * `value` is the second argument of one that takes two
@@ -84,6 +88,7 @@ typedef struct {
     ngx_str_t                  session_id_context;
     ngx_int_t                  session_cache;      /* SP_SESSION_CACHE_* */
     ngx_shm_zone_t            *session_zone;
+    ngx_stream_securepair_redis_t *session_redis; /* redis:..., or NULL */
     time_t                     session_timeout;
     ngx_flag_t                 session_tickets;
     ngx_array_t               *session_ticket_keys; /* of ..._file_t */
@@ -244,6 +249,11 @@ char *ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_stream_securepair_cache_store(ngx_shm_zone_t *zone,
     sp_session_store *store);
+char *ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *spcf, ngx_uint_t first);
+void ngx_stream_securepair_redis_store(ngx_stream_securepair_redis_t *rd,
+    ngx_shm_zone_t *zone, sp_session_store *store);
+void ngx_stream_securepair_redis_exit(void);
 
 
 extern ngx_module_t  ngx_stream_securepair_module;

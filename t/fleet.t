@@ -1,0 +1,632 @@
+#!/usr/bin/perl
+#
+# t/fleet.t: a fleet of three hosts (nginx on 127.0.0.2, .3 and .4, all
+# loopback on Linux) sharing one ticket key file and one real
+# redis-server (issue 15): securepair_session_cache shared:NAME:SIZE
+# redis:HOST:PORT ...; its configuration and its errors; every new
+# session written to Redis with the session timeout as its expiry, under
+# the key prefix, in the database asked, after AUTH; tickets made on one
+# host resume on the others; and Redis as a cache, never a dependency:
+# killed, refusing, answering garbage or made slow (DEBUG SLEEP), no
+# handshake fails nor waits for it, a warning says so at most every few
+# seconds, and writes come back by themselves with Redis.
+#
+# The client is `openssl s_client` in its full mode, which says "New," or
+# "Reused,"; the access log gives each connection's session id.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use SecurePair::Test;
+use SecurePair::Redis qw(have_redis start_redis stop_redis kill_redis
+                         redis_cli);
+use SecurePair::Util qw(wait_child);
+
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use Time::HiRes qw(time sleep);
+
+if (!have_redis()) {
+    plan(skip_all => 'redis-server and redis-cli are needed '
+                     . '(sh auto/deps test)');
+}
+
+my @HOSTS = qw(127.0.0.2 127.0.0.3 127.0.0.4);
+
+make_path("$BUILD/t");
+my $DIR = tempdir('fleet-XXXXXX', DIR => "$BUILD/t", CLEANUP => 1);
+
+# one ticket key for the fleet, and Redis's password in a file
+for my $k (qw(k1 k2)) {
+    my ($st, undef, $err) = run_cmd(['openssl', 'rand', '-out',
+                                     "$DIR/$k.key", 80]);
+    die "openssl rand: $err" if $st != 0;
+}
+spew("$DIR/redis.pass", "fleet-secret\n");
+
+my $redis = start_redis("$DIR/redis", password => 'fleet-secret');
+die "redis-server did not start: " . slurp("$DIR/redis/redis.log")
+    unless $redis;
+
+END { stop_redis($redis) if $redis }
+
+my $LOG = '|host=$server_addr|reused=$securepair_session_reused'
+        . '|id=$securepair_session_id|proto=$securepair_protocol'
+        . '|authorized=$securepair_authorized'
+        . '|error=$securepair_authorization_error'
+        . '|subject=$securepair_peer_subject|fp=$securepair_peer_fingerprint|';
+
+my $ECHO = qq{securepair_echo "welcome!\\n";};
+
+# The stream block of one host: tickets on at $port (the fleet's key
+# files, the first encrypts), off at port2 (TLS 1.3 resumes by the
+# store too); both ask for a client certificate.
+sub host_conf {
+    my ($host, $port, $cache, %o) = @_;
+    my $keys = join '', map { "    securepair_session_ticket_key $_;\n" }
+                            @{$o{keys} || ["$DIR/k1.key"]};
+    my $common = "    securepair on;\n"
+        . "    securepair_certificate %%CERTS%%/server-rsa.crt;\n"
+        . "    securepair_certificate_key %%CERTS%%/server-rsa.key;\n"
+        . "    securepair_ca %%CERTS%%/ca.crt;\n"
+        . "    securepair_request_cert on;\n"
+        . "    securepair_session_timeout 120s;\n"
+        . "    $cache\n"
+        . "    $ECHO\n";
+    my $conf = "server {\n    listen $host:$port;\n$common$keys}\n";
+    $conf .= "server {\n    listen $host:$o{port2};\n$common"
+             . "    securepair_session_tickets off;\n}\n" if $o{port2};
+    return $conf;
+}
+
+sub redis_cache {
+    my ($port, $more) = @_;
+    return "securepair_session_cache shared:FLEET:1m "
+           . "redis:127.0.0.1:$port timeout=" . (50 * $SLOW) . "ms "
+           . "prefix=fleet: db=3 "
+           . "password_file=$DIR/redis.pass" . ($more // '') . ";";
+}
+
+sub parse_log {
+    my ($line) = @_;
+    my %f;
+    for my $kv (split /\|/, $line) {
+        $f{$1} = $2 if $kv =~ /^(\w+)=(.*)$/s;
+    }
+    $f{line} = $line;
+    return \%f;
+}
+
+sub nlines {
+    my ($t) = @_;
+    return scalar grep { length } split /\n/, access_log_text($t);
+}
+
+# The access log's line $n (from 0) of a host, once it is there.
+sub log_line {
+    my ($t, $n) = @_;
+    my $deadline = time + 5 * $SLOW;
+    my @l;
+
+    for (;;) {
+        @l = grep { length } split /\n/, access_log_text($t);
+        last if @l > $n || time > $deadline;
+        sleep 0.02;
+    }
+
+    return parse_log($l[$n] // '');
+}
+
+# One connection to a host: served (greeting and echo), New or Reused,
+# the log line.
+sub conn {
+    my ($t, $host, %o) = @_;
+    my $before = nlines($t);
+    my @args;
+    push @args, '-sess_in', delete $o{in} if defined $o{in};
+    push @args, '-sess_out', delete $o{out} if defined $o{out};
+    push @args, '-no_ticket' if delete $o{no_ticket};
+
+    my $r = s_client(host => $host, port => $t->{port}, mode => 'full',
+                     request => "ping\n",
+                     expect_like => qr/welcome!\n(?s:.*)ping\n/, %o,
+                     args => \@args);
+
+    $r->{served} = $r->{stdout} =~ /welcome!\n(?s:.*)ping\n/ ? 1 : 0;
+    $r->{reused} = $r->{stdout} =~ /^Reused, TLSv/m ? 1
+                 : $r->{stdout} =~ /^New, TLSv/m ? 0 : undef;
+    $r->{log} = log_line($t, $before);
+    return $r;
+}
+
+# A command on one key, which may hold any byte (even NUL: it goes
+# through stdin, redis-cli -x), in db 3: its answer.
+sub redis_key {
+    my ($cmd, $key) = @_;
+    my @argv = ($SecurePair::Redis::CLI, '-h', '127.0.0.1', '-p',
+                $redis->{port}, '--no-auth-warning', '-a', 'fleet-secret',
+                '-n', 3, '-x', $cmd);
+    my ($s, $out, $e) = run_cmd(\@argv, stdin => $key);
+    chomp $out;
+    return $s == 0 ? $out : "error: $e";
+}
+
+sub redis_ok {
+    my (@cmd) = @_;
+    my ($s, $out, $e) = redis_cli($redis, '-n', 3, @cmd);
+    chomp $out;
+    return $s == 0 ? $out : "error: $e";
+}
+
+sub warn_lines {
+    my ($t) = @_;
+    return grep { /\[warn\].*securepair session cache "redis:/ }
+           split /\n/, error_log_text($t);
+}
+
+sub no_errors {
+    my ($t, $label) = @_;
+    my @bad = grep { /\[(error|crit|alert|emerg)\]/ }
+              split /\n/, error_log_text($t);
+    ok(!@bad, "$label: error.log has no [error], [crit], [alert] or "
+              . "[emerg]")
+        or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
+}
+
+# TLS 1.2 connections without a ticket, so that each makes a session of
+# its own, written to the store, to the hosts in turn: how many were
+# served by a full handshake.
+sub full_handshakes {
+    my ($fleet, $n, %o) = @_;
+    my ($ok, @bad) = (0);
+
+    for my $i (0 .. $n - 1) {
+        my $h = $i % @$fleet;
+        my $r = conn($fleet->[$h], $HOSTS[$h], no_ticket => 1,
+                     version => 'TLSv1.2', %o);
+
+        if ($r->{served} && defined $r->{reused} && $r->{reused} == 0) {
+            $ok++;
+        } else {
+            push @bad, "$HOSTS[$h]: served=$r->{served} "
+                       . "reused=" . ($r->{reused} // '-')
+                       . " $r->{stderr}";
+        }
+    }
+
+    return ($ok, @bad);
+}
+
+
+# ---- configuration -------------------------------------------------------
+
+{
+    my $port = free_port();
+
+    for my $case (
+        ['all options', redis_cache($redis->{port}), undef],
+        ['a name', "securepair_session_cache shared:C:1m "
+                   . "redis:localhost:$redis->{port};", undef],
+        ['no shared zone', "securepair_session_cache "
+                           . "redis:127.0.0.1:$redis->{port};",
+         qr/invalid session cache "redis:127\.0\.0\.1:\d+"/],
+        ['no zone before redis', "securepair_session_cache none "
+                                 . "redis:127.0.0.1:$redis->{port};",
+         qr/a Redis session cache needs a shared zone first/],
+        ['no port', "securepair_session_cache shared:C:1m "
+                    . "redis:127.0.0.1;",
+         qr/invalid session cache "redis:127\.0\.0\.1": expected /],
+        ['a bad option', "securepair_session_cache shared:C:1m "
+                         . "redis:127.0.0.1:1 colour=red;",
+         qr/invalid parameter "colour=red" of the Redis session cache/],
+        ['a bad timeout', "securepair_session_cache shared:C:1m "
+                          . "redis:127.0.0.1:1 timeout=soon;",
+         qr/invalid parameter "timeout=soon"/],
+        ['a bad db', "securepair_session_cache shared:C:1m "
+                     . "redis:127.0.0.1:1 db=x;",
+         qr/invalid parameter "db=x"/],
+        ['no password file', "securepair_session_cache shared:C:1m "
+                             . "redis:127.0.0.1:1 "
+                             . "password_file=$DIR/nothing;",
+         qr/\Q$DIR\E\/nothing.*failed/],
+    ) {
+        my ($name, $cache, $want) = @$case;
+        my $t = start_nginx(name => "fleet conf, $name", no_start => 1,
+                            config_raw => host_conf('127.0.0.1', $port,
+                                                    $cache));
+        my ($s, $out) = nginx_t($t);
+
+        if (!defined $want) {
+            is($s, 0, "nginx -t: $name: accepted") or diag($out);
+        } else {
+            isnt($s, 0, "nginx -t: $name: refused");
+            like($out, $want, "nginx -t: $name: says why");
+            like($out, qr/in \Q$t->{dir}\E\/nginx\.conf:\d+/,
+                 "nginx -t: $name: names the file and line");
+        }
+
+        check_nginx_clean($t, "nginx -t: $name", allow_emerg => 1);
+        remove_env($t);
+    }
+}
+
+
+# ---- the fleet -----------------------------------------------------------
+
+my $PORT = free_port();
+my $PORT2 = free_port();
+my @fleet;
+
+sub start_fleet {
+    my ($cache_of, %o) = @_;
+    my @f;
+
+    for my $h (@HOSTS) {
+        my $t = start_nginx(name => "fleet $h", port => $PORT, workers => 1,
+                            master => 1, log_format => $LOG,
+                            config_raw => host_conf($h, $PORT,
+                                                    $cache_of->($h),
+                                                    port2 => $PORT2, %o));
+        ok(!$t->{start_error}, "fleet: nginx on $h starts")
+            or diag(($t->{start_error} // '') . error_log_text($t));
+        push @f, $t;
+    }
+
+    return @f;
+}
+
+@fleet = start_fleet(sub { redis_cache($redis->{port}) });
+
+END { stop_nginx($_) for @fleet }
+
+is(redis_ok('FLUSHDB'), 'OK', 'fleet: redis db 3 is empty to begin with');
+
+# a TLS 1.2 session without a ticket, made on each host: in Redis
+for my $i (0 .. 2) {
+    my $h = $HOSTS[$i];
+    my $sess = "$DIR/s12-$i.pem";
+    my $r = conn($fleet[$i], $h, version => 'TLSv1.2', no_ticket => 1,
+                 out => $sess);
+
+    ok($r->{served} && defined $r->{reused} && !$r->{reused},
+       "$h, TLS 1.2, no ticket: served by a full handshake")
+        or diag("$r->{cmd}\n$r->{stderr}");
+    like($r->{log}{id}, qr/^[0-9a-f]{64}$/, "$h: the session has an id");
+
+    my $key = "fleet:" . pack('H*', $r->{log}{id});
+    my $deadline = time + 5 * $SLOW;
+    my $n = 0;
+
+    while (time < $deadline) {
+        my $out = redis_key('STRLEN', $key);
+        $n = $1 if $out =~ /^\(integer\) (\d+)$/ || $out =~ /^(\d+)$/;
+        last if $n;
+        sleep 0.05;
+    }
+
+    cmp_ok($n, '>', 100, "$h: Redis db 3 holds the session under "
+                         . "prefix + id ($n bytes)");
+
+    my $ttl = redis_key('PTTL', $key);
+    $ttl =~ s/^\(integer\) //;
+    ok($ttl > 100_000 && $ttl <= 120_000,
+       "$h: its expiry is securepair_session_timeout (PTTL $ttl ms)");
+
+    my $again = conn($fleet[$i], $h, version => 'TLSv1.2', in => $sess);
+    ok($again->{served} && $again->{reused},
+       "$h: the session resumes on the host that made it (its zone)")
+        or diag("$again->{cmd}\n$again->{stderr}");
+
+    for my $j (grep { $_ != $i } 0 .. 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     in => $sess);
+        ok($x->{served} && $x->{reused} && $x->{log}{reused} eq 'r'
+           && $x->{log}{id} eq $r->{log}{id},
+           "$h: the TLS 1.2 session id made there resumes on $HOSTS[$j] "
+           . "(through Redis)")
+            or diag("$x->{cmd}\n$x->{stderr}\n$x->{log}{line}");
+    }
+}
+
+is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
+
+# TLS 1.3 with tickets off: the ticket names a session in the store
+for my $i (0 .. 2) {
+    my $sess = "$DIR/s13-$i.pem";
+    my $r = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                 port => $PORT2, out => $sess);
+    ok($r->{served} && defined $r->{reused} && !$r->{reused},
+       "$HOSTS[$i], TLS 1.3, tickets off: a full handshake");
+
+    for my $j (grep { $_ != $i } 0 .. 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.3',
+                     port => $PORT2, in => $sess);
+        ok($x->{served} && $x->{reused} && $x->{log}{reused} eq 'r',
+           "$HOSTS[$i]: its TLS 1.3 session (tickets off) resumes on "
+           . "$HOSTS[$j]")
+            or diag("$x->{cmd}\n$x->{stderr}\n$x->{log}{line}");
+    }
+}
+
+# both servers of each host used Redis: one connection per worker
+{
+    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
+    my $n = grep { /\S/ && !/cmd=client/ } split /\n/, $out;
+    is($n, 3, 'fleet: Redis has one connection from each host\'s worker '
+              . '(two servers each, one connection)')
+        or diag($out);
+}
+
+# client certificates: the resumed connection has the full one's facts
+for my $v (qw(TLSv1.2 TLSv1.3)) {
+    for my $cert (qw(client client-self)) {
+        my $sess = "$DIR/cc-$v-$cert.pem";
+        my @f = qw(authorized error subject fp);
+        my $r = conn($fleet[0], $HOSTS[0], version => $v, port => $PORT2,
+                     cert => "$cert.crt", key => "$cert.key", out => $sess);
+        my $want = join '|', map { $r->{log}{$_} // '' } @f;
+        ok($r->{served} && $r->{log}{fp} =~ /\S/,
+           "$v, $cert.crt: a full handshake on $HOSTS[0] ($want)");
+
+        for my $j (1, 2) {
+            my $x = conn($fleet[$j], $HOSTS[$j], version => $v,
+                         port => $PORT2, in => $sess);
+            my $got = join '|', map { $x->{log}{$_} // '' } @f;
+            ok($x->{served} && $x->{reused} && $got eq $want,
+               "$v, $cert.crt: resumed on $HOSTS[$j] with the same "
+               . "\$securepair_authorized, _authorization_error and "
+               . "peer facts")
+                or diag("got $got\nwant $want\n$x->{stderr}");
+        }
+    }
+}
+
+# TLS 1.3 with tickets on: the same key file on every host
+{
+    my $sess = "$DIR/t13.pem";
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.3', out => $sess);
+    ok($r->{served} && defined $r->{reused} && !$r->{reused},
+       "$HOSTS[0], TLS 1.3 ticket: a full handshake");
+
+    for my $i (1, 2) {
+        my $x = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                     in => $sess);
+        ok($x->{served} && $x->{reused} && $x->{log}{reused} eq 'r',
+           "$HOSTS[$i]: the TLS 1.3 ticket made on $HOSTS[0] resumes")
+            or diag("$x->{cmd}\n$x->{stderr}\n$x->{log}{line}");
+    }
+}
+
+# ticket keys rotated on every host, the new key first and the old one
+# second: tickets of the old key still resume everywhere, new ones come
+# under the new key and resume everywhere too
+{
+    my $old = "$DIR/rot-old.pem";
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.3', out => $old);
+    ok($r->{served}, "rotation: a ticket under the old key from $HOSTS[0]");
+
+    for my $i (0 .. 2) {
+        ok(reload_nginx($fleet[$i],
+                        config_raw => host_conf($HOSTS[$i], $PORT,
+                                                redis_cache($redis->{port}),
+                                                port2 => $PORT2,
+                                                keys => ["$DIR/k2.key",
+                                                         "$DIR/k1.key"])),
+           "rotation: $HOSTS[$i] reloaded with k2 first, k1 second")
+            or diag($fleet[$i]{reload_error} // '');
+    }
+
+    my $new = "$DIR/rot-new.pem";
+    my $n = conn($fleet[1], $HOSTS[1], version => 'TLSv1.3', in => $old,
+                 out => $new);
+
+    for my $i (0 .. 2) {
+        my $x = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                     in => $old);
+        ok($x->{served} && $x->{reused},
+           "rotation: the old key's ticket resumes on $HOSTS[$i]")
+            or diag("$x->{cmd}\n$x->{stderr}");
+        my $y = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.3',
+                     in => $new);
+        ok($y->{served} && $y->{reused},
+           "rotation: the ticket $HOSTS[1] issued after the rotation "
+           . "resumes on $HOSTS[$i]")
+            or diag("$y->{cmd}\n$y->{stderr}");
+    }
+}
+
+no_errors($_, "fleet, Redis up") for @fleet;
+is(scalar(map { warn_lines($_) } @fleet), 0,
+   'fleet, Redis up: no warning about Redis');
+
+
+# ---- Redis killed, then back ---------------------------------------------
+
+# a session made on the first host while Redis is up
+my $before_kill = "$DIR/before-kill.pem";
+{
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
+                 out => $before_kill);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+    sleep 0.05 while redis_key('EXISTS', $key) !~ /1$/ && time < $deadline;
+}
+
+kill_redis($redis);
+
+{
+    # offered to the other hosts, whose zones do not have it: full
+    my ($ok, @bad) = (0);
+    for my $k (1 .. 6) {
+        my $j = 1 + $k % 2;
+        my $r = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     no_ticket => 1, in => $before_kill);
+        if ($r->{served} && defined $r->{reused} && !$r->{reused}) {
+            $ok++;
+        } else {
+            push @bad, "$HOSTS[$j]: served=$r->{served} reused="
+                       . ($r->{reused} // '-') . " $r->{stderr}";
+        }
+    }
+    is($ok, 6, 'Redis killed: 6 resumption offers on the other hosts '
+               . 'served by a full handshake, 0 failures')
+        or diag(join "\n", @bad);
+}
+
+{
+    my ($ok, @bad) = full_handshakes(\@fleet, 12);
+    is($ok, 12, 'Redis killed: 12 handshakes on the three hosts, all '
+                . 'served (full), 0 failures')
+        or diag(join "\n", @bad);
+
+    for my $i (0 .. 2) {
+        my @w = warn_lines($fleet[$i]);
+        ok(@w >= 1 && @w <= 3, "Redis killed: $HOSTS[$i] says so in a "
+                               . "warning, not on every handshake ("
+                               . scalar(@w) . " lines)")
+            or diag(error_log_text($fleet[$i]));
+    }
+
+    no_errors($_, "Redis killed") for @fleet;
+}
+
+$redis = start_redis("$DIR/redis", port => $redis->{port},
+                     password => 'fleet-secret');
+ok($redis, 'Redis back on the same port');
+
+{
+    # reconnects come at most 5 s apart: new sessions land in Redis again
+    my $before = redis_ok('DBSIZE');
+    my $deadline = time + 15 * $SLOW;
+    my %back;
+
+    while (time < $deadline && keys %back < 3) {
+        for my $i (0 .. 2) {
+            next if $back{$i};
+            my $sess = "$DIR/back-$i.pem";
+            my $r = conn($fleet[$i], $HOSTS[$i], version => 'TLSv1.2',
+                         no_ticket => 1, out => $sess);
+            next unless $r->{served} && $r->{log}{id};
+            sleep 0.1;
+            my $j = ($i + 1) % 3;
+            my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                         no_ticket => 1, in => $sess);
+            $back{$i} = 1 if $x->{served} && $x->{reused};
+        }
+        sleep 0.5 if keys %back < 3;
+    }
+
+    is(scalar(keys %back), 3, 'Redis back: a session made on each host '
+                              . 'resumes on the next one again, by itself');
+}
+
+
+# ---- Redis slow ------------------------------------------------------------
+
+{
+    # DEBUG SLEEP holds Redis for 4 s (more under valgrind): handshakes
+    # wait for it no more than the lookup's timeout
+    my $cli = spawn("$DIR/sleep.out", $SecurePair::Redis::CLI, '-h',
+                    '127.0.0.1', '-p', $redis->{port}, '--no-auth-warning',
+                    '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4 * $SLOW);
+    sleep 0.3;
+
+    my $t0 = time;
+    my ($ok, @bad) = full_handshakes(\@fleet, 6);
+
+    # a session made on the first host (its write waits for Redis too)
+    # offered to the others: their lookups time out, a full handshake
+    my $offers = 0;
+    for my $j (1, 2) {
+        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                     no_ticket => 1, in => "$DIR/back-0.pem");
+        if ($x->{served} && defined $x->{reused} && !$x->{reused}) {
+            $offers++;
+        } else {
+            push @bad, "offer to $HOSTS[$j]: served=$x->{served} reused="
+                       . ($x->{reused} // '-') . " $x->{stderr}";
+        }
+    }
+
+    my $asleep = !defined wait_child($cli, 0);
+
+    is($ok, 6, 'Redis asleep: 6 handshakes served (full), 0 failures')
+        or diag(join "\n", @bad);
+    is($offers, 2, 'Redis asleep: a session offered to two other hosts: '
+                   . 'served by a full handshake after the lookup\'s '
+                   . 'timeout')
+        or diag(join "\n", @bad);
+    ok($asleep, 'Redis asleep: they were all done while Redis still '
+                . 'slept (' . sprintf('%.1f', time - $t0) . ' s)');
+
+    wait_child($cli, 10 * $SLOW);
+    no_errors($_, "Redis slow") for @fleet;
+}
+
+
+# ---- Redis refusing, Redis answering garbage -----------------------------
+
+for my $i (0 .. 2) {
+    stop_nginx($fleet[$i]);
+    check_nginx_clean($fleet[$i], "fleet, $HOSTS[$i]");
+    remove_env($fleet[$i]);
+}
+
+{
+    # a wrong password: Redis refuses every command
+    spew("$DIR/wrong.pass", "not-the-password\n");
+    my @f = start_fleet(sub {
+        "securepair_session_cache shared:FLEET:1m "
+        . "redis:127.0.0.1:$redis->{port} password_file=$DIR/wrong.pass;"
+    });
+
+    my ($ok, @bad) = full_handshakes(\@f, 6);
+    is($ok, 6, 'Redis refusing (wrong password): 6 handshakes served '
+               . '(full), 0 failures')
+        or diag(join "\n", @bad);
+
+    for my $i (0 .. 2) {
+        my @w = grep { /refused/ } warn_lines($f[$i]);
+        ok(@w == 1, "Redis refusing: $HOSTS[$i] says so once")
+            or diag(error_log_text($f[$i]));
+    }
+
+    no_errors($_, "Redis refusing") for @f;
+    for my $i (0 .. 2) {
+        stop_nginx($f[$i]);
+        check_nginx_clean($f[$i], "Redis refusing, $HOSTS[$i]");
+        remove_env($f[$i]);
+    }
+}
+
+{
+    # not Redis at all: a server that answers garbage
+    my $t = start_nginx(name => 'fleet garbage', workers => 1, master => 1,
+                        backend => "banner hello, I am not Redis\\n",
+                        log_format => $LOG, no_start => 1);
+    my $port = $t->{backend_ports}[0];
+    $t = start_nginx(env => $t, workers => 1, master => 1, log_format => $LOG,
+                     config_raw => host_conf('127.0.0.2', $t->{port},
+                        "securepair_session_cache shared:G:1m "
+                        . "redis:127.0.0.1:$port;"));
+    ok(!$t->{start_error}, 'Redis answering garbage: nginx starts');
+
+    my $ok = 0;
+    for (1 .. 6) {
+        my $r = conn($t, '127.0.0.2', no_ticket => 1, version => 'TLSv1.2');
+        $ok++ if $r->{served} && defined $r->{reused} && !$r->{reused};
+    }
+
+    is($ok, 6, 'Redis answering garbage: 6 handshakes served (full), '
+               . '0 failures');
+    my @w = warn_lines($t);
+    ok(@w >= 1 && @w <= 2, 'Redis answering garbage: a warning, not one '
+                           . 'per handshake (' . scalar(@w) . ')')
+        or diag(error_log_text($t));
+    no_errors($t, 'Redis answering garbage');
+    stop_nginx($t);
+    check_nginx_clean($t, 'Redis answering garbage');
+}
+
+done_testing();
