@@ -55,7 +55,7 @@ sub cn_for {
 
 sub started {
     my ($name, %a) = @_;
-    my $t = start_nginx(name => $name, %a);
+    my $t = start_nginx(name => $name, public_dir => 1, %a);
     # the worker reads the files, as its user: not the master, as it
     # does the files named without variables
     chmod 0755, $t->{dir};

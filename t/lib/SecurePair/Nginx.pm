@@ -63,6 +63,14 @@ sub failures {
 
 # An environment: a directory, ports, backends.  Every config section of
 # run_tests is an argument too.
+# A directory in /tmp that every user may enter, gone at exit.
+sub public_tempdir {
+    my ($template) = @_;
+    my $dir = tempdir($template, DIR => '/tmp', CLEANUP => 1);
+    chmod 0755, $dir or die "chmod $dir: $!";
+    return $dir;
+}
+
 sub new_env {
     my (%a) = @_;
 
@@ -74,7 +82,11 @@ sub new_env {
 
     my $t = {
         name => $name,
-        dir => tempdir("$tag-XXXXXX", DIR => tmp_root()),
+        # public_dir: where a worker (nobody) reaches files it reads at
+        # run time, whatever directory the checkout lies in
+        dir => $a{public_dir}
+               ? public_tempdir("securepair-$tag-XXXXXX")
+               : tempdir("$tag-XXXXXX", DIR => tmp_root()),
         port => $a{port} || free_port(),
         port2 => $a{port2} || free_port(),
         backends => [],
