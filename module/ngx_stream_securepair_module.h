@@ -20,7 +20,7 @@
 #endif
 
 
-/* A Redis session cache behind the shared zone (_redis.c). */
+/* A Redis session cache behind the shared zone (_redis.c, _redis_cache.c). */
 typedef struct ngx_stream_securepair_redis_s  ngx_stream_securepair_redis_t;
 
 
