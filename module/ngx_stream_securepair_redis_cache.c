@@ -258,6 +258,7 @@ ngx_stream_securepair_redis_store(ngx_stream_securepair_redis_t *rd,
     store->arg = rd;
 }
 
+
 static int
 ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
     const uint8_t *session, size_t len, time_t expires)
