@@ -3,7 +3,7 @@
  * securepair_session_cache shared:NAME:SIZE — the runtime's session store
  * in nginx shared memory, used by every worker and kept across reloads
  * while its size stays the same.  A redis:HOST:PORT after it puts Redis
- * behind the zone (ngx_stream_securepair_redis.c).
+ * behind the zone (ngx_stream_securepair_redis_cache.c).
  *
  * Sessions live in a red-black tree keyed by a hash of their id, and in a
  * queue from the newest to the oldest: expired entries are dropped as new

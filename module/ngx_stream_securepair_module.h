@@ -20,7 +20,7 @@
 #endif
 
 
-/* A Redis session cache behind the shared zone (_redis.c). */
+/* A Redis session cache behind the shared zone (_redis.c, _redis_cache.c). */
 typedef struct ngx_stream_securepair_redis_s  ngx_stream_securepair_redis_t;
 
 
@@ -103,7 +103,7 @@ typedef struct {
      * Certificates named with variables (securepair_certificate
      * .../$securepair_servername.crt): the pairs, their settings, and
      * securepair_certificate_cache; the cache itself is the worker's,
-     * made at its first handshake (ngx_stream_securepair_certname.c).
+     * made at its first handshake (_certname_cache.c).
      */
     ngx_array_t               *cert_names;    /* of ..._cert_name_t */
     sp_creds                  *cert_model;

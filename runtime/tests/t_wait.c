@@ -189,6 +189,22 @@ first_session(sp_ctx *cctx, sp_ctx *sctx, size_t *len)
 }
 
 
+/*
+ * New ends, the client offering `der`: pumped until the server has asked
+ * the store and waits for its answer.
+ */
+static void
+offer_session(sp_ctx *sctx, sp_ctx *cctx, const uint8_t *der, size_t len,
+    sp_pair **client, sp_pair **server, const char *name)
+{
+    *server = sp_pair_new(sctx, NULL, NULL);
+    *client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    pump(*client, *server);
+    ok(sp_pair_state(*server) & SP_STATE_WAITING, "%s: the server waits",
+       name);
+}
+
+
 /* ---- sessions ----------------------------------------------------------- */
 
 typedef enum {
@@ -316,10 +332,7 @@ test_bytes_while_waiting(void)
     cctx = client_for(NULL, "ca.crt", SP_TLS1_3);
     der = first_session(cctx, sctx, &len);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
-    pump(client, server);
-    ok(sp_pair_state(server) & SP_STATE_WAITING, "bytes: the server waits");
+    offer_session(sctx, cctx, der, len, &client, &server, "bytes");
 
     is_int(sp_enc_in(server, ccs, sizeof(ccs)), (int) sizeof(ccs),
            "bytes: taken while waiting");
@@ -334,10 +347,7 @@ test_bytes_while_waiting(void)
     sp_pair_free(server);
 
     /* the peer goes while the pair waits */
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
-    pump(client, server);
-    ok(sp_pair_state(server) & SP_STATE_WAITING, "eof: the server waits");
+    offer_session(sctx, cctx, der, len, &client, &server, "eof");
 
     is_int(sp_enc_in_eof(server), SP_ERR_TRUNCATED,
            "eof: the transport's end fails the pair");
@@ -371,10 +381,7 @@ test_freed_while_waiting(void)
     cctx = client_for(NULL, "ca.crt", SP_TLS1_2);
     der = first_session(cctx, sctx, &len);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
-    pump(client, server);
-    ok(sp_pair_state(server) & SP_STATE_WAITING, "freed: the server waits");
+    offer_session(sctx, cctx, der, len, &client, &server, "freed");
     sp_pair_free(server);
     st.pending = NULL;                  /* the host cancels its lookup */
     sp_pair_free(client);

@@ -1,0 +1,488 @@
+
+/*
+ * securepair_session_cache shared:NAME:SIZE redis:HOST:PORT ... — the
+ * shared zone stays the first level; every new session is also written
+ * to Redis (SET key value PX lifetime), so that the other hosts of a
+ * fleet can find it.
+ *
+ * A lookup asks the zone first; on a miss, the pair waits (the runtime's
+ * find_async) while Redis is asked (GET), and the reply answers it, or a
+ * timer does after `timeout`: "not found", a full handshake.
+ *
+ * The connection itself, its reconnects and warnings are the adapter's
+ * (ngx_stream_securepair_redis.c).
+ */
+
+
+#include "ngx_stream_securepair_redis.h"
+
+
+/*
+ * A lookup in Redis.  It lives until its reply (or the connection's end)
+ * comes, which may be after the session closed: `pair` is then NULL, and
+ * the reply finds nothing to answer.
+ */
+typedef struct {
+    ngx_stream_securepair_redis_t  *rd;
+    sp_pair                        *pair;     /* NULL: answered, or gone */
+    ngx_connection_t               *c;
+    ngx_pool_cleanup_t             *cln;
+    ngx_event_t                     timer;
+} ngx_stream_securepair_redis_get_t;
+
+
+/* A session from the zone, copied out before the pair copies it in. */
+#define NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX  (64 * 1024)
+
+static u_char  ngx_stream_securepair_redis_session[
+                                   NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX];
+
+
+/* The Redis caches of the configuration being read (see `link`). */
+static ngx_cycle_t                    *ngx_stream_securepair_redis_conf_cycle;
+static ngx_stream_securepair_redis_t  *ngx_stream_securepair_redis_conf_list;
+
+
+static int ngx_stream_securepair_redis_add(void *arg, const uint8_t *id,
+    size_t id_len, const uint8_t *session, size_t len, time_t expires);
+static int ngx_stream_securepair_redis_find(void *arg, sp_pair *pair,
+    const uint8_t *id, size_t id_len);
+
+
+/*
+ * The configuration's pool goes (a reload, a failed one, nginx -t): the
+ * list of its caches goes with it.
+ */
+static void
+ngx_stream_securepair_redis_conf_done(void *data)
+{
+    if (ngx_stream_securepair_redis_conf_cycle == data) {
+        ngx_stream_securepair_redis_conf_cycle = NULL;
+        ngx_stream_securepair_redis_conf_list = NULL;
+    }
+}
+
+
+/*
+ * Parses the redis:HOST:PORT argument of securepair_session_cache and
+ * its options, from value[first] on.
+ */
+char *
+ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *spcf, ngx_uint_t first)
+{
+    ngx_int_t                       n;
+    ngx_str_t                      *value, s, file;
+    ngx_url_t                       u;
+    ngx_uint_t                      i;
+    ngx_array_t                    *passwords;
+    ngx_pool_cleanup_t             *cln;
+    ngx_stream_securepair_redis_t  *rd, *o;
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[first].data, "redis:", 6) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid session cache \"%V\": expected "
+                           "redis:HOST:PORT after the shared zone",
+                           &value[first]);
+        return NGX_CONF_ERROR;
+    }
+
+    rd = ngx_pcalloc(cf->pool, sizeof(ngx_stream_securepair_redis_t));
+    if (rd == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rd->name = value[first];
+    rd->timeout = 50;
+    rd->db = 0;
+    ngx_str_set(&rd->prefix, "securepair:");
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = value[first].data + 6;
+    u.url.len = value[first].len - 6;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid session cache \"%V\": %s",
+                           &value[first],
+                           u.err ? u.err : "bad address");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.no_port || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid session cache \"%V\": expected "
+                           "redis:HOST:PORT", &value[first]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* resolved now, so that no worker ever waits for a name server */
+    rd->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (rd->host.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rd->host.len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                                 rd->host.data, NGX_SOCKADDR_STRLEN, 0);
+    rd->host.data[rd->host.len] = '\0';
+    rd->port = u.port;
+
+    for (i = first + 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            rd->timeout = ngx_parse_time(&s, 0);
+            if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
+            rd->prefix.data = value[i].data + 7;
+            rd->prefix.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            rd->db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            file.data = value[i].data + 14;
+            file.len = value[i].len - 14;
+
+            if (file.len == 0) {
+                goto invalid;
+            }
+
+            /* reads the file's first line, and says why when it cannot */
+            passwords = ngx_ssl_read_password_file(cf, &file);
+            if (passwords == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            s = *(ngx_str_t *) passwords->elts;
+
+            if (s.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty Redis password in \"%V\"",
+                                   &file);
+                return NGX_CONF_ERROR;
+            }
+
+            rd->password.data = ngx_pstrdup(cf->pool, &s);
+            if (rd->password.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            rd->password.len = s.len;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
+
+    /* a new configuration (a reload) shares nothing with the old one */
+    if (ngx_stream_securepair_redis_conf_cycle != cf->cycle) {
+        cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_stream_securepair_redis_conf_done;
+        cln->data = cf->cycle;
+
+        ngx_stream_securepair_redis_conf_cycle = cf->cycle;
+        ngx_stream_securepair_redis_conf_list = NULL;
+    }
+
+    rd->link = rd;
+
+    for (o = ngx_stream_securepair_redis_conf_list; o; o = o->next) {
+        if (o->port == rd->port
+            && o->db == rd->db
+            && o->host.len == rd->host.len
+            && ngx_strncmp(o->host.data, rd->host.data, rd->host.len) == 0
+            && o->password.len == rd->password.len
+            && ngx_strncmp(o->password.data, rd->password.data,
+                           rd->password.len)
+               == 0)
+        {
+            rd->link = o->link;
+            break;
+        }
+    }
+
+    rd->next = ngx_stream_securepair_redis_conf_list;
+    ngx_stream_securepair_redis_conf_list = rd;
+
+    spcf->session_redis = rd;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" of the Redis session cache: "
+                       "expected timeout=TIME, prefix=STR, "
+                       "password_file=FILE or db=N", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* The zone first, Redis behind it. */
+void
+ngx_stream_securepair_redis_store(ngx_stream_securepair_redis_t *rd,
+    ngx_shm_zone_t *zone, sp_session_store *store)
+{
+    ngx_stream_securepair_cache_store(zone, &rd->zone);
+
+    store->add = ngx_stream_securepair_redis_add;
+    store->find = NULL;
+    store->find_async = ngx_stream_securepair_redis_find;
+    store->arg = rd;
+}
+
+
+static int
+ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
+    const uint8_t *session, size_t len, time_t expires)
+{
+    ngx_stream_securepair_redis_t  *rd = arg;
+    ngx_stream_securepair_redis_t  *link = rd->link;
+
+    int     rc;
+    time_t  ttl;
+
+    rc = rd->zone.add(rd->zone.arg, id, id_len, session, len, expires);
+
+    ttl = expires - ngx_time();
+
+    if (ttl <= 0) {
+        return rc;
+    }
+
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, "write dropped",
+                                         "too many commands wait for "
+                                         "a reply");
+        return rc;
+    }
+
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_set_done,
+                          link,
+                          "SET %b%b %b PX %lld",
+                          rd->prefix.data, rd->prefix.len, id, id_len,
+                          session, len, (long long) ttl * 1000)
+        != REDIS_OK)
+    {
+        ngx_stream_securepair_redis_warn(link, "write failed",
+                                         "the connection is closing");
+        return rc;
+    }
+
+    link->pending++;
+
+    return rc;
+}
+
+
+/*
+ * The pair's answer, then the pair driven and the session's handler told:
+ * the handshake goes on from where it waited.
+ */
+static void
+ngx_stream_securepair_redis_answer(ngx_stream_securepair_redis_get_t *get,
+    const u_char *session, size_t len)
+{
+    sp_pair           *pair;
+    ngx_connection_t  *c;
+
+    pair = get->pair;
+    c = get->c;
+
+    get->pair = NULL;
+    get->c = NULL;
+
+    if (get->timer.timer_set) {
+        ngx_del_timer(&get->timer);
+    }
+
+    if (get->cln) {
+        get->cln->handler = NULL;
+        get->cln = NULL;
+    }
+
+    (void) sp_pair_answer_session(pair, session, len);
+    (void) sp_pair_drive(pair);
+
+    ngx_post_event(c->read, &ngx_posted_events);
+}
+
+
+static void
+ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    redisReply                     *reply = r;
+    ngx_stream_securepair_redis_t  *rd;
+
+    rd = get->rd;
+    rd->pending--;
+
+    if (get->pair != NULL) {
+
+        if (reply == NULL || reply->type == REDIS_REPLY_NIL) {
+            ngx_stream_securepair_redis_answer(get, NULL, 0);
+
+        } else if (reply->type == REDIS_REPLY_STRING) {
+            ngx_stream_securepair_redis_answer(get, (u_char *) reply->str,
+                                               reply->len);
+
+        } else {
+            ngx_stream_securepair_redis_warn(rd, "lookup failed",
+                                    reply->type == REDIS_REPLY_ERROR
+                                    ? reply->str : "not a string");
+            ngx_stream_securepair_redis_answer(get, NULL, 0);
+        }
+    }
+
+    ngx_free(get);
+}
+
+
+/* Redis did not answer in time: a full handshake, and no warning each. */
+static void
+ngx_stream_securepair_redis_get_timeout(ngx_event_t *ev)
+{
+    ngx_stream_securepair_redis_get_t  *get = ev->data;
+
+    ngx_stream_securepair_redis_warn(get->rd, "lookup timed out",
+                                     "no reply within the timeout");
+
+    /* the reply, when it comes, finds nothing to answer */
+    ngx_stream_securepair_redis_answer(get, NULL, 0);
+}
+
+
+/* The session closes while Redis is asked: the pair is about to go. */
+static void
+ngx_stream_securepair_redis_get_cancel(void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    if (get->timer.timer_set) {
+        ngx_del_timer(&get->timer);
+    }
+
+    get->pair = NULL;
+    get->c = NULL;
+    get->cln = NULL;
+}
+
+
+static int
+ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
+    size_t id_len)
+{
+    ngx_stream_securepair_redis_t  *rd = arg;
+    ngx_stream_securepair_redis_t  *link = rd->link;
+
+    size_t                              len;
+    ngx_connection_t                   *c;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_stream_securepair_redis_get_t  *get;
+
+    /* the zone first: a hit answers at once */
+    len = sizeof(ngx_stream_securepair_redis_session);
+
+    if (rd->zone.find(rd->zone.arg, id, id_len,
+                      ngx_stream_securepair_redis_session, &len)
+        == 0)
+    {
+        (void) sp_pair_answer_session(pair,
+                                      ngx_stream_securepair_redis_session,
+                                      len);
+        return 0;
+    }
+
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    {
+        return -1;
+    }
+
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, "lookup skipped",
+                                         "too many commands wait for "
+                                         "a reply");
+        return -1;
+    }
+
+    c = sp_pair_get_data(pair);
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        return -1;
+    }
+
+    get = ngx_alloc(sizeof(ngx_stream_securepair_redis_get_t), c->log);
+    if (get == NULL) {
+        return -1;
+    }
+
+    ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
+
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done, get,
+                          "GET %b%b", rd->prefix.data, rd->prefix.len,
+                          id, id_len)
+        != REDIS_OK)
+    {
+        ngx_free(get);
+        return -1;
+    }
+
+    link->pending++;
+
+    get->rd = link;
+    get->pair = pair;
+    get->c = c;
+    get->cln = cln;
+
+    cln->handler = ngx_stream_securepair_redis_get_cancel;
+    cln->data = get;
+
+    get->timer.handler = ngx_stream_securepair_redis_get_timeout;
+    get->timer.data = get;
+    get->timer.log = c->log;
+
+    ngx_add_timer(&get->timer, rd->timeout);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "securepair redis: GET sent, %ui waiting", link->pending);
+
+    return 0;
+}
