@@ -3,7 +3,9 @@
  * takes, checked on a scratch SSL of the template.  Building the list
  * costs far more than the rest of loading a context, and every context of
  * a server names the same: the last list found good of each kind is kept,
- * for the life of the process.
+ * for the life of the library (freed when it is unloaded, as an nginx
+ * module is with its configuration: a pointer that went with the
+ * library's data would leave its copy lost).
  */
 
 #include <pthread.h>
@@ -51,3 +53,14 @@ sp_cipher_list_valid(const char *list, int suites)
     return ok;
 }
 
+
+
+__attribute__((destructor))
+static void
+cipher_list_free(void)
+{
+    free(sp_list_good[0]);
+    free(sp_list_good[1]);
+    sp_list_good[0] = NULL;
+    sp_list_good[1] = NULL;
+}
