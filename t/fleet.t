@@ -88,16 +88,6 @@ sub redis_cache {
            . "password_file=$DIR/redis.pass" . ($more // '') . ";";
 }
 
-sub parse_log {
-    my ($line) = @_;
-    my %f;
-    for my $kv (split /\|/, $line) {
-        $f{$1} = $2 if $kv =~ /^(\w+)=(.*)$/s;
-    }
-    $f{line} = $line;
-    return \%f;
-}
-
 sub nlines {
     my ($t) = @_;
     return scalar grep { length } split /\n/, access_log_text($t);

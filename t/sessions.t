@@ -76,16 +76,6 @@ sub server {
     return $s . "}\n";
 }
 
-sub parse_log {
-    my ($line) = @_;
-    my %f;
-    for my $kv (split /\|/, $line) {
-        $f{$1} = $2 if $kv =~ /^(\w+)=(.*)$/s;
-    }
-    $f{line} = $line;
-    return \%f;
-}
-
 # The access log as parsed lines, once it has at least $n of them (or at
 # the deadline).
 sub log_lines {

@@ -26,7 +26,7 @@ use SecurePair::Util qw(slurp spew free_port wait_child run_cmd);
 
 our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
-                    remove_env error_log_text access_log_text
+                    remove_env error_log_text access_log_text parse_log
                     backend_log_text wait_for_log nginx_workers
                     wait_workers worker_rss failures);
 
@@ -331,6 +331,18 @@ sub remove_env {
 sub error_log_text { return slurp("$_[0]{dir}/error.log") }
 sub access_log_text { return slurp("$_[0]{dir}/access.log") }
 sub backend_log_text { return slurp("$_[0]{dir}/backend.log") }
+
+# An access log line of `key=value` fields joined by "|", as a hash (the
+# whole line under `line`).
+sub parse_log {
+    my ($line) = @_;
+    my %f;
+    for my $kv (split /\|/, $line) {
+        $f{$1} = $2 if $kv =~ /^(\w+)=(.*)$/s;
+    }
+    $f{line} = $line;
+    return \%f;
+}
 
 # The access log line is written when the session ends: waits a little
 # for the log to match $re; 1 when it does.

@@ -121,7 +121,8 @@ package SecurePair::Test;
 #   tls_connect(...)  -> connection: ->exchange($data, expect => ...),
 #                        ->renegotiate($deadline), ->close, ->r (the hash)
 #   s_client(...), raw_client(...)         same, other clients
-#   error_log_text($t), access_log_text($t), backend_log_text($t)
+#   error_log_text($t), access_log_text($t), backend_log_text($t),
+#   parse_log($line) (an access log line of key=value|... as a hash)
 #   wait_for_log($t, qr/.../)   waits (2 s at most) for the access log
 #   free_port(), listener($backlog) (a socket on a free loopback port),
 #   run_cmd([argv], stdin => ..., timeout => ...), spawn($out, argv...)
@@ -169,7 +170,7 @@ use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
                          error_log_text access_log_text backend_log_text
-                         wait_for_log nginx_workers worker_rss);
+                         wait_for_log nginx_workers worker_rss parse_log);
 use SecurePair::Runner qw(run_tests done_testing);
 use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
                         cert_path cert_field cert_fingerprint slash_name
@@ -183,7 +184,7 @@ our @EXPORT = (
        start_nginx stop_nginx reload_nginx nginx_t check_nginx_clean
        done_nginx remove_env tls_client tls_connect s_client raw_client
        run_cmd spawn listener free_port slurp spew
-       error_log_text access_log_text backend_log_text wait_for_log
+       error_log_text access_log_text backend_log_text wait_for_log parse_log
        nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line nginx_version nginx_at_least
