@@ -115,6 +115,59 @@ sub after_valid { sleep 2.2 }
 }
 
 
+# ---- a reload: the new workers' caches start empty ------------------------
+#
+# (master => 1: under TEST_NGINX_VALGRIND nginx otherwise runs as a single
+# process, which cannot reload)
+
+{
+    my $name = 'reload';
+    my $t = started($name, master => 1, stream_server_config => $server
+                    . "securepair_certificate_cache max=100 valid=1h;\n");
+
+    site($t, 'one.test', 'sni-a');
+    is(cn_for($t, 'one.test'), 'a.example.com',
+       "$name: a name's files serve and are cached");
+
+    site($t, 'one.test', 'sni-wild');
+    is(cn_for($t, 'one.test'), 'a.example.com',
+       "$name: renewed files wait for valid (1h) in the running worker");
+
+    ok(reload_nginx($t, stream_server_config => $server
+                    . "securepair_certificate_cache max=100 valid=1h;\n"),
+       "$name: nginx -s reload with the same configuration")
+        or diag($t->{reload_error});
+    is(cn_for($t, 'one.test'), '*.example.com',
+       "$name: the new worker reads the renewed files at once");
+
+    my $c = tls_connect(port => $t->{port}, servername => 'one.test');
+    is($c->r->{handshake}, 'ok', "$name: a connection opened before the "
+       . "next reload");
+
+    site($t, 'one.test', 'sni-trail');
+    ok(reload_nginx($t, stream_server_config => $server
+                    . "securepair_certificate_cache off;\n"),
+       "$name: nginx -s reload to securepair_certificate_cache off")
+        or diag($t->{reload_error});
+    is(cn_for($t, 'one.test'), 'www.example.net',
+       "$name: without a cache the files are read at each handshake");
+    site($t, 'one.test', 'sni-re');
+    is(cn_for($t, 'one.test'), 'api.example.net',
+       "$name: and a renewal serves the next handshake");
+
+    is($c->exchange("y\n", expect => "welcome!\ny\n"), "welcome!\ny\n",
+       "$name: the connection opened before the reload still echoes");
+    $c->close;
+
+    stop_nginx($t);
+    my $exits = () = error_log_text($t)
+                     =~ /worker process \d+ exited with code 0/g;
+    ok($exits >= 3, "$name: the old workers exited cleanly, their caches "
+       . "with them ($exits exits)");
+    done_nginx($t, $name);
+}
+
+
 # ---- missing and broken files -------------------------------------------
 
 {
