@@ -666,9 +666,8 @@ http_report(void)
  * that used it).  With --sess-out the clients come in turn instead, one
  * connection each, to collect a session apiece (the file says which host
  * made each, so that offers of a session another host made are counted
- * from the first).  A host that keeps its
- * sessions to itself resumes an offer when the client comes back to the
- * host it was on: about 1 in N.
+ * from the first).  A host that keeps its sessions to itself resumes an
+ * offer when the client comes back to the host it was on: about 1 in N.
  */
 static struct sockaddr_in  *fleet;
 static int                  nfleet;
