@@ -199,6 +199,7 @@ conn_done(conn *c, long *err, int rst)
     if (err == NULL) {
         st.ok++;
         st.reused += c->reused;
+        st.reused_elsewhere += c->reused && c->elsewhere;
     } else {
         st.failed++;
         (*err)++;
@@ -226,6 +227,7 @@ conn_start(void)
     conn               *c;
     struct epoll_event  e;
     struct sockaddr_in  src;
+    const struct sockaddr_in  *to = &dst;
 
     if (nfree == 0) {
         return -1;
@@ -248,6 +250,11 @@ conn_start(void)
     c->deadline = c->t_start + o.conn_timeout;
     c->rng = grng ^ (uint64_t) st.started * 0x9E3779B97F4A7C15ULL;
     xrand(&c->rng);
+    c->client = i;
+
+    if (M->route) {
+        to = M->route(c);
+    }
 
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -265,7 +272,7 @@ conn_start(void)
     }
 
     /* many short connections: spread them over source addresses */
-    if (o.src_ips > 1 && dst.sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+    if (o.src_ips > 1 && to->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
         memset(&src, 0, sizeof(src));
         src.sin_family = AF_INET;
         src.sin_addr.s_addr = htonl(0x7f00000a + (st.started % o.src_ips));
@@ -288,7 +295,7 @@ conn_start(void)
         return 0;
     }
 
-    if (connect(fd, (struct sockaddr *) &dst, sizeof(dst)) != 0
+    if (connect(fd, (const struct sockaddr *) to, sizeof(*to)) != 0
         && errno != EINPROGRESS)
     {
         note_error("connect", strerror(errno));

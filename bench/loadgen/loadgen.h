@@ -95,8 +95,12 @@ typedef struct {
     int             renegs;
     int             established;
     int             peer_gone;    /* no close_notify: the peer is gone */
+    long            client;       /* whose session it offers and keeps:
+                                     its slot, but in fleet mode */
+    int             host;         /* fleet: the index of its host */
     int             got_session;  /* the server gave this one a session */
-    int             offered;      /* it offered its slot's session */
+    int             offered;      /* it offered its client's session */
+    int             elsewhere;    /* fleet: a session another host made */
     int             reused;       /* and the server resumed it */
     const unsigned char *data;    /* what the exchange sends (NULL:
                                      static_data), a chunk at most */
@@ -150,6 +154,10 @@ typedef struct {
 
     /* Before the first connection: 0, or an exit status. */
     int                (*setup)(void);
+
+    /* Before the connect: where it goes, and which client makes it
+       (c->client); NULL: --host, and the connection's slot. */
+    const struct sockaddr_in *(*route)(conn *c);
 } mode;
 
 #define MODE_PLAIN       0x001   /* --plain allowed */
@@ -189,7 +197,12 @@ typedef struct {
     int             src_ips;
     const char     *fail_log;
     const char     *sess_in, *sess_out;
+    int             sess_once;     /* each session of --sess-in offered
+                                      once, the server's not kept */
+    int             sess_every;    /* --sess-out: every session given */
     double          min_reuse;     /* percent; < 0: not checked */
+    const char     *hosts;         /* fleet: the hosts, comma-separated */
+    long            clients;       /* fleet: clients (0: -c of them) */
 } options;
 
 
@@ -198,7 +211,8 @@ typedef struct {
     long       err_connect, err_handshake, err_io, err_timeout, err_mismatch,
                err_eof, err_nosession, lost;
     long       offered, reused, sessions_received, sessions_loaded,
-               sessions_written, requests;
+               sessions_written, requests, offered_elsewhere,
+               reused_elsewhere;
     uint64_t   bytes_sent, bytes_recv, bytes_verified;
     long       closed_by_server, timeouts, resets, renegs, reneg_refused,
                reneg_max_seen;
@@ -230,7 +244,10 @@ extern struct sockaddr_in  dst;
 extern unsigned char   *hello;         /* a real ClientHello (MODE_HELLO) */
 extern size_t           hello_len;
 extern uint64_t         grng;
-extern SSL_SESSION    **slot_sess;     /* each slot's newest session */
+extern SSL_SESSION    **client_sess;   /* each client's newest session */
+extern int             *client_host;   /* the host that made it (fleet),
+                                          -1: unknown (--sess-in) */
+extern long             nclients;      /* the slots, but in fleet mode */
 extern const char       http_req[];     /* --http: the request */
 extern const size_t     http_req_len;
 
@@ -268,6 +285,7 @@ int ssl_attach(conn *c);
 int load_names(const char *file);
 int load_sessions(const char *file);
 int write_sessions(const char *file);
+void free_sessions(void);
 int make_hello(void);
 
 #endif /* LOADGEN_H */

@@ -33,13 +33,21 @@
  *   http       HTTP/1.1 keep-alive through a proxy to bench/backend's http
  *              mode: on each connection --requests requests of --size
  *              bytes, one at a time, each answered with --bytes of body.
+ *   fleet      handshake mode against a fleet behind a round-robin
+ *              balancer: connection i goes to host i of --hosts in turn,
+ *              made by one of --clients clients picked at random (with
+ *              --sess-out: each in turn), who offers the session it got
+ *              last, from whichever host; counts the offers of a session
+ *              another host made (offered_elsewhere) and how many of
+ *              those resumed (reused_elsewhere).
  *
  * Each mode is one entry of the table `modes` (modes.c): flags and
  * parameters for what it allows and how it ends, hooks for the steps where
  * it differs (after the connect, once secure, the exchange, after it, its
  * fields of the result line).  The parts: bench/loadgen/loadgen.h.
  *
- * Sessions (handshake mode): each of the C connection slots keeps the newest
+ * Sessions (handshake and fleet modes): each of the C connection slots (in
+ * fleet mode each client) keeps the newest
  * session the server gave it (SSL_CTX_sess_set_new_cb; a TLS 1.3 session
  * comes with a NewSessionTicket after the handshake, so a connection that
  * has none yet after its echo reads on until one arrives).
@@ -49,6 +57,13 @@
  *                  starts with the k-th session of F, modulo their number)
  *                  and counts whether the server resumed it; a new session
  *                  from the server replaces the slot's, as a browser does.
+ *   --sess-once    with --sess-in: connection j offers the j-th session
+ *                  of F, each once (a TLS 1.3 session resumes only once),
+ *                  and the server's new ones are not offered: every offer
+ *                  is of a session F holds, made by whichever server.
+ *   --sess-every   with --sess-out: every session the server gave, in
+ *                  order, not only each slot's newest (sessions for
+ *                  --sess-once: one a connection).
  *   --min-reuse P  with --sess-in: exit status 3, with a message, when
  *                  fewer than P % of the connections that succeeded were
  *                  resumed (a resumption run that silently does full
@@ -87,7 +102,9 @@ struct sockaddr_in  dst;
 unsigned char   *hello;
 size_t           hello_len;
 uint64_t         grng;
-SSL_SESSION    **slot_sess;
+SSL_SESSION    **client_sess;
+int             *client_host;
+long             nclients;
 const char       http_req[] =
     "GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: loadgen\r\n\r\n";
 const size_t     http_req_len = sizeof(http_req) - 1;
@@ -104,7 +121,7 @@ usage(void)
     fprintf(stderr,
 "usage: loadgen MODE --port P [options]\n"
 "modes: handshake verify bulk idle garbage slowloris reset noread reneg\n"
-"       stall http\n"
+"       stall http fleet\n"
 "  --host A            server address (127.0.0.1)\n"
 "  --port P            server port\n"
 "  -n, --conns N       connections in total (1000)\n"
@@ -126,6 +143,11 @@ usage(void)
 "  --requests N        http: requests per connection (100)\n"
 "  --sess-out F        handshake: write each slot's newest session to F\n"
 "  --sess-in F         handshake: offer the sessions of F, count reuse\n"
+"  --sess-once         with --sess-in: each session of F offered once\n"
+"  --sess-every        with --sess-out: every session, not each slot's last\n"
+"  --hosts A,B,...     fleet: the hosts, in turn (on --port)\n"
+"  --clients K         fleet: clients, one picked at random for each\n"
+"                      connection (-c)\n"
 "  --min-reuse P       with --sess-in: exit 3 below P %% resumed\n"
 "  --bytes B           bulk / noread bytes per connection, http body\n"
 "                      size (1 MiB)\n"
@@ -212,7 +234,9 @@ static const struct option  longopts[] = {
     { "fail-log", 1, 0, 'F' },
     { "sess-in", 1, 0, 'x' }, { "sess-out", 1, 0, 'y' },
     { "min-reuse", 1, 0, 'u' }, { "rcvbuf", 1, 0, 'B' },
-    { "requests", 1, 0, 'q' },
+    { "requests", 1, 0, 'q' }, { "sess-once", 0, 0, 'j' },
+    { "sess-every", 0, 0, 'v' },
+    { "hosts", 1, 0, 'w' }, { "clients", 1, 0, 'l' },
     { 0, 0, 0, 0 }
 };
 
@@ -271,7 +295,23 @@ check_args(const char *kind)
                                       || o.http))
     {
         fprintf(stderr, "loadgen: --sess-in and --sess-out only for TLS "
-                "handshake mode\n");
+                "handshake and fleet modes\n");
+        exit(2);
+    }
+
+    if ((o.sess_once && o.sess_in == NULL)
+        || (o.sess_every && o.sess_out == NULL))
+    {
+        fprintf(stderr, "loadgen: --sess-once goes with --sess-in, "
+                "--sess-every with --sess-out\n");
+        exit(2);
+    }
+
+    if ((o.hosts != NULL) != (M->route != NULL) || o.clients < 0
+        || (o.clients && M->route == NULL))
+    {
+        fprintf(stderr, "loadgen: fleet mode wants --hosts (and --clients), "
+                "the others neither\n");
         exit(2);
     }
 
@@ -358,6 +398,10 @@ parse_args(int argc, char **argv)
         case 'u': o.min_reuse = atof(optarg); break;
         case 'B': o.rcvbuf = (int) parse_size(optarg); break;
         case 'q': o.requests = atol(optarg); break;
+        case 'j': o.sess_once = 1; break;
+        case 'v': o.sess_every = 1; break;
+        case 'w': o.hosts = optarg; break;
+        case 'l': o.clients = atol(optarg); break;
         default: usage();
         }
     }
@@ -529,9 +573,20 @@ setup_slots(void)
         free_list[nfree++] = k;
     }
 
+    nclients = o.clients ? o.clients : nslots;
+    client_host = malloc((size_t) nclients * sizeof(int));
+    if (client_host == NULL) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        return 1;
+    }
+
+    for (k = 0; k < nclients; k++) {
+        client_host[k] = -1;
+    }
+
     if (o.sess_in || o.sess_out) {
-        slot_sess = calloc((size_t) nslots, sizeof(SSL_SESSION *));
-        if (slot_sess == NULL) {
+        client_sess = calloc((size_t) nclients, sizeof(SSL_SESSION *));
+        if (client_sess == NULL) {
             fprintf(stderr, "loadgen: out of memory\n");
             return 1;
         }
@@ -717,12 +772,14 @@ main(int argc, char **argv)
         rc = 3;
     }
 
-    if (slot_sess) {
-        for (k = 0; k < nslots; k++) {
-            SSL_SESSION_free(slot_sess[k]);
+    if (client_sess) {
+        for (k = 0; k < nclients; k++) {
+            SSL_SESSION_free(client_sess[k]);
         }
-        free(slot_sess);
+        free(client_sess);
     }
+    free(client_host);
+    free_sessions();
 
     SSL_CTX_free(ctx);
     return rc;

@@ -656,6 +656,115 @@ http_report(void)
 }
 
 
+/*
+ * fleet: a fleet of hosts behind a round-robin balancer (--hosts, all on
+ * --port): connection i goes to host i mod N.  The client that makes it
+ * is one of --clients picked at random among those with no connection
+ * open, as returning clients come back in no order; it offers the session
+ * it got last, from whichever host (one connection at a time: a TLS 1.3
+ * session resumes only once, and the next one comes with the connection
+ * that used it).  With --sess-out the clients come in turn instead, one
+ * connection each, to collect a session apiece (the file says which host
+ * made each, so that offers of a session another host made are counted
+ * from the first).  A host that keeps its sessions to itself resumes an
+ * offer when the client comes back to the host it was on: about 1 in N.
+ */
+static struct sockaddr_in  *fleet;
+static int                  nfleet;
+
+
+static int
+fleet_setup(void)
+{
+    char        *list, *p, *comma;
+    const int    cap = 8;
+
+    /* a client with no connection open is always there */
+    if (o.sess_out == NULL && o.clients && o.clients <= o.c) {
+        fprintf(stderr, "loadgen: fleet: more --clients than -c\n");
+        return 2;
+    }
+
+    list = strdup(o.hosts);
+    fleet = calloc((size_t) cap, sizeof(struct sockaddr_in));
+    if (list == NULL || fleet == NULL) {
+        return 1;
+    }
+
+    for (p = list; p != NULL; p = comma) {
+        comma = strchr(p, ',');
+        if (comma) {
+            *comma++ = '\0';
+        }
+
+        if (nfleet == cap) {
+            fprintf(stderr, "loadgen: --hosts: %d at most\n", cap);
+            free(list);
+            return 2;
+        }
+
+        fleet[nfleet].sin_family = AF_INET;
+        fleet[nfleet].sin_port = htons((uint16_t) o.port);
+        if (inet_pton(AF_INET, p, &fleet[nfleet].sin_addr) != 1) {
+            fprintf(stderr, "loadgen: --hosts: \"%s\" is not an IPv4 "
+                    "address\n", p);
+            free(list);
+            return 2;
+        }
+        nfleet++;
+    }
+
+    free(list);
+    return 0;
+}
+
+
+static int
+client_open(long k)
+{
+    long  i;
+
+    for (i = 0; i < nslots; i++) {
+        if (slots[i].state != S_FREE && slots[i].client == k) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static const struct sockaddr_in *
+fleet_route(conn *c)
+{
+    long  i = st.started - 1, k;
+
+    c->host = (int) (i % nfleet);
+
+    if (o.sess_out) {
+        k = i % nclients;
+
+    } else {
+        k = (long) (xrand(&grng) % (uint64_t) nclients);
+        while (client_open(k)) {
+            k = (k + 1) % nclients;
+        }
+    }
+
+    c->client = k;
+    return &fleet[c->host];
+}
+
+
+static void
+fleet_report(void)
+{
+    handshake_report();
+    printf(" hosts=%d clients=%ld offered_elsewhere=%ld reused_elsewhere=%ld",
+           nfleet, nclients, st.offered_elsewhere, st.reused_elsewhere);
+}
+
+
 const mode  modes[] = {
     { .name = "handshake", .flags = MODE_PLAIN | MODE_SESSIONS,
       .exchange = handshake_exchange, .exchanged = handshake_exchanged,
@@ -698,6 +807,10 @@ const mode  modes[] = {
     { .name = "http", .flags = MODE_PLAIN,
       .exchange = http_exchange, .exchanged = http_exchanged,
       .report = http_report, .setup = http_setup },
+
+    { .name = "fleet", .flags = MODE_SESSIONS,
+      .exchange = handshake_exchange, .exchanged = handshake_exchanged,
+      .report = fleet_report, .setup = fleet_setup, .route = fleet_route },
 };
 
 const size_t  nmodes = sizeof(modes) / sizeof(modes[0]);

@@ -9,6 +9,9 @@
 static char           **names;
 static long             nnames;
 static SSL_SESSION    **sess_pool;     /* --sess-in, as read */
+static long             sess_next;     /* --sess-once: the next to offer */
+static SSL_SESSION    **every;         /* --sess-every: all, in order */
+static long             nevery, every_cap;
 
 
 static int
@@ -37,8 +40,9 @@ alpn_wire(const char *list, unsigned char *out, size_t room)
 
 /*
  * A session from the server (TLS 1.2: at the end of a full handshake;
- * TLS 1.3: each NewSessionTicket): the connection's slot keeps the newest.
- * Returning 1 keeps the reference OpenSSL passes.
+ * TLS 1.3: each NewSessionTicket): the connection's client keeps the
+ * newest; --sess-every keeps them all, --sess-once none.  Returning 1
+ * keeps the reference OpenSSL passes.
  */
 static int
 new_session(SSL *ssl, SSL_SESSION *sess)
@@ -46,19 +50,41 @@ new_session(SSL *ssl, SSL_SESSION *sess)
     conn  *c = SSL_get_app_data(ssl);
     long   k;
 
-    if (c == NULL || slot_sess == NULL) {
+    if (c == NULL || client_sess == NULL) {
         return 0;
     }
 
-    k = c - slots;
-
-    if (slot_sess[k] != NULL) {
-        SSL_SESSION_free(slot_sess[k]);
-    }
-
-    slot_sess[k] = sess;
     c->got_session = 1;
     st.sessions_received++;
+
+    if (o.sess_once) {
+        return 0;
+    }
+
+    if (o.sess_every) {
+        if (nevery == every_cap) {
+            SSL_SESSION  **e2;
+
+            every_cap = every_cap ? every_cap * 2 : 256;
+            e2 = realloc(every, (size_t) every_cap * sizeof(SSL_SESSION *));
+            if (e2 == NULL) {
+                return 0;
+            }
+            every = e2;
+        }
+
+        every[nevery++] = sess;
+        return 1;
+    }
+
+    k = c->client;
+
+    if (client_sess[k] != NULL) {
+        SSL_SESSION_free(client_sess[k]);
+    }
+
+    client_sess[k] = sess;
+    client_host[k] = c->host;
     return 1;
 }
 
@@ -209,13 +235,55 @@ load_names(const char *file)
 }
 
 
-/* --sess-in: every session of the file, shared out over the slots. */
+/* The host of each session of a file, in order: fleet mode writes a line
+   "host N" before each (write_sessions); -1 where there is none.  An
+   array of n, NULL when out of memory or unreadable. */
+static int *
+session_hosts(const char *file, long n)
+{
+    FILE  *f;
+    char   line[256];
+    int   *h, host = -1;
+    long   j = 0;
+
+    h = malloc((size_t) n * sizeof(int));
+    f = fopen(file, "r");
+    if (h == NULL || f == NULL) {
+        free(h);
+        if (f) {
+            fclose(f);
+        }
+        return NULL;
+    }
+
+    while (j < n && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "host %d", &host) == 1) {
+            continue;
+        }
+
+        if (strncmp(line, "-----BEGIN SSL SESSION", 22) == 0) {
+            h[j++] = host;
+            host = -1;
+        }
+    }
+
+    while (j < n) {
+        h[j++] = -1;
+    }
+
+    fclose(f);
+    return h;
+}
+
+
+/* --sess-in: every session of the file, shared out over the clients. */
 int
 load_sessions(const char *file)
 {
     BIO          *b;
     SSL_SESSION  *s;
     long          cap = 64, k;
+    int          *hosts;
 
     b = BIO_new_file(file, "r");
     if (b == NULL) {
@@ -252,10 +320,19 @@ load_sessions(const char *file)
         return -1;
     }
 
-    for (k = 0; k < nslots; k++) {
-        slot_sess[k] = sess_pool[k % st.sessions_loaded];
-        SSL_SESSION_up_ref(slot_sess[k]);
+    if (o.sess_once) {
+        return 0;           /* offered from the pool, in order */
     }
+
+    hosts = session_hosts(file, st.sessions_loaded);
+
+    for (k = 0; k < nclients; k++) {
+        client_sess[k] = sess_pool[k % st.sessions_loaded];
+        SSL_SESSION_up_ref(client_sess[k]);
+        client_host[k] = hosts ? hosts[k % st.sessions_loaded] : -1;
+    }
+
+    free(hosts);
 
     for (k = 0; k < st.sessions_loaded; k++) {
         SSL_SESSION_free(sess_pool[k]);
@@ -267,7 +344,8 @@ load_sessions(const char *file)
 }
 
 
-/* --sess-out: each slot's newest session, PEM, one after the other. */
+/* --sess-out: each client's newest session (--sess-every: every one), PEM,
+   one after the other. */
 int
 write_sessions(const char *file)
 {
@@ -280,12 +358,23 @@ write_sessions(const char *file)
         return -1;
     }
 
-    for (k = 0; k < nslots; k++) {
-        if (slot_sess[k] == NULL) {
+    for (k = 0; k < (o.sess_every ? nevery : nclients); k++) {
+        SSL_SESSION  *s = o.sess_every ? every[k] : client_sess[k];
+
+        if (s == NULL) {
             continue;
         }
 
-        if (!PEM_write_bio_SSL_SESSION(b, slot_sess[k])) {
+        /* fleet: the host that made it, for --sess-in */
+        if (M->route && !o.sess_every
+            && BIO_printf(b, "host %d\n", client_host[k]) <= 0)
+        {
+            BIO_free(b);
+            fprintf(stderr, "loadgen: %s: cannot write\n", file);
+            return -1;
+        }
+
+        if (!PEM_write_bio_SSL_SESSION(b, s)) {
             BIO_free(b);
             fprintf(stderr, "loadgen: %s: cannot write a session\n", file);
             return -1;
@@ -303,6 +392,25 @@ write_sessions(const char *file)
     BIO_free(b);
 
     return 0;
+}
+
+
+void
+free_sessions(void)
+{
+    long  k;
+
+    if (o.sess_once) {
+        for (k = 0; k < st.sessions_loaded; k++) {
+            SSL_SESSION_free(sess_pool[k]);
+        }
+        free(sess_pool);
+    }
+
+    for (k = 0; k < nevery; k++) {
+        SSL_SESSION_free(every[k]);
+    }
+    free(every);
 }
 
 
@@ -355,7 +463,8 @@ make_hello(void)
 int
 ssl_attach(conn *c)
 {
-    const char  *name;
+    const char   *name;
+    SSL_SESSION  *sess;
 
     c->ssl = SSL_new(ctx);
     if (c->ssl == NULL || !SSL_set_fd(c->ssl, c->fd)) {
@@ -366,13 +475,29 @@ ssl_attach(conn *c)
     SSL_set_connect_state(c->ssl);
     SSL_set_app_data(c->ssl, c);
 
-    if (o.sess_in && slot_sess[c - slots] != NULL) {
-        if (!SSL_set_session(c->ssl, slot_sess[c - slots])) {
+    sess = NULL;
+    if (o.sess_once) {
+        if (sess_next < st.sessions_loaded) {
+            sess = sess_pool[sess_next++];
+        }
+    } else if (o.sess_in) {
+        sess = client_sess[c->client];
+    }
+
+    if (sess != NULL) {
+        if (!SSL_set_session(c->ssl, sess)) {
             ssl_note_error("SSL_set_session");
             return -1;
         }
         c->offered = 1;
         st.offered++;
+
+        if (client_host[c->client] >= 0
+            && client_host[c->client] != c->host)
+        {
+            c->elsewhere = 1;
+            st.offered_elsewhere++;
+        }
     }
 
     name = pick_sni(&c->rng);

@@ -137,9 +137,11 @@ sub stop_all {
 
 # ---- ports ------------------------------------------------------------------
 
+# Whether something listens on the port of $host (127.0.0.1).
 sub port_open {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    my ($port, $host) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host // '127.0.0.1',
+                                  PeerPort => $port,
                                   Proto => 'tcp', Timeout => 1);
     return 0 unless $s;
     close $s;
@@ -156,13 +158,14 @@ sub port_free {
     return 1;
 }
 
-# 1 once something listens on the port, 0 after $secs or as soon as $pid
-# (if given: the process that should listen) has ended.
+# 1 once something listens on the port (of $host, 127.0.0.1), 0 after
+# $secs or as soon as $pid (if given: the process that should listen) has
+# ended.
 sub wait_port {
-    my ($port, $secs, $pid) = @_;
+    my ($port, $secs, $pid, $host) = @_;
     my $until = time + $secs;
     while (time < $until) {
-        return 1 if port_open($port);
+        return 1 if port_open($port, $host);
         if ($pid && waitpid($pid, WNOHANG) != 0) {
             delete $children{$pid};
             return 0;
