@@ -240,6 +240,9 @@ char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
 
 char *ngx_stream_securepair_certificate_cache(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+void ngx_stream_securepair_certificate_cache_merge(
+    ngx_stream_securepair_srv_conf_t *prev,
+    ngx_stream_securepair_srv_conf_t *conf);
 ngx_int_t ngx_stream_securepair_cert_names(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
 ngx_int_t ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,
