@@ -186,7 +186,7 @@ ssize_t ngx_stream_securepair_write_socket(void *arg,
     const struct iovec *iov, int iovcnt);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
-ngx_uint_t ngx_stream_securepair_timed_out(ngx_event_t *ev,
+ngx_stream_session_t *ngx_stream_securepair_event_session(ngx_event_t *ev,
     const char *message, ngx_uint_t rc);
 ngx_int_t ngx_stream_securepair_add_cleanup(ngx_pool_t *pool,
     ngx_pool_cleanup_pt handler, void *data);
