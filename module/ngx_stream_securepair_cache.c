@@ -39,6 +39,11 @@ typedef struct {
 } ngx_stream_securepair_cache_t;
 
 
+static ngx_int_t ngx_stream_securepair_cache_parse(ngx_str_t *value,
+    ngx_str_t *name, ssize_t *size);
+static ngx_int_t ngx_stream_securepair_cache_zone(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *spcf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t size);
 static ngx_int_t ngx_stream_securepair_cache_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_stream_securepair_cache_insert(ngx_rbtree_node_t *temp,
@@ -59,9 +64,8 @@ ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_stream_securepair_srv_conf_t  *spcf = conf;
 
-    ssize_t                         size;
-    ngx_str_t                      *value, name, s;
-    ngx_stream_securepair_cache_t  *cache;
+    ssize_t     size;
+    ngx_str_t  *value, name;
 
     if (spcf->session_cache != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -87,55 +91,17 @@ ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncmp(value[1].data, "shared:", 7) != 0) {
-        goto invalid;
-    }
-
-    name.data = value[1].data + 7;
-    s.data = (u_char *) ngx_strlchr(name.data, value[1].data + value[1].len,
-                                    ':');
-
-    if (s.data == NULL) {
-        goto invalid;
-    }
-
-    name.len = s.data - name.data;
-    s.data++;
-    s.len = value[1].data + value[1].len - s.data;
-
-    if (name.len == 0) {
-        goto invalid;
-    }
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        goto invalid;
-    }
-
-    if (size < (ssize_t) NGX_STREAM_SECUREPAIR_CACHE_MIN) {
+    if (ngx_stream_securepair_cache_parse(&value[1], &name, &size) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "session cache \"%V\" is too small: %z bytes "
-                           "cannot hold a session; it needs at least %uz",
-                           &value[1], size,
-                           (size_t) NGX_STREAM_SECUREPAIR_CACHE_MIN);
+                           "invalid session cache \"%V\": expected off, none "
+                           "or shared:NAME:SIZE", &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    spcf->session_zone = ngx_shared_memory_add(cf, &name, size,
-                                               &ngx_stream_securepair_module);
-    if (spcf->session_zone == NULL) {
+    if (ngx_stream_securepair_cache_zone(cf, spcf, &value[1], &name, size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
-    }
-
-    if (spcf->session_zone->data == NULL) {
-        cache = ngx_pcalloc(cf->pool, sizeof(ngx_stream_securepair_cache_t));
-        if (cache == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        spcf->session_zone->init = ngx_stream_securepair_cache_init;
-        spcf->session_zone->data = cache;
     }
 
     spcf->session_cache = SP_SESSION_CACHE_STORE;
@@ -145,13 +111,79 @@ ngx_stream_securepair_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
 
-invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid session cache \"%V\": expected off, none "
-                       "or shared:NAME:SIZE", &value[1]);
-    return NGX_CONF_ERROR;
+/* shared:NAME:SIZE, its name and its size; NGX_DECLINED: anything else. */
+static ngx_int_t
+ngx_stream_securepair_cache_parse(ngx_str_t *value, ngx_str_t *name,
+    ssize_t *size)
+{
+    ngx_str_t  s;
+
+    if (ngx_strncmp(value->data, "shared:", 7) != 0) {
+        return NGX_DECLINED;
+    }
+
+    name->data = value->data + 7;
+    s.data = (u_char *) ngx_strlchr(name->data, value->data + value->len,
+                                    ':');
+
+    if (s.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    name->len = s.data - name->data;
+    s.data++;
+    s.len = value->data + value->len - s.data;
+
+    if (name->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    *size = ngx_parse_size(&s);
+
+    return *size == NGX_ERROR ? NGX_DECLINED : NGX_OK;
+}
+
+
+/*
+ * The zone of the server's sessions: the same name in another server (or
+ * in the next configuration, with the same size) is the same zone.
+ */
+static ngx_int_t
+ngx_stream_securepair_cache_zone(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *spcf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t size)
+{
+    ngx_stream_securepair_cache_t  *cache;
+
+    if (size < (ssize_t) NGX_STREAM_SECUREPAIR_CACHE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "session cache \"%V\" is too small: %z bytes "
+                           "cannot hold a session; it needs at least %uz",
+                           value, size,
+                           (size_t) NGX_STREAM_SECUREPAIR_CACHE_MIN);
+        return NGX_ERROR;
+    }
+
+    spcf->session_zone = ngx_shared_memory_add(cf, name, size,
+                                               &ngx_stream_securepair_module);
+    if (spcf->session_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (spcf->session_zone->data == NULL) {
+        cache = ngx_pcalloc(cf->pool, sizeof(ngx_stream_securepair_cache_t));
+        if (cache == NULL) {
+            return NGX_ERROR;
+        }
+
+        spcf->session_zone->init = ngx_stream_securepair_cache_init;
+        spcf->session_zone->data = cache;
+    }
+
+    return NGX_OK;
 }
 
 

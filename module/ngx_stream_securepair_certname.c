@@ -29,6 +29,18 @@
 #include "ngx_stream_securepair_certname.h"
 
 
+static ngx_int_t ngx_stream_securepair_cert_names_keep(ngx_array_t *certs,
+    ngx_array_t *keys, ngx_stream_securepair_file_t *cert,
+    ngx_stream_securepair_file_t *key);
+static ngx_int_t ngx_stream_securepair_cert_name_add(ngx_conf_t *cf,
+    ngx_array_t *names, ngx_stream_securepair_file_t *cert,
+    ngx_stream_securepair_file_t *key);
+static sp_creds *ngx_stream_securepair_certname_uncached(ngx_connection_t *c,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key,
+    const char *servername);
+static sp_creds *ngx_stream_securepair_certname_cached(ngx_connection_t *c,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key,
+    const char *servername);
 static ngx_int_t ngx_stream_securepair_certname_valid(const char *name);
 static ngx_int_t ngx_stream_securepair_certname_files(
     ngx_stream_session_t *s, ngx_stream_securepair_srv_conf_t *conf,
@@ -49,13 +61,10 @@ ngx_int_t
 ngx_stream_securepair_cert_names(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf)
 {
-    ngx_str_t                            value;
-    ngx_uint_t                           i, j, n;
-    ngx_array_t                         *certs, *keys;
-    ngx_stream_securepair_file_t        *cert, *key, *f;
-    ngx_stream_securepair_cert_name_t   *cn;
-    ngx_stream_complex_value_t          *cv;
-    ngx_stream_compile_complex_value_t   ccv;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n;
+    ngx_array_t                   *certs, *keys, *names;
+    ngx_stream_securepair_file_t  *cert, *key;
 
     if (conf->certificates == NULL || conf->certificate_keys == NULL
         || conf->certificate_keys->nelts != conf->certificates->nelts)
@@ -72,7 +81,9 @@ ngx_stream_securepair_cert_names(ngx_conf_t *cf,
                              sizeof(ngx_stream_securepair_file_t));
     keys = ngx_array_create(cf->pool, n,
                             sizeof(ngx_stream_securepair_file_t));
-    if (certs == NULL || keys == NULL) {
+    names = ngx_array_create(cf->pool, 1,
+                             sizeof(ngx_stream_securepair_cert_name_t));
+    if (certs == NULL || keys == NULL || names == NULL) {
         return NGX_ERROR;
     }
 
@@ -81,63 +92,20 @@ ngx_stream_securepair_cert_names(ngx_conf_t *cf,
         if (ngx_stream_script_variables_count(&cert[i].name) == 0
             && ngx_stream_script_variables_count(&key[i].name) == 0)
         {
-            f = ngx_array_push(certs);
-            if (f == NULL) {
-                return NGX_ERROR;
-            }
+            rc = ngx_stream_securepair_cert_names_keep(certs, keys, &cert[i],
+                                                       &key[i]);
 
-            *f = cert[i];
-
-            f = ngx_array_push(keys);
-            if (f == NULL) {
-                return NGX_ERROR;
-            }
-
-            *f = key[i];
-            continue;
+        } else {
+            rc = ngx_stream_securepair_cert_name_add(cf, names, &cert[i],
+                                                     &key[i]);
         }
 
-        if (conf->cert_names == NULL) {
-            conf->cert_names = ngx_array_create(cf->pool, 1,
-                                   sizeof(ngx_stream_securepair_cert_name_t));
-            if (conf->cert_names == NULL) {
-                return NGX_ERROR;
-            }
-
-        } else if (conf->cert_names->nelts
-                   == NGX_SP_CERT_NAMES)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "more than %d \"securepair_certificate\" with "
-                          "variables in %s:%ui",
-                          NGX_SP_CERT_NAMES, cert[i].file,
-                          cert[i].line);
+        if (rc != NGX_OK) {
             return NGX_ERROR;
-        }
-
-        cn = ngx_array_push(conf->cert_names);
-        if (cn == NULL) {
-            return NGX_ERROR;
-        }
-
-        for (j = 0; j < 2; j++) {
-            value = j == 0 ? cert[i].name : key[i].name;
-            cv = j == 0 ? &cn->certificate : &cn->certificate_key;
-
-            ngx_memzero(&ccv, sizeof(ngx_stream_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &value;
-            ccv.complex_value = cv;
-            ccv.conf_prefix = 1;
-
-            if (ngx_stream_compile_complex_value(&ccv) != NGX_OK) {
-                return NGX_ERROR;
-            }
         }
     }
 
-    if (conf->cert_names == NULL) {
+    if (names->nelts == 0) {
         return NGX_OK;
     }
 
@@ -152,8 +120,81 @@ ngx_stream_securepair_cert_names(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    conf->cert_names = names;
     conf->certificates = certs;
     conf->certificate_keys = keys;
+
+    return NGX_OK;
+}
+
+
+/* A pair without variables: one of the server's default certificate. */
+static ngx_int_t
+ngx_stream_securepair_cert_names_keep(ngx_array_t *certs, ngx_array_t *keys,
+    ngx_stream_securepair_file_t *cert, ngx_stream_securepair_file_t *key)
+{
+    ngx_stream_securepair_file_t  *f;
+
+    f = ngx_array_push(certs);
+    if (f == NULL) {
+        return NGX_ERROR;
+    }
+
+    *f = *cert;
+
+    f = ngx_array_push(keys);
+    if (f == NULL) {
+        return NGX_ERROR;
+    }
+
+    *f = *key;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A pair with a variable in either file name: both names compiled, to be
+ * evaluated for each session.
+ */
+static ngx_int_t
+ngx_stream_securepair_cert_name_add(ngx_conf_t *cf, ngx_array_t *names,
+    ngx_stream_securepair_file_t *cert, ngx_stream_securepair_file_t *key)
+{
+    ngx_str_t                            value;
+    ngx_uint_t                           j;
+    ngx_stream_securepair_cert_name_t   *cn;
+    ngx_stream_complex_value_t          *cv;
+    ngx_stream_compile_complex_value_t   ccv;
+
+    if (names->nelts == NGX_SP_CERT_NAMES) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "more than %d \"securepair_certificate\" with "
+                      "variables in %s:%ui",
+                      NGX_SP_CERT_NAMES, cert->file, cert->line);
+        return NGX_ERROR;
+    }
+
+    cn = ngx_array_push(names);
+    if (cn == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (j = 0; j < 2; j++) {
+        value = j == 0 ? cert->name : key->name;
+        cv = j == 0 ? &cn->certificate : &cn->certificate_key;
+
+        ngx_memzero(&ccv, sizeof(ngx_stream_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value;
+        ccv.complex_value = cv;
+        ccv.conf_prefix = 1;
+
+        if (ngx_stream_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -195,14 +236,9 @@ ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
 {
     ngx_stream_securepair_srv_conf_t  *conf = arg;
 
-    time_t                              now;
-    ngx_str_t                           key;
-    uint32_t                            hash;
-    ngx_connection_t                   *c;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_stream_session_t               *s;
-    ngx_stream_securepair_cert_t       *cert;
-    ngx_stream_securepair_certcache_t  *cache;
+    ngx_str_t              key;
+    ngx_connection_t      *c;
+    ngx_stream_session_t  *s;
 
     c = sp_pair_get_data(pair);
     s = c ? c->data : NULL;
@@ -227,24 +263,51 @@ ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
     }
 
     if (conf->cert_cache_max == 0) {
-
-        /* no cache: the session holds what it loaded */
-        cln = ngx_pool_cleanup_add(c->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        cert = ngx_stream_securepair_certname_load(c, conf, &key, servername);
-        if (cert == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_stream_securepair_certname_unref;
-        cln->data = cert->creds;
-
-        ngx_free(cert);
-        return cln->data;
+        return ngx_stream_securepair_certname_uncached(c, conf, &key,
+                                                       servername);
     }
+
+    return ngx_stream_securepair_certname_cached(c, conf, &key, servername);
+}
+
+
+/* No cache: the session holds what it loaded. */
+static sp_creds *
+ngx_stream_securepair_certname_uncached(ngx_connection_t *c,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key,
+    const char *servername)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_stream_securepair_cert_t  *cert;
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cert = ngx_stream_securepair_certname_load(c, conf, key, servername);
+    if (cert == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_stream_securepair_certname_unref;
+    cln->data = cert->creds;
+
+    ngx_free(cert);
+    return cln->data;
+}
+
+
+/* What the worker's cache holds for the files, else loaded into it. */
+static sp_creds *
+ngx_stream_securepair_certname_cached(ngx_connection_t *c,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_str_t *key,
+    const char *servername)
+{
+    time_t                              now;
+    uint32_t                            hash;
+    ngx_stream_securepair_cert_t       *cert;
+    ngx_stream_securepair_certcache_t  *cache;
 
     cache = ngx_stream_securepair_certcache(conf);
     if (cache == NULL) {
@@ -252,15 +315,15 @@ ngx_stream_securepair_certname_select(sp_pair *pair, const char *servername,
     }
 
     now = ngx_time();
-    hash = ngx_crc32_long(key.data, key.len);
+    hash = ngx_crc32_long(key->data, key->len);
 
-    cert = ngx_stream_securepair_certcache_find(c, conf, cache, &key, hash,
+    cert = ngx_stream_securepair_certcache_find(c, conf, cache, key, hash,
                                                 now, servername);
     if (cert != NULL) {
         return cert->creds;
     }
 
-    cert = ngx_stream_securepair_certname_load(c, conf, &key, servername);
+    cert = ngx_stream_securepair_certname_load(c, conf, key, servername);
     if (cert == NULL) {
         return NULL;
     }

@@ -325,3 +325,27 @@ invalid:
                        "\"securepair_certificate_cache\"", &value[i]);
     return NGX_CONF_ERROR;
 }
+
+
+/*
+ * The three parameters go together: a server without the directive takes
+ * its parent's, else a cache of 1000 names, each dropped after 10 minutes
+ * unused and its files looked at again after 60 seconds.
+ */
+void
+ngx_stream_securepair_certificate_cache_merge(
+    ngx_stream_securepair_srv_conf_t *prev,
+    ngx_stream_securepair_srv_conf_t *conf)
+{
+    if (conf->cert_cache_max == NGX_CONF_UNSET) {
+        conf->cert_cache_max = prev->cert_cache_max;
+        conf->cert_cache_inactive = prev->cert_cache_inactive;
+        conf->cert_cache_valid = prev->cert_cache_valid;
+    }
+
+    if (conf->cert_cache_max == NGX_CONF_UNSET) {
+        conf->cert_cache_max = 1000;
+        conf->cert_cache_inactive = 600;
+        conf->cert_cache_valid = 60;
+    }
+}

@@ -9,16 +9,6 @@
 #include "ngx_stream_securepair_module.h"
 
 
-static ngx_int_t ngx_stream_securepair_settings_ctx(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf);
-static ngx_int_t ngx_stream_securepair_protocol_lists(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf);
-static ngx_int_t ngx_stream_securepair_sessions(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf);
-static time_t ngx_stream_securepair_clock(void *arg);
-static void ngx_stream_securepair_cleanup_ctx(void *data);
-
-
 static const char **
 ngx_stream_securepair_names(ngx_conf_t *cf, ngx_array_t *a)
 {
@@ -44,70 +34,18 @@ ngx_stream_securepair_names(ngx_conf_t *cf, ngx_array_t *a)
 }
 
 
-ngx_int_t
-ngx_stream_securepair_build(ngx_conf_t *cf,
-    ngx_stream_securepair_srv_conf_t *conf)
+/* The runtime has no clock of its own: nginx's cached time is ours. */
+static time_t
+ngx_stream_securepair_clock(void *arg)
 {
-    sp_creds     *creds;
-    ngx_array_t  *passphrases;
+    return ngx_time();
+}
 
-    /* pairs with variables are not the default's */
-    if (ngx_stream_securepair_cert_names(cf, conf) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
-    creds = sp_creds_new();
-    if (creds == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_stream_securepair_default_creds(cf, conf, creds, &passphrases)
-        != NGX_OK)
-    {
-        sp_creds_unref(creds);
-        return NGX_ERROR;
-    }
-
-    conf->ctx = sp_ctx_new(SP_SERVER, creds);
-
-    if (conf->ctx == NULL) {
-        /* the credentials say why they cannot serve; else memory ran out */
-        if (sp_creds_error_info(creds)->code != SP_OK) {
-            (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
-                                               conf->file, conf->line);
-        }
-
-        sp_creds_unref(creds);
-        return NGX_ERROR;
-    }
-
-    sp_creds_unref(creds);
-
-    /* freed with the configuration: on reload, once the old cycle ends */
-    if (ngx_stream_securepair_add_cleanup(cf->pool,
-                                          ngx_stream_securepair_cleanup_ctx,
-                                          conf->ctx)
-        != NGX_OK)
-    {
-        sp_ctx_unref(conf->ctx);
-        return NGX_ERROR;
-    }
-
-    if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
-        || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK
-        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK
-        || ngx_stream_securepair_keylog(cf, conf) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_stream_securepair_add_contexts(cf, conf, passphrases)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_stream_securepair_cert_names_init(cf, conf, passphrases);
+static void
+ngx_stream_securepair_cleanup_ctx(void *data)
+{
+    sp_ctx_unref(data);
 }
 
 
@@ -277,16 +215,68 @@ ngx_stream_securepair_sessions(ngx_conf_t *cf,
 }
 
 
-/* The runtime has no clock of its own: nginx's cached time is ours. */
-static time_t
-ngx_stream_securepair_clock(void *arg)
+ngx_int_t
+ngx_stream_securepair_build(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf)
 {
-    return ngx_time();
-}
+    sp_creds     *creds;
+    ngx_array_t  *passphrases;
 
+    /* pairs with variables are not the default's */
+    if (ngx_stream_securepair_cert_names(cf, conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-static void
-ngx_stream_securepair_cleanup_ctx(void *data)
-{
-    sp_ctx_unref(data);
+    creds = sp_creds_new();
+    if (creds == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_default_creds(cf, conf, creds, &passphrases)
+        != NGX_OK)
+    {
+        sp_creds_unref(creds);
+        return NGX_ERROR;
+    }
+
+    conf->ctx = sp_ctx_new(SP_SERVER, creds);
+
+    if (conf->ctx == NULL) {
+        /* the credentials say why they cannot serve; else memory ran out */
+        if (sp_creds_error_info(creds)->code != SP_OK) {
+            (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
+                                               conf->file, conf->line);
+        }
+
+        sp_creds_unref(creds);
+        return NGX_ERROR;
+    }
+
+    sp_creds_unref(creds);
+
+    /* freed with the configuration: on reload, once the old cycle ends */
+    if (ngx_stream_securepair_add_cleanup(cf->pool,
+                                          ngx_stream_securepair_cleanup_ctx,
+                                          conf->ctx)
+        != NGX_OK)
+    {
+        sp_ctx_unref(conf->ctx);
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_settings_ctx(cf, conf) != NGX_OK
+        || ngx_stream_securepair_protocol_lists(cf, conf) != NGX_OK
+        || ngx_stream_securepair_sessions(cf, conf) != NGX_OK
+        || ngx_stream_securepair_keylog(cf, conf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_securepair_add_contexts(cf, conf, passphrases)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_stream_securepair_cert_names_init(cf, conf, passphrases);
 }

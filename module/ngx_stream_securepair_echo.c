@@ -101,14 +101,13 @@ ngx_stream_securepair_echo_process(ngx_event_t *ev)
     ngx_connection_t      *c;
     ngx_stream_session_t  *s;
 
-    if (ngx_stream_securepair_timed_out(ev, "echo timed out",
-                                        NGX_STREAM_OK))
-    {
+    s = ngx_stream_securepair_event_session(ev, "echo timed out",
+                                            NGX_STREAM_OK);
+    if (s == NULL) {
         return;
     }
 
-    c = ev->data;
-    s = c->data;
+    c = s->connection;
     b = c->buffer;
 
     /*

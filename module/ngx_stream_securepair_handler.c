@@ -280,15 +280,14 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
 
     /* a failed handshake ends as in nginx's ssl module: $status 500 */
 
-    if (ngx_stream_securepair_timed_out(ev, "securepair: handshake timed out",
-                                        NGX_STREAM_INTERNAL_SERVER_ERROR))
-    {
+    s = ngx_stream_securepair_event_session(ev,
+                                            "securepair: handshake timed out",
+                                            NGX_STREAM_INTERNAL_SERVER_ERROR);
+    if (s == NULL) {
         return;
     }
 
-    c = ev->data;
-    s = c->data;
-
+    c = s->connection;
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_securepair_module);
 
     rc = ngx_stream_securepair_handshake(c, ctx);
@@ -309,23 +308,25 @@ ngx_stream_securepair_handshake_handler(ngx_event_t *ev)
 }
 
 
-/* An event that timed out ends its session, with `rc`: 1 when it did. */
-ngx_uint_t
-ngx_stream_securepair_timed_out(ngx_event_t *ev, const char *message,
+/*
+ * The session of a read or write event, or NULL when the event timed
+ * out: then `message` is logged and the session ends with `rc`.
+ */
+ngx_stream_session_t *
+ngx_stream_securepair_event_session(ngx_event_t *ev, const char *message,
     ngx_uint_t rc)
 {
     ngx_connection_t  *c;
 
-    if (!ev->timedout) {
-        return 0;
-    }
-
     c = ev->data;
 
-    ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "%s", message);
-    ngx_stream_finalize_session(c->data, rc);
+    if (ev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT, "%s", message);
+        ngx_stream_finalize_session(c->data, rc);
+        return NULL;
+    }
 
-    return 1;
+    return c->data;
 }
 
 

@@ -476,18 +476,7 @@ ngx_stream_securepair_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->session_ticket_count,
                          prev->session_ticket_count, 1);
 
-    /* the three parameters of securepair_certificate_cache go together */
-    if (conf->cert_cache_max == NGX_CONF_UNSET) {
-        conf->cert_cache_max = prev->cert_cache_max;
-        conf->cert_cache_inactive = prev->cert_cache_inactive;
-        conf->cert_cache_valid = prev->cert_cache_valid;
-    }
-
-    if (conf->cert_cache_max == NGX_CONF_UNSET) {
-        conf->cert_cache_max = 1000;
-        conf->cert_cache_inactive = 600;
-        conf->cert_cache_valid = 60;
-    }
+    ngx_stream_securepair_certificate_cache_merge(prev, conf);
 
     if (!conf->enable) {
         return NGX_CONF_OK;

@@ -186,7 +186,7 @@ ssize_t ngx_stream_securepair_write_socket(void *arg,
     const struct iovec *iov, int iovcnt);
 void ngx_stream_securepair_log_failure(ngx_connection_t *c,
     ngx_stream_securepair_ctx_t *ctx);
-ngx_uint_t ngx_stream_securepair_timed_out(ngx_event_t *ev,
+ngx_stream_session_t *ngx_stream_securepair_event_session(ngx_event_t *ev,
     const char *message, ngx_uint_t rc);
 ngx_int_t ngx_stream_securepair_add_cleanup(ngx_pool_t *pool,
     ngx_pool_cleanup_pt handler, void *data);
@@ -215,6 +215,8 @@ ngx_int_t ngx_stream_securepair_build(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
 ngx_int_t ngx_stream_securepair_error(ngx_conf_t *cf, const sp_error *err,
     u_char *file, ngx_uint_t line);
+ngx_int_t ngx_stream_securepair_creds_error(ngx_conf_t *cf, sp_creds *creds,
+    u_char *file, ngx_uint_t line);
 char *ngx_stream_securepair_cstr(ngx_pool_t *pool, ngx_str_t *s);
 char *ngx_stream_securepair_path(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
@@ -222,6 +224,13 @@ ngx_int_t ngx_stream_securepair_default_creds(ngx_conf_t *cf,
     ngx_array_t **passphrases);
 ngx_int_t ngx_stream_securepair_add_contexts(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf, ngx_array_t *passphrases);
+ngx_int_t ngx_stream_securepair_creds_settings(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, sp_creds *creds,
+    ngx_stream_securepair_context_t *sc);
+ngx_int_t ngx_stream_securepair_passphrases(ngx_conf_t *cf,
+    ngx_stream_securepair_srv_conf_t *conf, ngx_array_t **out);
+ngx_int_t ngx_stream_securepair_set_passphrases(sp_creds *creds,
+    ngx_array_t *list);
 
 ngx_int_t ngx_stream_securepair_keylog(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
@@ -231,6 +240,9 @@ char *ngx_stream_securepair_echo(ngx_conf_t *cf, ngx_command_t *cmd,
 
 char *ngx_stream_securepair_certificate_cache(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+void ngx_stream_securepair_certificate_cache_merge(
+    ngx_stream_securepair_srv_conf_t *prev,
+    ngx_stream_securepair_srv_conf_t *conf);
 ngx_int_t ngx_stream_securepair_cert_names(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *conf);
 ngx_int_t ngx_stream_securepair_cert_names_init(ngx_conf_t *cf,

@@ -19,6 +19,10 @@
 
 static ngx_int_t ngx_stream_securepair_preread_phase(ngx_stream_session_t *s,
     ngx_stream_phase_handler_t *ph);
+static ngx_int_t ngx_stream_securepair_preread_read(ngx_stream_session_t *s,
+    ngx_stream_phase_handler_t *ph, ngx_stream_core_srv_conf_t *cscf);
+static ngx_int_t ngx_stream_securepair_preread_done(ngx_stream_session_t *s,
+    ngx_stream_phase_handler_t *ph, ngx_int_t rc);
 
 
 /*
@@ -62,8 +66,6 @@ static ngx_int_t
 ngx_stream_securepair_preread_phase(ngx_stream_session_t *s,
     ngx_stream_phase_handler_t *ph)
 {
-    size_t                        size;
-    ssize_t                       n;
     ngx_int_t                     rc;
     ngx_connection_t             *c;
     ngx_stream_core_srv_conf_t   *cscf;
@@ -90,48 +92,8 @@ ngx_stream_securepair_preread_phase(ngx_stream_session_t *s,
         rc = ph->handler(s);
     }
 
-    while (rc == NGX_AGAIN) {
-
-        if (c->buffer == NULL) {
-            c->buffer = ngx_create_temp_buf(c->pool,
-                                            cscf->preread_buffer_size);
-            if (c->buffer == NULL) {
-                rc = NGX_ERROR;
-                break;
-            }
-        }
-
-        size = c->buffer->end - c->buffer->last;
-
-        if (size == 0) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0, "preread buffer full");
-            rc = NGX_STREAM_BAD_REQUEST;
-            break;
-        }
-
-        if (c->read->eof) {
-            rc = NGX_STREAM_OK;
-            break;
-        }
-
-        if (!c->read->ready) {
-            break;
-        }
-
-        n = c->recv(c, c->buffer->last, size);
-
-        if (n == NGX_ERROR || n == 0) {
-            rc = NGX_STREAM_OK;
-            break;
-        }
-
-        if (n == NGX_AGAIN) {
-            break;
-        }
-
-        c->buffer->last += n;
-
-        rc = ph->handler(s);
+    if (rc == NGX_AGAIN) {
+        rc = ngx_stream_securepair_preread_read(s, ph, cscf);
     }
 
     if (rc == NGX_AGAIN) {
@@ -153,6 +115,81 @@ ngx_stream_securepair_preread_phase(ngx_stream_session_t *s,
         ngx_del_timer(c->read);
     }
 
+    return ngx_stream_securepair_preread_done(s, ph, rc);
+}
+
+
+/*
+ * While the handler wants more: what the socket has, read through
+ * c->recv into c->buffer, and the handler asked again.  NGX_AGAIN when
+ * nothing more can be read now; the end of the stream, or a read that
+ * fails, ends the wait with what came.
+ */
+static ngx_int_t
+ngx_stream_securepair_preread_read(ngx_stream_session_t *s,
+    ngx_stream_phase_handler_t *ph, ngx_stream_core_srv_conf_t *cscf)
+{
+    size_t             size;
+    ssize_t            n;
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = s->connection;
+
+    for ( ;; ) {
+
+        if (c->buffer == NULL) {
+            c->buffer = ngx_create_temp_buf(c->pool,
+                                            cscf->preread_buffer_size);
+            if (c->buffer == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        size = c->buffer->end - c->buffer->last;
+
+        if (size == 0) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0, "preread buffer full");
+            return NGX_STREAM_BAD_REQUEST;
+        }
+
+        if (c->read->eof) {
+            return NGX_STREAM_OK;
+        }
+
+        if (!c->read->ready) {
+            return NGX_AGAIN;
+        }
+
+        n = c->recv(c, c->buffer->last, size);
+
+        if (n == NGX_ERROR || n == 0) {
+            return NGX_STREAM_OK;
+        }
+
+        if (n == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        c->buffer->last += n;
+
+        rc = ph->handler(s);
+
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+    }
+}
+
+
+/*
+ * The handler's last answer, as nginx's checker takes it: the next phase,
+ * the next handler, nothing yet (NGX_DONE), or the end of the session.
+ */
+static ngx_int_t
+ngx_stream_securepair_preread_done(ngx_stream_session_t *s,
+    ngx_stream_phase_handler_t *ph, ngx_int_t rc)
+{
     if (rc == NGX_OK) {
         s->phase_handler = ph->next;
         return NGX_AGAIN;
