@@ -162,9 +162,7 @@ ngx_stream_securepair_model_creds(ngx_conf_t *cf,
     }
 
     if (ngx_stream_securepair_set_passphrases(creds, passphrases) != NGX_OK
-        || ngx_stream_securepair_creds_settings(cf, conf, creds,
-                                               conf->ca ? conf->ca->elts
-                                                        : NULL)
+        || ngx_stream_securepair_creds_settings(cf, conf, creds, NULL)
            != NGX_OK)
     {
         sp_creds_unref(creds);

@@ -268,6 +268,63 @@ sub after_valid { sleep 2.2 }
 }
 
 
+# ---- client certificates under a certificate named by a variable ----------
+#
+# The credentials made for a name take the server's verification: its CA,
+# trusted certificates, CRL and depth, as the default certificate does.
+
+{
+    my $name = 'client certificates';
+    my $t = started($name,
+        log_format => '$securepair_servername $securepair_authorized '
+                      . '$securepair_authorization_error',
+        stream_server_config => $server . <<'EOF');
+securepair_ca %%CERTS%%/ca.crt;
+securepair_trusted_certificate %%CERTS%%/ca-trusted.crt;
+securepair_crl %%CERTS%%/ca.crl;
+securepair_request_cert on;
+securepair_reject_unauthorized off;
+EOF
+
+    site($t, 'named.test', 'sni-a');
+    my (%got, $lines);
+
+    for my $client (qw(client client-revoked client-trusted client-wrongca)) {
+        for my $sni ('named.test', undef) {
+            my $r = tls_client(port => $t->{port}, servername => $sni,
+                               cert => "$client.crt", key => "$client.key",
+                               request => "x\n", expect => "welcome!\nx\n");
+            my $who = ($sni // 'no SNI') . ", $client";
+            is($r->{peer_cn}, $sni ? 'a.example.com' : 'localhost',
+               "$name: $who: the certificate for the name");
+            $lines++;
+            my $want = $sni // '-';
+            wait_for_log($t, qr/(?:.*\n){$lines}/);
+            my @l = split /\n/, access_log_text($t);
+            $got{$who} = $l[-1] =~ s/^\Q$want\E //r;
+        }
+        is($got{"named.test, $client"}, $got{"no SNI, $client"},
+           "$name: $client: verified alike under the named certificate and "
+           . "the default one ($got{\"no SNI, $client\"})");
+    }
+
+    is($got{'named.test, client'}, 'true -',
+       "$name: securepair_ca verifies");
+    # its issuer found (else UNABLE_TO_VERIFY_LEAF_SIGNATURE), then no CRL
+    # of that issuer's, which securepair_crl's check asks for
+    is($got{'named.test, client-trusted'}, 'false UNABLE_TO_GET_CRL',
+       "$name: securepair_trusted_certificate finds the issuer; the CRL "
+       . "check asks for its CRL");
+    is($got{'named.test, client-revoked'}, 'false CERT_REVOKED',
+       "$name: securepair_crl revokes");
+    is($got{'named.test, client-wrongca'},
+       'false UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+       "$name: another CA's client is not authorized");
+
+    done_nginx($t, $name);
+}
+
+
 # ---- precedence, passphrases, refusing unknown names, no cache -----------
 
 {
