@@ -1,7 +1,10 @@
 /*
  * What a pair negotiated (Node's CleartextStream properties).  Strings are
- * owned by the pair and live as long as it does.
+ * owned by the pair and live as long as it does: sp_pair_free() frees them
+ * here.
  */
+
+#include <stdlib.h>
 
 #include "cert.h"
 #include "internal.h"
@@ -107,4 +110,16 @@ sp_pair_peer_cert(const sp_pair *pair)
     }
 
     return sp_cert_snapshot(SSL_get0_peer_certificate(pair->ssl));
+}
+
+
+/* What the facts above are read from, when the pair goes. */
+void
+sp_pair_facts_free(sp_pair *pair)
+{
+    X509_free(pair->peer);
+    X509_free(pair->refused_peer);
+    free(pair->servername);
+    free(pair->npn);
+    free(pair->alpn);
 }

@@ -743,6 +743,9 @@ ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
 int sp_pair_flush_queue(sp_pair *pair);
 void sp_pair_peer_closed(sp_pair *pair);
 
+/* facts.c: what the pair's handshakes left for the facts, freed with it */
+void sp_pair_facts_free(sp_pair *pair);
+
 /* handshake.c */
 void sp_info_callback(const SSL *ssl, int where, int ret);
 int sp_pair_handshake(sp_pair *pair);
