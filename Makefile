@@ -34,7 +34,9 @@ RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
 RUNTIME_HDR := $(wildcard runtime/*.h)
 TEST_SRC    := $(sort $(wildcard runtime/tests/t_*.c))
 TEST_COMMON := $(wildcard runtime/tests/*.h)
-EXAMPLE_SRC := $(sort $(wildcard runtime/examples/*.c))
+EXAMPLE_SRC := $(sort $(wildcard runtime/examples/echo_*.c))
+# what the examples share (their sockets), compiled into each
+EXAMPLE_LIB := runtime/examples/tcp.c
 
 OBJ       := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(RUNTIME_SRC:runtime/%.c=$(BUILD)/asan/obj/%.o)
@@ -133,9 +135,11 @@ $(BUILD)/tests/%: runtime/tests/%.c $(BUILD)/libsecurepair.a $(TEST_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
 
-$(BUILD)/examples/%: runtime/examples/%.c $(BUILD)/libsecurepair.a
+$(BUILD)/examples/%: runtime/examples/%.c $(EXAMPLE_LIB) \
+                     runtime/examples/tcp.h $(BUILD)/libsecurepair.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SP_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsecurepair.a $(LIBS)
+	$(CC) $(SP_CFLAGS) $(CFLAGS) $< $(EXAMPLE_LIB) -o $@ \
+	    $(BUILD)/libsecurepair.a $(LIBS)
 
 examples: $(EXAMPLES)
 

@@ -14,6 +14,17 @@
 #include "internal.h"
 
 
+/* What ca_set_parse reads, through sp_shared_get(). */
+typedef struct {
+    sp_creds            *creds;
+    const sp_ca_set     *base;
+    sp_ca_kind           kind;
+    const char          *pem;
+    size_t               len;
+    const char          *origin;
+} sp_ca_input;
+
+
 static void
 ca_set_free(sp_shared *obj)
 {
@@ -195,12 +206,14 @@ ca_set_read(sp_creds *creds, BIO *bio, sp_ca_kind kind, const char *origin,
 }
 
 
+/* Fills `obj`, a new sp_ca_set, from the sp_ca_input at `arg`. */
 static int
-ca_set_parse(sp_creds *creds, const sp_ca_set *base, sp_ca_kind kind,
-    const char *pem, size_t len, const char *origin, sp_ca_set *ca)
+ca_set_parse(sp_shared *obj, void *arg)
 {
-    BIO  *bio;
-    int   rc, count = 0;
+    const sp_ca_input  *in = arg;
+    sp_ca_set          *ca = (sp_ca_set *) obj;
+    BIO                *bio;
+    int                 rc, count = 0;
 
     ca->store = X509_STORE_new();
     ca->certs = sk_X509_new_null();
@@ -210,19 +223,19 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, sp_ca_kind kind,
 
     if (ca->store == NULL || ca->certs == NULL || ca->trusted == NULL
         || ca->crls == NULL || ca->names == NULL
-        || (base && !ca_set_copy(ca, base)))
+        || (in->base && !ca_set_copy(ca, in->base)))
     {
         ERR_clear_error();
         return SP_ERR_NOMEM;
     }
 
-    bio = BIO_new_mem_buf(pem, (int) len);
+    bio = BIO_new_mem_buf(in->pem, (int) in->len);
     if (bio == NULL) {
         ERR_clear_error();
         return SP_ERR_NOMEM;
     }
 
-    rc = ca_set_read(creds, bio, kind, origin, ca, &count);
+    rc = ca_set_read(in->creds, bio, in->kind, in->origin, ca, &count);
     BIO_free(bio);
 
     if (rc != SP_OK) {
@@ -230,10 +243,10 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, sp_ca_kind kind,
     }
 
     if (count == 0) {
-        return sp_error_ssl(&creds->error, SP_ERR_LOAD,
-                            sp_ca_kind_field(kind), origin, 0,
-                            kind == SP_CA_CRL ? "no CRL found"
-                                              : "no certificate found");
+        return sp_error_ssl(&in->creds->error, SP_ERR_LOAD,
+                            sp_ca_kind_field(in->kind), in->origin, 0,
+                            in->kind == SP_CA_CRL ? "no CRL found"
+                                                  : "no certificate found");
     }
 
     ERR_clear_error();
@@ -244,27 +257,6 @@ ca_set_parse(sp_creds *creds, const sp_ca_set *base, sp_ca_kind kind,
     }
 
     return SP_OK;
-}
-
-
-/* What ca_set_parse reads, through sp_shared_get(). */
-typedef struct {
-    sp_creds            *creds;
-    const sp_ca_set     *base;
-    sp_ca_kind           kind;
-    const char          *pem;
-    size_t               len;
-    const char          *origin;
-} sp_ca_input;
-
-
-static int
-ca_set_build(sp_shared *obj, void *arg)
-{
-    sp_ca_input  *in = arg;
-
-    return ca_set_parse(in->creds, in->base, in->kind, in->pem, in->len,
-                        in->origin, (sp_ca_set *) obj);
 }
 
 
@@ -279,21 +271,14 @@ sp_ca_set_load(sp_creds *creds, sp_ca_set *base, sp_ca_kind kind,
 {
     int             rc;
     sp_shared      *obj;
-    sp_ca_input     in;
+    sp_ca_input     in = { creds, base, kind, pem, len, origin };
     unsigned char   id[SP_ID_LEN];
 
     if (!ca_set_id(base, kind, pem, len, id)) {
         return SP_ERR_NOMEM;
     }
 
-    in.creds = creds;
-    in.base = base;
-    in.kind = kind;
-    in.pem = pem;
-    in.len = len;
-    in.origin = origin;
-
-    rc = sp_shared_get(id, sizeof(sp_ca_set), ca_set_free, ca_set_build, &in,
+    rc = sp_shared_get(id, sizeof(sp_ca_set), ca_set_free, ca_set_parse, &in,
                        &obj);
 
     *out = (sp_ca_set *) obj;

@@ -90,12 +90,7 @@ sp_creds_new_like(const sp_creds *model)
 }
 
 
-sp_creds *
-sp_creds_ref(sp_creds *creds)
-{
-    sp_refs_take(&creds->refs);
-    return creds;
-}
+SP_REF_FUNCTION(sp_creds, sp_creds_ref)
 
 
 void
@@ -144,18 +139,7 @@ sp_creds_unref(sp_creds *creds)
 }
 
 
-const char *
-sp_creds_error(const sp_creds *creds)
-{
-    return sp_error_get(&creds->error)->message;
-}
-
-
-const sp_error *
-sp_creds_error_info(const sp_creds *creds)
-{
-    return sp_error_get(&creds->error);
-}
+SP_ERROR_READERS(sp_creds, sp_creds_error, sp_creds_error_info)
 
 
 /*
@@ -163,13 +147,8 @@ sp_creds_error_info(const sp_creds *creds)
  * the session-id context is computed from them then, and pairs on several
  * threads read them without a lock.  Every setter asks here first.
  */
-int
-sp_creds_check_open(sp_creds *creds, const char *call)
-{
-    return sp_error_if_frozen(&creds->frozen, &creds->error, call,
-                              "the credentials serve a context and no "
-                              "longer change");
-}
+SP_FROZEN_CHECK(sp_creds, sp_creds_check_open,
+                "the credentials serve a context and no longer change")
 
 
 int

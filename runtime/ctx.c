@@ -56,12 +56,7 @@ sp_ctx_new(sp_role role, sp_creds *creds)
 
 
 /* Pairs on several threads take and drop references: atomically. */
-sp_ctx *
-sp_ctx_ref(sp_ctx *ctx)
-{
-    sp_refs_take(&ctx->refs);
-    return ctx;
-}
+SP_REF_FUNCTION(sp_ctx, sp_ctx_ref)
 
 
 void
@@ -87,40 +82,8 @@ sp_ctx_unref(sp_ctx *ctx)
  * read it without a lock, so a change after that would race with them.
  * Every setter asks here first.
  */
-int
-sp_ctx_check_open(sp_ctx *ctx, const char *call)
-{
-    return sp_error_if_frozen(&ctx->frozen, &ctx->error, call,
-                              "the context has made pairs and no longer "
-                              "changes");
-}
-
-
-/* A setter of an on/off setting. */
-int
-sp_ctx_set_flag(sp_ctx *ctx, const char *call, int *flag, int on)
-{
-    if (sp_ctx_check_open(ctx, call) != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    *flag = !!on;
-    return SP_OK;
-}
-
-
-/* A setter of a count. */
-int
-sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
-    unsigned n)
-{
-    if (sp_ctx_check_open(ctx, call) != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    *count = n;
-    return SP_OK;
-}
+SP_FROZEN_CHECK(sp_ctx, sp_ctx_check_open,
+                "the context has made pairs and no longer changes")
 
 
 /* The checks of a setter of a time that must be positive. */
@@ -148,34 +111,11 @@ sp_ctx_frozen(const sp_ctx *ctx)
 }
 
 
-const char *
-sp_ctx_error(const sp_ctx *ctx)
-{
-    return sp_error_get(&ctx->error)->message;
-}
+SP_ERROR_READERS(sp_ctx, sp_ctx_error, sp_ctx_error_info)
 
 
-const sp_error *
-sp_ctx_error_info(const sp_ctx *ctx)
-{
-    return sp_error_get(&ctx->error);
-}
-
-
-int
-sp_ctx_set_request_cert(sp_ctx *ctx, int on)
-{
-    return sp_ctx_set_flag(ctx, "sp_ctx_set_request_cert", &ctx->request_cert,
-                           on);
-}
-
-
-int
-sp_ctx_set_reject_unauthorized(sp_ctx *ctx, int on)
-{
-    return sp_ctx_set_flag(ctx, "sp_ctx_set_reject_unauthorized",
-                           &ctx->reject_unauthorized, on);
-}
+SP_CTX_SET_FLAG(sp_ctx_set_request_cert, request_cert)
+SP_CTX_SET_FLAG(sp_ctx_set_reject_unauthorized, reject_unauthorized)
 
 
 int
@@ -294,25 +234,8 @@ sp_ctx_find_context(sp_ctx *ctx, const char *servername)
 }
 
 
-int
-sp_ctx_set_sni_callback(sp_ctx *ctx, sp_sni_fn fn, void *arg)
-{
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_sni_callback") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->sni_fn = fn;
-    ctx->sni_arg = arg;
-    return SP_OK;
-}
-
-
-int
-sp_ctx_set_reject_unknown_name(sp_ctx *ctx, int on)
-{
-    return sp_ctx_set_flag(ctx, "sp_ctx_set_reject_unknown_name",
-                           &ctx->reject_unknown_name, on);
-}
+SP_CTX_SET_CALLBACK(sp_ctx_set_sni_callback, sp_sni_fn, sni_fn, sni_arg)
+SP_CTX_SET_FLAG(sp_ctx_set_reject_unknown_name, reject_unknown_name)
 
 
 int
@@ -331,25 +254,8 @@ sp_ctx_set_reneg_limit(sp_ctx *ctx, unsigned limit, time_t window)
 }
 
 
-int
-sp_ctx_set_clock(sp_ctx *ctx, sp_clock_fn fn, void *arg)
-{
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_clock") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->clock_fn = fn;
-    ctx->clock_arg = arg;
-    return SP_OK;
-}
-
-
-int
-sp_ctx_set_max_connections(sp_ctx *ctx, unsigned max)
-{
-    return sp_ctx_set_count(ctx, "sp_ctx_set_max_connections",
-                            &ctx->max_connections, max);
-}
+SP_CTX_SET_CALLBACK(sp_ctx_set_clock, sp_clock_fn, clock_fn, clock_arg)
+SP_CTX_SET_COUNT(sp_ctx_set_max_connections, max_connections)
 
 
 unsigned
@@ -359,13 +265,5 @@ sp_ctx_connections(const sp_ctx *ctx)
 }
 
 
-int
-sp_ctx_set_clear_queue_limit(sp_ctx *ctx, size_t bytes)
-{
-    if (sp_ctx_check_open(ctx, "sp_ctx_set_clear_queue_limit") != SP_OK) {
-        return SP_ERR_INVALID;
-    }
-
-    ctx->clear_queue_limit = bytes;
-    return SP_OK;
-}
+SP_CTX_SETTER(sp_ctx_set_clear_queue_limit, (sp_ctx *ctx, size_t bytes),
+              ctx->clear_queue_limit = bytes)

@@ -125,7 +125,7 @@ send_shutdown(sp_pair *pair)
 static int
 process_records(sp_pair *pair)
 {
-    int   n, e;
+    int   n;
     char  byte;
 
     if (pair->peer_closed || SSL_pending(pair->ssl) > 0
@@ -142,22 +142,19 @@ process_records(sp_pair *pair)
         return SP_OK;
     }
 
-    e = SSL_get_error(pair->ssl, n);
+    if (SSL_get_error(pair->ssl, n) != SSL_ERROR_ZERO_RETURN) {
+        return sp_ssl_failure(pair, n, "read");
+    }
+
+    sp_clear_errors();
 
     /* past the renegotiation limit OpenSSL drops what it holds (the info
        callback): no end of the peer's data, the pump fails the pair */
-    if (e == SSL_ERROR_ZERO_RETURN && pair->reneg_exceeded) {
-        sp_clear_errors();
-        return SP_OK;
-    }
-
-    if (e == SSL_ERROR_ZERO_RETURN) {
-        sp_clear_errors();
+    if (!pair->reneg_exceeded) {
         sp_pair_peer_closed(pair);
-        return SP_OK;
     }
 
-    return sp_ssl_failure(pair, n, "read");
+    return SP_OK;
 }
 
 

@@ -1,53 +1,32 @@
 /*
  * What a pair negotiated (Node's CleartextStream properties).  Strings are
- * owned by the pair and live as long as it does.
+ * owned by the pair and live as long as it does: sp_pair_free() frees them
+ * here.
  */
+
+#include <stdlib.h>
 
 #include "cert.h"
 #include "internal.h"
 
 
-int
-sp_pair_authorized(const sp_pair *pair)
-{
-    return pair->authorized;
-}
+/* The facts a pair notes as it goes, read as they were noted. */
+#define SP_PAIR_FACT(type, name, field)                                      \
+    type                                                                     \
+    name(const sp_pair *pair)                                                \
+    {                                                                        \
+        return pair->field;                                                  \
+    }
 
-
-const char *
-sp_pair_authorization_error(const sp_pair *pair)
-{
-    return pair->authorization_error;
-}
-
-
-const char *
-sp_pair_authorization_reason(const sp_pair *pair)
-{
-    return pair->authorization_reason;
-}
-
-
-const char *
-sp_pair_npn_protocol(const sp_pair *pair)
-{
-    return pair->npn;
-}
-
-
-int
-sp_pair_npn_no_overlap(const sp_pair *pair)
-{
-    return pair->npn_no_overlap;
-}
-
-
-const char *
-sp_pair_alpn_protocol(const sp_pair *pair)
-{
-    return pair->alpn;
-}
-
+SP_PAIR_FACT(int, sp_pair_authorized, authorized)
+SP_PAIR_FACT(const char *, sp_pair_authorization_error, authorization_error)
+SP_PAIR_FACT(const char *, sp_pair_authorization_reason, authorization_reason)
+SP_PAIR_FACT(const char *, sp_pair_npn_protocol, npn)
+SP_PAIR_FACT(int, sp_pair_npn_no_overlap, npn_no_overlap)
+SP_PAIR_FACT(const char *, sp_pair_alpn_protocol, alpn)
+SP_PAIR_FACT(const char *, sp_pair_context_name, context_name)
+SP_PAIR_FACT(unsigned, sp_pair_renegotiations, renegotiations)
+SP_PAIR_FACT(const char *, sp_pair_sni_gave_up, sni_gave_up)
 
 /*
  * The first ClientHello's name, as the contexts saw it (sni_select.c),
@@ -55,18 +34,7 @@ sp_pair_alpn_protocol(const sp_pair *pair)
  * keeps a final dot, holds a second hello's name, reports a resumed TLS
  * 1.2 session's original name and forgets the name at a renegotiation.
  */
-const char *
-sp_pair_servername(const sp_pair *pair)
-{
-    return pair->servername;
-}
-
-
-const char *
-sp_pair_context_name(const sp_pair *pair)
-{
-    return pair->context_name;
-}
+SP_PAIR_FACT(const char *, sp_pair_servername, servername)
 
 
 /*
@@ -118,13 +86,6 @@ sp_pair_session_reused(const sp_pair *pair)
 }
 
 
-unsigned
-sp_pair_renegotiations(const sp_pair *pair)
-{
-    return pair->renegotiations;
-}
-
-
 /*
  * The certificate this connection's peer sent.  Once secure, that of the
  * last completed handshake, the one `authorized` speaks of (an unfinished
@@ -152,8 +113,13 @@ sp_pair_peer_cert(const sp_pair *pair)
 }
 
 
-const char *
-sp_pair_sni_gave_up(const sp_pair *pair)
+/* What the facts above are read from, when the pair goes. */
+void
+sp_pair_facts_free(sp_pair *pair)
 {
-    return pair->sni_gave_up;
+    X509_free(pair->peer);
+    X509_free(pair->refused_peer);
+    free(pair->servername);
+    free(pair->npn);
+    free(pair->alpn);
 }

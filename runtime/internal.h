@@ -465,6 +465,34 @@ const sp_error *sp_error_get(const sp_error_slot *e);
 void sp_error_clear(sp_error_slot *e);
 void sp_openssl_reason(char *buf, size_t len);
 
+/*
+ * The public readers of an object's sticky error, the message and the
+ * whole error, for a type that keeps it in its `error` slot.
+ */
+#define SP_ERROR_READERS(type, message_fn, info_fn)                          \
+    const char *                                                             \
+    message_fn(const type *obj)                                              \
+    {                                                                        \
+        return sp_error_get(&obj->error)->message;                           \
+    }                                                                        \
+                                                                             \
+    const sp_error *                                                         \
+    info_fn(const type *obj)                                                 \
+    {                                                                        \
+        return sp_error_get(&obj->error);                                    \
+    }
+
+/*
+ * The check every setter of such a type makes first: SP_OK, or
+ * SP_ERR_INVALID and "call: why" in its error once its `frozen` is set.
+ */
+#define SP_FROZEN_CHECK(type, name, why)                                     \
+    int                                                                      \
+    name(type *obj, const char *call)                                        \
+    {                                                                        \
+        return sp_error_if_frozen(&obj->frozen, &obj->error, call, why);     \
+    }
+
 /* template.c: made once per process */
 SSL_CTX *sp_template(void);
 const EVP_MD *sp_template_sha256(void);
@@ -575,14 +603,41 @@ void sp_worker_hs_give(sp_worker *w);
 
 /*
  * ctx.c: SP_OK, or SP_ERR_INVALID (and the context's error) once frozen;
- * with a flag or a count to set, or a time that must be positive.
+ * also when a time that must be positive is not.
  */
 int sp_ctx_check_open(sp_ctx *ctx, const char *call);
-int sp_ctx_set_flag(sp_ctx *ctx, const char *call, int *flag, int on);
-int sp_ctx_set_count(sp_ctx *ctx, const char *call, unsigned *count,
-    unsigned n);
 int sp_ctx_check_seconds(sp_ctx *ctx, const char *call, time_t seconds,
     sp_field field, const char *what);
+
+/*
+ * The public setters that only store what they are given while the
+ * context is open: one line where the setting is kept defines each, and
+ * the call named in the error is always the function's own.  `params` is
+ * the parameter list, in parentheses, the context named `ctx`; `store`,
+ * what is done with them.
+ */
+#define SP_CTX_SETTER(name, params, store)                                   \
+    int                                                                      \
+    name params                                                              \
+    {                                                                        \
+        if (sp_ctx_check_open(ctx, #name) != SP_OK) {                        \
+            return SP_ERR_INVALID;                                           \
+        }                                                                    \
+                                                                             \
+        store;                                                               \
+        return SP_OK;                                                        \
+    }
+
+/* An on/off setting, a count, a callback and the argument it gets back. */
+#define SP_CTX_SET_FLAG(name, field)                                         \
+    SP_CTX_SETTER(name, (sp_ctx *ctx, int on), ctx->field = !!on)
+
+#define SP_CTX_SET_COUNT(name, field)                                        \
+    SP_CTX_SETTER(name, (sp_ctx *ctx, unsigned n), ctx->field = n)
+
+#define SP_CTX_SET_CALLBACK(name, fn_type, fn_field, arg_field)              \
+    SP_CTX_SETTER(name, (sp_ctx *ctx, fn_type fn, void *arg),                \
+                  ctx->fn_field = fn; ctx->arg_field = arg)
 
 /*
  * The reference counts of contexts and credentials, which pairs on several
@@ -601,6 +656,15 @@ sp_refs_drop(unsigned *refs)
 {
     return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
+
+/* The public sp_*_ref() of a counted type: one more reference, the object. */
+#define SP_REF_FUNCTION(type, name)                                          \
+    type *                                                                   \
+    name(type *obj)                                                          \
+    {                                                                        \
+        sp_refs_take(&obj->refs);                                            \
+        return obj;                                                          \
+    }
 
 static inline size_t
 sp_bytes_len(const sp_bytes *b)
@@ -678,6 +742,9 @@ size_t sp_io_write(sp_pair *pair, const void *data, size_t len);
 ssize_t sp_pair_ssl_write(sp_pair *pair, const void *data, size_t len);
 int sp_pair_flush_queue(sp_pair *pair);
 void sp_pair_peer_closed(sp_pair *pair);
+
+/* facts.c: what the pair's handshakes left for the facts, freed with it */
+void sp_pair_facts_free(sp_pair *pair);
 
 /* handshake.c */
 void sp_info_callback(const SSL *ssl, int where, int ret);

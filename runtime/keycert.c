@@ -21,6 +21,17 @@ typedef struct {
 } sp_pass_state;
 
 
+/* What keycert_parse reads, through sp_shared_get(). */
+typedef struct {
+    sp_creds            *creds;
+    const char          *key_pem;
+    size_t               key_len;
+    const char          *key_origin;
+    const char          *cert_pem;
+    size_t               cert_len;
+    const char          *cert_origin;
+} sp_keycert_input;
+
 
 /* Never prompts: answers with the passphrase under trial, or refuses. */
 static int
@@ -340,21 +351,23 @@ keycert_digest(sp_keycert *kc)
 }
 
 
+/* Fills `obj`, a new sp_keycert, from the sp_keycert_input at `arg`. */
 static int
-keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
-    const char *key_origin, const char *cert_pem, size_t cert_len,
-    const char *cert_origin, sp_keycert *kc)
+keycert_parse(sp_shared *obj, void *arg)
 {
-    int          rc, i;
-    EVP_PKEY    *pub;
-    const char  *keytype = NULL;
+    const sp_keycert_input  *in = arg;
+    sp_keycert              *kc = (sp_keycert *) obj;
+    sp_creds                *creds = in->creds;
+    int                      rc, i;
+    EVP_PKEY                *pub;
+    const char              *keytype = NULL;
 
     /*
      * The certificate first, for the type of its key, but a key that
      * cannot be loaded is still said before a certificate that cannot.
      */
-    rc = load_chain(creds, cert_pem, cert_len, cert_origin, &kc->leaf,
-                    &kc->chain);
+    rc = load_chain(creds, in->cert_pem, in->cert_len, in->cert_origin,
+                    &kc->leaf, &kc->chain);
 
     if (rc == SP_OK && (pub = X509_get0_pubkey(kc->leaf)) != NULL) {
         keytype = EVP_PKEY_get0_type_name(pub);
@@ -362,7 +375,8 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
 
     ERR_clear_error();
 
-    i = load_key(creds, key_pem, key_len, key_origin, keytype, &kc->pkey);
+    i = load_key(creds, in->key_pem, in->key_len, in->key_origin, keytype,
+                 &kc->pkey);
     if (i != SP_OK) {
         return i;
     }
@@ -373,12 +387,12 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
 
     if (!X509_check_private_key(kc->leaf, kc->pkey)) {
         return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_KEY,
-                            key_origin, 0,
+                            in->key_origin, 0,
                             "private key does not match certificate %s",
-                            cert_origin);
+                            in->cert_origin);
     }
 
-    rc = check_key_strength(creds, kc->pkey, cert_origin);
+    rc = check_key_strength(creds, kc->pkey, in->cert_origin);
     if (rc != SP_OK) {
         return rc;
     }
@@ -386,7 +400,7 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
     /* OpenSSL notes a broken extension and carries on: we do not */
     if (X509_get_extension_flags(kc->leaf) & EXFLAG_INVALID) {
         return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
-                            cert_origin, 0,
+                            in->cert_origin, 0,
                             "certificate has invalid extensions");
     }
 
@@ -395,13 +409,13 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
             & EXFLAG_INVALID)
         {
             return sp_error_set(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
-                                cert_origin, i + 1,
+                                in->cert_origin, i + 1,
                                 "chain certificate #%d has invalid "
                                 "extensions", i + 1);
         }
     }
 
-    rc = keycert_check(creds, kc, cert_origin);
+    rc = keycert_check(creds, kc, in->cert_origin);
     if (rc != SP_OK) {
         return rc;
     }
@@ -412,29 +426,6 @@ keycert_parse(sp_creds *creds, const char *key_pem, size_t key_len,
 
     kc->type = EVP_PKEY_get_base_id(kc->pkey);
     return SP_OK;
-}
-
-
-/* What keycert_parse reads, through sp_shared_get(). */
-typedef struct {
-    sp_creds            *creds;
-    const char          *key_pem;
-    size_t               key_len;
-    const char          *key_origin;
-    const char          *cert_pem;
-    size_t               cert_len;
-    const char          *cert_origin;
-} sp_keycert_input;
-
-
-static int
-keycert_build(sp_shared *obj, void *arg)
-{
-    sp_keycert_input  *in = arg;
-
-    return keycert_parse(in->creds, in->key_pem, in->key_len,
-                         in->key_origin, in->cert_pem, in->cert_len,
-                         in->cert_origin, (sp_keycert *) obj);
 }
 
 
@@ -450,7 +441,8 @@ sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
     int                rc;
     sp_shared         *obj;
     unsigned char      id[SP_ID_LEN];
-    sp_keycert_input   in;
+    sp_keycert_input   in = { creds, key_pem, key_len, key_origin,
+                              cert_pem, cert_len, cert_origin };
 
     if (sp_template() == NULL) {
         ERR_clear_error();
@@ -461,15 +453,7 @@ sp_keycert_load(sp_creds *creds, const char *key_pem, size_t key_len,
         return SP_ERR_NOMEM;
     }
 
-    in.creds = creds;
-    in.key_pem = key_pem;
-    in.key_len = key_len;
-    in.key_origin = key_origin;
-    in.cert_pem = cert_pem;
-    in.cert_len = cert_len;
-    in.cert_origin = cert_origin;
-
-    rc = sp_shared_get(id, sizeof(sp_keycert), keycert_free, keycert_build,
+    rc = sp_shared_get(id, sizeof(sp_keycert), keycert_free, keycert_parse,
                        &in, &obj);
 
     *out = (sp_keycert *) obj;

@@ -244,12 +244,8 @@ sp_pair_free(sp_pair *pair)
     sp_blocks_free(pair->worker, &pair->enc_out);
     sp_worker_detach(pair->worker, pair->home ? pair->home : pair->ctx);
     sp_bytes_free(&pair->clear_queue);
-    X509_free(pair->peer);
-    free(pair->servername);
-    free(pair->npn);
-    free(pair->alpn);
+    sp_pair_facts_free(pair);
     free(pair->error_message);
-    X509_free(pair->refused_peer);
     sp_wait_drop_answers(pair);
 
     if (pair->creds_held) {

@@ -156,6 +156,73 @@ ask_callback(sp_pair *pair, const char *name, sp_creds **answer)
 
 
 /*
+ * The name the client sent now, kept in pair->servername (OpenSSL reports
+ * a resumed TLS 1.2 session's original name instead): 1 with a name, 0
+ * without, -1 when the hello is refused (the alert in *alert).
+ */
+static int
+take_servername(sp_pair *pair, int *alert)
+{
+    char  name[256];
+    int   has_name;
+
+    has_name = client_hello_servername(pair->ssl, name,
+                                       &pair->hello_refused);
+
+    if (has_name < 0) {
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return -1;
+    }
+
+    if (has_name) {
+        pair->servername = strdup(name);
+        if (pair->servername == NULL) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return -1;
+        }
+    }
+
+    return has_name;
+}
+
+
+/*
+ * The chosen credentials serve the pair, described as `matched`: 1, or 0
+ * when they cannot (the alert in *alert).  `hold`: see apply_creds().
+ */
+static int
+serve_creds(sp_pair *pair, sp_creds *creds, int hold, const char *matched,
+    int *alert)
+{
+    if (!apply_creds(pair, creds, hold)) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return 0;
+    }
+
+    pair->context_name = matched;
+    sp_verify_apply(pair);
+    return 1;
+}
+
+
+/*
+ * No credentials for the name (or no name): the default's serve, unless
+ * the context rejects unknown names.
+ */
+static int
+serve_unknown_name(sp_pair *pair, int *alert)
+{
+    if (pair->ctx->reject_unknown_name) {
+        pair->unknown_name = 1;
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
  * 1 when the credentials are chosen, 0 when the hello is refused (the
  * alert in *alert), -1 when the pair waits for the SNI callback's
  * answer: then, once the host answered, the ClientHello callback calls
@@ -164,85 +231,54 @@ ask_callback(sp_pair *pair, const char *name, sp_creds **answer)
 int
 sp_sni_select(sp_pair *pair, int *alert)
 {
-    sp_ctx      *ctx = pair->ctx;
     sp_creds    *creds = NULL, *answer = NULL;
     const char  *matched = NULL;
-    char         name[256];
-    int          has_name, hold = 0, ok;
+    int          has_name, ok;
 
     if (pair->creds_answered) {
         has_name = 1;
         creds = take_answer(pair, &answer);
 
     } else {
-        has_name = client_hello_servername(pair->ssl, name,
-                                           &pair->hello_refused);
+        has_name = take_servername(pair, alert);
 
         if (has_name < 0) {
-            *alert = SSL_AD_UNRECOGNIZED_NAME;
             return 0;
         }
 
-        /*
-         * The name the client sent now: OpenSSL reports a resumed TLS 1.2
-         * session's original name instead.
-         */
-        if (has_name) {
-            pair->servername = strdup(name);
-            if (pair->servername == NULL) {
-                *alert = SSL_AD_INTERNAL_ERROR;
-                return 0;
-            }
+        if (has_name && pair->ctx->sni_fn) {
+            creds = ask_callback(pair, pair->servername, &answer);
 
-            if (ctx->sni_fn) {
-                creds = ask_callback(pair, name, &answer);
-
-                if (creds == SP_SNI_WAIT) {
-                    return -1;
-                }
+            if (creds == SP_SNI_WAIT) {
+                return -1;
             }
         }
     }
 
+    /* the pair takes its own reference to the callback's choice */
     if (creds != NULL) {
-        matched = "(callback)";
-        hold = 1;
+        ok = serve_creds(pair, creds, 1, "(callback)", alert);
+
+        if (answer != NULL) {
+            sp_creds_unref(answer);
+        }
+
+        return ok;
     }
 
     /* the callback may have moved the pair (sp_pair_use_ctx): that
        context's table and policy apply from here on */
-    ctx = pair->ctx;
-
-    if (has_name && creds == NULL && ctx->sni) {
-        creds = sp_sni_table_find_in(ctx->sni, pair->servername,
+    if (has_name && pair->ctx->sni) {
+        creds = sp_sni_table_find_in(pair->ctx->sni, pair->servername,
                                      sp_worker_sni_match(pair->worker),
                                      &matched, &pair->sni_gave_up);
     }
 
     if (creds == NULL) {
-        if (ctx->reject_unknown_name) {
-            pair->unknown_name = 1;
-            *alert = SSL_AD_UNRECOGNIZED_NAME;
-            return 0;
-        }
-
-        return 1;
+        return serve_unknown_name(pair, alert);
     }
 
-    ok = apply_creds(pair, creds, hold);
-
-    if (answer != NULL) {
-        sp_creds_unref(answer);
-    }
-
-    if (!ok) {
-        *alert = SSL_AD_INTERNAL_ERROR;
-        return 0;
-    }
-
-    pair->context_name = matched;
-    sp_verify_apply(pair);
-    return 1;
+    return serve_creds(pair, creds, 0, matched, alert);
 }
 
 

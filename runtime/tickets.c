@@ -182,20 +182,8 @@ sp_tickets_install(SSL_CTX *ssl_ctx)
 }
 
 
-int
-sp_ctx_set_session_tickets(sp_ctx *ctx, int on)
-{
-    return sp_ctx_set_flag(ctx, "sp_ctx_set_session_tickets", &ctx->tickets,
-                           on);
-}
-
-
-int
-sp_ctx_set_ticket_count(sp_ctx *ctx, unsigned n)
-{
-    return sp_ctx_set_count(ctx, "sp_ctx_set_ticket_count",
-                            &ctx->ticket_count, n);
-}
+SP_CTX_SET_FLAG(sp_ctx_set_session_tickets, tickets)
+SP_CTX_SET_COUNT(sp_ctx_set_ticket_count, ticket_count)
 
 
 

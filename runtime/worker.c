@@ -13,11 +13,14 @@
 #include "internal.h"
 
 
-static sp_worker  sp_default_worker = {
-    .in_spares = { .max = SP_ENC_IN_SPARES },
-    .out_spares = { .max = SP_ENC_OUT_SPARES },
-    .hs_bufs = { .max = SP_HS_BUF_RESERVE },
-};
+/* A new worker: no pairs, empty stashes that keep so many spares. */
+#define SP_WORKER_INIT  {                                                   \
+    .in_spares = { .max = SP_ENC_IN_SPARES },                               \
+    .out_spares = { .max = SP_ENC_OUT_SPARES },                             \
+    .hs_bufs = { .max = SP_HS_BUF_RESERVE },                                \
+}
+
+static sp_worker  sp_default_worker = SP_WORKER_INIT;
 
 
 static void
@@ -56,14 +59,11 @@ sp_worker_new(void)
 {
     sp_worker  *w;
 
-    w = calloc(1, sizeof(sp_worker));
-    if (w == NULL) {
-        return NULL;
+    w = malloc(sizeof(sp_worker));
+    if (w != NULL) {
+        *w = (sp_worker) SP_WORKER_INIT;
     }
 
-    w->in_spares.max = SP_ENC_IN_SPARES;
-    w->out_spares.max = SP_ENC_OUT_SPARES;
-    w->hs_bufs.max = SP_HS_BUF_RESERVE;
     return w;
 }
 

@@ -11,12 +11,11 @@
  * reason on stderr and exit 1.
  *
  * As in echo_server.c the pair never touches the socket: the loop below
- * moves records between the non-blocking socket and the pair.
+ * moves records between the non-blocking socket (tcp.c connects it) and
+ * the pair.  Built with tcp.c: cc echo_client.c tcp.c -lsecurepair.
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "securepair.h"
+#include "tcp.h"
 
 
 #define TIMEOUT_MS  10000           /* for any single wait */
@@ -45,50 +45,6 @@ fail(const char *what)
 {
     fprintf(stderr, "echo_client: %s\n", what);
     return 1;
-}
-
-
-static int
-connect_to(const char *host, const char *port)
-{
-    int               fd = -1, rc;
-    struct addrinfo   hints, *res, *ai;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "echo_client: %s:%s: %s\n", host, port,
-                gai_strerror(rc));
-        return -1;
-    }
-
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd == -1) {
-            continue;
-        }
-
-        /* A blocking connect() keeps this short; the rest is non-blocking. */
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            break;
-        }
-
-        close(fd);
-        fd = -1;
-    }
-
-    if (fd == -1) {
-        fprintf(stderr, "echo_client: %s:%s: %s\n", host, port,
-                strerror(errno));
-    }
-
-    freeaddrinfo(res);
-    return fd;
 }
 
 
@@ -316,7 +272,7 @@ main(int argc, char **argv)
 
     sp_ctx_set_clock(ctx, host_clock, NULL);
 
-    fd = connect_to(argv[1], argv[2]);
+    fd = tcp_connect("echo_client", argv[1], argv[2]);
     if (fd == -1) {
         sp_ctx_unref(ctx);
         return 1;

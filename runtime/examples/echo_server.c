@@ -20,6 +20,9 @@
  *     the pair with no new input (client_echo);
  *   - close only once sp_pair_state() says SP_STATE_CLOSED, so that a
  *     failed pair's alert and our close_notify go out first (client_run).
+ *
+ * The listening socket comes from tcp.c, which echo_client.c shares:
+ * cc echo_server.c tcp.c -lsecurepair.
  */
 
 #include <errno.h>
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "securepair.h"
+#include "tcp.h"
 
 
 #define WELCOME     "welcome!\n"
@@ -86,56 +90,6 @@ host_clock(void *arg)
 {
     (void) arg;
     return time(NULL);
-}
-
-
-static int
-listen_on(const char *host, const char *port)
-{
-    int               fd, on = 1, rc;
-    struct addrinfo   hints, *res, *ai;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "echo_server: %s:%s: %s\n", host, port,
-                gai_strerror(rc));
-        return -1;
-    }
-
-    fd = -1;
-
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family,
-                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd == -1) {
-            continue;
-        }
-
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0
-            && listen(fd, 128) == 0)
-        {
-            break;
-        }
-
-        close(fd);
-        fd = -1;
-    }
-
-    if (fd == -1) {
-        fprintf(stderr, "echo_server: %s:%s: %s\n", host, port,
-                strerror(errno));
-    }
-
-    freeaddrinfo(res);
-    return fd;
 }
 
 
@@ -497,7 +451,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    lfd = listen_on(argv[1], argv[2]);
+    lfd = tcp_listen("echo_server", argv[1], argv[2]);
     if (lfd == -1) {
         sp_ctx_unref(ctx);
         return 1;

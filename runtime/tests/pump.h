@@ -299,4 +299,22 @@ finish_ends(const char *name, sp_pair *client, sp_pair *server, sp_ctx *cctx,
     free_ends(client, server, cctx, sctx);
 }
 
+
+/*
+ * The end of case `name` that made a context and credentials: OpenSSL's
+ * error queue is empty, then the credentials go (`creds`, a list ended by
+ * NULL), then the context.
+ */
+static inline void
+finish_creds(const char *name, sp_ctx *ctx, sp_creds *const *creds)
+{
+    ok(error_queue_empty(), "%s: error queue empty", name);
+
+    for ( ; *creds != NULL; creds++) {
+        sp_creds_unref(*creds);
+    }
+
+    sp_ctx_unref(ctx);
+}
+
 #endif /* SP_PUMP_H */

@@ -1280,12 +1280,8 @@ test_new_like(void)
     ok(sp_ctx_find_same_creds(ctx, like) == NULL,
        "new like: like empty credentials, they have none of the settings");
 
-    ok(error_queue_empty(), "new like: error queue empty");
-
-    sp_creds_unref(plain);
-    sp_creds_unref(like);
-    sp_creds_unref(by_hand);
-    sp_ctx_unref(ctx);
+    finish_creds("new like", ctx,
+                 (sp_creds *[]) { plain, like, by_hand, NULL });
 }
 
 

@@ -25,7 +25,7 @@ typedef struct {
     unsigned   reads;
     unsigned   writes;
     size_t     most_room;  /* the largest room a read offered */
-    int        most_iov;   /* the most iovecs a write was given */
+    size_t     most_iov;   /* the most iovecs a write was given */
 } sock_t;
 
 
@@ -38,19 +38,31 @@ sock_init(sock_t *s, size_t cap, size_t chunk)
 }
 
 
+/*
+ * What every call of the socket does first: counts itself in *calls,
+ * keeps the most it was ever offered in *most, and says whether the
+ * socket fails.
+ */
+static int
+sock_enter(const sock_t *s, unsigned *calls, size_t *most, size_t offered)
+{
+    (*calls)++;
+
+    if (offered > *most) {
+        *most = offered;
+    }
+
+    return s->fail;
+}
+
+
 static ssize_t
 sock_read(void *arg, void *buf, size_t len)
 {
     size_t   n;
     sock_t  *s = arg;
 
-    s->reads++;
-
-    if (len > s->most_room) {
-        s->most_room = len;
-    }
-
-    if (s->fail) {
+    if (sock_enter(s, &s->reads, &s->most_room, len)) {
         return -100;
     }
 
@@ -111,13 +123,7 @@ sock_write(void *arg, const struct iovec *iov, int iovcnt)
     size_t   n, total = 0, want;
     sock_t  *s = arg;
 
-    s->writes++;
-
-    if (iovcnt > s->most_iov) {
-        s->most_iov = iovcnt;
-    }
-
-    if (s->fail) {
+    if (sock_enter(s, &s->writes, &s->most_iov, (size_t) iovcnt)) {
         return -100;
     }
 
@@ -384,7 +390,7 @@ test_bulk(size_t cap, size_t chunk, int mix)
         /* a write that blocks leaves at most the rest of one record */
         ok(most_pending <= 16384 + 256,
            "%s: at most one record waited (%zu bytes)", t, most_pending);
-        ok(d.c2s.most_iov <= 16, "%s: at most 16 iovecs a write (%d)", t,
+        ok(d.c2s.most_iov <= 16, "%s: at most 16 iovecs a write (%zu)", t,
            d.c2s.most_iov);
     }
 
@@ -678,19 +684,47 @@ test_mark(void)
 }
 
 
+/* test_handshake()'s cases: the server's key, the version, cap, chunk. */
+static const struct {
+    const char  *key;
+    int          version;
+    size_t       cap;
+    size_t       chunk;
+} handshake_cases[] = {
+    { "server-rsa", SP_TLS1_2, 1 << 20, 0 },
+    { "server-ec", SP_TLS1_3, 1 << 20, 0 },
+    { "server-ec", SP_TLS1_3, 1 << 20, 1 },
+    { "server-rsa", SP_TLS1_2, 100, 7 },
+    { "server-ec", SP_TLS1_3, 1000, 0 },
+};
+
+/* test_bulk()'s cases: cap, chunk, mix. */
+static const struct {
+    size_t       cap;
+    size_t       chunk;
+    int          mix;
+} bulk_cases[] = {
+    { 64 << 20, 0, 0 }, { 70000, 0, 0 }, { 30000, 777, 0 },
+    { 100000, 0, 1 }, { 20000, 3000, 1 },
+};
+
+
 int
 main(void)
 {
-    test_handshake("server-rsa", SP_TLS1_2, 1 << 20, 0);
-    test_handshake("server-ec", SP_TLS1_3, 1 << 20, 0);
-    test_handshake("server-ec", SP_TLS1_3, 1 << 20, 1);
-    test_handshake("server-rsa", SP_TLS1_2, 100, 7);
-    test_handshake("server-ec", SP_TLS1_3, 1000, 0);
-    test_bulk(64 << 20, 0, 0);
-    test_bulk(70000, 0, 0);
-    test_bulk(30000, 777, 0);
-    test_bulk(100000, 0, 1);
-    test_bulk(20000, 3000, 1);
+    size_t  i;
+
+    for (i = 0; i < sizeof(handshake_cases) / sizeof(handshake_cases[0]);
+         i++)
+    {
+        test_handshake(handshake_cases[i].key, handshake_cases[i].version,
+                       handshake_cases[i].cap, handshake_cases[i].chunk);
+    }
+
+    for (i = 0; i < sizeof(bulk_cases) / sizeof(bulk_cases[0]); i++) {
+        test_bulk(bulk_cases[i].cap, bulk_cases[i].chunk, bulk_cases[i].mix);
+    }
+
     test_would_block();
     test_eof();
     test_errors();

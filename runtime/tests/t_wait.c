@@ -190,18 +190,72 @@ first_session(sp_ctx *cctx, sp_ctx *sctx, size_t *len)
 
 
 /*
- * New ends, the client offering `der`: pumped until the server has asked
- * the store and waits for its answer.
+ * What the session tests share: a server whose store answers later
+ * (async_server, trusting `ca`), a client of `version` trusting ca.crt,
+ * with `client`'s certificate (NULL: none), and the session of their
+ * first handshake, in the store and in `der`.
+ */
+typedef struct {
+    async_store     st;
+    sp_ctx         *sctx;
+    sp_ctx         *cctx;
+    uint8_t        *der;
+    size_t          len;
+} resumption;
+
+
+/* The contexts: a test may still set them up before resumption_first(). */
+static void
+resumption_open(resumption *r, const char *ca, const char *client,
+    int version)
+{
+    r->sctx = async_server(&r->st, ca);
+    r->cctx = client_for(client, "ca.crt", version);
+    r->der = NULL;
+    r->len = 0;
+}
+
+
+static void
+resumption_first(resumption *r)
+{
+    r->der = first_session(r->cctx, r->sctx, &r->len);
+}
+
+
+/* New ends, the client offering the first session. */
+static void
+resumption_ends(resumption *r, sp_pair **client, sp_pair **server)
+{
+    *server = sp_pair_new(r->sctx, NULL, NULL);
+    *client = sp_pair_new_with_session(r->cctx, "localhost", r->der, r->len,
+                                       NULL);
+}
+
+
+/*
+ * New ends, pumped until the server has asked the store and waits for
+ * its answer.
  */
 static void
-offer_session(sp_ctx *sctx, sp_ctx *cctx, const uint8_t *der, size_t len,
-    sp_pair **client, sp_pair **server, const char *name)
+offer_session(resumption *r, sp_pair **client, sp_pair **server,
+    const char *name)
 {
-    *server = sp_pair_new(sctx, NULL, NULL);
-    *client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    resumption_ends(r, client, server);
     pump(*client, *server);
     ok(sp_pair_state(*server) & SP_STATE_WAITING, "%s: the server waits",
        name);
+}
+
+
+/* The end of case `name`: finish_ends(), then the session and the store. */
+static void
+resumption_close(resumption *r, const char *name, sp_pair *client,
+    sp_pair *server)
+{
+    finish_ends(name, client, server, r->cctx, r->sctx);
+    free(r->der);
+    store_free(&r->st);
 }
 
 
@@ -222,32 +276,27 @@ static const char *case_names[] = {
 static void
 test_session(int version, session_case c)
 {
-    async_store     st;
-    sp_ctx         *sctx, *cctx;
+    resumption      r;
     sp_pair        *client, *server;
-    uint8_t        *der;
-    size_t          len, key_len;
+    size_t          key_len;
     const uint8_t  *key;
     unsigned        state, events = 0;
     int             secure = 0;
     const char     *v = vname(version);
     const char     *name = case_names[c];
 
-    sctx = async_server(&st, NULL);
-    cctx = client_for(NULL, "ca.crt", version);
+    resumption_open(&r, NULL, NULL, version);
+    resumption_first(&r);
+    ok(r.der != NULL && r.st.n == 1, "%s %s: the session is stored", v, name);
+    is_int(r.st.asks, 0, "a client without a session is not looked up");
 
-    der = first_session(cctx, sctx, &len);
-    ok(der != NULL && st.n == 1, "%s %s: the session is stored", v, name);
-    is_int(st.asks, 0, "a client without a session is not looked up");
+    r.st.mode = c == AT_ONCE ? ANSWER_NOW
+                : c == MISS_NOW ? ANSWER_MISS : ANSWER_LATER;
 
-    st.mode = c == AT_ONCE ? ANSWER_NOW
-              : c == MISS_NOW ? ANSWER_MISS : ANSWER_LATER;
-
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    resumption_ends(&r, &client, &server);
     pump_watch(client, server, &events, &secure);
 
-    is_int(st.asks, 1, tn("%s %s: the store is asked once", v, name));
+    is_int(r.st.asks, 1, tn("%s %s: the store is asked once", v, name));
 
     if (c == LATE_FOUND || c == LATE_GIVE_UP) {
         state = sp_pair_state(server);
@@ -260,7 +309,8 @@ test_session(int version, session_case c)
 
         is_int(sp_pair_waiting(server, &key, &key_len), SP_WAIT_SESSION,
                tn("%s %s: waits for a session", v, name));
-        ok(key_len == st.e[0].id_len && memcmp(key, st.e[0].id, key_len) == 0,
+        ok(key_len == r.st.e[0].id_len
+           && memcmp(key, r.st.e[0].id, key_len) == 0,
            "%s %s: the key is the stored session's id", v, name);
         is_int(sp_pair_answer_creds(server, NULL), SP_ERR_INVALID,
                tn("%s %s: no credentials are awaited", v, name));
@@ -271,10 +321,10 @@ test_session(int version, session_case c)
            name);
 
         if (c == LATE_FOUND) {
-            is_int(store_answer(&st), SP_OK, tn("%s %s: answered", v, name));
+            is_int(store_answer(&r.st), SP_OK, tn("%s %s: answered", v, name));
 
         } else {
-            st.pending = NULL;
+            r.st.pending = NULL;
             is_int(sp_pair_answer_session(server, NULL, 0), SP_OK,
                    tn("%s %s: answered not found", v, name));
         }
@@ -304,9 +354,7 @@ test_session(int version, session_case c)
     ok(!(sp_pair_state(server) & SP_STATE_WAITING), "%s %s: not waiting", v,
        name);
 
-    finish_ends(name, client, server, cctx, sctx);
-    free(der);
-    store_free(&st);
+    resumption_close(&r, name, client, server);
 }
 
 
@@ -321,25 +369,22 @@ test_bytes_while_waiting(void)
 {
     static const uint8_t  ccs[] = { 0x14, 0x03, 0x03, 0x00, 0x01, 0x01 };
 
-    async_store     st;
-    sp_ctx         *sctx, *cctx;
+    resumption      r;
     sp_pair        *client, *server;
-    uint8_t        *der;
-    size_t          len, key_len;
+    size_t          key_len;
     const uint8_t  *key;
 
-    sctx = async_server(&st, NULL);
-    cctx = client_for(NULL, "ca.crt", SP_TLS1_3);
-    der = first_session(cctx, sctx, &len);
+    resumption_open(&r, NULL, NULL, SP_TLS1_3);
+    resumption_first(&r);
 
-    offer_session(sctx, cctx, der, len, &client, &server, "bytes");
+    offer_session(&r, &client, &server, "bytes");
 
     is_int(sp_enc_in(server, ccs, sizeof(ccs)), (int) sizeof(ccs),
            "bytes: taken while waiting");
     ok(sp_pair_state(server) & SP_STATE_WAITING, "bytes: still waiting");
     is_int(sp_pair_error(server), SP_OK, "bytes: not read yet");
 
-    is_int(store_answer(&st), SP_OK, "bytes: answered");
+    is_int(store_answer(&r.st), SP_OK, "bytes: answered");
     is_int(sp_pair_drive(server), SP_OK, "bytes: driven");
     ok(handshake(client, server), "bytes: secure after the answer");
     is_int(sp_pair_session_reused(server), 1, "bytes: resumed");
@@ -347,19 +392,17 @@ test_bytes_while_waiting(void)
     sp_pair_free(server);
 
     /* the peer goes while the pair waits */
-    offer_session(sctx, cctx, der, len, &client, &server, "eof");
+    offer_session(&r, &client, &server, "eof");
 
     is_int(sp_enc_in_eof(server), SP_ERR_TRUNCATED,
            "eof: the transport's end fails the pair");
     is_int(sp_pair_waiting(server, &key, &key_len), SP_WAIT_NONE,
            "eof: a failed pair waits no more");
     ok(!(sp_pair_state(server) & SP_STATE_WAITING), "eof: no waiting bit");
-    is_int(store_answer(&st), SP_ERR_TRUNCATED,
+    is_int(store_answer(&r.st), SP_ERR_TRUNCATED,
            "eof: a late answer gets the sticky error");
 
-    finish_ends("bytes", client, server, cctx, sctx);
-    free(der);
-    store_free(&st);
+    resumption_close(&r, "bytes", client, server);
 }
 
 
@@ -371,30 +414,25 @@ test_bytes_while_waiting(void)
 static void
 test_freed_while_waiting(void)
 {
-    async_store     st;
-    sp_ctx         *sctx, *cctx;
+    resumption      r;
     sp_pair        *client, *server;
-    uint8_t        *der;
-    size_t          len;
 
-    sctx = async_server(&st, NULL);
-    cctx = client_for(NULL, "ca.crt", SP_TLS1_2);
-    der = first_session(cctx, sctx, &len);
+    resumption_open(&r, NULL, NULL, SP_TLS1_2);
+    resumption_first(&r);
 
-    offer_session(sctx, cctx, der, len, &client, &server, "freed");
+    offer_session(&r, &client, &server, "freed");
     sp_pair_free(server);
-    st.pending = NULL;                  /* the host cancels its lookup */
+    r.st.pending = NULL;                /* the host cancels its lookup */
     sp_pair_free(client);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    resumption_ends(&r, &client, &server);
     pump(client, server);
-    is_int(store_answer(&st), SP_OK, "freed after the answer: answered");
+    is_int(store_answer(&r.st), SP_OK, "freed after the answer: answered");
 
-    finish_ends("freed", client, server, cctx, sctx);
-    is_int(sp_ctx_connections(sctx), 0, "freed: no pair left");
-    free(der);
-    store_free(&st);
+    finish_ends("freed", client, server, r.cctx, r.sctx);
+    is_int(sp_ctx_connections(r.sctx), 0, "freed: no pair left");
+    free(r.der);
+    store_free(&r.st);
 }
 
 
@@ -405,23 +443,18 @@ test_freed_while_waiting(void)
 static void
 test_client_cert(int version)
 {
-    async_store     st;
-    sp_ctx         *sctx, *cctx;
+    resumption      r;
     sp_pair        *client, *server;
-    uint8_t        *der;
-    size_t          len;
     const char     *v = vname(version);
 
-    sctx = async_server(&st, "ca.crt");
-    sp_ctx_set_request_cert(sctx, 1);
-    sp_ctx_set_reject_unauthorized(sctx, 1);
-    cctx = client_for("client", "ca.crt", version);
-    der = first_session(cctx, sctx, &len);
+    resumption_open(&r, "ca.crt", "client", version);
+    sp_ctx_set_request_cert(r.sctx, 1);
+    sp_ctx_set_reject_unauthorized(r.sctx, 1);
+    resumption_first(&r);
 
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    resumption_ends(&r, &client, &server);
     pump(client, server);
-    is_int(store_answer(&st), SP_OK, tn("client cert %s: answered", v));
+    is_int(store_answer(&r.st), SP_OK, tn("client cert %s: answered", v));
     sp_pair_drive(server);
 
     ok(handshake(client, server), "client cert %s: secure", v);
@@ -429,9 +462,7 @@ test_client_cert(int version)
     ok(sp_pair_authorized(server), "client cert %s: authorized", v);
     ok(peer_cn_is(server, "client"), "client cert %s: the peer is known", v);
 
-    finish_ends("client cert", client, server, cctx, sctx);
-    free(der);
-    store_free(&st);
+    resumption_close(&r, "client cert", client, server);
 }
 
 
@@ -525,42 +556,41 @@ test_hello_retry(void)
 static void
 test_renegotiation(void)
 {
-    async_store     st;
-    sp_ctx         *sctx, *cctx;
+    resumption      r;
     sp_pair        *client, *server;
-    uint8_t        *der;
-    size_t          len;
     unsigned        events = 0;
     int             secure = 0;
 
-    sctx = async_server(&st, NULL);
-    sp_ctx_set_reneg_limit(sctx, 3, 600);
-    cctx = client_for(NULL, "ca.crt", SP_TLS1_2);
-    der = first_session(cctx, sctx, &len);
+    resumption_open(&r, NULL, NULL, SP_TLS1_2);
+    sp_ctx_set_reneg_limit(r.sctx, 3, 600);
+    resumption_first(&r);
 
-    st.mode = ANSWER_NOW;
-    server = sp_pair_new(sctx, NULL, NULL);
-    client = sp_pair_new_with_session(cctx, "localhost", der, len, NULL);
+    r.st.mode = ANSWER_NOW;
+    resumption_ends(&r, &client, &server);
     ok(handshake(client, server), "reneg: resumed handshake");
-    is_int(st.asks, 1, "reneg: the store asked once");
+    is_int(r.st.asks, 1, "reneg: the store asked once");
 
     is_int(sp_pair_renegotiate(client), SP_OK, "reneg: the client starts one");
     pump_watch(client, server, &events, &secure);
     ok(events & SP_EVENT_RENEGOTIATED, "reneg: renegotiated");
     ok(!(events & SP_EVENT_WAITING), "reneg: never waited");
-    is_int(st.asks, 1, "reneg: the store was not asked again");
+    is_int(r.st.asks, 1, "reneg: the store was not asked again");
     is_int(sp_pair_error(server), SP_OK, "reneg: no error");
 
-    finish_ends("reneg", client, server, cctx, sctx);
-    free(der);
-    store_free(&st);
+    resumption_close(&r, "reneg", client, server);
 }
 
 
 /* ---- credentials -------------------------------------------------------- */
 
+typedef enum {
+    SNI_LATE = 0,       /* SP_SNI_WAIT, answered when the test says */
+    SNI_AT_ONCE,        /* SP_SNI_WAIT, answered inside the callback */
+    SNI_SYNC            /* the credentials returned */
+} sni_mode;
+
 typedef struct {
-    int          mode;              /* 0 later, 1 at once, 2 sync */
+    sni_mode     mode;
     sp_creds    *creds;
     unsigned     calls;
     sp_pair     *pending;
@@ -579,11 +609,11 @@ sni_wait(sp_pair *pair, const char *servername, void *arg)
 
     h->calls++;
 
-    if (h->mode == 2) {
+    if (h->mode == SNI_SYNC) {
         return h->creds;
     }
 
-    if (h->mode == 1) {
+    if (h->mode == SNI_AT_ONCE) {
         is_int(sp_pair_answer_creds(pair, h->creds), SP_OK,
                "sni: answered from inside the callback");
         return SP_SNI_WAIT;
@@ -600,7 +630,7 @@ sni_wait(sp_pair *pair, const char *servername, void *arg)
  * one handshake, credentials first.
  */
 static void
-test_sni(int mode, int answer_null, int with_store)
+test_sni(sni_mode mode, int answer_null, int with_store)
 {
     sni_host        h;
     async_store     st;
@@ -614,7 +644,8 @@ test_sni(int mode, int answer_null, int with_store)
     char            name[96];
 
     snprintf(name, sizeof(name), "sni %s%s%s",
-             mode == 1 ? "at once" : mode == 2 ? "sync" : "late",
+             mode == SNI_AT_ONCE ? "at once"
+             : mode == SNI_SYNC ? "sync" : "late",
              answer_null ? " NULL" : "", with_store ? " with a store" : "");
 
     memset(&h, 0, sizeof(h));
@@ -639,7 +670,7 @@ test_sni(int mode, int answer_null, int with_store)
 
     is_int(h.calls, 1, tn("%s: the callback is asked once", name));
 
-    if (mode == 0) {
+    if (mode == SNI_LATE) {
         ok(events & SP_EVENT_WAITING, "%s: SP_EVENT_WAITING", name);
         is_int(sp_pair_waiting(server, &key, &key_len), SP_WAIT_CREDS,
                tn("%s: waits for credentials", name));
@@ -768,11 +799,23 @@ test_sni_freed(void)
 }
 
 
+/* The SNI callback's cases: how it answers, NULL or not, with a store. */
+static const struct {
+    sni_mode     mode;
+    int          answer_null;
+    int          with_store;
+} sni_cases[] = {
+    { SNI_LATE, 0, 0 }, { SNI_LATE, 1, 0 }, { SNI_AT_ONCE, 0, 0 },
+    { SNI_SYNC, 0, 0 }, { SNI_LATE, 0, 1 }, { SNI_LATE, 1, 1 },
+};
+
+
 int
 main(void)
 {
-    int  versions[] = { SP_TLS1_2, SP_TLS1_3 };
-    int  i, c;
+    int     versions[] = { SP_TLS1_2, SP_TLS1_3 };
+    int     i, c;
+    size_t  n;
 
     for (i = 0; i < 2; i++) {
         for (c = LATE_FOUND; c <= MISS_NOW; c++) {
@@ -787,12 +830,11 @@ main(void)
     test_hello_retry();
     test_renegotiation();
 
-    test_sni(0, 0, 0);
-    test_sni(0, 1, 0);
-    test_sni(1, 0, 0);
-    test_sni(2, 0, 0);
-    test_sni(0, 0, 1);
-    test_sni(0, 1, 1);
+    for (n = 0; n < sizeof(sni_cases) / sizeof(sni_cases[0]); n++) {
+        test_sni(sni_cases[n].mode, sni_cases[n].answer_null,
+                 sni_cases[n].with_store);
+    }
+
     test_sni_freed();
     test_sni_use_ctx();
 
