@@ -204,15 +204,6 @@ add_key_cert(sp_creds *creds, const char *key_pem, size_t key_len,
         return rc;
     }
 
-    if (creds->ssl_ctx
-        && !SSL_CTX_use_cert_and_key(creds->ssl_ctx, kc->leaf, kc->pkey,
-                                     kc->chain, 1))
-    {
-        sp_shared_unref(&kc->shared);
-        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_CERT,
-                            cert_origin, 0, "certificate refused");
-    }
-
     for (i = 0; i < creds->nkeycerts; i++) {
         if (creds->keycerts[i]->type == kc->type) {
             sp_shared_unref(&creds->keycerts[i]->shared);
@@ -343,7 +334,7 @@ add_ca(sp_creds *creds, sp_ca_kind kind, const char *pem, size_t len,
 
     creds->ca = ca;
 
-    return creds->ssl_ctx ? sp_creds_ca_install_ctx(creds) : SP_OK;
+    return SP_OK;
 }
 
 
@@ -431,26 +422,6 @@ replace_string(char **slot, const char *value)
 }
 
 
-/*
- * A list is checked where it will be used: on an SSL (as for credentials
- * chosen by SNI) and on the SSL_CTX if there is one.
- */
-static int
-check_list(sp_creds *creds, const char *list, int suites)
-{
-    if (!sp_cipher_list_valid(list, suites)) {
-        return 0;
-    }
-
-    if (creds->ssl_ctx) {
-        return suites ? SSL_CTX_set_ciphersuites(creds->ssl_ctx, list)
-                      : SSL_CTX_set_cipher_list(creds->ssl_ctx, list);
-    }
-
-    return 1;
-}
-
-
 int
 sp_creds_set_ciphers(sp_creds *creds, const char *list)
 {
@@ -458,7 +429,7 @@ sp_creds_set_ciphers(sp_creds *creds, const char *list)
         return SP_ERR_INVALID;
     }
 
-    if (list == NULL || !check_list(creds, list, 0)) {
+    if (list == NULL || !sp_cipher_list_valid(list, 0)) {
         return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_CIPHERS,
                             NULL, 0, "invalid cipher list \"%s\"",
                             list ? list : "");
@@ -475,7 +446,7 @@ sp_creds_set_ciphersuites(sp_creds *creds, const char *suites)
         return SP_ERR_INVALID;
     }
 
-    if (suites == NULL || !check_list(creds, suites, 1)) {
+    if (suites == NULL || !sp_cipher_list_valid(suites, 1)) {
         return sp_error_ssl(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_CIPHERSUITES, NULL, 0,
                             "invalid TLS 1.3 cipher suites \"%s\"",
@@ -507,14 +478,6 @@ sp_creds_set_versions(sp_creds *creds, int min_version, int max_version)
         return sp_error_set(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
                             NULL, 0, "invalid protocol range 0x%04x..0x%04x",
                             min_version, max_version);
-    }
-
-    if (creds->ssl_ctx
-        && (!SSL_CTX_set_min_proto_version(creds->ssl_ctx, min_version)
-            || !SSL_CTX_set_max_proto_version(creds->ssl_ctx, max_version)))
-    {
-        return sp_error_ssl(&creds->error, SP_ERR_INVALID, SP_FIELD_VERSIONS,
-                            NULL, 0, "protocol range refused");
     }
 
     creds->min_version = min_version;
@@ -587,10 +550,6 @@ sp_creds_set_verify_depth(sp_creds *creds, int depth)
         return sp_error_set(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_VERIFY_DEPTH, NULL, 0,
                             "invalid verify depth %d", depth);
-    }
-
-    if (creds->ssl_ctx) {
-        SSL_CTX_set_verify_depth(creds->ssl_ctx, depth);
     }
 
     creds->verify_depth = depth;

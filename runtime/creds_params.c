@@ -122,16 +122,7 @@ sp_creds_set_ecdh_curve(sp_creds *creds, const char *curves)
         }
     }
 
-    /* "auto": OpenSSL's own list, which a context's SSL_CTX then keeps */
-    if (creds->ssl_ctx && copy && !SSL_CTX_set1_groups_list(creds->ssl_ctx,
-                                                            copy))
-    {
-        free(copy);
-        return sp_error_ssl(&creds->error, SP_ERR_INVALID,
-                            SP_FIELD_ECDH_CURVE, NULL, 0,
-                            "curve list \"%s\" refused", curves);
-    }
-
+    /* "auto" (NULL): OpenSSL's own list, which a context's SSL_CTX keeps */
     free(creds->groups);
     creds->groups = copy;
     return SP_OK;
@@ -228,12 +219,6 @@ set_dhparam(sp_creds *creds, const char *pem, size_t len, const char *origin)
         return SP_ERR_NOMEM;
     }
 
-    if (creds->ssl_ctx && !set0_dh(creds->ssl_ctx, NULL, dh)) {
-        EVP_PKEY_free(dh);
-        return sp_error_ssl(&creds->error, SP_ERR_LOAD, SP_FIELD_DHPARAM,
-                            origin, 0, "DH parameters refused");
-    }
-
     EVP_PKEY_free(creds->dh);
     creds->dh = dh;
     ERR_clear_error();
@@ -298,15 +283,6 @@ sp_creds_set_honor_cipher_order(sp_creds *creds, int on)
     }
 
     creds->honor_cipher_order = !!on;
-
-    if (creds->ssl_ctx && on) {
-        SSL_CTX_set_options(creds->ssl_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-
-    } else if (creds->ssl_ctx) {
-        SSL_CTX_clear_options(creds->ssl_ctx,
-                              SSL_OP_CIPHER_SERVER_PREFERENCE);
-    }
-
     return SP_OK;
 }
 
@@ -403,14 +379,6 @@ sp_creds_add_conf_command(sp_creds *creds, const char *name,
     }
 
     if (rc <= 0) {
-        return sp_error_ssl(&creds->error, SP_ERR_INVALID,
-                            SP_FIELD_CONF_COMMAND, NULL, item,
-                            "SSL_CONF command \"%s\" refused \"%s\"", name,
-                            value);
-    }
-
-    if (creds->ssl_ctx && conf_apply(creds->ssl_ctx, NULL, name, value) <= 0)
-    {
         return sp_error_ssl(&creds->error, SP_ERR_INVALID,
                             SP_FIELD_CONF_COMMAND, NULL, item,
                             "SSL_CONF command \"%s\" refused \"%s\"", name,

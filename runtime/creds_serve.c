@@ -146,11 +146,6 @@ sp_creds_prepare(sp_creds *creds)
                             "session id context");
     }
 
-    if (creds->ssl_ctx) {
-        SSL_CTX_set_session_id_context(creds->ssl_ctx, creds->sid,
-                                       (unsigned) creds->sid_len);
-    }
-
     __atomic_store_n(&creds->frozen, 1, __ATOMIC_RELEASE);
     return SP_OK;
 }
@@ -233,10 +228,8 @@ ssl_ctx_load(sp_creds *creds, SSL_CTX *ssl_ctx)
         return SP_FIELD_VERSIONS;
     }
 
-    if (__atomic_load_n(&creds->frozen, __ATOMIC_ACQUIRE)) {
-        SSL_CTX_set_session_id_context(ssl_ctx, creds->sid,
-                                       (unsigned) creds->sid_len);
-    }
+    SSL_CTX_set_session_id_context(ssl_ctx, creds->sid,
+                                   (unsigned) creds->sid_len);
 
     SSL_CTX_set_verify_depth(ssl_ctx, creds->verify_depth);
 
@@ -252,7 +245,8 @@ ssl_ctx_load(sp_creds *creds, SSL_CTX *ssl_ctx)
 /*
  * The SSL_CTX of credentials that are a context's default: its pairs'
  * SSLs are made from it, and it carries the callbacks OpenSSL asks.
- * Built on first use, from what the credentials hold; NULL with the
+ * Built on first use, from what the credentials hold, which freezes them
+ * first: no setter has to reach an SSL_CTX already made.  NULL with the
  * credentials' error set when OpenSSL refuses any of it.
  */
 SSL_CTX *
@@ -263,6 +257,10 @@ sp_creds_ssl_ctx(sp_creds *creds)
 
     if (creds->ssl_ctx) {
         return creds->ssl_ctx;
+    }
+
+    if (sp_creds_prepare(creds) != SP_OK) {
+        return NULL;
     }
 
     ssl_ctx = SSL_CTX_new(TLS_method());

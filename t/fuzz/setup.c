@@ -423,12 +423,6 @@ fz_client_ctx(const fz_client_cfg *cfg, int reject)
 
     creds = fz_creds(cfg->client_cert ? "client" : NULL, "ca.crt");
 
-    if (sp_creds_ssl_ctx(creds) == NULL
-        || !SSL_CTX_set1_sigalgs_list(creds->ssl_ctx, FZ_CLIENT_SIGALGS))
-    {
-        fz_die("SSL_CTX_set1_sigalgs_list failed");
-    }
-
     if (cfg->max_version
         && sp_creds_set_versions(creds, 0, cfg->max_version) != SP_OK)
     {
@@ -437,6 +431,13 @@ fz_client_ctx(const fz_client_cfg *cfg, int reject)
 
     if (cfg->ciphers && sp_creds_set_ciphers(creds, cfg->ciphers) != SP_OK) {
         fz_die("%s: %s", cfg->name, sp_creds_error(creds));
+    }
+
+    /* settings first: building the SSL_CTX freezes the credentials */
+    if (sp_creds_ssl_ctx(creds) == NULL
+        || !SSL_CTX_set1_sigalgs_list(creds->ssl_ctx, FZ_CLIENT_SIGALGS))
+    {
+        fz_die("SSL_CTX_set1_sigalgs_list failed");
     }
 
     if (cfg->groups && !SSL_CTX_set1_groups_list(creds->ssl_ctx, cfg->groups))
