@@ -38,15 +38,54 @@ static u_char  ngx_stream_securepair_redis_session[
                                    NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX];
 
 
+/* An option of the directive after redis:HOST:PORT, "name=value". */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_int_t                     (*set)(ngx_conf_t *cf,
+                                      ngx_stream_securepair_redis_t *rd,
+                                      ngx_str_t *arg);
+} ngx_stream_securepair_redis_option_t;
+
+
 /* The Redis caches of the configuration being read (see `link`). */
 static ngx_cycle_t                    *ngx_stream_securepair_redis_conf_cycle;
 static ngx_stream_securepair_redis_t  *ngx_stream_securepair_redis_conf_list;
 
 
+static ngx_int_t ngx_stream_securepair_redis_address(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_stream_securepair_redis_option(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_stream_securepair_redis_timeout(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
+static ngx_int_t ngx_stream_securepair_redis_prefix(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
+static ngx_int_t ngx_stream_securepair_redis_db(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
+static ngx_int_t ngx_stream_securepair_redis_password(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *file);
+static ngx_int_t ngx_stream_securepair_redis_link(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd);
 static int ngx_stream_securepair_redis_add(void *arg, const uint8_t *id,
     size_t id_len, const uint8_t *session, size_t len, time_t expires);
 static int ngx_stream_securepair_redis_find(void *arg, sp_pair *pair,
     const uint8_t *id, size_t id_len);
+static ngx_int_t ngx_stream_securepair_redis_ready(
+    ngx_stream_securepair_redis_t *link, const char *what);
+static ngx_int_t ngx_stream_securepair_redis_get(
+    ngx_stream_securepair_redis_t *rd, sp_pair *pair, const uint8_t *id,
+    size_t id_len);
+
+
+static ngx_stream_securepair_redis_option_t
+    ngx_stream_securepair_redis_options[] =
+{
+    { ngx_string("timeout="), ngx_stream_securepair_redis_timeout },
+    { ngx_string("prefix="), ngx_stream_securepair_redis_prefix },
+    { ngx_string("db="), ngx_stream_securepair_redis_db },
+    { ngx_string("password_file="), ngx_stream_securepair_redis_password },
+    { ngx_null_string, NULL }
+};
 
 
 /*
@@ -71,13 +110,10 @@ char *
 ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *spcf, ngx_uint_t first)
 {
-    ngx_int_t                       n;
-    ngx_str_t                      *value, s, file;
-    ngx_url_t                       u;
+    ngx_int_t                       rc;
+    ngx_str_t                      *value;
     ngx_uint_t                      i;
-    ngx_array_t                    *passwords;
-    ngx_pool_cleanup_t             *cln;
-    ngx_stream_securepair_redis_t  *rd, *o;
+    ngx_stream_securepair_redis_t  *rd;
 
     value = cf->args->elts;
 
@@ -98,31 +134,71 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->timeout = 50;
     rd->db = 0;
     ngx_str_set(&rd->prefix, "securepair:");
+    rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
+
+    if (ngx_stream_securepair_redis_address(cf, rd, &value[first])
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = first + 1; i < cf->args->nelts; i++) {
+
+        rc = ngx_stream_securepair_redis_option(cf, rd, &value[i]);
+
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of the Redis "
+                               "session cache: expected timeout=TIME, "
+                               "prefix=STR, password_file=FILE or db=N",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_stream_securepair_redis_link(cf, rd) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    spcf->session_redis = rd;
+
+    return NGX_CONF_OK;
+}
+
+
+/* redis:HOST:PORT, resolved now: no worker ever waits for a name server */
+static ngx_int_t
+ngx_stream_securepair_redis_address(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value)
+{
+    ngx_url_t  u;
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    u.url.data = value[first].data + 6;
-    u.url.len = value[first].len - 6;
+    u.url.data = value->data + 6;
+    u.url.len = value->len - 6;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid session cache \"%V\": %s",
-                           &value[first],
-                           u.err ? u.err : "bad address");
-        return NGX_CONF_ERROR;
+                           value, u.err ? u.err : "bad address");
+        return NGX_ERROR;
     }
 
     if (u.no_port || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid session cache \"%V\": expected "
-                           "redis:HOST:PORT", &value[first]);
-        return NGX_CONF_ERROR;
+                           "redis:HOST:PORT", value);
+        return NGX_ERROR;
     }
 
-    /* resolved now, so that no worker ever waits for a name server */
     rd->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
     if (rd->host.data == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     rd->host.len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
@@ -130,78 +206,128 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->host.data[rd->host.len] = '\0';
     rd->port = u.port;
 
-    for (i = first + 1; i < cf->args->nelts; i++) {
+    return NGX_OK;
+}
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
 
-            rd->timeout = ngx_parse_time(&s, 0);
-            if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
-                goto invalid;
-            }
+/*
+ * One option, "name=value", set by its own function given the value:
+ * NGX_OK, NGX_ERROR (said why), or NGX_DECLINED for an unknown option or
+ * a bad value (the caller says which parameter is invalid).
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_option(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value)
+{
+    ngx_str_t                              arg;
+    ngx_stream_securepair_redis_option_t  *opt;
 
-            continue;
+    for (opt = ngx_stream_securepair_redis_options; opt->set; opt++) {
+        if (ngx_strncmp(value->data, opt->name.data, opt->name.len) == 0) {
+            arg.data = value->data + opt->name.len;
+            arg.len = value->len - opt->name.len;
+
+            return opt->set(cf, rd, &arg);
         }
-
-        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
-            rd->prefix.data = value[i].data + 7;
-            rd->prefix.len = value[i].len - 7;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            rd->db = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
-            file.data = value[i].data + 14;
-            file.len = value[i].len - 14;
-
-            if (file.len == 0) {
-                goto invalid;
-            }
-
-            /* reads the file's first line, and says why when it cannot */
-            passwords = ngx_ssl_read_password_file(cf, &file);
-            if (passwords == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            s = *(ngx_str_t *) passwords->elts;
-
-            if (s.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty Redis password in \"%V\"",
-                                   &file);
-                return NGX_CONF_ERROR;
-            }
-
-            rd->password.data = ngx_pstrdup(cf->pool, &s);
-            if (rd->password.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            rd->password.len = s.len;
-            continue;
-        }
-
-        goto invalid;
     }
 
-    rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_redis_timeout(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
+{
+    rd->timeout = ngx_parse_time(arg, 0);
+
+    if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_redis_prefix(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
+{
+    rd->prefix = *arg;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_redis_db(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(arg->data, arg->len);
+    if (n == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    rd->db = n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_securepair_redis_password(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *file)
+{
+    ngx_str_t     s;
+    ngx_array_t  *passwords;
+
+    if (file->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* reads the file's first line, and says why when it cannot */
+    passwords = ngx_ssl_read_password_file(cf, file);
+    if (passwords == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = *(ngx_str_t *) passwords->elts;
+
+    if (s.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty Redis password in \"%V\"", file);
+        return NGX_ERROR;
+    }
+
+    rd->password.data = ngx_pstrdup(cf->pool, &s);
+    if (rd->password.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->password.len = s.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The cache joins the configuration's list, and uses the connection of
+ * the first one with the same server, password and database.
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_link(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd)
+{
+    ngx_pool_cleanup_t             *cln;
+    ngx_stream_securepair_redis_t  *o;
 
     /* a new configuration (a reload) shares nothing with the old one */
     if (ngx_stream_securepair_redis_conf_cycle != cf->cycle) {
         cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
         if (cln == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         cln->handler = ngx_stream_securepair_redis_conf_done;
@@ -231,17 +357,7 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->next = ngx_stream_securepair_redis_conf_list;
     ngx_stream_securepair_redis_conf_list = rd;
 
-    spcf->session_redis = rd;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" of the Redis session cache: "
-                       "expected timeout=TIME, prefix=STR, "
-                       "password_file=FILE or db=N", &value[i]);
-    return NGX_CONF_ERROR;
+    return NGX_OK;
 }
 
 
@@ -277,16 +393,7 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
         return rc;
     }
 
-    if (link->ac == NULL
-        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
-    {
-        return rc;
-    }
-
-    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(link, "write dropped",
-                                         "too many commands wait for "
-                                         "a reply");
+    if (ngx_stream_securepair_redis_ready(link, "write dropped") != NGX_OK) {
         return rc;
     }
 
@@ -305,6 +412,32 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
     link->pending++;
 
     return rc;
+}
+
+
+/*
+ * The worker's connection, opened when there is none: NGX_OK when it
+ * takes a command now; NGX_DECLINED when it cannot, or when too many
+ * wait for a reply already (warned as `what`).
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_ready(ngx_stream_securepair_redis_t *link,
+    const char *what)
+{
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, what,
+                                         "too many commands wait for "
+                                         "a reply");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -409,12 +542,8 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     size_t id_len)
 {
     ngx_stream_securepair_redis_t  *rd = arg;
-    ngx_stream_securepair_redis_t  *link = rd->link;
 
-    size_t                              len;
-    ngx_connection_t                   *c;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_stream_securepair_redis_get_t  *get;
+    size_t  len;
 
     /* the zone first: a hit answers at once */
     len = sizeof(ngx_stream_securepair_redis_session);
@@ -429,29 +558,41 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
         return 0;
     }
 
-    if (link->ac == NULL
-        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    if (ngx_stream_securepair_redis_ready(rd->link, "lookup skipped")
+        != NGX_OK)
     {
         return -1;
     }
 
-    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(link, "lookup skipped",
-                                         "too many commands wait for "
-                                         "a reply");
-        return -1;
-    }
+    return ngx_stream_securepair_redis_get(rd, pair, id, id_len) == NGX_OK
+           ? 0 : -1;
+}
+
+
+/*
+ * Asks Redis (GET) for the session of `id`, on behalf of the pair, which
+ * waits for the reply or for the timer.
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
+    sp_pair *pair, const uint8_t *id, size_t id_len)
+{
+    ngx_stream_securepair_redis_t  *link = rd->link;
+
+    ngx_connection_t                   *c;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_stream_securepair_redis_get_t  *get;
 
     c = sp_pair_get_data(pair);
 
     cln = ngx_pool_cleanup_add(c->pool, 0);
     if (cln == NULL) {
-        return -1;
+        return NGX_ERROR;
     }
 
     get = ngx_alloc(sizeof(ngx_stream_securepair_redis_get_t), c->log);
     if (get == NULL) {
-        return -1;
+        return NGX_ERROR;
     }
 
     ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
@@ -462,7 +603,7 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
         != REDIS_OK)
     {
         ngx_free(get);
-        return -1;
+        return NGX_ERROR;
     }
 
     link->pending++;
@@ -484,5 +625,5 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "securepair redis: GET sent, %ui waiting", link->pending);
 
-    return 0;
+    return NGX_OK;
 }
