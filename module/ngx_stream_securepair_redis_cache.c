@@ -6,8 +6,11 @@
  * fleet can find it.
  *
  * A lookup asks the zone first; on a miss, the pair waits (the runtime's
- * find_async) while Redis is asked (GET), and the reply answers it, or a
- * timer does after `timeout`: "not found", a full handshake.
+ * find_async) while Redis is asked (PTTL and GET, pipelined), and the
+ * reply answers it, or a timer does after `timeout`: "not found", a full
+ * handshake.  A session Redis finds is also kept in the zone for what
+ * remains of its lifetime (PTTL's), so that this host resumes it again
+ * without asking Redis, and until it would have expired, no longer.
  *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c).
@@ -18,16 +21,21 @@
 
 
 /*
- * A lookup in Redis.  It lives until its reply (or the connection's end)
- * comes, which may be after the session closed: `pair` is then NULL, and
- * the reply finds nothing to answer.
+ * A lookup in Redis.  It lives until its two replies (or the
+ * connection's end) come, which may be after the session closed: `pair`
+ * is then NULL, and the reply finds nothing to answer, but a session
+ * found still goes to the zone.
  */
 typedef struct {
-    ngx_stream_securepair_redis_t  *rd;
+    ngx_stream_securepair_redis_t  *rd;       /* the cache (rd->link asks) */
     sp_pair                        *pair;     /* NULL: answered, or gone */
     ngx_connection_t               *c;
     ngx_pool_cleanup_t             *cln;
     ngx_event_t                     timer;
+    ngx_uint_t                      replies;  /* still to come */
+    time_t                          ttl;      /* PTTL's, in s; 0: not kept */
+    size_t                          id_len;   /* 0: not kept */
+    u_char                          id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 } ngx_stream_securepair_redis_get_t;
 
 
@@ -474,6 +482,67 @@ ngx_stream_securepair_redis_answer(ngx_stream_securepair_redis_get_t *get,
 }
 
 
+/*
+ * A session found goes to the zone, for what remains of its lifetime in
+ * Redis: the zone keeps it no longer than the host that made it would.
+ */
+static void
+ngx_stream_securepair_redis_keep(ngx_stream_securepair_redis_get_t *get,
+    const u_char *session, size_t len)
+{
+    ngx_stream_securepair_redis_t  *rd = get->rd;
+
+    /* a longer one could never be copied out of the zone */
+    if (get->ttl == 0 || get->id_len == 0
+        || len > NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX)
+    {
+        return;
+    }
+
+    if (rd->zone.add(rd->zone.arg, get->id, get->id_len, session, len,
+                     ngx_time() + get->ttl)
+        == 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_STREAM,
+                       get->c ? get->c->log : &rd->link->log, 0,
+                       "securepair redis: session kept in the zone "
+                       "for %T s", get->ttl);
+    }
+}
+
+
+/* One reply of the two came: the lookup goes after the last. */
+static void
+ngx_stream_securepair_redis_get_free(ngx_stream_securepair_redis_get_t *get)
+{
+    get->rd->link->pending--;
+
+    if (--get->replies == 0) {
+        ngx_free(get);
+    }
+}
+
+
+/* The session's remaining lifetime, asked just before the session. */
+static void
+ngx_stream_securepair_redis_ttl_done(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    redisReply  *reply = r;
+
+    /* milliseconds (-2: no such key, -1: no expiry), whole seconds kept */
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER
+        && reply->integer > 0)
+    {
+        get->ttl = (time_t) (reply->integer / 1000);
+    }
+
+    ngx_stream_securepair_redis_get_free(get);
+}
+
+
 static void
 ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
     void *data)
@@ -481,10 +550,14 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
     ngx_stream_securepair_redis_get_t  *get = data;
 
     redisReply                     *reply = r;
-    ngx_stream_securepair_redis_t  *rd;
+    ngx_stream_securepair_redis_t  *link;
 
-    rd = get->rd;
-    rd->pending--;
+    link = get->rd->link;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        ngx_stream_securepair_redis_keep(get, (u_char *) reply->str,
+                                         reply->len);
+    }
 
     if (get->pair != NULL) {
 
@@ -496,14 +569,14 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
                                                reply->len);
 
         } else {
-            ngx_stream_securepair_redis_warn(rd, "lookup failed",
+            ngx_stream_securepair_redis_warn(link, "lookup failed",
                                     reply->type == REDIS_REPLY_ERROR
                                     ? reply->str : "not a string");
             ngx_stream_securepair_redis_answer(get, NULL, 0);
         }
     }
 
-    ngx_free(get);
+    ngx_stream_securepair_redis_get_free(get);
 }
 
 
@@ -513,7 +586,7 @@ ngx_stream_securepair_redis_get_timeout(ngx_event_t *ev)
 {
     ngx_stream_securepair_redis_get_t  *get = ev->data;
 
-    ngx_stream_securepair_redis_warn(get->rd, "lookup timed out",
+    ngx_stream_securepair_redis_warn(get->rd->link, "lookup timed out",
                                      "no reply within the timeout");
 
     /* the reply, when it comes, finds nothing to answer */
@@ -570,8 +643,9 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
 
 
 /*
- * Asks Redis (GET) for the session of `id`, on behalf of the pair, which
- * waits for the reply or for the timer.
+ * Asks Redis for the session of `id` and its remaining lifetime (PTTL,
+ * then GET, one after the other on the connection), on behalf of the
+ * pair, which waits for the replies or for the timer.
  */
 static ngx_int_t
 ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
@@ -597,8 +671,15 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
 
     ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
 
-    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done, get,
-                          "GET %b%b", rd->prefix.data, rd->prefix.len,
+    get->rd = rd;
+
+    if (id_len <= sizeof(get->id)) {
+        ngx_memcpy(get->id, id, id_len);
+        get->id_len = id_len;
+    }
+
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_ttl_done,
+                          get, "PTTL %b%b", rd->prefix.data, rd->prefix.len,
                           id, id_len)
         != REDIS_OK)
     {
@@ -607,8 +688,20 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
     }
 
     link->pending++;
+    get->replies = 1;
 
-    get->rd = link;
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
+                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
+                          id, id_len)
+        != REDIS_OK)
+    {
+        /* PTTL's reply frees it */
+        return NGX_ERROR;
+    }
+
+    link->pending++;
+    get->replies++;
+
     get->pair = pair;
     get->c = c;
     get->cln = cln;

@@ -6,10 +6,13 @@
 # redis:HOST:PORT ...; its configuration and its errors; every new
 # session written to Redis with the session timeout as its expiry, under
 # the key prefix, in the database asked, after AUTH; tickets made on one
-# host resume on the others; and Redis as a cache, never a dependency:
-# killed, refusing, answering garbage or made slow (DEBUG SLEEP), no
-# handshake fails nor waits for it, a warning says so at most every few
-# seconds, and writes come back by themselves with Redis.
+# host resume on the others; Redis as the second level: a session it
+# gives a host is kept in that host's zone, for what remains of its
+# lifetime, and resumes there again without Redis; and Redis as a
+# cache, never a dependency: killed, refusing, answering garbage or made
+# slow (DEBUG SLEEP), no handshake fails nor waits for it longer than
+# the lookup's timeout, a warning says so at most every few seconds, and
+# writes come back by themselves with Redis.
 #
 # The client is `openssl s_client` in its full mode, which says "New," or
 # "Reused,"; the access log gives each connection's session id.
@@ -20,7 +23,7 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 use SecurePair::Redis qw(have_redis start_redis stop_redis kill_redis
-                         redis_cli);
+                         redis_cli redis_call);
 use SecurePair::Util qw(wait_child);
 
 use File::Path qw(make_path);
@@ -74,7 +77,8 @@ sub host_conf {
         . "    securepair_session_timeout 120s;\n"
         . "    $cache\n"
         . "    $ECHO\n";
-    my $conf = "server {\n    listen $host:$port;\n$common$keys}\n";
+    my $listen = "$host:$port" . ($o{reuseport} ? ' reuseport' : '');
+    my $conf = "server {\n    listen $listen;\n$common$keys}\n";
     $conf .= "server {\n    listen $host:$o{port2};\n$common"
              . "    securepair_session_tickets off;\n}\n" if $o{port2};
     return $conf;
@@ -83,7 +87,7 @@ sub host_conf {
 sub redis_cache {
     my ($port, $more) = @_;
     return "securepair_session_cache shared:FLEET:1m "
-           . "redis:127.0.0.1:$port timeout=" . (50 * $SLOW) . "ms "
+           . "redis:127.0.0.1:$port timeout=" . (200 * $SLOW) . "ms "
            . "prefix=fleet: db=3 "
            . "password_file=$DIR/redis.pass" . ($more // '') . ";";
 }
@@ -130,6 +134,22 @@ sub conn {
     return $r;
 }
 
+# A saved TLS 1.2 session offered to a host, the client gone as soon as
+# its handshake is done (its stdin is empty): how long it took, whether
+# it resumed (undef: no handshake), s_client's stderr.
+sub timed_offer {
+    my ($t, $host, $sess) = @_;
+    my $t0 = time;
+    my ($st, $out, $err) = run_cmd(['openssl', 's_client', '-connect',
+                                    "$host:$t->{port}", '-noservername',
+                                    '-tls1_2', '-sess_in', $sess,
+                                    '-CAfile', "$CERTS/ca.crt",
+                                    '-no_ign_eof']);
+    my $took = time - $t0;
+    return ($took, $out =~ /^Reused, TLS/m ? 1
+                   : $out =~ /^New, TLS/m ? 0 : undef, $err);
+}
+
 # A command on one key, which may hold any byte (even NUL: it goes
 # through stdin, redis-cli -x), in db 3: its answer.
 sub redis_key {
@@ -147,6 +167,12 @@ sub redis_ok {
     my ($s, $out, $e) = redis_cli($redis, '-n', 3, @cmd);
     chomp $out;
     return $s == 0 ? $out : "error: $e";
+}
+
+# How many GETs Redis has answered since it started.
+sub redis_gets {
+    my $info = redis_call($redis, 0, 'INFO', 'commandstats') // '';
+    return $info =~ /^cmdstat_get:calls=(\d+)/m ? $1 : 0;
 }
 
 sub warn_lines {
@@ -320,6 +346,73 @@ for my $i (0 .. 2) {
 }
 
 is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
+
+# Redis is the second level: a session it gave a host is kept in that
+# host's zone, so that the host resumes it again without asking (Redis
+# counts no GET), and still once Redis has forgotten it
+{
+    my $gets = redis_gets();
+    my @bad;
+
+    for my $flushed (0, 1) {
+        for my $i (0 .. 2) {
+            for my $j (0 .. 2) {
+                my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                             in => "$DIR/s12-$i.pem");
+                push @bad, "$HOSTS[$i]'s on $HOSTS[$j] (flushed $flushed): "
+                           . "served=$x->{served} reused="
+                           . ($x->{reused} // '-') . " $x->{stderr}"
+                    unless $x->{served} && $x->{reused};
+            }
+        }
+
+        if (!$flushed) {
+            is(redis_gets(), $gets, 'zone filled from Redis: the three '
+                                    . 'sessions resume again on the three '
+                                    . 'hosts without a GET to Redis');
+            is(redis_ok('FLUSHDB'), 'OK', 'zone filled from Redis: Redis '
+                                          . 'emptied');
+        }
+    }
+
+    is(scalar(@bad), 0, 'zone filled from Redis: the three TLS 1.2 '
+                        . 'sessions resume on the three hosts, before and '
+                        . 'after Redis is emptied (18 of 18)')
+        or diag(join "\n", @bad);
+}
+
+# what a host keeps is the session's remaining lifetime, not a fresh
+# one: a session left with 4 s in Redis, resumed on the second host
+# through Redis, is gone from that host's zone once Redis let it go
+{
+    my $sess = "$DIR/short.pem";
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
+                 out => $sess);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
+                     && time < $deadline;
+
+    is(redis_call($redis, 3, 'PEXPIRE', $key, 4000 * $SLOW), 1,
+       "lifetime: the session made on $HOSTS[0] has 4 s left in Redis");
+
+    my $x = conn($fleet[1], $HOSTS[1], version => 'TLSv1.2', in => $sess);
+    ok($x->{served} && $x->{reused},
+       "lifetime: it resumes on $HOSTS[1] through Redis")
+        or diag("$x->{cmd}\n$x->{stderr}");
+
+    $deadline = time + 10 * $SLOW;
+    sleep 0.1 while redis_call($redis, 3, 'EXISTS', $key)
+                    && time < $deadline;
+    is(redis_call($redis, 3, 'EXISTS', $key), 0,
+       'lifetime: Redis let it go');
+
+    my $y = conn($fleet[1], $HOSTS[1], version => 'TLSv1.2', in => $sess);
+    ok($y->{served} && defined $y->{reused} && !$y->{reused},
+       "lifetime: $HOSTS[1] no longer resumes it either (its zone kept "
+       . "it for what remained, not for securepair_session_timeout)")
+        or diag("$y->{cmd}\n$y->{stderr}");
+}
 
 # TLS 1.3 with tickets off: the ticket names a session in the store
 for my $i (0 .. 2) {
@@ -515,31 +608,43 @@ ok($redis, 'Redis back on the same port');
 # ---- Redis slow ------------------------------------------------------------
 
 {
+    # a session made on the first host, in Redis, and in no other zone
+    my $slow = "$DIR/slow-0.pem";
+    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
+                 out => $slow);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
+                     && time < $deadline;
+
     # DEBUG SLEEP holds Redis for 4 s (more under valgrind): handshakes
-    # wait for it no more than the lookup's timeout
+    # wait for it no more than the lookup's timeout, 200 ms
     my $cli = spawn("$DIR/sleep.out", $SecurePair::Redis::CLI, '-h',
                     '127.0.0.1', '-p', $redis->{port}, '--no-auth-warning',
                     '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4 * $SLOW);
     sleep 0.3;
 
     my $t0 = time;
-    my ($ok, @bad) = full_handshakes(\@fleet, 6);
 
-    # a session made on the first host (its write waits for Redis too)
-    # offered to the others: their lookups time out, a full handshake
-    my $offers = 0;
+    # the session offered to the others: their lookups time out, a full
+    # handshake; each client gone once its handshake is done, timed
+    my ($offers, @took, @bad) = (0);
     for my $j (1, 2) {
-        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
-                     no_ticket => 1, in => "$DIR/back-0.pem");
-        if ($x->{served} && defined $x->{reused} && !$x->{reused}) {
+        my ($took, $reused, $err) = timed_offer($fleet[$j], $HOSTS[$j], $slow);
+        push @took, $took;
+        if (defined $reused && !$reused) {
             $offers++;
         } else {
-            push @bad, "offer to $HOSTS[$j]: served=$x->{served} reused="
-                       . ($x->{reused} // '-') . " $x->{stderr}";
+            push @bad, "offer to $HOSTS[$j]: reused="
+                       . ($reused // '-') . " $err";
         }
     }
 
+    my ($ok, @bad2) = full_handshakes(\@fleet, 6);
+    push @bad, @bad2;
+
     my $asleep = !defined wait_child($cli, 0);
+    my $took = join ', ', map { sprintf '%.2f s', $_ } @took;
 
     is($ok, 6, 'Redis asleep: 6 handshakes served (full), 0 failures')
         or diag(join "\n", @bad);
@@ -547,6 +652,12 @@ ok($redis, 'Redis back on the same port');
                    . 'served by a full handshake after the lookup\'s '
                    . 'timeout')
         or diag(join "\n", @bad);
+    is(scalar(grep { $_ >= 0.18 * $SLOW } @took), 2,
+       "Redis asleep: each offer's handshake took the lookup's timeout "
+       . "(200 ms) at least ($took)");
+    is(scalar(grep { $_ < 2 * $SLOW } @took), 2,
+       "Redis asleep: and far less than Redis's 4 s sleep (under 2 s: "
+       . "$took)");
     ok($asleep, 'Redis asleep: they were all done while Redis still '
                 . 'slept (' . sprintf('%.1f', time - $t0) . ' s)');
 
