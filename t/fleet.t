@@ -12,7 +12,9 @@
 # cache, never a dependency: killed, refusing, answering garbage or made
 # slow (DEBUG SLEEP), no handshake fails nor waits for it longer than
 # the lookup's timeout, a warning says so at most every few seconds, and
-# writes come back by themselves with Redis.
+# writes come back by themselves with Redis.  Last, a host of two
+# workers, each with its own connection to Redis, before and after
+# Redis restarts.
 #
 # The client is `openssl s_client` in its full mode, which says "New," or
 # "Reused,"; the access log gives each connection's session id.
@@ -728,6 +730,134 @@ for my $i (0 .. 2) {
     no_errors($t, 'Redis answering garbage');
     stop_nginx($t);
     check_nginx_clean($t, 'Redis answering garbage');
+}
+
+
+# ---- two workers on one host ---------------------------------------------
+
+# How many connections Redis has from the module (redis-cli's own
+# aside), and in which databases.
+sub redis_clients {
+    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
+    return map { /\bdb=(\d+)/ ? $1 : '?' }
+           grep { /\S/ && !/cmd=client/ } split /\n/, $out;
+}
+
+{
+    # the first host makes sessions, with one worker; the second has two,
+    # each with its own connection to Redis, and the kernel spreads the
+    # clients over them (reuseport)
+    my $maker = start_nginx(name => 'fleet maker', port => $PORT,
+                            workers => 1, master => 1, log_format => $LOG,
+                            config_raw => host_conf($HOSTS[0], $PORT,
+                                              redis_cache($redis->{port})));
+    my $two;
+    {
+        local $LOG_LEVEL = 'debug';
+        $two = start_nginx(name => 'fleet two workers', port => $PORT,
+                           workers => 2, master => 1, log_format => $LOG,
+                           config_raw => host_conf($HOSTS[1], $PORT,
+                                              redis_cache($redis->{port}),
+                                              reuseport => 1));
+    }
+    ok(!$maker->{start_error} && !$two->{start_error},
+       'two workers: the maker and the host of two workers start')
+        or diag(($maker->{start_error} // '') . ($two->{start_error} // ''));
+    is(redis_ok('FLUSHDB'), 'OK', 'two workers: Redis emptied');
+
+    # sessions made on the first host, each resumed three times on the
+    # second: through Redis the first time, by either worker, then from
+    # the zone the two share
+    my $resume_all = sub {
+        my ($tag, $n) = @_;
+        my ($ok, @bad) = (0);
+
+        for my $k (1 .. $n) {
+            my $sess = "$DIR/two-$tag-$k.pem";
+            my $r = conn($maker, $HOSTS[0], version => 'TLSv1.2',
+                         no_ticket => 1, out => $sess);
+            my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+            my $deadline = time + 5 * $SLOW;
+            sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
+                             && time < $deadline;
+
+            for (1 .. 3) {
+                my $x = conn($two, $HOSTS[1], version => 'TLSv1.2',
+                             in => $sess);
+                if ($x->{served} && $x->{reused}
+                    && ($x->{log}{id} // '') eq ($r->{log}{id} // '-'))
+                {
+                    $ok++;
+                } else {
+                    push @bad, "$tag $k: served=$x->{served} reused="
+                               . ($x->{reused} // '-') . " $x->{stderr}";
+                }
+            }
+        }
+
+        return ($ok, @bad);
+    };
+
+    my ($ok, @bad) = $resume_all->('up', 6);
+    is($ok, 18, 'two workers: 6 sessions made by the first host resume '
+                . '3 times each on the second (18 of 18)')
+        or diag(join "\n", @bad);
+
+    my @debug = split /\n/, error_log_text($two);
+    is(scalar(grep { /securepair redis: GET sent/ } @debug), 6,
+       'two workers: Redis asked once a session (6 GETs in the debug log)');
+    is(scalar(grep { /securepair redis: session kept in the zone for (\d+) s/
+                     && $1 > 100 && $1 <= 120 } @debug), 6,
+       'two workers: each kept in the zone for what remained of its '
+       . '120 s');
+
+    # new sessions on the second host, each written to Redis by the
+    # worker that made it, until both workers have their connection
+    my $deadline = time + 15 * $SLOW;
+    while (redis_clients() < 3 && time < $deadline) {
+        conn($two, $HOSTS[1], version => 'TLSv1.2', no_ticket => 1)
+            for 1 .. 4;
+    }
+    is(join(' ', redis_clients()), '3 3 3',
+       'two workers: Redis has three connections (the first host\'s, '
+       . 'one for each worker of the second), all in db 3');
+
+    kill_redis($redis);
+    $redis = start_redis("$DIR/redis", port => $redis->{port},
+                         password => 'fleet-secret');
+    ok($redis, 'two workers: Redis restarted, empty');
+
+    # every worker reconnects by itself (at most 5 s apart)
+    $deadline = time + 15 * $SLOW;
+    sleep 0.2 while redis_clients() < 3 && time < $deadline;
+    is(join(' ', redis_clients()), '3 3 3',
+       'two workers: after the restart the three connections are back, '
+       . 'after AUTH and SELECT');
+
+    # the sessions of before, from the zone (Redis lost them), and new
+    # ones through Redis again
+    ($ok, @bad) = (0);
+    for my $k (1 .. 6) {
+        my $x = conn($two, $HOSTS[1], version => 'TLSv1.2',
+                     in => "$DIR/two-up-$k.pem");
+        $x->{served} && $x->{reused} ? $ok++
+            : push @bad, "up $k: served=$x->{served} reused="
+                         . ($x->{reused} // '-') . " $x->{stderr}";
+    }
+    is($ok, 6, 'two workers: after the restart the sessions of before '
+               . 'still resume on the second host (its zone)')
+        or diag(join "\n", @bad);
+
+    ($ok, @bad) = $resume_all->('back', 6);
+    is($ok, 18, 'two workers: after the restart, 6 new sessions of the '
+                . 'first host resume 3 times each on the second (18 of 18)')
+        or diag(join "\n", @bad);
+
+    for my $t ($maker, $two) {
+        no_errors($t, "two workers, $t->{name}");
+        stop_nginx($t);
+        check_nginx_clean($t, "two workers, $t->{name}");
+    }
 }
 
 done_testing();
