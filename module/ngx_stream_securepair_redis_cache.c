@@ -9,8 +9,8 @@
  * find_async) while Redis is asked (PTTL and GET, pipelined), and the
  * reply answers it, or a timer does after `timeout`: "not found", a full
  * handshake.  A session Redis finds is also kept in the zone for what
- * remains of its lifetime (PTTL's), so that this host resumes it again
- * without asking Redis, and until it would have expired, no longer.
+ * remains of its lifetime (PTTL's): this host resumes it again without
+ * asking Redis, and not after it expires.
  *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c).
@@ -46,15 +46,6 @@ static u_char  ngx_stream_securepair_redis_session[
                                    NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX];
 
 
-/* An option of the directive after redis:HOST:PORT, "name=value". */
-typedef struct {
-    ngx_str_t                       name;
-    ngx_int_t                     (*set)(ngx_conf_t *cf,
-                                      ngx_stream_securepair_redis_t *rd,
-                                      ngx_str_t *arg);
-} ngx_stream_securepair_redis_option_t;
-
-
 /* The Redis caches of the configuration being read (see `link`). */
 static ngx_cycle_t                    *ngx_stream_securepair_redis_conf_cycle;
 static ngx_stream_securepair_redis_t  *ngx_stream_securepair_redis_conf_list;
@@ -64,12 +55,6 @@ static ngx_int_t ngx_stream_securepair_redis_address(ngx_conf_t *cf,
     ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
 static ngx_int_t ngx_stream_securepair_redis_option(ngx_conf_t *cf,
     ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
-static ngx_int_t ngx_stream_securepair_redis_timeout(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
-static ngx_int_t ngx_stream_securepair_redis_prefix(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
-static ngx_int_t ngx_stream_securepair_redis_db(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg);
 static ngx_int_t ngx_stream_securepair_redis_password(ngx_conf_t *cf,
     ngx_stream_securepair_redis_t *rd, ngx_str_t *file);
 static ngx_int_t ngx_stream_securepair_redis_link(ngx_conf_t *cf,
@@ -83,17 +68,6 @@ static ngx_int_t ngx_stream_securepair_redis_ready(
 static ngx_int_t ngx_stream_securepair_redis_get(
     ngx_stream_securepair_redis_t *rd, sp_pair *pair, const uint8_t *id,
     size_t id_len);
-
-
-static ngx_stream_securepair_redis_option_t
-    ngx_stream_securepair_redis_options[] =
-{
-    { ngx_string("timeout="), ngx_stream_securepair_redis_timeout },
-    { ngx_string("prefix="), ngx_stream_securepair_redis_prefix },
-    { ngx_string("db="), ngx_stream_securepair_redis_db },
-    { ngx_string("password_file="), ngx_stream_securepair_redis_password },
-    { ngx_null_string, NULL }
-};
 
 
 /*
@@ -219,71 +193,57 @@ ngx_stream_securepair_redis_address(ngx_conf_t *cf,
 
 
 /*
- * One option, "name=value", set by its own function given the value:
- * NGX_OK, NGX_ERROR (said why), or NGX_DECLINED for an unknown option or
- * a bad value (the caller says which parameter is invalid).
+ * One option, "name=value": NGX_OK, NGX_ERROR (said why), or
+ * NGX_DECLINED for an unknown option or a bad value (the caller says
+ * which parameter is invalid).
  */
 static ngx_int_t
 ngx_stream_securepair_redis_option(ngx_conf_t *cf,
     ngx_stream_securepair_redis_t *rd, ngx_str_t *value)
 {
-    ngx_str_t                              arg;
-    ngx_stream_securepair_redis_option_t  *opt;
+    ngx_int_t  n;
+    ngx_str_t  s;
 
-    for (opt = ngx_stream_securepair_redis_options; opt->set; opt++) {
-        if (ngx_strncmp(value->data, opt->name.data, opt->name.len) == 0) {
-            arg.data = value->data + opt->name.len;
-            arg.len = value->len - opt->name.len;
+    if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        s.data = value->data + 8;
+        s.len = value->len - 8;
 
-            return opt->set(cf, rd, &arg);
+        rd->timeout = ngx_parse_time(&s, 0);
+        if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
+            return NGX_DECLINED;
         }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "prefix=", 7) == 0) {
+        rd->prefix.data = value->data + 7;
+        rd->prefix.len = value->len - 7;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "db=", 3) == 0) {
+        n = ngx_atoi(value->data + 3, value->len - 3);
+        if (n == NGX_ERROR) {
+            return NGX_DECLINED;
+        }
+
+        rd->db = n;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "password_file=", 14) == 0) {
+        s.data = value->data + 14;
+        s.len = value->len - 14;
+
+        return ngx_stream_securepair_redis_password(cf, rd, &s);
     }
 
     return NGX_DECLINED;
 }
 
 
-static ngx_int_t
-ngx_stream_securepair_redis_timeout(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
-{
-    rd->timeout = ngx_parse_time(arg, 0);
-
-    if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_stream_securepair_redis_prefix(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
-{
-    rd->prefix = *arg;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_stream_securepair_redis_db(ngx_conf_t *cf,
-    ngx_stream_securepair_redis_t *rd, ngx_str_t *arg)
-{
-    ngx_int_t  n;
-
-    n = ngx_atoi(arg->data, arg->len);
-    if (n == NGX_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    rd->db = n;
-
-    return NGX_OK;
-}
-
-
+/* password_file=FILE: its first line, for AUTH */
 static ngx_int_t
 ngx_stream_securepair_redis_password(ngx_conf_t *cf,
     ngx_stream_securepair_redis_t *rd, ngx_str_t *file)
