@@ -116,7 +116,12 @@ ngx_stream_securepair_redis_event(ngx_event_t *ev)
 }
 
 
-/* One hook for all four: interest in `event` on `ev`, on or off. */
+/*
+ * What the four hooks below do: interest in `event` on `ev`, on or off.
+ * hiredis calls each hook with the one ev.data they share and nothing
+ * else, so a hook knows which event and which way only by being itself:
+ * four one-line wrappers, as in hiredis's own adapters (libevent.h).
+ */
 static void
 ngx_stream_securepair_redis_interest(ngx_event_t *ev, ngx_int_t event,
     ngx_uint_t on)
