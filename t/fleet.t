@@ -152,6 +152,20 @@ sub timed_offer {
                    : $out =~ /^New, TLS/m ? 0 : undef, $err);
 }
 
+# A new TLS 1.2 session made on a host (no ticket) and saved in $sess,
+# once Redis holds it: the connection, and the session's key in Redis.
+sub new_session {
+    my ($t, $host, $sess) = @_;
+    my $r = conn($t, $host, version => 'TLSv1.2', no_ticket => 1,
+                 out => $sess);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+
+    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
+                     && time < $deadline;
+    return ($r, $key);
+}
+
 # A command on one key, which may hold any byte (even NUL: it goes
 # through stdin, redis-cli -x), in db 3: its answer.
 sub redis_key {
@@ -388,12 +402,7 @@ is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
 # through Redis, is gone from that host's zone once Redis let it go
 {
     my $sess = "$DIR/short.pem";
-    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
-                 out => $sess);
-    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
-    my $deadline = time + 5 * $SLOW;
-    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
-                     && time < $deadline;
+    my (undef, $key) = new_session($fleet[0], $HOSTS[0], $sess);
 
     is(redis_call($redis, 3, 'PEXPIRE', $key, 4000 * $SLOW), 1,
        "lifetime: the session made on $HOSTS[0] has 4 s left in Redis");
@@ -403,7 +412,7 @@ is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
        "lifetime: it resumes on $HOSTS[1] through Redis")
         or diag("$x->{cmd}\n$x->{stderr}");
 
-    $deadline = time + 10 * $SLOW;
+    my $deadline = time + 10 * $SLOW;
     sleep 0.1 while redis_call($redis, 3, 'EXISTS', $key)
                     && time < $deadline;
     is(redis_call($redis, 3, 'EXISTS', $key), 0,
@@ -530,13 +539,7 @@ is(scalar(map { warn_lines($_) } @fleet), 0,
 
 # a session made on the first host while Redis is up
 my $before_kill = "$DIR/before-kill.pem";
-{
-    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
-                 out => $before_kill);
-    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
-    my $deadline = time + 5 * $SLOW;
-    sleep 0.05 while redis_key('EXISTS', $key) !~ /1$/ && time < $deadline;
-}
+new_session($fleet[0], $HOSTS[0], $before_kill);
 
 kill_redis($redis);
 
@@ -612,12 +615,7 @@ ok($redis, 'Redis back on the same port');
 {
     # a session made on the first host, in Redis, and in no other zone
     my $slow = "$DIR/slow-0.pem";
-    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
-                 out => $slow);
-    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
-    my $deadline = time + 5 * $SLOW;
-    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
-                     && time < $deadline;
+    new_session($fleet[0], $HOSTS[0], $slow);
 
     # DEBUG SLEEP holds Redis for 4 s (more under valgrind): handshakes
     # wait for it no more than the lookup's timeout, 200 ms
@@ -774,12 +772,7 @@ sub redis_clients {
 
         for my $k (1 .. $n) {
             my $sess = "$DIR/two-$tag-$k.pem";
-            my $r = conn($maker, $HOSTS[0], version => 'TLSv1.2',
-                         no_ticket => 1, out => $sess);
-            my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
-            my $deadline = time + 5 * $SLOW;
-            sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
-                             && time < $deadline;
+            my ($r) = new_session($maker, $HOSTS[0], $sess);
 
             for (1 .. 3) {
                 my $x = conn($two, $HOSTS[1], version => 'TLSv1.2',
