@@ -24,6 +24,10 @@
 static ngx_queue_t  ngx_stream_securepair_redis_open;
 
 
+static ngx_int_t ngx_stream_securepair_redis_attach(
+    ngx_stream_securepair_redis_t *rd, redisAsyncContext *ac);
+static void ngx_stream_securepair_redis_login(
+    ngx_stream_securepair_redis_t *rd);
 static void ngx_stream_securepair_redis_retry(
     ngx_stream_securepair_redis_t *rd);
 
@@ -112,7 +116,12 @@ ngx_stream_securepair_redis_event(ngx_event_t *ev)
 }
 
 
-/* One hook for all four: interest in `event` on `ev`, on or off. */
+/*
+ * What the four hooks below do: interest in `event` on `ev`, on or off.
+ * hiredis calls each hook with the one ev.data they share and nothing
+ * else, so a hook knows which event and which way only by being itself:
+ * four one-line wrappers, as in hiredis's own adapters (libevent.h).
+ */
 static void
 ngx_stream_securepair_redis_interest(ngx_event_t *ev, ngx_int_t event,
     ngx_uint_t on)
@@ -271,7 +280,6 @@ ngx_stream_securepair_redis_retry(ngx_stream_securepair_redis_t *rd)
 ngx_int_t
 ngx_stream_securepair_redis_connect(ngx_stream_securepair_redis_t *rd)
 {
-    ngx_connection_t   *c;
     redisAsyncContext  *ac;
 
     if (rd->reconnect.timer_set) {
@@ -299,10 +307,36 @@ ngx_stream_securepair_redis_connect(ngx_stream_securepair_redis_t *rd)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, &rd->log);
-    if (c == NULL) {
+    if (ngx_stream_securepair_redis_attach(rd, ac) != NGX_OK) {
         redisAsyncFree(ac);
         ngx_stream_securepair_redis_retry(rd);
+        return NGX_ERROR;
+    }
+
+    /* a host that never answers the connect does not hold us for long */
+    ngx_add_timer(rd->c->write, ngx_max(rd->timeout, 1000));
+
+    ngx_stream_securepair_redis_login(rd);
+
+    /* hiredis asks for write interest to learn when the connect is done */
+    ngx_stream_securepair_redis_add_write(rd->c);
+
+    return NGX_OK;
+}
+
+
+/*
+ * hiredis's fd gets an nginx connection, its events our handler, and
+ * hiredis's hooks and callbacks are ours.
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_attach(ngx_stream_securepair_redis_t *rd,
+    redisAsyncContext *ac)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(ac->c.fd, &rd->log);
+    if (c == NULL) {
         return NGX_ERROR;
     }
 
@@ -335,13 +369,17 @@ ngx_stream_securepair_redis_connect(ngx_stream_securepair_redis_t *rd)
     (void) redisAsyncSetDisconnectCallback(ac,
                                     ngx_stream_securepair_redis_disconnected);
 
-    /* a host that never answers the connect does not hold us for long */
-    ngx_add_timer(c->write, ngx_max(rd->timeout, 1000));
+    return NGX_OK;
+}
 
-    /* queued before the connect completes: they go first */
+
+/* AUTH and SELECT, queued before the connect completes: they go first. */
+static void
+ngx_stream_securepair_redis_login(ngx_stream_securepair_redis_t *rd)
+{
     if (rd->password.len) {
-        if (redisAsyncCommand(ac, ngx_stream_securepair_redis_set_done, rd,
-                              "AUTH %b", rd->password.data,
+        if (redisAsyncCommand(rd->ac, ngx_stream_securepair_redis_set_done,
+                              rd, "AUTH %b", rd->password.data,
                               rd->password.len)
             == REDIS_OK)
         {
@@ -350,18 +388,13 @@ ngx_stream_securepair_redis_connect(ngx_stream_securepair_redis_t *rd)
     }
 
     if (rd->db) {
-        if (redisAsyncCommand(ac, ngx_stream_securepair_redis_set_done, rd,
-                              "SELECT %d", (int) rd->db)
+        if (redisAsyncCommand(rd->ac, ngx_stream_securepair_redis_set_done,
+                              rd, "SELECT %d", (int) rd->db)
             == REDIS_OK)
         {
             rd->pending++;
         }
     }
-
-    /* hiredis asks for write interest to learn when the connect is done */
-    ngx_stream_securepair_redis_add_write(c);
-
-    return NGX_OK;
 }
 
 

@@ -6,8 +6,11 @@
  * fleet can find it.
  *
  * A lookup asks the zone first; on a miss, the pair waits (the runtime's
- * find_async) while Redis is asked (GET), and the reply answers it, or a
- * timer does after `timeout`: "not found", a full handshake.
+ * find_async) while Redis is asked (PTTL and GET, pipelined), and the
+ * reply answers it, or a timer does after `timeout`: "not found", a full
+ * handshake.  A session Redis finds is also kept in the zone for what
+ * remains of its lifetime (PTTL's): this host resumes it again without
+ * asking Redis, and not after it expires.
  *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c).
@@ -18,16 +21,21 @@
 
 
 /*
- * A lookup in Redis.  It lives until its reply (or the connection's end)
- * comes, which may be after the session closed: `pair` is then NULL, and
- * the reply finds nothing to answer.
+ * A lookup in Redis.  It lives until its two replies (or the
+ * connection's end) come, which may be after the session closed: `pair`
+ * is then NULL, and the reply finds nothing to answer, but a session
+ * found still goes to the zone.
  */
 typedef struct {
-    ngx_stream_securepair_redis_t  *rd;
+    ngx_stream_securepair_redis_t  *rd;       /* the cache (rd->link asks) */
     sp_pair                        *pair;     /* NULL: answered, or gone */
     ngx_connection_t               *c;
     ngx_pool_cleanup_t             *cln;
     ngx_event_t                     timer;
+    ngx_uint_t                      replies;  /* still to come */
+    time_t                          ttl;      /* PTTL's, in s; 0: not kept */
+    size_t                          id_len;   /* 0: not kept */
+    u_char                          id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 } ngx_stream_securepair_redis_get_t;
 
 
@@ -43,10 +51,23 @@ static ngx_cycle_t                    *ngx_stream_securepair_redis_conf_cycle;
 static ngx_stream_securepair_redis_t  *ngx_stream_securepair_redis_conf_list;
 
 
+static ngx_int_t ngx_stream_securepair_redis_address(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_stream_securepair_redis_option(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_stream_securepair_redis_password(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *file);
+static ngx_int_t ngx_stream_securepair_redis_link(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd);
 static int ngx_stream_securepair_redis_add(void *arg, const uint8_t *id,
     size_t id_len, const uint8_t *session, size_t len, time_t expires);
 static int ngx_stream_securepair_redis_find(void *arg, sp_pair *pair,
     const uint8_t *id, size_t id_len);
+static ngx_int_t ngx_stream_securepair_redis_ready(
+    ngx_stream_securepair_redis_t *link, const char *what);
+static ngx_int_t ngx_stream_securepair_redis_get(
+    ngx_stream_securepair_redis_t *rd, sp_pair *pair, const uint8_t *id,
+    size_t id_len);
 
 
 /*
@@ -71,13 +92,10 @@ char *
 ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     ngx_stream_securepair_srv_conf_t *spcf, ngx_uint_t first)
 {
-    ngx_int_t                       n;
-    ngx_str_t                      *value, s, file;
-    ngx_url_t                       u;
+    ngx_int_t                       rc;
+    ngx_str_t                      *value;
     ngx_uint_t                      i;
-    ngx_array_t                    *passwords;
-    ngx_pool_cleanup_t             *cln;
-    ngx_stream_securepair_redis_t  *rd, *o;
+    ngx_stream_securepair_redis_t  *rd;
 
     value = cf->args->elts;
 
@@ -98,31 +116,71 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->timeout = 50;
     rd->db = 0;
     ngx_str_set(&rd->prefix, "securepair:");
+    rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
+
+    if (ngx_stream_securepair_redis_address(cf, rd, &value[first])
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = first + 1; i < cf->args->nelts; i++) {
+
+        rc = ngx_stream_securepair_redis_option(cf, rd, &value[i]);
+
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of the Redis "
+                               "session cache: expected timeout=TIME, "
+                               "prefix=STR, password_file=FILE or db=N",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_stream_securepair_redis_link(cf, rd) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    spcf->session_redis = rd;
+
+    return NGX_CONF_OK;
+}
+
+
+/* redis:HOST:PORT, resolved now: no worker ever waits for a name server */
+static ngx_int_t
+ngx_stream_securepair_redis_address(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value)
+{
+    ngx_url_t  u;
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    u.url.data = value[first].data + 6;
-    u.url.len = value[first].len - 6;
+    u.url.data = value->data + 6;
+    u.url.len = value->len - 6;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid session cache \"%V\": %s",
-                           &value[first],
-                           u.err ? u.err : "bad address");
-        return NGX_CONF_ERROR;
+                           value, u.err ? u.err : "bad address");
+        return NGX_ERROR;
     }
 
     if (u.no_port || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid session cache \"%V\": expected "
-                           "redis:HOST:PORT", &value[first]);
-        return NGX_CONF_ERROR;
+                           "redis:HOST:PORT", value);
+        return NGX_ERROR;
     }
 
-    /* resolved now, so that no worker ever waits for a name server */
     rd->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
     if (rd->host.data == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     rd->host.len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
@@ -130,78 +188,114 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->host.data[rd->host.len] = '\0';
     rd->port = u.port;
 
-    for (i = first + 1; i < cf->args->nelts; i++) {
+    return NGX_OK;
+}
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
 
-            rd->timeout = ngx_parse_time(&s, 0);
-            if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
-                goto invalid;
-            }
+/*
+ * One option, "name=value": NGX_OK, NGX_ERROR (said why), or
+ * NGX_DECLINED for an unknown option or a bad value (the caller says
+ * which parameter is invalid).
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_option(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *value)
+{
+    ngx_int_t  n;
+    ngx_str_t  s;
 
-            continue;
+    if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        s.data = value->data + 8;
+        s.len = value->len - 8;
+
+        rd->timeout = ngx_parse_time(&s, 0);
+        if (rd->timeout == (ngx_msec_t) NGX_ERROR || rd->timeout == 0) {
+            return NGX_DECLINED;
         }
 
-        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
-            rd->prefix.data = value[i].data + 7;
-            rd->prefix.len = value[i].len - 7;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            rd->db = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
-            file.data = value[i].data + 14;
-            file.len = value[i].len - 14;
-
-            if (file.len == 0) {
-                goto invalid;
-            }
-
-            /* reads the file's first line, and says why when it cannot */
-            passwords = ngx_ssl_read_password_file(cf, &file);
-            if (passwords == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            s = *(ngx_str_t *) passwords->elts;
-
-            if (s.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty Redis password in \"%V\"",
-                                   &file);
-                return NGX_CONF_ERROR;
-            }
-
-            rd->password.data = ngx_pstrdup(cf->pool, &s);
-            if (rd->password.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            rd->password.len = s.len;
-            continue;
-        }
-
-        goto invalid;
+        return NGX_OK;
     }
 
-    rd->backoff = NGX_STREAM_SECUREPAIR_REDIS_BACKOFF_MIN;
+    if (ngx_strncmp(value->data, "prefix=", 7) == 0) {
+        rd->prefix.data = value->data + 7;
+        rd->prefix.len = value->len - 7;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "db=", 3) == 0) {
+        n = ngx_atoi(value->data + 3, value->len - 3);
+        if (n == NGX_ERROR) {
+            return NGX_DECLINED;
+        }
+
+        rd->db = n;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "password_file=", 14) == 0) {
+        s.data = value->data + 14;
+        s.len = value->len - 14;
+
+        return ngx_stream_securepair_redis_password(cf, rd, &s);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* password_file=FILE: its first line, for AUTH */
+static ngx_int_t
+ngx_stream_securepair_redis_password(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd, ngx_str_t *file)
+{
+    ngx_str_t     s;
+    ngx_array_t  *passwords;
+
+    if (file->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* reads the file's first line, and says why when it cannot */
+    passwords = ngx_ssl_read_password_file(cf, file);
+    if (passwords == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = *(ngx_str_t *) passwords->elts;
+
+    if (s.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty Redis password in \"%V\"", file);
+        return NGX_ERROR;
+    }
+
+    rd->password.data = ngx_pstrdup(cf->pool, &s);
+    if (rd->password.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->password.len = s.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The cache joins the configuration's list, and uses the connection of
+ * the first one with the same server, password and database.
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_link(ngx_conf_t *cf,
+    ngx_stream_securepair_redis_t *rd)
+{
+    ngx_pool_cleanup_t             *cln;
+    ngx_stream_securepair_redis_t  *o;
 
     /* a new configuration (a reload) shares nothing with the old one */
     if (ngx_stream_securepair_redis_conf_cycle != cf->cycle) {
         cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
         if (cln == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         cln->handler = ngx_stream_securepair_redis_conf_done;
@@ -231,17 +325,7 @@ ngx_stream_securepair_redis_conf(ngx_conf_t *cf,
     rd->next = ngx_stream_securepair_redis_conf_list;
     ngx_stream_securepair_redis_conf_list = rd;
 
-    spcf->session_redis = rd;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" of the Redis session cache: "
-                       "expected timeout=TIME, prefix=STR, "
-                       "password_file=FILE or db=N", &value[i]);
-    return NGX_CONF_ERROR;
+    return NGX_OK;
 }
 
 
@@ -277,16 +361,7 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
         return rc;
     }
 
-    if (link->ac == NULL
-        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
-    {
-        return rc;
-    }
-
-    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(link, "write dropped",
-                                         "too many commands wait for "
-                                         "a reply");
+    if (ngx_stream_securepair_redis_ready(link, "write dropped") != NGX_OK) {
         return rc;
     }
 
@@ -305,6 +380,32 @@ ngx_stream_securepair_redis_add(void *arg, const uint8_t *id, size_t id_len,
     link->pending++;
 
     return rc;
+}
+
+
+/*
+ * The worker's connection, opened when there is none: NGX_OK when it
+ * takes a command now; NGX_DECLINED when it cannot, or when too many
+ * wait for a reply already (warned as `what`).
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_ready(ngx_stream_securepair_redis_t *link,
+    const char *what)
+{
+    if (link->ac == NULL
+        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
+        ngx_stream_securepair_redis_warn(link, what,
+                                         "too many commands wait for "
+                                         "a reply");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -341,6 +442,67 @@ ngx_stream_securepair_redis_answer(ngx_stream_securepair_redis_get_t *get,
 }
 
 
+/*
+ * A session found goes to the zone, for what remains of its lifetime in
+ * Redis: the zone keeps it no longer than the host that made it would.
+ */
+static void
+ngx_stream_securepair_redis_keep(ngx_stream_securepair_redis_get_t *get,
+    const u_char *session, size_t len)
+{
+    ngx_stream_securepair_redis_t  *rd = get->rd;
+
+    /* a longer one could never be copied out of the zone */
+    if (get->ttl == 0 || get->id_len == 0
+        || len > NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX)
+    {
+        return;
+    }
+
+    if (rd->zone.add(rd->zone.arg, get->id, get->id_len, session, len,
+                     ngx_time() + get->ttl)
+        == 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_STREAM,
+                       get->c ? get->c->log : &rd->link->log, 0,
+                       "securepair redis: session kept in the zone "
+                       "for %T s", get->ttl);
+    }
+}
+
+
+/* One reply of the two came: the lookup goes after the last. */
+static void
+ngx_stream_securepair_redis_get_free(ngx_stream_securepair_redis_get_t *get)
+{
+    get->rd->link->pending--;
+
+    if (--get->replies == 0) {
+        ngx_free(get);
+    }
+}
+
+
+/* The session's remaining lifetime, asked just before the session. */
+static void
+ngx_stream_securepair_redis_ttl_done(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_stream_securepair_redis_get_t  *get = data;
+
+    redisReply  *reply = r;
+
+    /* milliseconds (-2: no such key, -1: no expiry), whole seconds kept */
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER
+        && reply->integer > 0)
+    {
+        get->ttl = (time_t) (reply->integer / 1000);
+    }
+
+    ngx_stream_securepair_redis_get_free(get);
+}
+
+
 static void
 ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
     void *data)
@@ -348,10 +510,14 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
     ngx_stream_securepair_redis_get_t  *get = data;
 
     redisReply                     *reply = r;
-    ngx_stream_securepair_redis_t  *rd;
+    ngx_stream_securepair_redis_t  *link;
 
-    rd = get->rd;
-    rd->pending--;
+    link = get->rd->link;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        ngx_stream_securepair_redis_keep(get, (u_char *) reply->str,
+                                         reply->len);
+    }
 
     if (get->pair != NULL) {
 
@@ -363,14 +529,14 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
                                                reply->len);
 
         } else {
-            ngx_stream_securepair_redis_warn(rd, "lookup failed",
+            ngx_stream_securepair_redis_warn(link, "lookup failed",
                                     reply->type == REDIS_REPLY_ERROR
                                     ? reply->str : "not a string");
             ngx_stream_securepair_redis_answer(get, NULL, 0);
         }
     }
 
-    ngx_free(get);
+    ngx_stream_securepair_redis_get_free(get);
 }
 
 
@@ -380,7 +546,7 @@ ngx_stream_securepair_redis_get_timeout(ngx_event_t *ev)
 {
     ngx_stream_securepair_redis_get_t  *get = ev->data;
 
-    ngx_stream_securepair_redis_warn(get->rd, "lookup timed out",
+    ngx_stream_securepair_redis_warn(get->rd->link, "lookup timed out",
                                      "no reply within the timeout");
 
     /* the reply, when it comes, finds nothing to answer */
@@ -409,12 +575,8 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     size_t id_len)
 {
     ngx_stream_securepair_redis_t  *rd = arg;
-    ngx_stream_securepair_redis_t  *link = rd->link;
 
-    size_t                              len;
-    ngx_connection_t                   *c;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_stream_securepair_redis_get_t  *get;
+    size_t  len;
 
     /* the zone first: a hit answers at once */
     len = sizeof(ngx_stream_securepair_redis_session);
@@ -429,45 +591,77 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
         return 0;
     }
 
-    if (link->ac == NULL
-        && ngx_stream_securepair_redis_connect(link) != NGX_OK)
+    if (ngx_stream_securepair_redis_ready(rd->link, "lookup skipped")
+        != NGX_OK)
     {
         return -1;
     }
 
-    if (link->pending >= NGX_STREAM_SECUREPAIR_REDIS_MAX_PENDING) {
-        ngx_stream_securepair_redis_warn(link, "lookup skipped",
-                                         "too many commands wait for "
-                                         "a reply");
-        return -1;
-    }
+    return ngx_stream_securepair_redis_get(rd, pair, id, id_len) == NGX_OK
+           ? 0 : -1;
+}
+
+
+/*
+ * Asks Redis for the session of `id` and its remaining lifetime (PTTL,
+ * then GET, one after the other on the connection), on behalf of the
+ * pair, which waits for the replies or for the timer.
+ */
+static ngx_int_t
+ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
+    sp_pair *pair, const uint8_t *id, size_t id_len)
+{
+    ngx_stream_securepair_redis_t  *link = rd->link;
+
+    ngx_connection_t                   *c;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_stream_securepair_redis_get_t  *get;
 
     c = sp_pair_get_data(pair);
 
     cln = ngx_pool_cleanup_add(c->pool, 0);
     if (cln == NULL) {
-        return -1;
+        return NGX_ERROR;
     }
 
     get = ngx_alloc(sizeof(ngx_stream_securepair_redis_get_t), c->log);
     if (get == NULL) {
-        return -1;
+        return NGX_ERROR;
     }
 
     ngx_memzero(get, sizeof(ngx_stream_securepair_redis_get_t));
 
-    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done, get,
-                          "GET %b%b", rd->prefix.data, rd->prefix.len,
+    get->rd = rd;
+
+    if (id_len <= sizeof(get->id)) {
+        ngx_memcpy(get->id, id, id_len);
+        get->id_len = id_len;
+    }
+
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_ttl_done,
+                          get, "PTTL %b%b", rd->prefix.data, rd->prefix.len,
                           id, id_len)
         != REDIS_OK)
     {
         ngx_free(get);
-        return -1;
+        return NGX_ERROR;
     }
 
     link->pending++;
+    get->replies = 1;
 
-    get->rd = link;
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
+                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
+                          id, id_len)
+        != REDIS_OK)
+    {
+        /* PTTL's reply frees it */
+        return NGX_ERROR;
+    }
+
+    link->pending++;
+    get->replies++;
+
     get->pair = pair;
     get->c = c;
     get->cln = cln;
@@ -484,5 +678,5 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "securepair redis: GET sent, %ui waiting", link->pending);
 
-    return 0;
+    return NGX_OK;
 }

@@ -6,10 +6,15 @@
 # redis:HOST:PORT ...; its configuration and its errors; every new
 # session written to Redis with the session timeout as its expiry, under
 # the key prefix, in the database asked, after AUTH; tickets made on one
-# host resume on the others; and Redis as a cache, never a dependency:
-# killed, refusing, answering garbage or made slow (DEBUG SLEEP), no
-# handshake fails nor waits for it, a warning says so at most every few
-# seconds, and writes come back by themselves with Redis.
+# host resume on the others; Redis as the second level: a session it
+# gives a host is kept in that host's zone, for what remains of its
+# lifetime, and resumes there again without Redis; and Redis as a
+# cache, never a dependency: killed, refusing, answering garbage or made
+# slow (DEBUG SLEEP), no handshake fails nor waits for it longer than
+# the lookup's timeout, a warning says so at most every few seconds, and
+# writes come back by themselves with Redis.  Last, a host of two
+# workers, each with its own connection to Redis, before and after
+# Redis restarts.
 #
 # The client is `openssl s_client` in its full mode, which says "New," or
 # "Reused,"; the access log gives each connection's session id.
@@ -20,7 +25,7 @@ use warnings;
 use lib 't/lib';
 use SecurePair::Test;
 use SecurePair::Redis qw(have_redis start_redis stop_redis kill_redis
-                         redis_cli);
+                         redis_cli redis_call);
 use SecurePair::Util qw(wait_child);
 
 use File::Path qw(make_path);
@@ -74,7 +79,8 @@ sub host_conf {
         . "    securepair_session_timeout 120s;\n"
         . "    $cache\n"
         . "    $ECHO\n";
-    my $conf = "server {\n    listen $host:$port;\n$common$keys}\n";
+    my $listen = "$host:$port" . ($o{reuseport} ? ' reuseport' : '');
+    my $conf = "server {\n    listen $listen;\n$common$keys}\n";
     $conf .= "server {\n    listen $host:$o{port2};\n$common"
              . "    securepair_session_tickets off;\n}\n" if $o{port2};
     return $conf;
@@ -83,7 +89,7 @@ sub host_conf {
 sub redis_cache {
     my ($port, $more) = @_;
     return "securepair_session_cache shared:FLEET:1m "
-           . "redis:127.0.0.1:$port timeout=" . (50 * $SLOW) . "ms "
+           . "redis:127.0.0.1:$port timeout=" . (200 * $SLOW) . "ms "
            . "prefix=fleet: db=3 "
            . "password_file=$DIR/redis.pass" . ($more // '') . ";";
 }
@@ -130,6 +136,36 @@ sub conn {
     return $r;
 }
 
+# A saved TLS 1.2 session offered to a host, the client gone as soon as
+# its handshake is done (its stdin is empty): how long it took, whether
+# it resumed (undef: no handshake), s_client's stderr.
+sub timed_offer {
+    my ($t, $host, $sess) = @_;
+    my $t0 = time;
+    my ($st, $out, $err) = run_cmd(['openssl', 's_client', '-connect',
+                                    "$host:$t->{port}", '-noservername',
+                                    '-tls1_2', '-sess_in', $sess,
+                                    '-CAfile', "$CERTS/ca.crt",
+                                    '-no_ign_eof']);
+    my $took = time - $t0;
+    return ($took, $out =~ /^Reused, TLS/m ? 1
+                   : $out =~ /^New, TLS/m ? 0 : undef, $err);
+}
+
+# A new TLS 1.2 session made on a host (no ticket) and saved in $sess,
+# once Redis holds it: the connection, and the session's key in Redis.
+sub new_session {
+    my ($t, $host, $sess) = @_;
+    my $r = conn($t, $host, version => 'TLSv1.2', no_ticket => 1,
+                 out => $sess);
+    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
+    my $deadline = time + 5 * $SLOW;
+
+    sleep 0.05 while !redis_call($redis, 3, 'EXISTS', $key)
+                     && time < $deadline;
+    return ($r, $key);
+}
+
 # A command on one key, which may hold any byte (even NUL: it goes
 # through stdin, redis-cli -x), in db 3: its answer.
 sub redis_key {
@@ -147,6 +183,12 @@ sub redis_ok {
     my ($s, $out, $e) = redis_cli($redis, '-n', 3, @cmd);
     chomp $out;
     return $s == 0 ? $out : "error: $e";
+}
+
+# How many GETs Redis has answered since it started.
+sub redis_gets {
+    my $info = redis_call($redis, 0, 'INFO', 'commandstats') // '';
+    return $info =~ /^cmdstat_get:calls=(\d+)/m ? $1 : 0;
 }
 
 sub warn_lines {
@@ -321,6 +363,68 @@ for my $i (0 .. 2) {
 
 is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
 
+# Redis is the second level: a session it gave a host is kept in that
+# host's zone, so that the host resumes it again without asking (Redis
+# counts no GET), and still once Redis has forgotten it
+{
+    my $gets = redis_gets();
+    my @bad;
+
+    for my $flushed (0, 1) {
+        for my $i (0 .. 2) {
+            for my $j (0 .. 2) {
+                my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
+                             in => "$DIR/s12-$i.pem");
+                push @bad, "$HOSTS[$i]'s on $HOSTS[$j] (flushed $flushed): "
+                           . "served=$x->{served} reused="
+                           . ($x->{reused} // '-') . " $x->{stderr}"
+                    unless $x->{served} && $x->{reused};
+            }
+        }
+
+        if (!$flushed) {
+            is(redis_gets(), $gets, 'zone filled from Redis: the three '
+                                    . 'sessions resume again on the three '
+                                    . 'hosts without a GET to Redis');
+            is(redis_ok('FLUSHDB'), 'OK', 'zone filled from Redis: Redis '
+                                          . 'emptied');
+        }
+    }
+
+    is(scalar(@bad), 0, 'zone filled from Redis: the three TLS 1.2 '
+                        . 'sessions resume on the three hosts, before and '
+                        . 'after Redis is emptied (18 of 18)')
+        or diag(join "\n", @bad);
+}
+
+# what a host keeps is the session's remaining lifetime, not a fresh
+# one: a session left with 4 s in Redis, resumed on the second host
+# through Redis, is gone from that host's zone once Redis let it go
+{
+    my $sess = "$DIR/short.pem";
+    my (undef, $key) = new_session($fleet[0], $HOSTS[0], $sess);
+
+    is(redis_call($redis, 3, 'PEXPIRE', $key, 4000 * $SLOW), 1,
+       "lifetime: the session made on $HOSTS[0] has 4 s left in Redis");
+
+    my $x = conn($fleet[1], $HOSTS[1], version => 'TLSv1.2', in => $sess);
+    ok($x->{served} && $x->{reused},
+       "lifetime: it resumes on $HOSTS[1] through Redis")
+        or diag("$x->{cmd}\n$x->{stderr}");
+
+    my $deadline = time + 10 * $SLOW;
+    sleep 0.1 while redis_call($redis, 3, 'EXISTS', $key)
+                    && time < $deadline;
+    is(redis_call($redis, 3, 'EXISTS', $key), 0,
+       'lifetime: Redis let it go');
+
+    my $y = conn($fleet[1], $HOSTS[1], version => 'TLSv1.2', in => $sess);
+    ok($y->{served} && defined $y->{reused} && !$y->{reused},
+       "lifetime: $HOSTS[1] no longer resumes it either (its zone kept "
+       . "it for what remained, not for securepair_session_timeout)")
+        or diag("$y->{cmd}\n$y->{stderr}");
+}
+
 # TLS 1.3 with tickets off: the ticket names a session in the store
 for my $i (0 .. 2) {
     my $sess = "$DIR/s13-$i.pem";
@@ -435,13 +539,7 @@ is(scalar(map { warn_lines($_) } @fleet), 0,
 
 # a session made on the first host while Redis is up
 my $before_kill = "$DIR/before-kill.pem";
-{
-    my $r = conn($fleet[0], $HOSTS[0], version => 'TLSv1.2', no_ticket => 1,
-                 out => $before_kill);
-    my $key = "fleet:" . pack('H*', $r->{log}{id} // '');
-    my $deadline = time + 5 * $SLOW;
-    sleep 0.05 while redis_key('EXISTS', $key) !~ /1$/ && time < $deadline;
-}
+new_session($fleet[0], $HOSTS[0], $before_kill);
 
 kill_redis($redis);
 
@@ -515,31 +613,38 @@ ok($redis, 'Redis back on the same port');
 # ---- Redis slow ------------------------------------------------------------
 
 {
+    # a session made on the first host, in Redis, and in no other zone
+    my $slow = "$DIR/slow-0.pem";
+    new_session($fleet[0], $HOSTS[0], $slow);
+
     # DEBUG SLEEP holds Redis for 4 s (more under valgrind): handshakes
-    # wait for it no more than the lookup's timeout
+    # wait for it no more than the lookup's timeout, 200 ms
     my $cli = spawn("$DIR/sleep.out", $SecurePair::Redis::CLI, '-h',
                     '127.0.0.1', '-p', $redis->{port}, '--no-auth-warning',
                     '-a', 'fleet-secret', 'DEBUG', 'SLEEP', 4 * $SLOW);
     sleep 0.3;
 
     my $t0 = time;
-    my ($ok, @bad) = full_handshakes(\@fleet, 6);
 
-    # a session made on the first host (its write waits for Redis too)
-    # offered to the others: their lookups time out, a full handshake
-    my $offers = 0;
+    # the session offered to the others: their lookups time out, a full
+    # handshake; each client gone once its handshake is done, timed
+    my ($offers, @took, @bad) = (0);
     for my $j (1, 2) {
-        my $x = conn($fleet[$j], $HOSTS[$j], version => 'TLSv1.2',
-                     no_ticket => 1, in => "$DIR/back-0.pem");
-        if ($x->{served} && defined $x->{reused} && !$x->{reused}) {
+        my ($took, $reused, $err) = timed_offer($fleet[$j], $HOSTS[$j], $slow);
+        push @took, $took;
+        if (defined $reused && !$reused) {
             $offers++;
         } else {
-            push @bad, "offer to $HOSTS[$j]: served=$x->{served} reused="
-                       . ($x->{reused} // '-') . " $x->{stderr}";
+            push @bad, "offer to $HOSTS[$j]: reused="
+                       . ($reused // '-') . " $err";
         }
     }
 
+    my ($ok, @bad2) = full_handshakes(\@fleet, 6);
+    push @bad, @bad2;
+
     my $asleep = !defined wait_child($cli, 0);
+    my $took = join ', ', map { sprintf '%.2f s', $_ } @took;
 
     is($ok, 6, 'Redis asleep: 6 handshakes served (full), 0 failures')
         or diag(join "\n", @bad);
@@ -547,6 +652,12 @@ ok($redis, 'Redis back on the same port');
                    . 'served by a full handshake after the lookup\'s '
                    . 'timeout')
         or diag(join "\n", @bad);
+    is(scalar(grep { $_ >= 0.18 * $SLOW } @took), 2,
+       "Redis asleep: each offer's handshake took the lookup's timeout ("
+       . 200 * $SLOW . " ms) at least ($took)");
+    is(scalar(grep { $_ < 2 * $SLOW } @took), 2,
+       "Redis asleep: and far less than Redis's " . 4 * $SLOW . " s sleep "
+       . "(under " . 2 * $SLOW . " s: $took)");
     ok($asleep, 'Redis asleep: they were all done while Redis still '
                 . 'slept (' . sprintf('%.1f', time - $t0) . ' s)');
 
@@ -617,6 +728,129 @@ for my $i (0 .. 2) {
     no_errors($t, 'Redis answering garbage');
     stop_nginx($t);
     check_nginx_clean($t, 'Redis answering garbage');
+}
+
+
+# ---- two workers on one host ---------------------------------------------
+
+# How many connections Redis has from the module (redis-cli's own
+# aside), and in which databases.
+sub redis_clients {
+    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
+    return map { /\bdb=(\d+)/ ? $1 : '?' }
+           grep { /\S/ && !/cmd=client/ } split /\n/, $out;
+}
+
+{
+    # the first host makes sessions, with one worker; the second has two,
+    # each with its own connection to Redis, and the kernel spreads the
+    # clients over them (reuseport)
+    my $maker = start_nginx(name => 'fleet maker', port => $PORT,
+                            workers => 1, master => 1, log_format => $LOG,
+                            config_raw => host_conf($HOSTS[0], $PORT,
+                                              redis_cache($redis->{port})));
+    my $two;
+    {
+        local $LOG_LEVEL = 'debug';
+        $two = start_nginx(name => 'fleet two workers', port => $PORT,
+                           workers => 2, master => 1, log_format => $LOG,
+                           config_raw => host_conf($HOSTS[1], $PORT,
+                                              redis_cache($redis->{port}),
+                                              reuseport => 1));
+    }
+    ok(!$maker->{start_error} && !$two->{start_error},
+       'two workers: the maker and the host of two workers start')
+        or diag(($maker->{start_error} // '') . ($two->{start_error} // ''));
+    is(redis_ok('FLUSHDB'), 'OK', 'two workers: Redis emptied');
+
+    # sessions made on the first host, each resumed three times on the
+    # second: through Redis the first time, by either worker, then from
+    # the zone the two share
+    my $resume_all = sub {
+        my ($tag, $n) = @_;
+        my ($ok, @bad) = (0);
+
+        for my $k (1 .. $n) {
+            my $sess = "$DIR/two-$tag-$k.pem";
+            my ($r) = new_session($maker, $HOSTS[0], $sess);
+
+            for (1 .. 3) {
+                my $x = conn($two, $HOSTS[1], version => 'TLSv1.2',
+                             in => $sess);
+                if ($x->{served} && $x->{reused}
+                    && ($x->{log}{id} // '') eq ($r->{log}{id} // '-'))
+                {
+                    $ok++;
+                } else {
+                    push @bad, "$tag $k: served=$x->{served} reused="
+                               . ($x->{reused} // '-') . " $x->{stderr}";
+                }
+            }
+        }
+
+        return ($ok, @bad);
+    };
+
+    my ($ok, @bad) = $resume_all->('up', 6);
+    is($ok, 18, 'two workers: 6 sessions made by the first host resume '
+                . '3 times each on the second (18 of 18)')
+        or diag(join "\n", @bad);
+
+    my @debug = split /\n/, error_log_text($two);
+    is(scalar(grep { /securepair redis: GET sent/ } @debug), 6,
+       'two workers: Redis asked once a session (6 GETs in the debug log)');
+    is(scalar(grep { /securepair redis: session kept in the zone for (\d+) s/
+                     && $1 > 100 && $1 <= 120 } @debug), 6,
+       'two workers: each kept in the zone for what remained of its '
+       . '120 s');
+
+    # new sessions on the second host, each written to Redis by the
+    # worker that made it, until both workers have their connection
+    my $deadline = time + 15 * $SLOW;
+    while (redis_clients() < 3 && time < $deadline) {
+        conn($two, $HOSTS[1], version => 'TLSv1.2', no_ticket => 1)
+            for 1 .. 4;
+    }
+    is(join(' ', redis_clients()), '3 3 3',
+       'two workers: Redis has three connections (the first host\'s, '
+       . 'one for each worker of the second), all in db 3');
+
+    kill_redis($redis);
+    $redis = start_redis("$DIR/redis", port => $redis->{port},
+                         password => 'fleet-secret');
+    ok($redis, 'two workers: Redis restarted, empty');
+
+    # every worker reconnects by itself (at most 5 s apart)
+    $deadline = time + 15 * $SLOW;
+    sleep 0.2 while redis_clients() < 3 && time < $deadline;
+    is(join(' ', redis_clients()), '3 3 3',
+       'two workers: after the restart the three connections are back, '
+       . 'after AUTH and SELECT');
+
+    # the sessions of before, from the zone (Redis lost them), and new
+    # ones through Redis again
+    ($ok, @bad) = (0);
+    for my $k (1 .. 6) {
+        my $x = conn($two, $HOSTS[1], version => 'TLSv1.2',
+                     in => "$DIR/two-up-$k.pem");
+        $x->{served} && $x->{reused} ? $ok++
+            : push @bad, "up $k: served=$x->{served} reused="
+                         . ($x->{reused} // '-') . " $x->{stderr}";
+    }
+    is($ok, 6, 'two workers: after the restart the sessions of before '
+               . 'still resume on the second host (its zone)')
+        or diag(join "\n", @bad);
+
+    ($ok, @bad) = $resume_all->('back', 6);
+    is($ok, 18, 'two workers: after the restart, 6 new sessions of the '
+                . 'first host resume 3 times each on the second (18 of 18)')
+        or diag(join "\n", @bad);
+
+    for my $t ($maker, $two) {
+        no_errors($t, "two workers, $t->{name}");
+        stop_nginx($t);
+        check_nginx_clean($t, "two workers, $t->{name}");
+    }
 }
 
 done_testing();

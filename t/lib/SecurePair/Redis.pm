@@ -6,6 +6,7 @@ package SecurePair::Redis;
 #
 #   my $r = start_redis($dir, password => 'secret');
 #   redis_cli($r, 'GET', 'k')     # (status, stdout, stderr) of redis-cli
+#   redis_call($r, 3, 'PTTL', $k) # a reply, in db 3; any byte in a word
 #   kill_redis($r)                # SIGKILL, as a crash
 #   start_redis($dir, port => $r->{port}, ...)  # back on the same port
 #   stop_redis($r)
@@ -15,11 +16,13 @@ use warnings;
 
 use Exporter qw(import);
 use File::Path qw(make_path);
+use IO::Socket::INET;
 use POSIX ();
 
 use SecurePair::Util qw(free_port spawn wait_child wait_port run_cmd);
 
-our @EXPORT_OK = qw(have_redis start_redis stop_redis kill_redis redis_cli);
+our @EXPORT_OK = qw(have_redis start_redis stop_redis kill_redis redis_cli
+                    redis_call);
 
 our $SERVER = $ENV{TEST_REDIS_SERVER} || '/usr/bin/redis-server';
 our $CLI = $ENV{TEST_REDIS_CLI} || '/usr/bin/redis-cli';
@@ -61,6 +64,54 @@ sub redis_cli {
     push @argv, '--no-auth-warning', '-a', $r->{password}
         if defined $r->{password};
     return run_cmd([@argv, @cmd], timeout => 10);
+}
+
+# redis_call($r, $db, @command): the command's reply, spoken in Redis's
+# own protocol so that its words may hold any byte (a session id as a
+# key): an integer or a string, undef for nil, an array reference, or
+# "error: ..." (also when Redis cannot be reached).
+sub redis_call {
+    my ($r, $db, @cmd) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $r->{port}, Timeout => 10)
+        or return "error: $!";
+    my @cmds = ([SELECT => $db], \@cmd);
+    unshift @cmds, [AUTH => $r->{password}] if defined $r->{password};
+    my $reply;
+
+    for my $c (@cmds) {
+        print $s '*' . @$c . "\r\n"
+                 . join('', map { '$' . length($_) . "\r\n$_\r\n" } @$c);
+        $reply = _reply($s);
+        last if defined $reply && $reply =~ /^error: /;
+    }
+
+    close $s;
+    return $reply;
+}
+
+sub _reply {
+    my ($s) = @_;
+    my $line = <$s>;
+    return 'error: no reply' unless defined $line;
+    $line =~ s/\r\n\z//;
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+
+    return $rest if $type eq '+' || $type eq ':';
+    return "error: $rest" if $type eq '-';
+
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $data = '';
+        read($s, $data, $rest + 2 - length($data), length($data))
+            while length($data) < $rest + 2 && !eof($s);
+        return substr($data, 0, $rest);
+    }
+
+    return $rest < 0 ? undef : [map { _reply($s) } 1 .. $rest]
+        if $type eq '*';
+
+    return "error: not a reply: $line";
 }
 
 sub kill_redis {
