@@ -6,11 +6,10 @@
  * fleet can find it.
  *
  * A lookup asks the zone first; on a miss, the pair waits (the runtime's
- * find_async) while Redis is asked (PTTL and GET, pipelined), and the
- * reply answers it, or a timer does after `timeout`: "not found", a full
- * handshake.  A session Redis finds is also kept in the zone for what
- * remains of its lifetime (PTTL's): this host resumes it again without
- * asking Redis, and not after it expires.
+ * find_async) while Redis is asked (GET), and the reply answers it, or a
+ * timer does after `timeout`: "not found", a full handshake.  A session
+ * Redis finds is also kept in the zone until it ends (the session says
+ * when): this host resumes it again without asking Redis.
  *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c).
@@ -21,8 +20,8 @@
 
 
 /*
- * A lookup in Redis.  It lives until its two replies (or the
- * connection's end) come, which may be after the session closed: `pair`
+ * A lookup in Redis.  It lives until its reply (or the connection's
+ * end) comes, which may be after the session closed: `pair`
  * is then NULL, and the reply finds nothing to answer, but a session
  * found still goes to the zone.
  */
@@ -32,8 +31,6 @@ typedef struct {
     ngx_connection_t               *c;
     ngx_pool_cleanup_t             *cln;
     ngx_event_t                     timer;
-    ngx_uint_t                      replies;  /* still to come */
-    time_t                          ttl;      /* PTTL's, in s; 0: not kept */
     size_t                          id_len;   /* 0: not kept */
     u_char                          id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 } ngx_stream_securepair_redis_get_t;
@@ -443,63 +440,39 @@ ngx_stream_securepair_redis_answer(ngx_stream_securepair_redis_get_t *get,
 
 
 /*
- * A session found goes to the zone, for what remains of its lifetime in
- * Redis: the zone keeps it no longer than the host that made it would.
+ * A session found goes to the zone until it ends, as the session itself
+ * says: the zone keeps it no longer than the host that made it would.
+ * Redis's own expiry of the key is that same end (SET ... PX).
  */
 static void
 ngx_stream_securepair_redis_keep(ngx_stream_securepair_redis_get_t *get,
     const u_char *session, size_t len)
 {
+    time_t                          expires, left;
     ngx_stream_securepair_redis_t  *rd = get->rd;
 
     /* a longer one could never be copied out of the zone */
-    if (get->ttl == 0 || get->id_len == 0
-        || len > NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX)
+    if (get->id_len == 0 || len > NGX_STREAM_SECUREPAIR_REDIS_SESSION_MAX
+        || sp_session_expires(session, len, &expires) != SP_OK)
     {
         return;
     }
 
+    left = expires - ngx_time();
+
+    if (left < 1) {
+        return;
+    }
+
     if (rd->zone.add(rd->zone.arg, get->id, get->id_len, session, len,
-                     ngx_time() + get->ttl)
+                     expires)
         == 0)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_STREAM,
                        get->c ? get->c->log : &rd->link->log, 0,
                        "securepair redis: session kept in the zone "
-                       "for %T s", get->ttl);
+                       "for %T s", left);
     }
-}
-
-
-/* One reply of the two came: the lookup goes after the last. */
-static void
-ngx_stream_securepair_redis_get_free(ngx_stream_securepair_redis_get_t *get)
-{
-    get->rd->link->pending--;
-
-    if (--get->replies == 0) {
-        ngx_free(get);
-    }
-}
-
-
-/* The session's remaining lifetime, asked just before the session. */
-static void
-ngx_stream_securepair_redis_ttl_done(redisAsyncContext *ac, void *r,
-    void *data)
-{
-    ngx_stream_securepair_redis_get_t  *get = data;
-
-    redisReply  *reply = r;
-
-    /* milliseconds (-2: no such key, -1: no expiry), whole seconds kept */
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER
-        && reply->integer > 0)
-    {
-        get->ttl = (time_t) (reply->integer / 1000);
-    }
-
-    ngx_stream_securepair_redis_get_free(get);
 }
 
 
@@ -536,7 +509,8 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
         }
     }
 
-    ngx_stream_securepair_redis_get_free(get);
+    link->pending--;
+    ngx_free(get);
 }
 
 
@@ -603,9 +577,8 @@ ngx_stream_securepair_redis_find(void *arg, sp_pair *pair, const uint8_t *id,
 
 
 /*
- * Asks Redis for the session of `id` and its remaining lifetime (PTTL,
- * then GET, one after the other on the connection), on behalf of the
- * pair, which waits for the replies or for the timer.
+ * Asks Redis for the session of `id` on behalf of the pair, which waits
+ * for the reply or for the timer.
  */
 static ngx_int_t
 ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
@@ -638,8 +611,8 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
         get->id_len = id_len;
     }
 
-    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_ttl_done,
-                          get, "PTTL %b%b", rd->prefix.data, rd->prefix.len,
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
+                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
                           id, id_len)
         != REDIS_OK)
     {
@@ -648,19 +621,6 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
     }
 
     link->pending++;
-    get->replies = 1;
-
-    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
-                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
-                          id, id_len)
-        != REDIS_OK)
-    {
-        /* PTTL's reply frees it */
-        return NGX_ERROR;
-    }
-
-    link->pending++;
-    get->replies++;
 
     get->pair = pair;
     get->c = c;

@@ -564,6 +564,16 @@ typedef struct {
 int sp_ctx_set_session_cache(sp_ctx *ctx, int mode,
     const sp_session_store *store);
 
+/*
+ * When a stored session ends: the time it was made plus its lifetime, as
+ * the session itself says (in the wall clock's seconds, which OpenSSL
+ * stamps it with).  For a host that copies a session from one store to
+ * another, a second level filling the first: the copy lasts as long as
+ * the session, which no pair resumes after that anyway.  SP_OK, or
+ * SP_ERR_INVALID when the bytes are not one session.
+ */
+int sp_session_expires(const uint8_t *session, size_t len, time_t *expires);
+
 /* Lifetime of new sessions and tickets (default 300 s). */
 int sp_ctx_set_session_timeout(sp_ctx *ctx, time_t seconds);
 

@@ -108,6 +108,37 @@ new_session(SSL *ssl, SSL_SESSION *sess)
 }
 
 
+/* A session's own end of life (securepair.h): made + lifetime. */
+int
+sp_session_expires(const uint8_t *session, size_t len, time_t *expires)
+{
+    time_t                made, lifetime;
+    SSL_SESSION          *sess;
+    const unsigned char  *p = session;
+
+    if (session == NULL || expires == NULL || len > SP_SESSION_MAX) {
+        return SP_ERR_INVALID;
+    }
+
+    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+
+    if (sess == NULL || p != session + len) {
+        SSL_SESSION_free(sess);
+        ERR_clear_error();
+        return SP_ERR_INVALID;
+    }
+
+    made = SSL_SESSION_get_time(sess);
+    lifetime = SSL_SESSION_get_timeout(sess);
+    SSL_SESSION_free(sess);
+
+    if (__builtin_add_overflow(made, lifetime, expires)) {
+        *expires = lifetime > 0 ? SP_TIME_MAX : -SP_TIME_MAX - 1;
+    }
+
+    return SP_OK;
+}
+
 /*
  * The store's answer, `len` bytes: the session asked for and nothing
  * else, or NULL (a miss).

@@ -1311,6 +1311,88 @@ test_timeout(void)
 }
 
 
+/* ---- a session's own end (sp_session_expires) --------------------------- */
+
+/* The entry the store took last. */
+static const store_entry *
+last_stored(const test_store *st)
+{
+    const store_entry  *last = NULL;
+    int                 i;
+
+    for (i = 0; i < STORE_SLOTS; i++) {
+        if (st->e[i].used && (last == NULL || st->e[i].seq > last->seq)) {
+            last = &st->e[i];
+        }
+    }
+
+    return last;
+}
+
+
+static void
+test_session_expires(void)
+{
+    test_store          st;
+    sp_ctx             *sctx, *cctx;
+    run_t               full;
+    time_t              now = time(NULL), expires = 0;
+    const store_entry  *e;
+    uint8_t            *longer;
+
+    /* a host clock of another origin: the session keeps the wall's */
+    cctx = client_ctx(SP_TLS1_2, NULL);
+    store_init(&st, 1000);
+    sctx = store_server("server-ec", NULL, &st);
+    sp_ctx_set_clock(sctx, store_clock, &st);
+    sp_ctx_set_session_timeout(sctx, 60);
+
+    full = full_run(cctx, sctx, "localhost", "expires: %s%s", "first", "");
+    e = last_stored(&st);
+    ok(e != NULL, "expires: a session stored");
+
+    if (e == NULL) {
+        goto done;
+    }
+
+    is_int(sp_session_expires(e->bytes, e->len, &expires), SP_OK,
+           "expires: the stored bytes are a session");
+    ok(expires >= now + 60 && expires <= time(NULL) + 60,
+       "expires: made + 60 s in the wall clock (%lld, now %lld), not the "
+       "host clock's %lld", (long long) expires, (long long) now,
+       (long long) e->expires);
+
+    /* not one session: refused, *expires untouched */
+    expires = 7;
+    is_int(sp_session_expires(e->bytes, e->len - 1, &expires),
+           SP_ERR_INVALID, "expires: a session cut short is refused");
+
+    longer = malloc(e->len + 1);
+    if (longer != NULL) {
+        memcpy(longer, e->bytes, e->len);
+        longer[e->len] = 0;
+        is_int(sp_session_expires(longer, e->len + 1, &expires),
+               SP_ERR_INVALID, "expires: a byte after the session is refused");
+        free(longer);
+    }
+
+    is_int(sp_session_expires((const uint8_t *) "garbage", 7, &expires),
+           SP_ERR_INVALID, "expires: garbage is refused");
+    is_int(sp_session_expires(NULL, 0, &expires), SP_ERR_INVALID,
+           "expires: NULL is refused");
+    is_int(sp_session_expires(e->bytes, e->len, NULL), SP_ERR_INVALID,
+           "expires: nowhere to put it is refused");
+    is_int((int) expires, 7, "expires: left as it was after a refusal");
+    ok(error_queue_empty(), "expires: OpenSSL error queue empty");
+
+done:
+    run_free(&full);
+    sp_ctx_unref(sctx);
+    store_free(&st);
+    sp_ctx_unref(cctx);
+}
+
+
 /* ---- contexts stay apart ------------------------------------------------ */
 
 /* A server context sharing `key`, from fresh credentials. */
@@ -1785,6 +1867,7 @@ main(void)
     test_key_errors();
     test_ticket_count();
     test_timeout();
+    test_session_expires();
     test_apart_store();
     test_bad_sessions();
 
