@@ -299,6 +299,15 @@ store_find_async(void *arg, sp_pair *pair, const uint8_t *id, size_t id_len)
 
     rc = store_find(st, id, id_len, buf, &len);
 
+    /* what a two-level host reads of an answer before it copies it */
+    if (rc == 0) {
+        time_t  expires;
+        int     e = sp_session_expires(buf, len, &expires);
+
+        FZ_ASSERT(e == SP_OK || e == SP_ERR_INVALID,
+                  "sp_session_expires() returned %d", e);
+    }
+
     /* a miss said at once, as a store that knows it has nothing */
     if (rc != 0 && st->behaviour == FZ_FIND_MISS) {
         return -1;
