@@ -5,8 +5,8 @@
  *
  * Each worker keeps one connection to Redis, driven by hiredis's
  * asynchronous API on nginx's own event loop: the adapter below gives
- * hiredis's fd an ngx_connection_t and turns its addRead/delRead/
- * addWrite/delWrite hooks into nginx events.  Nothing here blocks: the
+ * hiredis's fd an ngx_connection_t, reads whenever it is readable, and
+ * turns hiredis's addWrite/delWrite hooks into write interest.  Nothing here blocks: the
  * address is resolved when the configuration is read, the connect is
  * non-blocking, commands are queued by hiredis and pipelined.
  *
@@ -117,66 +117,51 @@ ngx_stream_securepair_redis_event(ngx_event_t *ev)
 
 
 /*
- * What the four hooks below do: interest in `event` on `ev`, on or off.
- * hiredis calls each hook with the one ev.data they share and nothing
- * else, so a hook knows which event and which way only by being itself:
- * four one-line wrappers, as in hiredis's own adapters (libevent.h).
+ * hiredis's addWrite and delWrite, both: write interest while hiredis has
+ * something to send or a connect to finish, as its state says, whichever
+ * hook it called.  Read interest needs no hook: it is taken once, when
+ * the fd gets its connection, and lasts as long as the connection
+ * (hiredis only ever adds it again, and never calls delRead).
  */
 static void
-ngx_stream_securepair_redis_interest(ngx_event_t *ev, ngx_int_t event,
-    ngx_uint_t on)
+ngx_stream_securepair_redis_want_write(void *data)
 {
-    if (on && !ev->active) {
-        (void) ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+    ngx_connection_t               *c = data;
+    ngx_stream_securepair_redis_t  *rd = c->data;
 
-    } else if (!on && ev->active) {
-        (void) ngx_del_event(ev, event, NGX_LEVEL_EVENT);
+    ngx_uint_t     want;
+    redisContext  *rc;
+
+    rc = &rd->ac->c;
+    want = !(rc->flags & REDIS_CONNECTED) || sdslen(rc->obuf) > 0;
+
+    if (want && !c->write->active) {
+        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!want && c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
     }
 }
 
 
-static void
-ngx_stream_securepair_redis_add_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    ngx_stream_securepair_redis_interest(c->read, NGX_READ_EVENT, 1);
-}
-
-
-static void
-ngx_stream_securepair_redis_del_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    ngx_stream_securepair_redis_interest(c->read, NGX_READ_EVENT, 0);
-}
-
-
-static void
-ngx_stream_securepair_redis_add_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    ngx_stream_securepair_redis_interest(c->write, NGX_WRITE_EVENT, 1);
-}
-
-
-static void
-ngx_stream_securepair_redis_del_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    ngx_stream_securepair_redis_interest(c->write, NGX_WRITE_EVENT, 0);
-}
-
-
-/* hiredis frees its context and then closes the fd itself */
+/*
+ * hiredis frees its context and then closes the fd itself.  Whatever
+ * ended the connection ends here, so it is said here, once: a connect
+ * that failed, or a connection lost (hiredis's error; none when we
+ * closed it ourselves).
+ */
 static void
 ngx_stream_securepair_redis_cleanup(void *data)
 {
     ngx_connection_t               *c = data;
     ngx_stream_securepair_redis_t  *rd = c->data;
+
+    if (rd->ac->err) {
+        ngx_stream_securepair_redis_warn(rd,
+                                      (rd->ac->c.flags & REDIS_CONNECTED)
+                                      ? "connection lost" : "cannot connect",
+                                      rd->ac->errstr);
+    }
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
@@ -210,6 +195,7 @@ ngx_stream_securepair_redis_cleanup(void *data)
 }
 
 
+/* A failed connect is said by the cleanup hook that follows it. */
 static void
 ngx_stream_securepair_redis_connected(const redisAsyncContext *ac,
     int status)
@@ -217,7 +203,6 @@ ngx_stream_securepair_redis_connected(const redisAsyncContext *ac,
     ngx_stream_securepair_redis_t  *rd = ac->data;
 
     if (status != REDIS_OK) {
-        ngx_stream_securepair_redis_warn(rd, "cannot connect", ac->errstr);
         return;
     }
 
@@ -225,18 +210,6 @@ ngx_stream_securepair_redis_connected(const redisAsyncContext *ac,
 
     ngx_log_debug1(NGX_LOG_DEBUG_STREAM, &rd->log, 0,
                    "securepair redis: connected to %V", &rd->name);
-}
-
-
-static void
-ngx_stream_securepair_redis_disconnected(const redisAsyncContext *ac,
-    int status)
-{
-    ngx_stream_securepair_redis_t  *rd = ac->data;
-
-    if (status != REDIS_OK) {
-        ngx_stream_securepair_redis_warn(rd, "connection lost", ac->errstr);
-    }
 }
 
 
@@ -318,8 +291,8 @@ ngx_stream_securepair_redis_connect(ngx_stream_securepair_redis_t *rd)
 
     ngx_stream_securepair_redis_login(rd);
 
-    /* hiredis asks for write interest to learn when the connect is done */
-    ngx_stream_securepair_redis_add_write(rd->c);
+    /* write interest tells when the connect is done */
+    ngx_stream_securepair_redis_want_write(rd->c);
 
     return NGX_OK;
 }
@@ -346,6 +319,12 @@ ngx_stream_securepair_redis_attach(ngx_stream_securepair_redis_t *rd,
     c->read->log = &rd->log;
     c->write->log = &rd->log;
 
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+        return NGX_ERROR;
+    }
+
     rd->ac = ac;
     rd->c = c;
     rd->pending = 0;
@@ -358,16 +337,12 @@ ngx_stream_securepair_redis_attach(ngx_stream_securepair_redis_t *rd,
 
     ac->data = rd;
     ac->ev.data = c;
-    ac->ev.addRead = ngx_stream_securepair_redis_add_read;
-    ac->ev.delRead = ngx_stream_securepair_redis_del_read;
-    ac->ev.addWrite = ngx_stream_securepair_redis_add_write;
-    ac->ev.delWrite = ngx_stream_securepair_redis_del_write;
+    ac->ev.addWrite = ngx_stream_securepair_redis_want_write;
+    ac->ev.delWrite = ngx_stream_securepair_redis_want_write;
     ac->ev.cleanup = ngx_stream_securepair_redis_cleanup;
 
     (void) redisAsyncSetConnectCallback(ac,
                                     ngx_stream_securepair_redis_connected);
-    (void) redisAsyncSetDisconnectCallback(ac,
-                                    ngx_stream_securepair_redis_disconnected);
 
     return NGX_OK;
 }

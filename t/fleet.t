@@ -546,6 +546,9 @@ kill_redis($redis);
                                . "warning, not on every handshake ("
                                . scalar(@w) . " lines)")
             or diag(error_log_text($fleet[$i]));
+        like(join("\n", @w), qr/: (connection lost|cannot connect): \S/,
+             "Redis killed: $HOSTS[$i]'s warning says what ended the "
+             . "connection and why");
     }
 
     no_errors($_, "Redis killed") for @fleet;
