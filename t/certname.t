@@ -133,24 +133,27 @@ sub after_valid { sleep 2.2 }
     is(cn_for($t, 'one.test'), 'a.example.com',
        "$name: renewed files wait for valid (1h) in the running worker");
 
-    ok(reload_nginx($t, stream_server_config => $server
-                    . "securepair_certificate_cache max=100 valid=1h;\n"),
-       "$name: nginx -s reload with the same configuration")
-        or diag($t->{reload_error});
-    is(cn_for($t, 'one.test'), '*.example.com',
-       "$name: the new worker reads the renewed files at once");
+    # a reload to `cache`, then what the new worker serves one.test
+    my $reload_to = sub {
+        my ($cache, $what) = @_;
+        ok(reload_nginx($t, stream_server_config => $server
+                        . "securepair_certificate_cache $cache;\n"),
+           "$name: nginx -s reload $what") or diag($t->{reload_error});
+        return cn_for($t, 'one.test');
+    };
+
+    is($reload_to->('max=100 valid=1h', 'with the same configuration'),
+       '*.example.com', "$name: the new worker reads the renewed files at "
+       . "once");
 
     my $c = tls_connect(port => $t->{port}, servername => 'one.test');
     is($c->r->{handshake}, 'ok', "$name: a connection opened before the "
        . "next reload");
 
     site($t, 'one.test', 'sni-trail');
-    ok(reload_nginx($t, stream_server_config => $server
-                    . "securepair_certificate_cache off;\n"),
-       "$name: nginx -s reload to securepair_certificate_cache off")
-        or diag($t->{reload_error});
-    is(cn_for($t, 'one.test'), 'www.example.net',
-       "$name: without a cache the files are read at each handshake");
+    is($reload_to->('off', 'to securepair_certificate_cache off'),
+       'www.example.net', "$name: without a cache the files are read at "
+       . "each handshake");
     site($t, 'one.test', 'sni-re');
     is(cn_for($t, 'one.test'), 'api.example.net',
        "$name: and a renewal serves the next handshake");
