@@ -50,12 +50,21 @@ sub listener {
     return $s;
 }
 
-# A free loopback port: bind port 0, read it, let it go.
+# A free loopback port: bind port 0, read it, let it go.  Never one this
+# process was given before: the kernel may hand a port it just let go out
+# again, and two servers of one configuration asked for one each (nginx
+# then refused "duplicate listen options").
+my %ports_given;
+
 sub free_port {
-    my $s = listener(1);
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 1000) {
+        my $s = listener(1);
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $ports_given{$port}++;
+    }
+
+    die "free_port: no port this process was not given already";
 }
 
 # A file of the certificates directory, unless the name is absolute.
