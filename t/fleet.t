@@ -94,31 +94,17 @@ sub redis_cache {
            . "password_file=$DIR/redis.pass" . ($more // '') . ";";
 }
 
-sub nlines {
-    my ($t) = @_;
-    return scalar grep { length } split /\n/, access_log_text($t);
-}
-
 # The access log's line $n (from 0) of a host, once it is there.
 sub log_line {
     my ($t, $n) = @_;
-    my $deadline = time + 5 * $SLOW;
-    my @l;
-
-    for (;;) {
-        @l = grep { length } split /\n/, access_log_text($t);
-        last if @l > $n || time > $deadline;
-        sleep 0.02;
-    }
-
-    return parse_log($l[$n] // '');
+    return parse_log((access_lines($t, $n + 1))[$n] // '');
 }
 
 # One connection to a host: served (greeting and echo), New or Reused,
 # the log line.
 sub conn {
     my ($t, $host, %o) = @_;
-    my $before = nlines($t);
+    my $before = () = access_lines($t, 0);
     my @args;
     push @args, '-sess_in', delete $o{in} if defined $o{in};
     push @args, '-sess_out', delete $o{out} if defined $o{out};

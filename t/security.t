@@ -44,22 +44,6 @@ sub openssl {
     return $out;
 }
 
-# The access log once it has at least $n lines (lines are written when a
-# connection ends, a little after the client is gone).
-sub access_lines {
-    my ($t, $n) = @_;
-    my $deadline = time + 5 * $SLOW;
-    my @l;
-
-    while (time < $deadline) {
-        @l = grep { length } split /\n/, access_log_text($t);
-        return @l if @l >= $n;
-        sleep 0.05;
-    }
-
-    return @l;
-}
-
 # Searches every readable mapping of process $pid for each string; returns
 # the bytes searched and the strings found.
 sub memory_hits {

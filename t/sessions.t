@@ -80,21 +80,7 @@ sub server {
 # the deadline).
 sub log_lines {
     my ($t, $n) = @_;
-    my $deadline = time + 5 * $SLOW;
-    my @l;
-
-    for (;;) {
-        @l = grep { length } split /\n/, access_log_text($t);
-        last if @l >= ($n || 0) || time > $deadline;
-        sleep 0.02;
-    }
-
-    return [map { parse_log($_) } @l];
-}
-
-sub nlines {
-    my ($t) = @_;
-    return scalar grep { length } split /\n/, access_log_text($t);
+    return [map { parse_log($_) } access_lines($t, $n)];
 }
 
 # One s_client connection, full mode: sends "ping\n", expects the greeting
@@ -114,7 +100,7 @@ my $conn_n = 0;
 sub conn {
     my ($t, %o) = @_;
 
-    my $before = nlines($t);
+    my $before = () = access_lines($t, 0);
     my $greeting = delete $o{greeting};
     $greeting = "welcome!\n" unless defined $greeting;
 
@@ -323,7 +309,7 @@ for my $mode (['by session id', $BY_ID
     }
 
     # -reconnect: one full handshake, then five resumptions
-    my $before = nlines($t);
+    my $before = () = access_lines($t, 0);
     my $r = s_client(port => $t->{port}, version => 'TLSv1.2', mode => 'full',
                      request => "ping\n", expect => "welcome!\nping\n",
                      args => ['-reconnect']);

@@ -94,16 +94,7 @@ for my $version (qw(TLSv1.2 TLSv1.3)) {
 # runs alone and its line is awaited before the next one starts.
 sub next_log_line {
     my ($t, $n) = @_;
-    my $deadline = time + 5 * $SLOW;
-    my @lines;
-
-    while (time < $deadline) {
-        @lines = split /\n/, access_log_text($t) // '';
-        last if @lines >= $n;
-        select undef, undef, undef, 0.02;
-    }
-
-    return $lines[$n - 1] // '';
+    return (access_lines($t, $n))[$n - 1] // '';
 }
 
 # The record(s) of a ClientHello for `servername`, from python3's ssl.

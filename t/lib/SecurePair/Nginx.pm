@@ -27,8 +27,8 @@ use SecurePair::Util qw(slurp spew free_port wait_child run_cmd);
 our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text parse_log
-                    backend_log_text wait_for_log nginx_workers
-                    wait_workers worker_rss failures);
+                    backend_log_text wait_for_log access_lines
+                    nginx_workers wait_workers worker_rss failures);
 
 my $preflight_done;
 
@@ -356,6 +356,21 @@ sub wait_for_log {
     }
 
     return 0;
+}
+
+# The access log's lines once it has at least $n of them, or what it has
+# at the deadline: a line is written when its session ends, a little
+# after the client is gone.
+sub access_lines {
+    my ($t, $n) = @_;
+    my $deadline = time + 5 * $SLOW;
+    my @l;
+
+    for (;;) {
+        @l = grep { length } split /\n/, access_log_text($t) // '';
+        return @l if @l >= ($n || 0) || time > $deadline;
+        sleep 0.02;
+    }
 }
 
 # The checks after every block: nothing alarming in error.log or on
