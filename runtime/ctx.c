@@ -40,10 +40,9 @@ sp_ctx_new(sp_role role, sp_creds *creds)
      * Credentials that cannot serve (no system store to trust, an
      * SSL_CTX OpenSSL refuses) fail here, with their error, rather than
      * every handshake later; pairs start from the default credentials'
-     * SSL_CTX.
+     * SSL_CTX, whose making prepares (freezes) them.
      */
-    if (sp_creds_prepare(creds) != SP_OK
-        || sp_creds_ssl_ctx(creds) == NULL
+    if (sp_creds_ssl_ctx(creds) == NULL
         || (role == SP_SERVER && sp_session_ctx_init(ctx) != SP_OK))
     {
         sp_creds_unref(ctx->creds);

@@ -28,6 +28,50 @@
     ((time_t) (((uintmax_t) 1 << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 
 
+/* from + lifetime, held at the ends of time_t rather than wrapped. */
+static time_t
+session_end(time_t from, time_t lifetime)
+{
+    time_t  end;
+
+    if (__builtin_add_overflow(from, lifetime, &end)) {
+        end = lifetime > 0 ? SP_TIME_MAX : -SP_TIME_MAX - 1;
+    }
+
+    return end;
+}
+
+
+/*
+ * Stored bytes as a session: one session and nothing after it (a
+ * trailing byte means a framing bug), at most SP_SESSION_MAX bytes; NULL
+ * otherwise, with OpenSSL's error queue left empty.
+ */
+static SSL_SESSION *
+session_from_der(const unsigned char *der, size_t len)
+{
+    SSL_SESSION          *sess;
+    const unsigned char  *p = der;
+
+    if (der == NULL || len > SP_SESSION_MAX) {
+        return NULL;
+    }
+
+    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+
+    if (sess != NULL && p != der + len) {
+        SSL_SESSION_free(sess);
+        sess = NULL;
+    }
+
+    if (sess == NULL) {
+        ERR_clear_error();
+    }
+
+    return sess;
+}
+
+
 /* ---- the server's cache by session id ---------------------------------- */
 
 
@@ -94,9 +138,7 @@ new_session(SSL *ssl, SSL_SESSION *sess)
                         : SSL_SESSION_get_time(sess);
     timeout = SSL_SESSION_get_timeout(sess);
 
-    if (__builtin_add_overflow(now, timeout, &expires)) {
-        expires = timeout > 0 ? SP_TIME_MAX : -SP_TIME_MAX - 1;
-    }
+    expires = session_end(now, timeout);
 
     ctx->store.add(ctx->store.arg, id, id_len, der, (size_t) len, expires);
 
@@ -112,29 +154,17 @@ new_session(SSL *ssl, SSL_SESSION *sess)
 int
 sp_session_expires(const uint8_t *session, size_t len, time_t *expires)
 {
-    time_t                made, lifetime;
-    SSL_SESSION          *sess;
-    const unsigned char  *p = session;
+    SSL_SESSION  *sess;
 
-    if (session == NULL || expires == NULL || len > SP_SESSION_MAX) {
+    sess = expires ? session_from_der(session, len) : NULL;
+
+    if (sess == NULL) {
         return SP_ERR_INVALID;
     }
 
-    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
-
-    if (sess == NULL || p != session + len) {
-        SSL_SESSION_free(sess);
-        ERR_clear_error();
-        return SP_ERR_INVALID;
-    }
-
-    made = SSL_SESSION_get_time(sess);
-    lifetime = SSL_SESSION_get_timeout(sess);
+    *expires = session_end(SSL_SESSION_get_time(sess),
+                           SSL_SESSION_get_timeout(sess));
     SSL_SESSION_free(sess);
-
-    if (__builtin_add_overflow(made, lifetime, expires)) {
-        *expires = lifetime > 0 ? SP_TIME_MAX : -SP_TIME_MAX - 1;
-    }
 
     return SP_OK;
 }
@@ -148,23 +178,11 @@ decode_session(const unsigned char *buf, size_t len, const unsigned char *id,
     int id_len)
 {
     SSL_SESSION          *sess;
-    const unsigned char  *p = buf;
     const unsigned char  *got;
     unsigned int          got_len;
 
-    if (len > SP_SESSION_MAX) {
-        return NULL;
-    }
-
-    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
-
-    if (sess != NULL && p != buf + len) {
-        SSL_SESSION_free(sess);
-        sess = NULL;
-    }
-
+    sess = session_from_der(buf, len);
     if (sess == NULL) {
-        ERR_clear_error();
         return NULL;
     }
 
@@ -554,30 +572,15 @@ sp_pair *
 sp_pair_new_with_session_in(sp_ctx *ctx, sp_worker *worker,
     const char *servername, const uint8_t *der, size_t len, int *err)
 {
-    SSL_SESSION          *sess;
-    sp_pair              *pair;
-    const unsigned char  *p = der;
-    int                   dummy;
+    SSL_SESSION  *sess;
+    sp_pair      *pair;
+    int           dummy;
 
     if (err == NULL) {
         err = &dummy;
     }
 
-    if (ctx == NULL || ctx->role != SP_CLIENT || der == NULL
-        || len > SP_SESSION_MAX)
-    {
-        *err = SP_ERR_INVALID;
-        return NULL;
-    }
-
-    sess = d2i_SSL_SESSION(NULL, &p, (long) len);
-    ERR_clear_error();
-
-    /* a session and nothing else: trailing bytes mean a framing bug */
-    if (sess != NULL && p != der + len) {
-        SSL_SESSION_free(sess);
-        sess = NULL;
-    }
+    sess = ctx && ctx->role == SP_CLIENT ? session_from_der(der, len) : NULL;
 
     if (sess == NULL) {
         *err = SP_ERR_INVALID;
