@@ -183,15 +183,6 @@ sub warn_lines {
            split /\n/, error_log_text($t);
 }
 
-sub no_errors {
-    my ($t, $label) = @_;
-    my @bad = grep { /\[(error|crit|alert|emerg)\]/ }
-              split /\n/, error_log_text($t);
-    ok(!@bad, "$label: error.log has no [error], [crit], [alert] or "
-              . "[emerg]")
-        or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
-}
-
 # TLS 1.2 connections without a ticket, so that each makes a session of
 # its own, written to the store, to the hosts in turn: how many were
 # served by a full handshake.

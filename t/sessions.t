@@ -210,17 +210,6 @@ sub ticket_len {
     return $n;
 }
 
-# error.log has no line of level error or worse (a cache that is full, a
-# ticket that does not decrypt, a session offered elsewhere: all normal).
-sub no_errors {
-    my ($t, $label) = @_;
-    my @bad = grep { /\[(error|crit|alert|emerg)\]/ }
-              split /\n/, error_log_text($t);
-    ok(!@bad, "$label: error.log has no [error], [crit], [alert] or "
-              . "[emerg]")
-        or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
-}
-
 my $ECHO = qq{securepair_echo "welcome!\\n";\n};
 my $BY_ID = "securepair_session_tickets off;\n";
 my $BY_TICKET = "securepair_session_cache none;\n";

@@ -27,7 +27,7 @@ use SecurePair::Util qw(slurp spew free_port wait_child run_cmd);
 our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text parse_log
-                    backend_log_text wait_for_log access_lines
+                    backend_log_text wait_for_log access_lines no_errors
                     nginx_workers wait_workers worker_rss failures);
 
 my $preflight_done;
@@ -371,6 +371,17 @@ sub access_lines {
         return @l if @l >= ($n || 0) || time > $deadline;
         sleep 0.02;
     }
+}
+
+# A test that error.log has no line of level error or worse, stricter than
+# the checks after every block: where nothing should go wrong at all.
+sub no_errors {
+    my ($t, $label) = @_;
+    my @bad = grep { /\[(error|crit|alert|emerg)\]/ }
+              split /\n/, error_log_text($t);
+    ok(!@bad, "$label: error.log has no [error], [crit], [alert] or "
+              . "[emerg]")
+        or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
 }
 
 # The checks after every block: nothing alarming in error.log or on

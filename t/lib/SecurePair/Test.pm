@@ -125,6 +125,7 @@ package SecurePair::Test;
 #   parse_log($line) (an access log line of key=value|... as a hash)
 #   wait_for_log($t, qr/.../)   waits (2 s at most) for the access log
 #   access_lines($t, $n)        its lines, once there are $n (5 s at most)
+#   no_errors($t, $label)       a test: error.log has nothing of level error+
 #   free_port(), listener($backlog) (a socket on a free loopback port),
 #   run_cmd([argv], stdin => ..., timeout => ...), spawn($out, argv...)
 #   (in the background, stdout and stderr to $out: its pid),
@@ -171,8 +172,8 @@ use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
                          error_log_text access_log_text backend_log_text
-                         wait_for_log access_lines nginx_workers worker_rss
-                         parse_log);
+                         wait_for_log access_lines no_errors nginx_workers
+                         worker_rss parse_log);
 use SecurePair::Runner qw(run_tests done_testing);
 use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
                         cert_path cert_field cert_fingerprint slash_name
@@ -187,7 +188,7 @@ our @EXPORT = (
        done_nginx remove_env tls_client tls_connect s_client raw_client
        run_cmd spawn listener free_port slurp spew
        error_log_text access_log_text backend_log_text wait_for_log parse_log
-       access_lines
+       access_lines no_errors
        nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line nginx_version nginx_at_least
