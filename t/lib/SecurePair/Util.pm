@@ -50,21 +50,51 @@ sub listener {
     return $s;
 }
 
-# A free loopback port: bind port 0, read it, let it go.  Never one this
-# process was given before: the kernel may hand a port it just let go out
-# again, and two servers of one configuration asked for one each (nginx
-# then refused "duplicate listen options").
+# A free loopback port for a server the test starts later.  It is taken
+# outside the kernel's ephemeral range: a port of that range is free only
+# until some client's connect() picks it as its own local port, and nginx's
+# bind() then fails "Address already in use" (seen in CI: a client of an
+# earlier test held the port nginx was given).  Never one this process was
+# given before either: two servers of one configuration would share it
+# (nginx refuses "duplicate listen options").
 my %ports_given;
 
+sub ephemeral_range {
+    my $range = slurp('/proc/sys/net/ipv4/ip_local_port_range');
+    return ($1, $2) if $range =~ /^\s*(\d+)\s+(\d+)/;
+    return (32768, 60999);
+}
+
+# The widest run of ports above 1023 the ephemeral range leaves.
+sub server_port_range {
+    my ($lo, $hi) = ephemeral_range();
+    my ($below, $above) = ($lo - 1 - 10000, 65535 - ($hi + 1));
+    return (10000, $lo - 1) if $below >= $above && $below >= 1000;
+    return ($hi + 1, 65535) if $above >= 1000;
+    return (1024, 65535);       # no room outside it: take any free port
+}
+
+sub port_is_free {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                  Proto => 'tcp', Listen => 1,
+                                  ReuseAddr => 1)
+        or return 0;
+    close $s;
+    return 1;
+}
+
 sub free_port {
+    my ($lo, $hi) = server_port_range();
+
     for (1 .. 1000) {
-        my $s = listener(1);
-        my $port = $s->sockport;
-        close $s;
-        return $port unless $ports_given{$port}++;
+        my $port = $lo + int(rand($hi - $lo + 1));
+        next if $ports_given{$port} || !port_is_free($port);
+        $ports_given{$port} = 1;
+        return $port;
     }
 
-    die "free_port: no port this process was not given already";
+    die "free_port: no free port in $lo-$hi after 1000 tries";
 }
 
 # A file of the certificates directory, unless the name is absolute.
