@@ -39,8 +39,7 @@ securepair_echo "welcome!\\n";
 CONF
         my $setting = "request_cert $request, reject_unauthorized $reject";
 
-        ok(!$t->{start_error}, "$setting: nginx starts")
-            or diag($t->{start_error});
+        nginx_started($t, $setting);
 
         for my $version (qw(TLSv1.2 TLSv1.3)) {
             for my $c (@clients) {
@@ -119,8 +118,7 @@ securepair_echo "welcome!\\n";
 CONF
     my $setting = "renegotiation, reject_unauthorized $reject";
 
-    ok(!$t->{start_error}, "$setting: nginx starts")
-        or diag($t->{start_error});
+    nginx_started($t, $setting);
 
     # first certificate, certificate for the renegotiation, the verdict
     my @cases = (

@@ -59,8 +59,7 @@ sub started {
     # the worker reads the files, as its user: not the master, as it
     # does the files named without variables
     chmod 0755, $t->{dir};
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . "\n" . error_log_text($t));
+    nginx_started($t, $name);
     return $t;
 }
 

@@ -42,7 +42,7 @@ securepair_request_cert on;
 securepair_reject_unauthorized on;
 securepair_echo "welcome!\n";
 EOF
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     for my $version (qw(TLSv1.2 TLSv1.3)) {
         my $r = s_client(port => $t->{port}, servername => 'localhost',
@@ -78,7 +78,7 @@ securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_keylog %%TESTDIR%%/keys.log;
 securepair_echo "welcome!\n";
 EOF
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     my $file = "$t->{dir}/keys.log";
     my $client_file = "$t->{dir}/client-keys.log";
@@ -126,7 +126,7 @@ EOF
 %%INCLUDE(echo)%%
 securepair_ecdh_curve secp384r1;
 EOF
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     # the client's first key share is X25519: a HelloRetryRequest asks again
     for my $version (qw(TLSv1.2 TLSv1.3)) {

@@ -29,8 +29,7 @@ EOF
     my $t = start_nginx(name => $name, master => 1, stream_server_config =>
                         $server . 'securepair_echo "v1\n";');
 
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error});
+    nginx_started($t, $name);
 
     my $c1 = tls_connect(port => $t->{port}, servername => 'localhost');
     is($c1->r->{handshake}, 'ok', "$name: first connection shakes hands");

@@ -153,7 +153,7 @@ my $size = 50_000_000;
                         both("proxy_pass 127.0.0.1:%%BACKEND_PORT%%;\n"
                              . "proxy_timeout 2s;\n"));
 
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     for my $side (['securepair', $t->{port}], ['native', $t->{port2}]) {
         my ($who, $port) = @$side;
@@ -210,7 +210,7 @@ my $size = 50_000_000;
     $c{stream_config} .= $upstream;
 
     my $t = start_nginx(name => $name, %c);
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     for my $side (['securepair', $t->{port}], ['native', $t->{port2}]) {
         my ($who, $port) = @$side;

@@ -51,8 +51,7 @@ EOF
 my $t = start_nginx(name => 'preread', stream_server_config => $server,
                     log_format => 'sni=$ssl_preread_server_name');
 
-ok(!$t->{start_error}, 'preread: nginx starts')
-    or diag($t->{start_error} . "\n" . error_log_text($t));
+nginx_started($t, 'preread');
 
 # an inner ClientHello after the handshake: ssl_preread reads it in clear
 my $r = tls_client(port => $t->{port}, servername => 'outer.test',
@@ -119,8 +118,7 @@ $t = start_nginx(name => 'echo bytes', stream_server_config => <<'EOF',
 EOF
                  log_format => 'rcvd=$bytes_received sent=$bytes_sent');
 
-ok(!$t->{start_error}, 'echo bytes: nginx starts')
-    or diag($t->{start_error});
+nginx_started($t, 'echo bytes');
 
 $r = tls_client(port => $t->{port}, request => "0123456789\n",
                 expect => "welcome!\n0123456789\n");

@@ -268,8 +268,7 @@ EOF
         or diag($t_out);
 
     start_nginx(%cfg, env => $t);
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag(($t->{start_error} // '') . "\n" . error_log_text($t));
+    nginx_started($t, $name);
 
     my $port = $t->{port};
     my $port2 = $t->{port2};
@@ -543,8 +542,7 @@ sub authz_case {
     $o{setup}->($t) if $o{setup};
     start_nginx(name => $name, env => $t, stream_server_config => $o{server},
                 log_format => $authz_log);
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag(($t->{start_error} // '') . "\n" . error_log_text($t));
+    nginx_started($t, $name);
 
     # fresh handshakes: each certificate is authorized by its own context
     # only
@@ -919,8 +917,7 @@ proxy_pass 127.0.0.1:$b->{port};
 EOF
 
     start_nginx(name => $name, env => $t, stream_server_config => $cfg);
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error});
+    nginx_started($t, $name);
 
     my $secret = 'CLEARTEXT-MUST-NOT-PASS-';
     my $i = 0;
@@ -1078,8 +1075,7 @@ EOF
         start_nginx(%cfg, env => $t);
     }
 
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag(($t->{start_error} // '') . "\n" . error_log_text($t));
+    nginx_started($t, $name);
 
     for my $c (@$cases) {
         my ($first, $second, $cert, $refused) = @$c;
@@ -1155,7 +1151,7 @@ securepair_certificate_key %%CERTS%%/server-ec.key;
 securepair_reneg_limit 0;
 securepair_echo "welcome!\n";
 EOF
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     my $r = flood('hello', $t->{port}, 500, 5 * $SLOW);
     is($r->{status}, 0, "$name: the client ran") or diag($r->{stderr});
@@ -1198,7 +1194,7 @@ securepair_certificate %%CERTS%%/server-ec.crt;
 securepair_certificate_key %%CERTS%%/server-ec.key;
 $content
 EOF
-    ok(!$t->{start_error}, "$name: nginx starts") or diag($t->{start_error});
+    nginx_started($t, $name);
 
     # one connection first, so that the worker's own start-up is in the
     # baseline

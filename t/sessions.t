@@ -227,8 +227,7 @@ for my $mode (['by session id', $BY_ID
     my $t = start_nginx(name => $name, workers => 2, master => 1,
                         log_format => $LOG,
                         config_raw => server('%%PORT%%', $directives . $ECHO));
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . error_log_text($t));
+    nginx_started($t, $name);
 
     for my $v (qw(TLSv1.2 TLSv1.3)) {
         my $label = "$name, $v";
@@ -698,8 +697,7 @@ for my $mode (['by session id', $BY_ID
                  . "securepair_session_id_context one;\n"
                  . "securepair_ca %%CERTS%%/ca.crt;\n"
                  . "securepair_request_cert on;\n$ECHO"));
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . error_log_text($t));
+    nginx_started($t, $name);
 
     for my $v (qw(TLSv1.2 TLSv1.3)) {
         my $f = "$t->{dir}/$v.pem";
@@ -740,8 +738,7 @@ for my $mode (['by session id', $BY_ID
                . "%%CERTS%%/sni-a.key;\n"
                . "securepair_context *.example.com %%CERTS%%/sni-wild.crt "
                . "%%CERTS%%/sni-wild.key;\n$ECHO"));
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . error_log_text($t));
+    nginx_started($t, $name);
 
     for my $v (qw(TLSv1.2 TLSv1.3)) {
         my $a = "$t->{dir}/a-$v.pem";
@@ -799,8 +796,7 @@ for my $mode (['by session id', $BY_ID
                                              . "securepair_ca %%CERTS%%/ca.crt;\n"
                                              . "securepair_request_cert on;\n"
                                              . $ECHO));
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . error_log_text($t));
+    nginx_started($t, $name);
 
     my @fields = qw(authorized error subject issuer cn fp from to);
 
@@ -884,8 +880,7 @@ for my $mode (['by session id', $BY_ID
         . server($p3, $ECHO)
         . server($p4, $BY_ID . "securepair_session_cache shared:TC:1m;\n"
                       . "securepair_session_ticket_count 0;\n$ECHO"));
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . error_log_text($t));
+    nginx_started($t, $name);
 
     for my $c ([0, $t->{port}, 'count 0'], [2, $t->{port2}, 'count 2'],
                [1, $p3, 'the default'], [0, $p4, 'count 0, tickets off, '

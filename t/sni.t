@@ -27,8 +27,7 @@ sub table {
                         stream_server_config => $default . $contexts,
                         log_format => 'sni=$securepair_servername');
 
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag($t->{start_error} . "\n" . error_log_text($t));
+    nginx_started($t, $name);
 
     my %want_log;
 

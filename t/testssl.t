@@ -240,8 +240,7 @@ sub renegotiations_logged {
     my $t = start_nginx(name => $name, no_start => 1, conf => "\n");
     my $conf = demo_conf($t, 'securepair_reneg_limit 0;');
     start_nginx(env => $t, conf => $conf);
-    ok(!$t->{start_error}, "$name: nginx starts")
-        or diag(($t->{start_error} // '') . "\n" . error_log_text($t));
+    nginx_started($t, $name);
 
     my ($by, $list, $took, $out) = testssl($t, 'reneg0', '-R');
     my @reneg = renegotiations_logged($t);

@@ -93,8 +93,7 @@ SKIP: {
                         log_format => '$securepair_servername '
                                       . '$securepair_connections');
 
-    ok(!$t->{start_error}, 'vserver: nginx starts')
-        or diag($t->{start_error} . "\n" . error_log_text($t));
+    nginx_started($t, 'vserver');
 
     for my $row (@rows) {
         my ($sni, $cn, $greeting, $why) = @$row;

@@ -28,7 +28,7 @@ our @EXPORT_OK = qw(preflight new_env nginx_t start_nginx launch_nginx
                     stop_nginx reload_nginx done_nginx check_nginx_clean
                     remove_env error_log_text access_log_text parse_log
                     backend_log_text wait_for_log access_lines no_errors
-                    nginx_workers wait_workers worker_rss failures);
+                    nginx_started nginx_workers wait_workers worker_rss failures);
 
 my $preflight_done;
 
@@ -371,6 +371,15 @@ sub access_lines {
         return @l if @l >= ($n || 0) || time > $deadline;
         sleep 0.02;
     }
+}
+
+# A test that the nginx start_nginx started is up; when it is not, the
+# reason and error.log say why.  Its result, so that a block can skip
+# what needs the server.
+sub nginx_started {
+    my ($t, $label) = @_;
+    return ok(!$t->{start_error}, "$label: nginx starts")
+        || diag(($t->{start_error} // '') . "\n" . error_log_text($t));
 }
 
 # A test that error.log has no line of level error or worse, stricter than

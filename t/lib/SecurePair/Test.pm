@@ -126,6 +126,7 @@ package SecurePair::Test;
 #   wait_for_log($t, qr/.../)   waits (2 s at most) for the access log
 #   access_lines($t, $n)        its lines, once there are $n (5 s at most)
 #   no_errors($t, $label)       a test: error.log has nothing of level error+
+#   nginx_started($t, $label)   a test: start_nginx's nginx is up
 #   free_port(), listener($backlog) (a socket on a free loopback port),
 #   run_cmd([argv], stdin => ..., timeout => ...), spawn($out, argv...)
 #   (in the background, stdout and stderr to $out: its pid),
@@ -172,7 +173,8 @@ use SecurePair::Env qw(:all);
 use SecurePair::Nginx qw(start_nginx stop_nginx reload_nginx nginx_t
                          check_nginx_clean done_nginx remove_env
                          error_log_text access_log_text backend_log_text
-                         wait_for_log access_lines no_errors nginx_workers
+                         wait_for_log access_lines no_errors nginx_started
+                         nginx_workers
                          worker_rss parse_log);
 use SecurePair::Runner qw(run_tests done_testing);
 use SecurePair::Util qw(slurp spew listener free_port run_cmd spawn
@@ -188,7 +190,7 @@ our @EXPORT = (
        done_nginx remove_env tls_client tls_connect s_client raw_client
        run_cmd spawn listener free_port slurp spew
        error_log_text access_log_text backend_log_text wait_for_log parse_log
-       access_lines no_errors
+       access_lines no_errors nginx_started
        nginx_workers worker_rss start_backend stop_backend sink_pattern
        cert_path cert_fingerprint cert_field slash_name
        config_template block_template conf_line nginx_version nginx_at_least
