@@ -214,12 +214,19 @@ my $ECHO = qq{securepair_echo "welcome!\\n";\n};
 my $BY_ID = "securepair_session_tickets off;\n";
 my $BY_TICKET = "securepair_session_cache none;\n";
 
+# The two ways a server resumes, as directives: by session id (a zone of
+# its own, named $zone) and by ticket (with $ticket_extra).
+sub resumption_modes {
+    my ($zone, $ticket_extra) = @_;
+    return (['by session id', $BY_ID
+                              . "securepair_session_cache shared:$zone:1m;\n"],
+            ['by ticket', $BY_TICKET . ($ticket_extra // '')]);
+}
+
 
 # ---- resumption across two workers: by id, by ticket, TLS 1.2 and 1.3 ----
 
-for my $mode (['by session id', $BY_ID
-                                . "securepair_session_cache shared:SP:1m;\n"],
-              ['by ticket', $BY_TICKET])
+for my $mode (resumption_modes('SP'))
 {
     my ($how, $directives) = @$mode;
     my $name = "two workers, $how";
@@ -677,10 +684,8 @@ for my $mode (['by session id', $BY_ID
 # "two"; the fourth "one" too but asks for client certificates, a
 # different verification policy.
 
-for my $mode (['by session id', $BY_ID
-                                . "securepair_session_cache shared:IDC:1m;\n"],
-              ['by ticket', $BY_TICKET . "securepair_session_ticket_key "
-                                       . "$KEYS/k1.key;\n"])
+for my $mode (resumption_modes('IDC', "securepair_session_ticket_key "
+                                      . "$KEYS/k1.key;\n"))
 {
     my ($how, $directives) = @$mode;
     my $name = "session id context, $how";
@@ -725,9 +730,7 @@ for my $mode (['by session id', $BY_ID
 
 # ---- SNI contexts: a session made under one never resumes under another -
 
-for my $mode (['by session id', $BY_ID
-                                . "securepair_session_cache shared:SNI:1m;\n"],
-              ['by ticket', $BY_TICKET])
+for my $mode (resumption_modes('SNI'))
 {
     my ($how, $directives) = @$mode;
     my $name = "SNI context, $how";
@@ -783,9 +786,7 @@ for my $mode (['by session id', $BY_ID
 
 # ---- client-certificate sessions: the resumed connection's facts ----------
 
-for my $mode (['by session id', $BY_ID
-                                . "securepair_session_cache shared:CC:1m;\n"],
-              ['by ticket', $BY_TICKET])
+for my $mode (resumption_modes('CC'))
 {
     my ($how, $directives) = @$mode;
     my $name = "client certificate, $how";
