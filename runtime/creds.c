@@ -283,24 +283,6 @@ sp_creds_add_key_cert_mem(sp_creds *creds, const void *key_pem,
 }
 
 
-/* The CA set's store verifies; its names go in CertificateRequest. */
-int
-sp_creds_ca_install_ctx(sp_creds *creds)
-{
-    STACK_OF(X509_NAME)  *names;
-
-    names = SSL_dup_CA_list(creds->ca->names);
-    if (names == NULL) {
-        ERR_clear_error();
-        return SP_ERR_NOMEM;
-    }
-
-    SSL_CTX_set1_cert_store(creds->ssl_ctx, creds->ca->store);
-    SSL_CTX_set_client_CA_list(creds->ssl_ctx, names);
-    return SP_OK;
-}
-
-
 /*
  * CAs announced or only trusted, or CRLs, grow the credentials' CA set.
  * A CRL is checked with the CAs already there: without any it would

@@ -117,11 +117,11 @@ sp_creds_content_id(const sp_creds *creds, unsigned char *id)
 
 
 /*
- * Called when credentials start serving a context (sp_ctx_new,
- * sp_ctx_add_context, an SNI callback's answer): without a `ca` of their
- * own they trust the system store, as Node does.  From then on they are
- * frozen: the session-id context computed here, and pairs on other
- * threads, rely on what they hold.
+ * Called when credentials start serving a context (sp_creds_ssl_ctx, which
+ * sp_ctx_new asks for; sp_ctx_add_context; an SNI callback's answer):
+ * without a `ca` of their own they trust the system store, as Node does.
+ * From then on they are frozen: the session-id context computed here, and
+ * pairs on other threads, rely on what they hold.
  */
 int
 sp_creds_prepare(sp_creds *creds)
@@ -181,6 +181,24 @@ ssl_ctx_defaults(SSL_CTX *ssl_ctx)
 }
 
 
+/* The CA set's store verifies; its names go in CertificateRequest. */
+static int
+ssl_ctx_load_ca(SSL_CTX *ssl_ctx, const sp_ca_set *ca)
+{
+    STACK_OF(X509_NAME)  *names;
+
+    names = SSL_dup_CA_list(ca->names);
+    if (names == NULL) {
+        ERR_clear_error();
+        return SP_ERR_NOMEM;
+    }
+
+    SSL_CTX_set1_cert_store(ssl_ctx, ca->store);
+    SSL_CTX_set_client_CA_list(ssl_ctx, names);
+    return SP_OK;
+}
+
+
 /*
  * What the credentials hold, put on their SSL_CTX: SP_FIELD_NONE, or the
  * field OpenSSL refused.
@@ -203,7 +221,7 @@ ssl_ctx_load(sp_creds *creds, SSL_CTX *ssl_ctx)
     }
 
     if (creds->ca) {
-        if (sp_creds_ca_install_ctx(creds) != SP_OK) {
+        if (ssl_ctx_load_ca(ssl_ctx, creds->ca) != SP_OK) {
             return SP_FIELD_CA;
         }
 

@@ -30,9 +30,9 @@ sp_pair_use_ctx(sp_pair *pair, sp_ctx *ctx)
         return SP_OK;
     }
 
-    if (sp_creds_prepare(ctx->creds) != SP_OK
-        || (ctx->creds != pair->creds
-            && !sp_creds_install(ctx->creds, pair->creds, pair->ssl)))
+    /* ctx's credentials are prepared: sp_ctx_new made their SSL_CTX */
+    if (ctx->creds != pair->creds
+        && !sp_creds_install(ctx->creds, pair->creds, pair->ssl))
     {
         ERR_clear_error();
         return SP_ERR_INTERNAL;

@@ -550,7 +550,6 @@ void sp_creds_params_free(sp_creds *creds);
 
 
 /* creds.c */
-int sp_creds_ca_install_ctx(sp_creds *creds);
 
 /* creds_serve.c */
 int sp_creds_prepare(sp_creds *creds);

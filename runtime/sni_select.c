@@ -259,9 +259,7 @@ sp_sni_select(sp_pair *pair, int *alert)
     if (creds != NULL) {
         ok = serve_creds(pair, creds, 1, "(callback)", alert);
 
-        if (answer != NULL) {
-            sp_creds_unref(answer);
-        }
+        sp_creds_unref(answer);             /* NULL: nothing to drop */
 
         return ok;
     }
