@@ -244,8 +244,8 @@ ngx_stream_securepair_build(ngx_conf_t *cf,
     if (conf->ctx == NULL) {
         /* the credentials say why they cannot serve; else memory ran out */
         if (sp_creds_error_info(creds)->code != SP_OK) {
-            (void) ngx_stream_securepair_error(cf, sp_creds_error_info(creds),
-                                               conf->file, conf->line);
+            (void) ngx_stream_securepair_creds_error(cf, creds, conf->file,
+                                                     conf->line);
         }
 
         sp_creds_unref(creds);

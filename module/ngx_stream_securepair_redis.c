@@ -6,9 +6,10 @@
  * Each worker keeps one connection to Redis, driven by hiredis's
  * asynchronous API on nginx's own event loop: the adapter below gives
  * hiredis's fd an ngx_connection_t, reads whenever it is readable, and
- * turns hiredis's addWrite/delWrite hooks into write interest.  Nothing here blocks: the
- * address is resolved when the configuration is read, the connect is
- * non-blocking, commands are queued by hiredis and pipelined.
+ * turns hiredis's addWrite/delWrite hooks into write interest.  Nothing
+ * here blocks: the address is resolved when the configuration is read,
+ * the connect is non-blocking, commands are queued by hiredis and
+ * pipelined.
  *
  * Redis is a cache, never a dependency: when it is down, slow or answers
  * garbage, lookups find nothing, writes are dropped, a warning is logged
@@ -48,7 +49,7 @@ ngx_stream_securepair_redis_set_done(redisAsyncContext *ac, void *r,
     rd->pending--;
 
     if (reply == NULL) {
-        /* the connection went away: the disconnect callback says why */
+        /* the connection went away: the cleanup hook says why */
         return;
     }
 
