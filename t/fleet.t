@@ -152,18 +152,6 @@ sub new_session {
     return ($r, $key);
 }
 
-# A command on one key, which may hold any byte (even NUL: it goes
-# through stdin, redis-cli -x), in db 3: its answer.
-sub redis_key {
-    my ($cmd, $key) = @_;
-    my @argv = ($SecurePair::Redis::CLI, '-h', '127.0.0.1', '-p',
-                $redis->{port}, '--no-auth-warning', '-a', 'fleet-secret',
-                '-n', 3, '-x', $cmd);
-    my ($s, $out, $e) = run_cmd(\@argv, stdin => $key);
-    chomp $out;
-    return $s == 0 ? $out : "error: $e";
-}
-
 sub redis_ok {
     my (@cmd) = @_;
     my ($s, $out, $e) = redis_cli($redis, '-n', 3, @cmd);
@@ -277,8 +265,7 @@ sub start_fleet {
                             config_raw => host_conf($h, $PORT,
                                                     $cache_of->($h),
                                                     port2 => $PORT2, %o));
-        ok(!$t->{start_error}, "fleet: nginx on $h starts")
-            or diag(($t->{start_error} // '') . error_log_text($t));
+        nginx_started($t, "fleet: $h");
         push @f, $t;
     }
 
@@ -295,30 +282,18 @@ is(redis_ok('FLUSHDB'), 'OK', 'fleet: redis db 3 is empty to begin with');
 for my $i (0 .. 2) {
     my $h = $HOSTS[$i];
     my $sess = "$DIR/s12-$i.pem";
-    my $r = conn($fleet[$i], $h, version => 'TLSv1.2', no_ticket => 1,
-                 out => $sess);
+    my ($r, $key) = new_session($fleet[$i], $h, $sess);
 
     ok($r->{served} && defined $r->{reused} && !$r->{reused},
        "$h, TLS 1.2, no ticket: served by a full handshake")
         or diag("$r->{cmd}\n$r->{stderr}");
     like($r->{log}{id}, qr/^[0-9a-f]{64}$/, "$h: the session has an id");
 
-    my $key = "fleet:" . pack('H*', $r->{log}{id});
-    my $deadline = time + 5 * $SLOW;
-    my $n = 0;
-
-    while (time < $deadline) {
-        my $out = redis_key('STRLEN', $key);
-        $n = $1 if $out =~ /^\(integer\) (\d+)$/ || $out =~ /^(\d+)$/;
-        last if $n;
-        sleep 0.05;
-    }
-
+    my $n = redis_call($redis, 3, 'STRLEN', $key);
     cmp_ok($n, '>', 100, "$h: Redis db 3 holds the session under "
                          . "prefix + id ($n bytes)");
 
-    my $ttl = redis_key('PTTL', $key);
-    $ttl =~ s/^\(integer\) //;
+    my $ttl = redis_call($redis, 3, 'PTTL', $key);
     ok($ttl > 100_000 && $ttl <= 120_000,
        "$h: its expiry is securepair_session_timeout (PTTL $ttl ms)");
 
@@ -392,13 +367,21 @@ for my $i (0 .. 2) {
     }
 }
 
+# How many connections Redis has from the module (redis-cli's own
+# aside), and in which databases.
+sub redis_clients {
+    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
+    return map { /\bdb=(\d+)/ ? $1 : '?' }
+           grep { /\S/ && !/cmd=client/ } split /\n/, $out;
+}
+
 # both servers of each host used Redis: one connection per worker
 {
-    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
-    my $n = grep { /\S/ && !/cmd=client/ } split /\n/, $out;
-    is($n, 3, 'fleet: Redis has one connection from each host\'s worker '
-              . '(two servers each, one connection)')
-        or diag($out);
+    my @clients = redis_clients();
+    is(scalar(@clients), 3, 'fleet: Redis has one connection from each '
+                            . 'host\'s worker (two servers each, one '
+                            . 'connection)')
+        or diag((redis_cli($redis, 'CLIENT', 'LIST'))[1]);
 }
 
 # client certificates: the resumed connection has the full one's facts
@@ -684,14 +667,6 @@ for my $i (0 .. 2) {
 
 
 # ---- two workers on one host ---------------------------------------------
-
-# How many connections Redis has from the module (redis-cli's own
-# aside), and in which databases.
-sub redis_clients {
-    my ($st, $out) = redis_cli($redis, 'CLIENT', 'LIST');
-    return map { /\bdb=(\d+)/ ? $1 : '?' }
-           grep { /\S/ && !/cmd=client/ } split /\n/, $out;
-}
 
 {
     # the first host makes sessions, with one worker; the second has two,
