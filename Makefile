@@ -60,9 +60,15 @@ T_TOOLS   := $(BUILD)/t/tools/hello_retry_client $(BUILD)/t/flood $(PP_NGINX)
 
 # The nginx tree the module is built against: Debian's nginx-dev, or any
 # nginx >= 1.22 source tree (auto/build-module).  NGX_SNAPSHOTS holds the
-# nginx releases of the version matrix (nginx-VERSION.tar.gz).
+# nginx releases of the version matrix (nginx-VERSION.tar.gz): ../shared/nginx
+# beside this checkout, or beside the local repository it was cloned from
+# (a clone in a temporary directory has nothing beside it).
 NGX_SRC   ?= /usr/share/nginx/src
-NGX_SNAPSHOTS ?= $(abspath ../shared/nginx)
+NGX_ORIGIN := $(shell git config --get remote.origin.url 2>/dev/null \
+                  | sed -n 's|^file://||; /^\//p')
+NGX_SNAPSHOTS ?= $(firstword $(wildcard $(abspath ../shared/nginx) \
+                     $(if $(NGX_ORIGIN),$(abspath $(NGX_ORIGIN)/../shared/nginx))) \
+                     $(abspath ../shared/nginx))
 NGX_VERSION = $(shell sed -n 's/^\#define NGINX_VERSION *"\(.*\)"/\1/p' \
                   $(NGX_SRC)/src/core/nginx.h 2>/dev/null)
 NGX_STAMP := $(BUILD)/.nginx-source
@@ -206,6 +212,12 @@ $(BUILD)/tsan/t_state: $(RUNTIME_SRC) $(RUNTIME_HDR) runtime/tests/t_state.c \
 test-tsan: $(BUILD)/.deps-test $(BUILD)/tsan/t_state $(CERTS)
 	SP_CERTS=$(BUILD)/certs TSAN_OPTIONS=halt_on_error=1 \
 	prove -f --exec '' $(BUILD)/tsan/t_state
+
+$(NGX_SNAPSHOTS)/%.tar.gz:
+	@echo "securepair: no $@: the nginx source snapshots are" \
+	    "../shared/nginx beside the checkout (or beside the repository it" \
+	    "was cloned from); NGX_SNAPSHOTS=DIR names another place" >&2
+	@exit 1
 
 $(PP_NGINX): $(NGX_SNAPSHOTS)/nginx-$(PP_NGINX_VERSION).tar.gz
 	rm -rf $(BUILD)/pp-nginx
