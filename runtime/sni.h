@@ -29,7 +29,7 @@ int sp_sni_table_add(sp_sni_table *table, const char *name, void *value,
  * The value for a servername by precedence (exact, longest leading
  * wildcard, longest trailing wildcard, regexes in order added), or NULL.
  * Case-insensitive.  *matched (may be NULL) gets the name as added.  A
- * regex runs under match and depth limits (100,000 and 10,000, PCRE2's
+ * regex runs under match and depth limits (25,000 and 10,000, PCRE2's
  * are ten million): one that reaches them counts as no match, and
  * *gave_up (may be NULL) gets the first such regex as added, else NULL.
  */

@@ -551,6 +551,57 @@ test_regex_limit(void)
     is_str(gave_up, slow, "the first one gave up");
 
     sp_sni_table_free(t);
+
+    /*
+     * The limit stops only runaway backtracking: a greedy pattern that
+     * just misses a long name (some 3,400 steps) still decides.
+     */
+    t = sp_sni_table_new(NULL);
+    is_int(add(t, "~(.*)\\.(.*)\\.example\\.(com|net)$", err, sizeof(err)),
+           0, "add a greedy regex");
+
+    memset(name, 'a', 240);
+    strcpy(name + 240, ".example.org");
+    matched = gave_up = "not touched";
+    ok(sp_sni_table_find(t, name, &matched, &gave_up) == NULL,
+       "a name of 252 bytes it just misses: no match");
+    is_str(gave_up, NULL, "decided within the limit");
+
+    name[100] = '.';
+    strcpy(name + 240, ".example.net");
+    check(t, name, "~(.*)\\.(.*)\\.example\\.(com|net)$");
+
+    sp_sni_table_free(t);
+}
+
+
+/*
+ * Regexes whose matches PCRE2 10.42's JIT misses: a capturing group of
+ * alternatives, a repeat, then a character that only the shorter
+ * alternative leaves room for ("api7.com": "api" then "7" fails, "a" then
+ * "p" matches).  The table must find what the interpreter finds, or a name
+ * is served by the wrong context.
+ */
+static void
+test_regex_jit_misses(void)
+{
+    char           err[256];
+    sp_sni_table  *t;
+
+    t = sp_sni_table_new(NULL);
+    is_int(add(t, "~(www|api|a)-*[a-z]", err, sizeof(err)), 0,
+           "add a regex of alternatives and a repeat");
+    is_int(add(t, "~(1|)b*1", err, sizeof(err)), 0,
+           "add one with an empty alternative");
+
+    check(t, "api7.com", "~(www|api|a)-*[a-z]");
+    check(t, "API7.COM", "~(www|api|a)-*[a-z]");
+    check(t, "-z.api7.COM", "~(www|api|a)-*[a-z]");
+    check(t, "1", "~(1|)b*1");
+    check(t, "x.1", "~(1|)b*1");
+    check(t, "7.0", NULL);
+
+    sp_sni_table_free(t);
 }
 
 
@@ -563,6 +614,7 @@ main(void)
     test_invalid();
     test_duplicates_and_free();
     test_regex_limit();
+    test_regex_jit_misses();
     test_scale();
 
     return done_testing();
