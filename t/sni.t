@@ -91,6 +91,7 @@ securepair_context www.example.* %%CERTS%%/sni-trail.crt %%CERTS%%/sni-trail.key
 securepair_context www.example.co.* %%CERTS%%/sni-re.crt %%CERTS%%/sni-re.key;
 securepair_context ~^first\. %%CERTS%%/sni-trail.crt %%CERTS%%/sni-trail.key;
 securepair_context ~^first\.second\. %%CERTS%%/sni-wild.crt %%CERTS%%/sni-wild.key;
+securepair_context "~(www|api|a)-*[a-z]" %%CERTS%%/sni-a.crt %%CERTS%%/sni-a.key;
 EOF
     ['api.example.net', 'a.example.com', 'exact over regex'],
     ['x.b.example.com', 'a.example.com', 'the longest leading wildcard'],
@@ -101,6 +102,9 @@ EOF
     ['first.second.test', 'www.example.net',
      'of two matching regexes the first added'],
     ['first.other.test', 'www.example.net', 'the first regex alone'],
+    ['api7.test', 'a.example.com',
+     'a regex whose match a JIT (PCRE2 10.42) misses'],
+    ['7.test', 'localhost', 'no regex: default'],
 );
 
 # The servers the blocks share: the default certificate, these
