@@ -11,6 +11,16 @@
  * Redis finds is also kept in the zone until it ends (the session says
  * when): this host resumes it again without asking Redis.
  *
+ * Redis does not find a session: it is asked once more before the pair
+ * hears "not found".  Redis serves its connections in the order its event
+ * loop finds them ready, not in the order their bytes arrived: a client
+ * that comes back at once, to another host, with the session the first
+ * one just gave it, can have that host's GET run a few tens of
+ * microseconds before the first host's SET, already waiting in Redis's
+ * other socket.  The second GET is read in a later round of Redis's loop
+ * than the first, so after that SET.  A session that is not there at all
+ * costs one more round trip, within the same `timeout`.
+ *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c); the directive's argument is read in
  * ngx_stream_securepair_redis_conf.c.
@@ -32,6 +42,7 @@ typedef struct {
     ngx_connection_t               *c;
     ngx_pool_cleanup_t             *cln;
     ngx_event_t                     timer;
+    ngx_uint_t                      asked;    /* GETs sent */
     size_t                          id_len;   /* 0: not kept */
     u_char                          id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 } ngx_stream_securepair_redis_get_t;
@@ -52,6 +63,9 @@ static ngx_int_t ngx_stream_securepair_redis_ready(
     ngx_stream_securepair_redis_t *link, const char *what);
 static ngx_int_t ngx_stream_securepair_redis_get(
     ngx_stream_securepair_redis_t *rd, sp_pair *pair, const uint8_t *id,
+    size_t id_len);
+static ngx_int_t ngx_stream_securepair_redis_ask(
+    ngx_stream_securepair_redis_get_t *get, const uint8_t *id,
     size_t id_len);
 
 
@@ -223,6 +237,16 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
 
     if (get->pair != NULL) {
 
+        if (reply != NULL && reply->type == REDIS_REPLY_NIL
+            && get->asked == 1 && get->id_len > 0
+            && ngx_stream_securepair_redis_ask(get, get->id, get->id_len)
+               == NGX_OK)
+        {
+            /* asked again (see the top): the same lookup waits on */
+            link->pending--;
+            return;
+        }
+
         if (reply == NULL || reply->type == REDIS_REPLY_NIL) {
             ngx_stream_securepair_redis_answer(get, NULL, 0);
 
@@ -313,8 +337,6 @@ static ngx_int_t
 ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
     sp_pair *pair, const uint8_t *id, size_t id_len)
 {
-    ngx_stream_securepair_redis_t  *link = rd->link;
-
     ngx_connection_t                   *c;
     ngx_pool_cleanup_t                 *cln;
     ngx_stream_securepair_redis_get_t  *get;
@@ -340,19 +362,14 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
         get->id_len = id_len;
     }
 
-    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
-                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
-                          id, id_len)
-        != REDIS_OK)
-    {
+    get->c = c;
+
+    if (ngx_stream_securepair_redis_ask(get, id, id_len) != NGX_OK) {
         ngx_free(get);
         return NGX_ERROR;
     }
 
-    link->pending++;
-
     get->pair = pair;
-    get->c = c;
     get->cln = cln;
 
     cln->handler = ngx_stream_securepair_redis_get_cancel;
@@ -364,8 +381,33 @@ ngx_stream_securepair_redis_get(ngx_stream_securepair_redis_t *rd,
 
     ngx_add_timer(&get->timer, rd->timeout);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                   "securepair redis: GET sent, %ui waiting", link->pending);
+    return NGX_OK;
+}
+
+
+/* One GET on the worker's connection for the lookup `get` of `get->c`. */
+static ngx_int_t
+ngx_stream_securepair_redis_ask(ngx_stream_securepair_redis_get_t *get,
+    const uint8_t *id, size_t id_len)
+{
+    ngx_stream_securepair_redis_t  *rd = get->rd;
+    ngx_stream_securepair_redis_t  *link = rd->link;
+
+    if (link->ac == NULL
+        || redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
+                             get, "GET %b%b", rd->prefix.data, rd->prefix.len,
+                             id, id_len)
+           != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    link->pending++;
+    get->asked++;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_STREAM, get->c->log, 0,
+                   "securepair redis: GET sent%s, %ui waiting",
+                   get->asked > 1 ? " again" : "", link->pending);
 
     return NGX_OK;
 }

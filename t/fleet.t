@@ -349,6 +349,23 @@ is(redis_ok('DBSIZE'), 3, 'fleet: three TLS 1.2 sessions, three keys');
         or diag(join "\n", @bad);
 }
 
+# A session Redis does not have: the host asks twice before the full
+# handshake (a GET can run before another host's SET that reached Redis
+# first; see module/ngx_stream_securepair_redis_cache.c)
+{
+    my ($r, $key) = new_session($fleet[0], $HOSTS[0], "$DIR/gone.pem");
+    is(redis_call($redis, 3, 'DEL', $key), 1,
+       'a session not in Redis: its key removed');
+
+    my $gets = redis_gets();
+    my $x = conn($fleet[1], $HOSTS[1], version => 'TLSv1.2',
+                 in => "$DIR/gone.pem");
+    ok($x->{served} && defined $x->{reused} && !$x->{reused},
+       "a session not in Redis: $HOSTS[1] serves a full handshake")
+        or diag("$x->{cmd}\n$x->{stderr}");
+    is(redis_gets() - $gets, 2, 'a session not in Redis: asked for twice');
+}
+
 # TLS 1.3 with tickets off: the ticket names a session in the store
 for my $i (0 .. 2) {
     my $sess = "$DIR/s13-$i.pem";
