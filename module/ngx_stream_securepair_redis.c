@@ -146,6 +146,30 @@ ngx_stream_securepair_redis_want_write(void *data)
 
 
 /*
+ * What hiredis holds for Redis is written now, not when the event loop
+ * comes round to the write event: a new session's SET then leaves before
+ * the handshake's flight that gives the session to the client, however
+ * many other events this turn of the loop still has to serve, and a
+ * client that comes straight back to another host cannot ask for it
+ * before it reached Redis.  A failed write is hiredis's to find at its
+ * next event, which then ends the connection the usual way.
+ */
+void
+ngx_stream_securepair_redis_send_now(ngx_stream_securepair_redis_t *rd)
+{
+    int  done;
+
+    if (rd->ac == NULL || !(rd->ac->c.flags & REDIS_CONNECTED)) {
+        return;
+    }
+
+    if (redisBufferWrite(&rd->ac->c, &done) == REDIS_OK && done) {
+        ngx_stream_securepair_redis_want_write(rd->c);
+    }
+}
+
+
+/*
  * hiredis frees its context and then closes the fd itself.  Whatever
  * ended the connection ends here, so it is said here, once: a connect
  * that failed, or a connection lost (hiredis's error; none when we

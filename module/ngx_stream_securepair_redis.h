@@ -62,6 +62,7 @@ void ngx_stream_securepair_redis_warn(ngx_stream_securepair_redis_t *rd,
     const char *what, const char *why);
 void ngx_stream_securepair_redis_set_done(redisAsyncContext *ac, void *r,
     void *data);
+void ngx_stream_securepair_redis_send_now(ngx_stream_securepair_redis_t *rd);
 
 
 #endif /* _NGX_STREAM_SECUREPAIR_REDIS_H_INCLUDED_ */
