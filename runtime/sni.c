@@ -14,14 +14,9 @@
  * prefix and suffix, and a lookup costs O(length) whatever the number of
  * labels.
  *
- * Regexes are a plain array tried in order; they share one match data block
- * (the table is single-threaded) so a lookup never allocates.  A regex
- * runs under match and depth limits far below PCRE2's defaults: the names
- * come from the network, and a pattern that backtracks badly would
- * otherwise let one ClientHello of 255 bytes hold the worker (`^(a|aa)+$`
- * backtracks until PCRE2's limit of ten million steps; ours stops it four
- * hundred times sooner).  A regex that reaches a limit does not match;
- * the caller hears which one gave up.
+ * Regexes are a plain array tried in order, under limits for the whole
+ * name (sni_regex.c); they match into the caller's match data, so that
+ * threads can share the table.
  */
 
 #include <stdarg.h>
@@ -30,48 +25,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "sni.h"
 #include "sni_hash.h"
+#include "sni_regex.h"
 
 
 #define SNI_NAME_MAX    255
 
-/*
- * A name of 255 bytes against any sensible pattern needs a few thousand
- * steps at most (3,391 for "(.*)\.(.*)\.example\.(com|net)$" just
- * missing a name of 252 bytes): these stop only runaway backtracking, in
- * about 0.25 ms of PCRE2's interpreter.
- */
-#define SNI_MATCH_LIMIT  25000
-#define SNI_DEPTH_LIMIT  10000
-
-
-typedef struct {
-    pcre2_code          *code;
-    char                *name;
-    void                *value;
-} sni_regex_t;
 
 struct sp_sni_table {
     sni_hash_t           exact;
     sni_hash_t           leading;   /* ".example.com", hashed backwards */
     sni_hash_t           trailing;  /* "www.example." */
-    sni_regex_t         *regexes;
-    size_t               nregexes;
-    size_t               nalloc;
-    pcre2_match_context *match_ctx;     /* the limits */
+    sni_regexes_t        regexes;
     void               (*free_value)(void *value);
 };
 
 
-static void sni_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-
-static void
+void
 sni_error(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  ap;
@@ -103,8 +74,6 @@ sp_sni_table_new(void (*free_value)(void *value))
 void
 sp_sni_table_free(sp_sni_table *table)
 {
-    size_t  i;
-
     if (table == NULL) {
         return;
     }
@@ -113,17 +82,7 @@ sp_sni_table_free(sp_sni_table *table)
     sni_hash_free(&table->leading, table->free_value);
     sni_hash_free(&table->trailing, table->free_value);
 
-    for (i = 0; i < table->nregexes; i++) {
-        if (table->free_value != NULL) {
-            table->free_value(table->regexes[i].value);
-        }
-
-        pcre2_code_free(table->regexes[i].code);
-        free(table->regexes[i].name);
-    }
-
-    free(table->regexes);
-    pcre2_match_context_free(table->match_ctx);
+    sni_regexes_free(&table->regexes, table->free_value);
     free(table);
 }
 
@@ -146,106 +105,12 @@ sp_sni_match_free(sp_sni_match *match)
 }
 
 
-/* Room for one more regex, and the limits every match runs under. */
-static int
-sni_regex_room(sp_sni_table *table)
-{
-    size_t        n;
-    sni_regex_t  *regexes;
-
-    if (table->match_ctx == NULL) {
-        table->match_ctx = pcre2_match_context_create(NULL);
-        if (table->match_ctx == NULL) {
-            return -1;
-        }
-
-        pcre2_set_match_limit(table->match_ctx, SNI_MATCH_LIMIT);
-        pcre2_set_depth_limit(table->match_ctx, SNI_DEPTH_LIMIT);
-    }
-
-    if (table->nregexes == table->nalloc) {
-        n = table->nalloc ? table->nalloc * 2 : 4;
-
-        regexes = realloc(table->regexes, n * sizeof(sni_regex_t));
-        if (regexes == NULL) {
-            return -1;
-        }
-
-        table->regexes = regexes;
-        table->nalloc = n;
-    }
-
-    return 0;
-}
 
 
-static int
-sni_add_regex(sp_sni_table *table, const char *name, void *value, char *err,
-    size_t errlen)
-{
-    int           errcode;
-    char          msg[256], *copy;
-    size_t        i, erroff;
-    pcre2_code   *code;
 
-    if (name[1] == '\0') {
-        sni_error(err, errlen, "invalid regex \"%s\": empty pattern", name);
-        return -1;
-    }
 
-    /*
-     * Regexes are compared as written: case matters in escapes (\d, \D),
-     * so a case-insensitive comparison could call different patterns equal.
-     */
-    for (i = 0; i < table->nregexes; i++) {
-        if (strcmp(table->regexes[i].name, name) == 0) {
-            sni_error(err, errlen, "duplicate server name \"%s\"", name);
-            return -1;
-        }
-    }
 
-    code = pcre2_compile((PCRE2_SPTR) (name + 1), PCRE2_ZERO_TERMINATED,
-                         PCRE2_CASELESS, &errcode, &erroff, NULL);
-    if (code == NULL) {
-        if (errcode == PCRE2_ERROR_HEAP_FAILED) {
-            sni_error(err, errlen, "out of memory");
-            return -2;
-        }
 
-        pcre2_get_error_message(errcode, (PCRE2_UCHAR *) msg, sizeof(msg));
-
-        sni_error(err, errlen, "invalid regex \"%s\": %s at offset %zu",
-                  name, msg, erroff);
-        return -1;
-    }
-
-    /*
-     * No JIT: PCRE2 10.42's (Debian 12's) misses matches, such as
-     * "(www|api|a)-*[a-z]" on "api7.com", serving the wrong context.  Five
-     * regexes cost 0.09-0.16 us interpreted, 0.02-0.09 us JIT-compiled.
-     */
-    if (sni_regex_room(table) != 0) {
-        goto nomem;
-    }
-
-    copy = strdup(name);
-    if (copy == NULL) {
-        goto nomem;
-    }
-
-    table->regexes[table->nregexes].code = code;
-    table->regexes[table->nregexes].name = copy;
-    table->regexes[table->nregexes].value = value;
-    table->nregexes++;
-
-    return 0;
-
-nomem:
-
-    pcre2_code_free(code);
-    sni_error(err, errlen, "out of memory");
-    return -2;
-}
 
 
 /*
@@ -324,7 +189,7 @@ sp_sni_table_add(sp_sni_table *table, const char *name, void *value,
     }
 
     if (name[0] == '~') {
-        return sni_add_regex(table, name, value, err, errlen);
+        return sni_regexes_add(&table->regexes, name, value, err, errlen);
     }
 
     len = strlen(name);
@@ -452,32 +317,6 @@ sni_find_trailing(const sp_sni_table *table, const char *buf, size_t len,
 }
 
 
-/* The first regex, in the order added, that matches the servername. */
-static const sni_regex_t *
-sni_find_regex(const sp_sni_table *table, const char *servername,
-    size_t len, pcre2_match_data *md, const char **gave_up)
-{
-    int     rc;
-    size_t  i;
-
-    for (i = 0; i < table->nregexes; i++) {
-        rc = pcre2_match(table->regexes[i].code, (PCRE2_SPTR) servername, len,
-                         0, 0, md, table->match_ctx);
-
-        /* 0 means "matched, ovector too small": still a match */
-        if (rc >= 0) {
-            return &table->regexes[i];
-        }
-
-        /* a limit reached (or any failure to decide) is no match */
-        if (rc != PCRE2_ERROR_NOMATCH && gave_up != NULL && *gave_up == NULL)
-        {
-            *gave_up = table->regexes[i].name;
-        }
-    }
-
-    return NULL;
-}
 
 
 void *
@@ -487,7 +326,7 @@ sp_sni_table_find(const sp_sni_table *table, const char *servername,
     void          *value;
     sp_sni_match  *match = NULL;
 
-    if (table->nregexes) {
+    if (table->regexes.n) {
         match = sp_sni_match_new();
         if (match == NULL) {
             if (matched != NULL) {
@@ -572,12 +411,12 @@ sp_sni_table_find_in(const sp_sni_table *table, const char *servername,
         return s->value;
     }
 
-    if (table->nregexes == 0 || match == NULL) {
+    if (table->regexes.n == 0 || match == NULL) {
         return NULL;
     }
 
-    re = sni_find_regex(table, servername, len, (pcre2_match_data *) match,
-                        gave_up);
+    re = sni_regexes_find(&table->regexes, servername, len,
+                          (pcre2_match_data *) match, gave_up);
     if (re == NULL) {
         return NULL;
     }
@@ -594,5 +433,5 @@ size_t
 sp_sni_table_count(const sp_sni_table *table)
 {
     return table->exact.used + table->leading.used + table->trailing.used
-           + table->nregexes;
+           + table->regexes.n;
 }

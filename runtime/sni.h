@@ -30,15 +30,18 @@ int sp_sni_table_add(sp_sni_table *table, const char *name, void *value,
  * wildcard, longest trailing wildcard, regexes in order added), or NULL.
  * Case-insensitive.  *matched (may be NULL) gets the name as added.  A
  * regex runs under match and depth limits (25,000 and 10,000, PCRE2's
- * are ten million): one that reaches them counts as no match, and
+ * are ten million) for the whole name, not each starting position (see
+ * sni.c): one that reaches them counts as no match, and
  * *gave_up (may be NULL) gets the first such regex as added, else NULL.
  */
 void *sp_sni_table_find(const sp_sni_table *table, const char *servername,
     const char **matched, const char **gave_up);
 
 /*
- * The same with the caller's match data, so that a lookup allocates
- * nothing and threads that share the table each match into their own.
+ * The same with the caller's match data, which PCRE2's interpreter keeps
+ * its backtracking frames in, from one lookup to the next (allocated at
+ * the first, grown by a deeper one): threads that share the table each
+ * match into their own.
  * match may be NULL only when the table has no regex.
  */
 typedef struct sp_sni_match  sp_sni_match;

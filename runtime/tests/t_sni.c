@@ -510,6 +510,7 @@ static void
 test_regex_limit(void)
 {
     char           err[256], name[256];
+    size_t         i;
     const char    *matched, *gave_up;
     sp_sni_table  *t;
 
@@ -553,23 +554,41 @@ test_regex_limit(void)
     sp_sni_table_free(t);
 
     /*
-     * The limit stops only runaway backtracking: a greedy pattern that
-     * just misses a long name (some 3,400 steps) still decides.
+     * The limit covers the whole name, not each starting position (PCRE2
+     * alone counts afresh at each): an unanchored regex that backtracks at
+     * every position of a long dotted name gives up, where PCRE2 would
+     * have spent some 17 ms on the 252 positions.  A long name it matches
+     * is found, as is a short one.
      */
     t = sp_sni_table_new(NULL);
-    is_int(add(t, "~(.*)\\.(.*)\\.example\\.(com|net)$", err, sizeof(err)),
-           0, "add a greedy regex");
+    is_int(add(t, "~(.+)\\.(.+)\\.example\\.com$", err, sizeof(err)), 0,
+           "add an unanchored greedy regex");
 
-    memset(name, 'a', 240);
-    strcpy(name + 240, ".example.org");
+    for (i = 0; i < 240; i += 2) {
+        name[i] = 'a';
+        name[i + 1] = '.';
+    }
+
+    strcpy(name + 240, "example.org");
     matched = gave_up = "not touched";
     ok(sp_sni_table_find(t, name, &matched, &gave_up) == NULL,
-       "a name of 252 bytes it just misses: no match");
-    is_str(gave_up, NULL, "decided within the limit");
+       "a dotted name of 251 bytes it misses: no match");
+    is_str(gave_up, "~(.+)\\.(.+)\\.example\\.com$",
+           "the limit for the whole name was reached");
 
-    name[100] = '.';
-    strcpy(name + 240, ".example.net");
-    check(t, name, "~(.*)\\.(.*)\\.example\\.(com|net)$");
+    strcpy(name + 240, "example.com");
+    check(t, name, "~(.+)\\.(.+)\\.example\\.com$");
+    check(t, "x.y.example.com", "~(.+)\\.(.+)\\.example\\.com$");
+
+    /* patterns that stay as written: a (*VERB) first, a call of the whole */
+    is_int(add(t, "~(*UCP)api\\.", err, sizeof(err)), 0,
+           "add a regex that opens with a (*VERB)");
+    check(t, "x.api.test", "~(*UCP)api\\.");
+    is_int(add(t, "~<(?R)?>", err, sizeof(err)), 0,
+           "add a regex that calls itself");
+    check(t, "x<<>>", "~<(?R)?>");
+    check(t, "x<<>", "~<(?R)?>");
+    check(t, "x<<", NULL);
 
     sp_sni_table_free(t);
 }
@@ -586,7 +605,20 @@ static void
 test_regex_jit_misses(void)
 {
     char           err[256];
+    size_t         i;
     sp_sni_table  *t;
+
+    static const struct {
+        const char  *name;
+        const char  *regex;     /* the one it selects, NULL: none */
+    } cases[] = {
+        { "api7.com", "~(www|api|a)-*[a-z]" },
+        { "API7.COM", "~(www|api|a)-*[a-z]" },
+        { "-z.api7.COM", "~(www|api|a)-*[a-z]" },
+        { "1", "~(1|)b*1" },
+        { "x.1", "~(1|)b*1" },
+        { "7.0", NULL }
+    };
 
     t = sp_sni_table_new(NULL);
     is_int(add(t, "~(www|api|a)-*[a-z]", err, sizeof(err)), 0,
@@ -594,12 +626,9 @@ test_regex_jit_misses(void)
     is_int(add(t, "~(1|)b*1", err, sizeof(err)), 0,
            "add one with an empty alternative");
 
-    check(t, "api7.com", "~(www|api|a)-*[a-z]");
-    check(t, "API7.COM", "~(www|api|a)-*[a-z]");
-    check(t, "-z.api7.COM", "~(www|api|a)-*[a-z]");
-    check(t, "1", "~(1|)b*1");
-    check(t, "x.1", "~(1|)b*1");
-    check(t, "7.0", NULL);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check(t, cases[i].name, cases[i].regex);
+    }
 
     sp_sni_table_free(t);
 }
