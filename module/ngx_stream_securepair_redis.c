@@ -147,7 +147,8 @@ ngx_stream_securepair_redis_want_write(void *data)
 
 /*
  * What hiredis holds for Redis is written now, not when the event loop
- * comes round to the write event: a new session's SET then leaves before
+ * comes round to the write event (when the connection is up and its
+ * socket takes the bytes): a new session's SET then leaves before
  * the handshake's flight that gives the session to the client, however
  * many other events this turn of the loop still has to serve, and a
  * client that comes straight back to another host cannot ask for it
@@ -163,9 +164,11 @@ ngx_stream_securepair_redis_send_now(ngx_stream_securepair_redis_t *rd)
         return;
     }
 
-    if (redisBufferWrite(&rd->ac->c, &done) == REDIS_OK && done) {
-        ngx_stream_securepair_redis_want_write(rd->c);
-    }
+    /*
+     * Write interest stays as it is: the write event finds the buffer
+     * empty and drops it once for the loop's turn, not once a session.
+     */
+    (void) redisBufferWrite(&rd->ac->c, &done);
 }
 
 

@@ -4,8 +4,8 @@
  * shared zone stays the first level; every new session is also written
  * to Redis (SET key value PX lifetime), so that the other hosts of a
  * fleet can find it.  The SET goes to the socket at once, before the
- * flight that gives the client its session (ngx_stream_securepair_redis_
- * send_now).
+ * flight that gives the client its session, when the connection is up
+ * (ngx_stream_securepair_redis_send_now).
  *
  * A lookup asks the zone first; on a miss, the pair waits (the runtime's
  * find_async) while Redis is asked (GET), and the reply answers it, or a
@@ -20,9 +20,11 @@
  * one just gave it, can have that host's GET run a few tens of
  * microseconds before the first host's SET, already waiting in Redis's
  * other socket.  The second GET is read in a later round of Redis's loop
- * than the first, so after that SET (two runs of make bench's fleet:
- * 43 of 12,066 TLS 1.3 lookups missed at first, none the second time).  A session that is not there at all
- * costs one more round trip, within the same `timeout`.
+ * than the first, so after that SET, unless Redis is still reading a
+ * backlog on the other connection (two runs of make bench's fleet:
+ * 43 of 12,066 TLS 1.3 lookups missed at first, none the second time).
+ * A session that is not there at all costs one more round trip, within
+ * the same `timeout`.
  *
  * The connection itself, its reconnects and warnings are the adapter's
  * (ngx_stream_securepair_redis.c); the directive's argument is read in
@@ -234,6 +236,7 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
     ngx_stream_securepair_redis_t  *link;
 
     link = get->rd->link;
+    link->pending--;
 
     if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
         ngx_stream_securepair_redis_keep(get, (u_char *) reply->str,
@@ -248,7 +251,6 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
                == NGX_OK)
         {
             /* asked again (see the top): the same lookup waits on */
-            link->pending--;
             return;
         }
 
@@ -267,7 +269,6 @@ ngx_stream_securepair_redis_get_done(redisAsyncContext *ac, void *r,
         }
     }
 
-    link->pending--;
     ngx_free(get);
 }
 
