@@ -67,9 +67,10 @@ sni_regex_room(sni_regexes_t *list)
 
 
 /*
- * Whether a pattern may be put inside "(?s:.*?)(?:...)": not one that
- * starts with a (*VERB) setting, which must open the pattern, nor one that
- * calls itself as a whole, which would then call the prefix too.
+ * Whether a pattern may be put inside "(?s:.*?)(?:...)": not one with a
+ * (*VERB), since settings such as (*UCP) must open the pattern and
+ * (*SKIP), (*PRUNE) or (*THEN) act otherwise in an anchored search; nor one
+ * that calls itself as a whole, which would then call the prefix too.
  */
 static int
 sni_regex_wrappable(const char *pattern)
@@ -80,7 +81,7 @@ sni_regex_wrappable(const char *pattern)
     };
     size_t  i;
 
-    if (strncmp(pattern, "(*", 2) == 0) {
+    if (strstr(pattern, "(*") != NULL) {
         return 0;
     }
 

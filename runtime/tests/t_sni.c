@@ -580,10 +580,16 @@ test_regex_limit(void)
     check(t, name, "~(.+)\\.(.+)\\.example\\.com$");
     check(t, "x.y.example.com", "~(.+)\\.(.+)\\.example\\.com$");
 
-    /* patterns that stay as written: a (*VERB) first, a call of the whole */
+    /*
+     * Patterns that stay as written: (*VERB)s, a call of the whole.  In an
+     * anchored search (*SKIP) would end the match instead of moving on.
+     */
     is_int(add(t, "~(*UCP)api\\.", err, sizeof(err)), 0,
            "add a regex that opens with a (*VERB)");
     check(t, "x.api.test", "~(*UCP)api\\.");
+    is_int(add(t, "~q+(*SKIP)z", err, sizeof(err)), 0,
+           "add a regex with (*SKIP)");
+    check(t, "qqc.qz", "~q+(*SKIP)z");
     is_int(add(t, "~<(?R)?>", err, sizeof(err)), 0,
            "add a regex that calls itself");
     check(t, "x<<>>", "~<(?R)?>");
