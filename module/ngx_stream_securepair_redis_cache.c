@@ -399,11 +399,11 @@ ngx_stream_securepair_redis_ask(ngx_stream_securepair_redis_get_t *get,
     ngx_stream_securepair_redis_t  *rd = get->rd;
     ngx_stream_securepair_redis_t  *link = rd->link;
 
-    if (link->ac == NULL
-        || redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
-                             get, "GET %b%b", rd->prefix.data, rd->prefix.len,
-                             id, id_len)
-           != REDIS_OK)
+    /* link->ac is there: _ready() opened it, or its reply calls us */
+    if (redisAsyncCommand(link->ac, ngx_stream_securepair_redis_get_done,
+                          get, "GET %b%b", rd->prefix.data, rd->prefix.len,
+                          id, id_len)
+        != REDIS_OK)
     {
         return NGX_ERROR;
     }

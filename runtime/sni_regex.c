@@ -75,9 +75,9 @@ sni_regex_room(sni_regexes_t *list)
 static int
 sni_regex_wrappable(const char *pattern)
 {
+    /* the ways to call group 0 ("(?+0)" and the like do not compile) */
     static const char *const  whole[] = {
-        "(?R", "(?0", "(?+0", "(?-0", "\\g<0>", "\\g'0'", "\\g<+0>",
-        "\\g'+0'"
+        "(?R", "(?0", "\\g<0>", "\\g'0'"
     };
     size_t  i;
 
