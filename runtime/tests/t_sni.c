@@ -557,7 +557,7 @@ test_regex_limit(void)
      * The limit covers the whole name, not each starting position (PCRE2
      * alone counts afresh at each): an unanchored regex that backtracks at
      * every position of a long dotted name gives up, where PCRE2 would
-     * have spent some 17 ms on the 252 positions.  A long name it matches
+     * have spent some 17 ms on its 251 positions.  A long name it matches
      * is found, as is a short one.
      */
     t = sp_sni_table_new(NULL);
